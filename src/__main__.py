@@ -1,0 +1,3 @@
+from enrolsync.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The connector contract: what a source (HRIS) and a target (LMS) implement.
+
+Signatures only; the nouns are in `model.py` and `ops.py`, the error taxonomy in `errors.py`. The shared contract
+suite in `connectors/testing/contract.py` checks every connector against its fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Literal, NewType, Protocol, TypeVar, runtime_checkable
+
+import httpx
+from pydantic import BaseModel, ConfigDict, HttpUrl
+
+from enrolsync.connectors.model import (
+    Account,
+    CheckResult,
+    Enrolment,
+    GroupMembership,
+    HrEvent,
+    Page,
+    Person,
+    RawRequest,
+    RoleAssignment,
+    SsoIdentity,
+)
+from enrolsync.connectors.ops import Op, OpKind, OpResult
+
+Cursor = NewType("Cursor", str)
+"""Opaque resume point of a source read; only the connector that made it parses it."""
+
+ConfigT = TypeVar("ConfigT", bound="ConnectorConfig", contravariant=True)
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's config. Secrets are typed `SecretStr` (write-only in the API, encrypted at rest)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base_url: HttpUrl
+
+
+class Capability(StrEnum):
+    PERSONS_FULL = "persons_full"
+    PERSONS_INCREMENTAL = "persons_incremental"
+    EVENTS = "events"
+    ACCOUNTS = "accounts"
+    ENROLMENTS = "enrolments"
+    ROLES = "roles"
+    GROUPS = "groups"
+    SSO = "sso"
+    MANAGER_SCOPE = "manager_scope"
+    HARD_DELETE = "hard_delete"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A request budget: `calls` per `per_seconds`."""
+
+    calls: int
+    per_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectorInfo:
+    key: str
+    kind: Literal["hris", "lms"]
+    title: str
+    config_model: type[ConnectorConfig]
+    capabilities: frozenset[Capability]
+    batch_limits: Mapping[OpKind, int] = field(default_factory=dict)
+    default_rate: Rate | None = None
+    max_concurrency: int = 4
+
+
+@runtime_checkable
+class Connector(Protocol[ConfigT]):
+    info: ClassVar[ConnectorInfo]
+
+    def __init__(self, config: ConfigT, http: httpx.AsyncClient) -> None: ...
+
+    async def check(self) -> CheckResult:
+        """Reach the system and prove the credentials and permissions work.
+
+        Bad credentials give `CheckResult(ok=False)`, never an exception.
+        """
+        ...
+
+
+@runtime_checkable
+class SourceConnector(Connector[ConfigT], Protocol):
+    def read_persons(self, since: Cursor | None) -> AsyncIterator[Page[Person]]:
+        """Yield every person page by page; `since=None` reads everyone, a cursor only what changed after it.
+
+        Each page's `checkpoint` resumes right after it. Raises `TransientError` / `PermanentError`.
+        """
+        ...
+
+    def parse_event(self, request: RawRequest) -> list[HrEvent]:
+        """Verify a webhook call's signature over its raw bytes and turn it into HR events (iff EVENTS).
+
+        Raises `AuthError` on a missing or bad signature or a stale timestamp, `Invalid` on a malformed body.
+        """
+        ...
+
+
+@runtime_checkable
+class TargetConnector(Connector[ConfigT], Protocol):
+    def list_accounts(self) -> AsyncIterator[Account]: ...
+
+    def list_enrolments(self) -> AsyncIterator[Enrolment]: ...
+
+    def list_role_assignments(self) -> AsyncIterator[RoleAssignment]: ...
+
+    def list_group_memberships(self) -> AsyncIterator[GroupMembership]: ...
+
+    def list_sso_identities(self) -> AsyncIterator[SsoIdentity]: ...
+
+    async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
+        """Look accounts up by `external_id`, `email` or `username` (for matching and re-reads before retry)."""
+        ...
+
+    async def apply(self, ops: Sequence[Op]) -> Sequence[OpResult]:
+        """Apply ops; one result per op, same order.
+
+        Idempotent: an effect already in place gives `already` (with its ref). Per-item failures are results
+        (`failed`, or `retry` for transient ones); a failure of the whole call raises a `ConnectorError`.
+        Every op has its `account_id` filled, except `CreateUser`.
+        """
+        ...

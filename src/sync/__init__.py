@@ -1,0 +1,1 @@
+"""Rules, planner, executor, runs and storage: the engine between sources and targets."""

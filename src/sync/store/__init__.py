@@ -1,0 +1,1 @@
+"""Persistence: engines, tables, repositories, secret encryption and migrations."""

@@ -1,0 +1,192 @@
+"""SQLModel tables. Every change here ships an Alembic migration (`migrations/versions/`).
+
+Run on SQLite and PostgreSQL alike: JSON columns use SQLAlchemy's portable JSON type, timestamps are stored as
+UTC and read back tz-aware on both (SQLite drops the offset, so `UtcDateTime` restores it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use tz-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = False, default: bool = True) -> Any:
+    return Field(
+        default_factory=utcnow if default else None,
+        sa_column=Column(UtcDateTime(), nullable=nullable),
+    )
+
+
+def _json(*, nullable: bool = False) -> Any:
+    return Field(default_factory=dict, sa_column=Column(sa.JSON(), nullable=nullable))
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    BLOCKED = "blocked"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunOpStatus(StrEnum):
+    PLANNED = "planned"
+    DONE = "done"
+    ALREADY = "already"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"
+
+
+class Connection(SQLModel, table=True):
+    """A configured connector instance. `secrets` holds the encrypted secret fields of the config only."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    connector: str = Field(max_length=100, index=True)
+    config: dict[str, Any] = _json()
+    secrets: str = Field(default="", sa_column=Column(sa.Text(), nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Pipeline(SQLModel, table=True):
+    """One source feeding one target. `spec` is the validated pipeline document (rules, matching, policies)."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    source_id: str = Field(foreign_key="connection.id", max_length=32, index=True)
+    target_id: str = Field(foreign_key="connection.id", max_length=32, index=True)
+    version: int = 1
+    spec: dict[str, Any] = _json()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class PipelineVersion(SQLModel, table=True):
+    """Every version a pipeline had, so a run can say exactly which rules it used."""
+
+    pipeline_id: str = Field(foreign_key="pipeline.id", primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    spec: dict[str, Any] = _json()
+    created_at: datetime = _ts()
+
+
+class Run(SQLModel, table=True):
+    __table_args__ = (
+        # One active run per pipeline, enforced by the database (partial unique index on both dialects).
+        sa.Index(
+            "uq_run_active_per_pipeline",
+            "pipeline_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    pipeline_id: str = Field(foreign_key="pipeline.id", max_length=32, index=True)
+    pipeline_version: int
+    trigger: str = Field(max_length=20)
+    mode: str = Field(max_length=10)
+    scope: str = Field(max_length=20)
+    hr_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
+    status: str = Field(default=RunStatus.QUEUED, max_length=20, index=True)
+    counters: dict[str, Any] = _json()
+    people_read: int = 0
+    ops_planned: int = 0
+    ops_applied: int = 0
+    error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    plan_run_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _ts()
+    started_at: datetime | None = _ts(nullable=True, default=False)
+    finished_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class RunOp(SQLModel, table=True):
+    """One planned operation of a run and its outcome. `op` is the exact `Op` JSON handed to the target."""
+
+    __table_args__ = (sa.UniqueConstraint("run_id", "seq", name="uq_runop_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", max_length=32, index=True)
+    seq: int
+    hr_id: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=30)
+    op: dict[str, Any] = _json()
+    status: str = Field(default=RunOpStatus.PLANNED, max_length=20)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    ref: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = _ts()
+
+
+class Link(SQLModel, table=True):
+    """The durable pairing of a person with their target account and the state last applied to it."""
+
+    pipeline_id: str = Field(foreign_key="pipeline.id", primary_key=True, max_length=32)
+    hr_id: str = Field(primary_key=True, max_length=200)
+    account_id: str | None = Field(default=None, max_length=200, index=True)
+    person: dict[str, Any] = _json()
+    applied: dict[str, Any] = _json()
+    last_error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    last_error_at: datetime | None = _ts(nullable=True, default=False)
+    updated_at: datetime = _ts()
+
+
+class Checkpoint(SQLModel, table=True):
+    """The source cursor a pipeline's next incremental run starts from; saved only after apply succeeded."""
+
+    pipeline_id: str = Field(foreign_key="pipeline.id", primary_key=True, max_length=32)
+    cursor: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    updated_at: datetime = _ts()
+
+
+class Event(SQLModel, table=True):
+    """An inbound HR webhook call, stored verbatim before it is acknowledged."""
+
+    __table_args__ = (sa.UniqueConstraint("connection_id", "event_id", name="uq_event_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    connection_id: str = Field(foreign_key="connection.id", max_length=32, index=True)
+    event_id: str = Field(max_length=200)
+    headers: dict[str, Any] = _json()
+    body: str = Field(sa_column=Column(sa.Text(), nullable=False))
+    hr_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
+    run_id: str | None = Field(default=None, max_length=32)
+    received_at: datetime = _ts()
