@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Literal, NewType, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Literal, NewType, Protocol, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, HttpUrl
 
+from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
@@ -30,9 +31,6 @@ from enrolsync.connectors.ops import Op, OpKind, OpResult
 
 Cursor = NewType("Cursor", str)
 """Opaque resume point of a source read; only the connector that made it parses it."""
-
-ConfigT = TypeVar("ConfigT", bound="ConnectorConfig", contravariant=True)
-
 
 class ConnectorConfig(BaseModel):
     """Base of every connector's config. Secrets are typed `SecretStr` (write-only in the API, encrypted at rest)."""
@@ -75,10 +73,13 @@ class ConnectorInfo:
 
 
 @runtime_checkable
-class Connector(Protocol[ConfigT]):
+class Connector(Protocol):
     info: ClassVar[ConnectorInfo]
 
-    def __init__(self, config: ConfigT, http: httpx.AsyncClient) -> None: ...
+    def __init__(self, config: Any, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
+        """`config` is an instance of `info.config_model`; `http` is built by `kit.client.build_client`;
+        `retry` governs read retries (its clock is injected by tests so they never wait)."""
+        ...
 
     async def check(self) -> CheckResult:
         """Reach the system and prove the credentials and permissions work.
@@ -89,7 +90,7 @@ class Connector(Protocol[ConfigT]):
 
 
 @runtime_checkable
-class SourceConnector(Connector[ConfigT], Protocol):
+class SourceConnector(Connector, Protocol):
     def read_persons(self, since: Cursor | None) -> AsyncIterator[Page[Person]]:
         """Yield every person page by page; `since=None` reads everyone, a cursor only what changed after it.
 
@@ -106,7 +107,7 @@ class SourceConnector(Connector[ConfigT], Protocol):
 
 
 @runtime_checkable
-class TargetConnector(Connector[ConfigT], Protocol):
+class TargetConnector(Connector, Protocol):
     def list_accounts(self) -> AsyncIterator[Account]: ...
 
     def list_enrolments(self) -> AsyncIterator[Enrolment]: ...

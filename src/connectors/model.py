@@ -110,11 +110,16 @@ class ExternalRef(Frozen):
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a source read. `checkpoint` resumes the read right after this page."""
+    """One page of a source read. `checkpoint` resumes the read right after this page.
+
+    `removed` names hr_ids the source reports as deleted outright (not merely terminated): the engine treats
+    them as leavers.
+    """
 
     model_config = ConfigDict(frozen=True)
     items: tuple[T, ...]
     checkpoint: str | None = None
+    removed: tuple[str, ...] = ()
 
 
 class HrEventKind(StrEnum):

@@ -1,1 +1,4 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""Reusable HTTP mechanics for connectors: client, auth, pagination, rate limits, retries, errors, batching.
+
+No vendor knowledge lives here.
+"""

@@ -1,1 +1,1 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""Test support shipped in the wheel (extra `enrolsync[testing]`) so third-party connectors reuse it."""
