@@ -1,1 +1,5 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""In-memory source and target: the reference implementation, the contract suite's self-test, and engine tests."""
+
+from enrolsync.connectors.memory.connector import MemorySource, MemoryTarget
+
+__all__ = ["MemorySource", "MemoryTarget"]

@@ -1,0 +1,301 @@
+"""The shared contract suites. A connector's `test_contract.py` subclasses one and provides fixtures.
+
+Source fixtures: `connector_cls`, `fake` (a seeded `FakeServer`), `config`, `bad_config`, `expected_hr_ids`,
+`mutate` (callable(fake) -> hr_id it changed) and, for EVENTS, `event_request` (a validly signed RawRequest) and
+`event_hr_id`.
+Target fixtures: `connector_cls`, `fake`, `config`, `bad_config`, `course_ids` (two existing courses), `roles`
+(logical role names the system supports), `sso_auth`, `existing_accounts` (account ids seeded in the fake).
+
+Ops whose capability the connector does not declare are skipped, so every declared capability is proven.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+import pydantic
+import pytest
+from structlog.testing import capture_logs
+
+from enrolsync.connectors.base import Capability, ConnectorConfig, Cursor
+from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
+from enrolsync.connectors.kit.client import build_client
+from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.model import AccountFields, Person, RawRequest, RoleScope
+from enrolsync.connectors.ops import (
+    AssignRole,
+    CreateUser,
+    DeactivateUser,
+    Enrol,
+    Op,
+    OpKind,
+    OpResult,
+    ReactivateUser,
+    SetSsoIdentity,
+)
+from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
+
+GROUP = "enrolsync.connectors"
+
+
+def secret_values(config: ConnectorConfig) -> list[str]:
+    return [v.get_secret_value() for v in config.__dict__.values() if isinstance(v, pydantic.SecretStr)]
+
+
+async def collect(iterator: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in iterator]
+
+
+class _Common:
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    @pytest.fixture
+    async def connector(
+        self, connector_cls: type[Any], config: ConnectorConfig, fake: FakeServer, clock: FakeClock
+    ) -> Any:
+        async with build_client(config, transport=fake.transport()) as http:
+            yield connector_cls(config, http, retry=ReadRetry(attempts=4, clock=clock))
+
+    @pytest.fixture
+    async def bad_connector(self, connector_cls: type[Any], bad_config: ConnectorConfig, fake: FakeServer) -> Any:
+        async with build_client(bad_config, transport=fake.transport()) as http:
+            yield connector_cls(bad_config, http, retry=ReadRetry(attempts=2, clock=FakeClock()))
+
+    def requires(self, connector_cls: type[Any], capability: Capability) -> None:
+        if capability not in connector_cls.info.capabilities:
+            pytest.skip(f"{connector_cls.info.key} does not declare {capability}")
+
+    async def test_check_ok(self, connector: Any) -> None:
+        result = await connector.check()
+        assert result.ok, result.detail
+
+    async def test_check_bad_credentials_is_a_result(self, bad_connector: Any, bad_config: ConnectorConfig) -> None:
+        with capture_logs() as logs:
+            result = await bad_connector.check()
+        assert not result.ok
+        for secret in secret_values(bad_config):
+            assert secret not in result.detail
+            assert secret not in json.dumps(logs, default=str)
+
+    def test_config_schema(self, connector_cls: type[Any], config: ConnectorConfig) -> None:
+        model = connector_cls.info.config_model
+        schema = model.model_json_schema()
+        json.dumps(schema)
+        for name, field in model.model_fields.items():
+            if field.annotation is not None and "SecretStr" in str(field.annotation):
+                assert schema["properties"][name].get("writeOnly") is True or "anyOf" in schema["properties"][name]
+        with pytest.raises(pydantic.ValidationError):
+            model.model_validate({**config.model_dump(mode="json"), "no_such_option": 1})
+
+    def test_key_is_the_entry_point_name(self, connector_cls: type[Any]) -> None:
+        names = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+        key = connector_cls.info.key
+        assert key in names, f"no entry point named {key!r}"
+        module, _, attr = names[key].partition(":")
+        assert (connector_cls.__module__.startswith(module), connector_cls.__name__) == (True, attr)
+
+
+class SourceContract(_Common):
+    async def read_all(self, connector: Any, since: Cursor | None = None) -> tuple[list[Person], list[str], str | None]:
+        persons: list[Person] = []
+        removed: list[str] = []
+        checkpoint = None
+        async for page in connector.read_persons(since):
+            persons.extend(page.items)
+            removed.extend(page.removed)
+            checkpoint = page.checkpoint
+        return persons, removed, checkpoint
+
+    async def test_full_read_yields_everyone_once(self, connector: Any, expected_hr_ids: set[str]) -> None:
+        persons, _, checkpoint = await self.read_all(connector)
+        ids = [p.hr_id for p in persons]
+        assert len(ids) == len(set(ids)), "a person was yielded twice"
+        assert set(ids) == expected_hr_ids
+        assert checkpoint is not None
+
+    async def test_checkpoint_resumes_after_changes(
+        self, connector: Any, connector_cls: type[Any], fake: FakeServer, mutate: Callable[[FakeServer], str]
+    ) -> None:
+        self.requires(connector_cls, Capability.PERSONS_INCREMENTAL)
+        everyone, _, checkpoint = await self.read_all(connector)
+        changed = mutate(fake)
+        persons, removed, _ = await self.read_all(connector, Cursor(checkpoint or ""))
+        seen = {p.hr_id for p in persons} | set(removed)
+        assert changed in seen
+        assert len(seen) < len(everyone), "an incremental read returned everyone"
+
+    async def test_throttle_is_honoured(
+        self, connector: Any, fake: FakeServer, clock: FakeClock, expected_hr_ids: set[str]
+    ) -> None:
+        fake.fail_next(1, status=503, retry_after=7)
+        fake.fail_next(1, status=429, retry_after=3)
+        persons, _, _ = await self.read_all(connector)
+        assert {p.hr_id for p in persons} == expected_hr_ids
+        assert 7 in clock.sleeps and 3 in clock.sleeps
+
+    async def test_server_errors_are_retried(self, connector: Any, fake: FakeServer, expected_hr_ids: set[str]) -> None:
+        fake.fail_next(2, status=502)
+        persons, _, _ = await self.read_all(connector)
+        assert {p.hr_id for p in persons} == expected_hr_ids
+
+    async def test_timeouts_are_transient(self, connector: Any, fake: FakeServer) -> None:
+        fake.timeout_next(10)
+        with pytest.raises(TransientError):
+            await self.read_all(connector)
+
+    async def test_bad_credentials_raise_auth_error(self, bad_connector: Any) -> None:
+        with pytest.raises(AuthError):
+            await self.read_all(bad_connector)
+
+    def test_event_with_valid_signature(
+        self, connector_cls: type[Any], connector: Any, request: pytest.FixtureRequest
+    ) -> None:
+        self.requires(connector_cls, Capability.EVENTS)
+        event_request: RawRequest = request.getfixturevalue("event_request")
+        events = connector.parse_event(event_request)
+        assert request.getfixturevalue("event_hr_id") in {e.hr_id for e in events}
+        assert [e.event_id for e in events] == [e.event_id for e in connector.parse_event(event_request)]
+
+    def test_event_with_tampered_body_is_rejected(
+        self, connector_cls: type[Any], connector: Any, request: pytest.FixtureRequest
+    ) -> None:
+        self.requires(connector_cls, Capability.EVENTS)
+        event_request: RawRequest = request.getfixturevalue("event_request")
+        tampered = event_request.model_copy(update={"body": event_request.body + b" "})
+        with pytest.raises(AuthError):
+            connector.parse_event(tampered)
+
+
+def _fields(n: int) -> AccountFields:
+    return AccountFields(
+        username=f"contract.user{n}",
+        given_name="Contract",
+        family_name=f"User {n}",
+        email=f"contract.user{n}@example.com",
+        external_id=f"CT-{n}",
+    )
+
+
+class TargetContract(_Common):
+    async def create(self, connector: Any, n: int) -> str:
+        [result] = await connector.apply([CreateUser(hr_id=f"CT-{n}", fields=_fields(n))])
+        assert result.outcome == "done", result
+        assert result.ref is not None
+        return str(result.ref.id)
+
+    async def apply_twice(self, connector: Any, op: Op) -> tuple[OpResult, OpResult]:
+        [first] = await connector.apply([op])
+        [second] = await connector.apply([op])
+        return first, second
+
+    async def test_lists_seeded_accounts(self, connector: Any, existing_accounts: set[str]) -> None:
+        listed = {a.account_id for a in await collect(connector.list_accounts())}
+        assert existing_accounts <= listed
+
+    async def test_create_is_idempotent(self, connector: Any) -> None:
+        account_id = await self.create(connector, 1)
+        [again] = await connector.apply([CreateUser(hr_id="CT-1", fields=_fields(1))])
+        assert again.outcome == "already" and again.ref is not None and again.ref.id == account_id
+        found = await connector.find_accounts(field="external_id", values=["CT-1"])
+        assert [a.account_id for a in found] == [account_id]
+        assert sum(a.fields.username == "contract.user1" for a in await collect(connector.list_accounts())) == 1
+
+    async def test_deactivate_and_reactivate(self, connector: Any) -> None:
+        account_id = await self.create(connector, 2)
+        first, second = await self.apply_twice(connector, DeactivateUser(hr_id="CT-2", account_id=account_id))
+        assert (first.outcome, second.outcome) == ("done", "already")
+        accounts = {a.account_id: a for a in await collect(connector.list_accounts())}
+        assert accounts[account_id].active is False
+        [back] = await connector.apply([ReactivateUser(hr_id="CT-2", account_id=account_id)])
+        assert back.outcome == "done"
+        accounts = {a.account_id: a for a in await collect(connector.list_accounts())}
+        assert accounts[account_id].active is True
+
+    async def test_enrol_round_trip(self, connector: Any, connector_cls: type[Any], course_ids: list[str]) -> None:
+        self.requires(connector_cls, Capability.ENROLMENTS)
+        account_id = await self.create(connector, 3)
+        first, second = await self.apply_twice(
+            connector, Enrol(hr_id="CT-3", account_id=account_id, course_id=course_ids[0])
+        )
+        assert (first.outcome, second.outcome) == ("done", "already")
+        enrolled = {(e.account_id, e.course_id) for e in await collect(connector.list_enrolments())}
+        assert (account_id, course_ids[0]) in enrolled
+
+    async def test_manager_scope_round_trip(self, connector: Any, connector_cls: type[Any], roles: list[str]) -> None:
+        self.requires(connector_cls, Capability.MANAGER_SCOPE)
+        manager, report = await self.create(connector, 4), await self.create(connector, 5)
+        op = AssignRole(
+            hr_id="CT-4", account_id=manager, role="manager", scope=RoleScope.USER, scope_id=report, scope_hr_id="CT-5"
+        )
+        first, second = await self.apply_twice(connector, op)
+        assert (first.outcome, second.outcome) == ("done", "already")
+        held = await collect(connector.list_role_assignments())
+        assert any(r.account_id == manager and r.scope is RoleScope.USER and r.scope_id == report for r in held)
+
+    async def test_sso_identity_round_trip(self, connector: Any, connector_cls: type[Any], sso_auth: str) -> None:
+        self.requires(connector_cls, Capability.SSO)
+        account_id = await self.create(connector, 6)
+        op = SetSsoIdentity(hr_id="CT-6", account_id=account_id, auth=sso_auth, subject="contract.user6@example.com")
+        first, second = await self.apply_twice(connector, op)
+        assert (first.outcome, second.outcome) == ("done", "already")
+        identities = {(i.account_id, i.auth) for i in await collect(connector.list_sso_identities())}
+        assert (account_id, sso_auth) in identities
+
+    async def test_one_result_per_op_in_order(
+        self, connector: Any, connector_cls: type[Any], course_ids: list[str]
+    ) -> None:
+        self.requires(connector_cls, Capability.ENROLMENTS)
+        account_id = await self.create(connector, 7)
+        ops: list[Op] = [
+            Enrol(hr_id="CT-7", account_id=account_id, course_id=course_ids[0]),
+            Enrol(hr_id="CT-7", account_id=account_id, course_id="no-such-course-424242"),
+            Enrol(hr_id="CT-7", account_id=account_id, course_id=course_ids[1]),
+        ]
+        results = await connector.apply(ops)
+        assert [r.outcome for r in results] == ["done", "failed", "done"]
+
+    async def test_create_batch_goes_out_together(
+        self, connector: Any, connector_cls: type[Any], fake: FakeServer
+    ) -> None:
+        limit = connector_cls.info.batch_limits.get(OpKind.CREATE_USER, 1)
+        if limit < 3:
+            pytest.skip("no batch endpoint for creating users")
+        before = len(fake.writes)
+        results = await connector.apply([CreateUser(hr_id=f"CT-{n}", fields=_fields(n)) for n in (10, 11, 12)])
+        assert [r.outcome for r in results] == ["done"] * 3
+        assert len(fake.writes) - before == 1
+
+    async def test_reads_honour_throttling(
+        self, connector: Any, fake: FakeServer, clock: FakeClock, existing_accounts: set[str]
+    ) -> None:
+        fake.fail_next(1, status=503, retry_after=5)
+        listed = {a.account_id for a in await collect(connector.list_accounts())}
+        assert existing_accounts <= listed
+        assert 5 in clock.sleeps
+
+    async def test_writes_are_not_retried_on_server_errors(self, connector: Any, fake: FakeServer) -> None:
+        fake.fail_next(1, status=503, when=fake.is_write)
+        try:
+            results = await connector.apply([CreateUser(hr_id="CT-20", fields=_fields(20))])
+        except TransientError:
+            results = None
+        if results is not None:
+            assert [r.outcome for r in results] == ["retry"]
+        created = [a for a in await collect(connector.list_accounts()) if a.fields.username == "contract.user20"]
+        assert created == []
+
+    async def test_bad_credentials_raise_auth_error(self, bad_connector: Any) -> None:
+        with pytest.raises(AuthError):
+            await collect(bad_connector.list_accounts())
+
+    async def test_errors_carry_no_secret(self, bad_connector: Any, bad_config: ConnectorConfig) -> None:
+        with capture_logs() as logs, pytest.raises(ConnectorError) as caught:
+            await bad_connector.apply([CreateUser(hr_id="CT-30", fields=_fields(30))])
+        for secret in secret_values(bad_config):
+            assert secret not in str(caught.value)
+            assert secret not in json.dumps(logs, default=str)
