@@ -1,0 +1,46 @@
+"""Building connector instances for stored connections: one HTTP client and one rate limiter per connection.
+
+Tests and the demo inject transports by host so that a connection's base URL reaches a fake instead of the
+network; production uses the real transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from enrolsync.connectors.base import ConnectorConfig, ConnectorInfo
+from enrolsync.connectors.kit.client import build_client
+from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
+from enrolsync.connectors.kit.ratelimit import RateLimiter
+from enrolsync.connectors.kit.retry import ReadRetry
+
+
+@dataclass
+class ClientFactory:
+    """Makes connectors. `transports` maps a host to the transport that serves it (fakes in tests and demo)."""
+
+    transports: Mapping[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    clock: Clock = SYSTEM_CLOCK
+    read_retry: ReadRetry | None = None
+
+    def _transport(self, config: ConnectorConfig) -> httpx.AsyncBaseTransport | None:
+        return self.transports.get(config.base_url.host or "")
+
+    def limiter(self, info: ConnectorInfo) -> RateLimiter:
+        return RateLimiter(info.default_rate, max_concurrency=info.max_concurrency, clock=self.clock)
+
+    @asynccontextmanager
+    async def connector(
+        self, connector_cls: type[Any], config: ConnectorConfig, *, limiter: RateLimiter | None = None
+    ) -> AsyncIterator[Any]:
+        """A connector with its own client; the client closes when the block ends."""
+        info: ConnectorInfo = connector_cls.info
+        limiter = limiter or self.limiter(info)
+        retry = self.read_retry or ReadRetry(clock=self.clock)
+        async with build_client(config, transport=self._transport(config), limiter=limiter) as http:
+            yield connector_cls(config, http, retry=retry)

@@ -1,0 +1,178 @@
+"""One run as idempotent steps keyed by run id: begin -> read -> plan -> guard -> apply -> finish.
+
+`sync/workflow.py` wraps each step in the durable engine, so a worker that dies resumes at the first unfinished
+step; tests call the steps directly. Every step is safe to repeat: planning is skipped once ops exist, applying
+takes only ops still `planned`, finishing recomputes from the recorded outcomes.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from enrolsync.connectors.errors import ConnectorError
+from enrolsync.sync.apply import RunAborted, apply_run
+from enrolsync.sync.context import RunContext, RunGone, Runtime, load_context
+from enrolsync.sync.planning import plan_run
+from enrolsync.sync.reading import read_source
+from enrolsync.sync.store import ledger
+from enrolsync.sync.store.tables import Checkpoint, Run, RunOpStatus, RunStatus, utcnow
+
+log = structlog.get_logger("enrolsync.run")
+
+FINAL = {RunStatus.SUCCEEDED, RunStatus.PARTIALLY_FAILED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+
+async def _set(rt: Runtime, run_id: str, **changes: object) -> Run | None:
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None:
+            return None
+        for name, value in changes.items():
+            setattr(run, name, value)
+        session.add(run)
+        await session.commit()
+        return run
+
+
+async def begin(rt: Runtime, run_id: str) -> bool:
+    """Mark the run running; False when there is nothing to do (finished, cancelled, blocked or gone)."""
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None or run.status in FINAL or run.status == RunStatus.BLOCKED:
+            return False
+        if run.status == RunStatus.QUEUED:
+            run.status, run.started_at = RunStatus.RUNNING, utcnow()
+            session.add(run)
+            await session.commit()
+        return True
+
+
+async def plan(rt: Runtime, run_id: str) -> None:
+    """Read the source and store the plan, unless an earlier attempt of this step already stored it."""
+    async with rt.sessions() as session:
+        if await ledger.has_ops(session, run_id=run_id):
+            return
+    ctx = await load_context(rt, run_id)
+    read = await read_source(rt, ctx)
+    summary = await plan_run(rt, ctx, read)
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None:
+            return
+        run.cursor = read.cursor
+        run.ops_planned = summary.ops
+        run.counters = {
+            **run.counters,
+            "people": {"invalid": summary.invalid, "conflicts": summary.conflicts},
+            "deactivations": summary.deactivations,
+        }
+        session.add(run)
+        await session.commit()
+    log.info("planned", run_id=run_id, ops=summary.ops, invalid=summary.invalid, conflicts=summary.conflicts)
+
+
+async def guard(rt: Runtime, run_id: str) -> bool:
+    """True when the run may apply; a plan that deactivates more than the pipeline allows blocks the run."""
+    ctx = await load_context(rt, run_id)
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None:
+            return False
+        if run.counters.get("approved_by"):
+            return True
+        linked = await ledger.count_linked_accounts(session, pipeline_id=ctx.pipeline_id)
+        allowed = ctx.spec.policies.deactivation_guard.allowed(linked)
+        deactivations = int(run.counters.get("deactivations", 0))
+        run.counters = {**run.counters, "guard": {"deactivations": deactivations, "allowed": allowed}}
+        # A dry run reports what the guard would do; only an applied run stops on it.
+        blocked = deactivations > allowed and ctx.mode == "apply"
+        if blocked:
+            run.status = RunStatus.BLOCKED
+        session.add(run)
+        await session.commit()
+    if blocked:
+        log.warning("blocked", run_id=run_id, deactivations=deactivations, allowed=allowed)
+    return ctx.mode == "apply" and not blocked
+
+
+async def apply(rt: Runtime, run_id: str) -> None:
+    ctx = await load_context(rt, run_id)
+    try:
+        await apply_run(rt, ctx)
+    except RunAborted as error:
+        await _set(rt, run_id, error=str(error))
+
+
+def _status(ctx: RunContext, counts: dict[str, dict[str, int]], error: str | None) -> RunStatus:
+    total = {s: sum(by.get(s, 0) for by in counts.values()) for s in RunOpStatus}
+    bad = total[RunOpStatus.FAILED] + total[RunOpStatus.NOT_ATTEMPTED]
+    good = total[RunOpStatus.DONE] + total[RunOpStatus.ALREADY]
+    if error and ctx.mode == "apply":
+        return RunStatus.FAILED if good == 0 else RunStatus.PARTIALLY_FAILED
+    if ctx.mode == "apply" and (bad or total[RunOpStatus.PLANNED]):
+        return RunStatus.FAILED if good == 0 else RunStatus.PARTIALLY_FAILED
+    return RunStatus.SUCCEEDED
+
+
+async def finish(rt: Runtime, run_id: str) -> str:
+    """Settle the run's status and counters; move the pipeline's checkpoint only after a clean apply."""
+    ctx = await load_context(rt, run_id)
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None:
+            return "gone"
+        if run.status in FINAL:
+            return str(run.status)
+        counts = await ledger.op_counts(session, run_id=run_id)
+        status = _status(ctx, counts, run.error)
+        people = run.counters.get("people", {})
+        clean = status == RunStatus.SUCCEEDED and not people.get("invalid") and not people.get("conflicts")
+        if ctx.mode == "apply" and clean and ctx.scope != "people" and run.cursor:
+            checkpoint = await session.get(Checkpoint, ctx.pipeline_id) or Checkpoint(pipeline_id=ctx.pipeline_id)
+            checkpoint.cursor, checkpoint.updated_at = run.cursor, utcnow()
+            session.add(checkpoint)
+        run.status, run.finished_at = status, utcnow()
+        run.counters = {**run.counters, "ops": counts}
+        session.add(run)
+        await session.commit()
+    log.info("finished", run_id=run_id, status=str(status))
+    return str(status)
+
+
+async def fail(rt: Runtime, run_id: str, reason: str) -> None:
+    """Mark a run failed for a reason outside the ops (source unreachable, bad stored config)."""
+    run = await _set(rt, run_id, status=RunStatus.FAILED, error=reason[:2000], finished_at=utcnow())
+    if run is not None:
+        log.warning("failed", run_id=run_id, reason=reason[:200])
+
+
+async def execute(rt: Runtime, run_id: str) -> str:
+    """All steps in order, in-process (the worker runs the same steps under the durable engine)."""
+    try:
+        if not await begin(rt, run_id):
+            return "skipped"
+        await plan(rt, run_id)
+        if await guard(rt, run_id):
+            await apply(rt, run_id)
+        return await finish(rt, run_id) if not await is_blocked(rt, run_id) else str(RunStatus.BLOCKED)
+    except RunGone as error:
+        log.warning("gone", run_id=run_id, reason=str(error))
+        return "gone"
+    except Exception as error:  # the run must end visibly failed, whatever broke
+        log.exception("run crashed", run_id=run_id)
+        await fail(rt, run_id, describe(error))
+        return str(RunStatus.FAILED)
+
+
+def describe(error: BaseException) -> str:
+    """A run's error text: connector errors say what the remote system answered; others only their type, since
+    their text may carry data we do not show (connection strings, payloads)."""
+    if isinstance(error, ConnectorError):
+        return f"{type(error).__name__}: {error}"
+    return f"internal error ({type(error).__name__}); see the worker log"
+
+
+async def is_blocked(rt: Runtime, run_id: str) -> bool:
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        return run is not None and run.status == RunStatus.BLOCKED

@@ -1,0 +1,119 @@
+"""The engine's set-based queries: person snapshots, link updates and op outcomes, written in bulk.
+
+CRUD for the control plane lives in `repo.py`; this module holds what a run does thousands of times, so each
+call works on a chunk of rows in one statement and one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrolsync.sync.store.tables import Link, RunOp, RunOpStatus, utcnow
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]]) -> None:
+    """Store the person as last read for each hr_id, creating links (without an account) as needed."""
+    if not persons:
+        return
+    now = utcnow()
+    rows = [
+        {"pipeline_id": pipeline_id, "hr_id": hr_id, "person": person, "applied": {}, "updated_at": now}
+        for hr_id, person in persons.items()
+    ]
+    stmt = _insert(session, Link.__table__).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["pipeline_id", "hr_id"],
+        set_={"person": stmt.excluded.person, "updated_at": stmt.excluded.updated_at},
+    )
+    await session.execute(stmt)
+
+
+async def links_for(session: AsyncSession, *, pipeline_id: str, hr_ids: Iterable[str]) -> dict[str, Link]:
+    ids = list(set(hr_ids))
+    found: dict[str, Link] = {}
+    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
+        stmt = select(Link).where(Link.pipeline_id == pipeline_id, col(Link.hr_id).in_(ids[start : start + 900]))
+        found.update({link.hr_id: link for link in (await session.exec(stmt)).all()})
+    return found
+
+
+async def stream_people(session: AsyncSession, *, pipeline_id: str) -> AsyncIterator[tuple[str, str | None, Any]]:
+    """(hr_id, account_id, person JSON) of every link of a pipeline, streamed."""
+    stmt = (
+        sa.select(Link.hr_id, Link.account_id, Link.person)  # type: ignore[call-overload]
+        .where(Link.pipeline_id == pipeline_id)
+        .order_by(Link.hr_id)
+        .execution_options(yield_per=2000)
+    )
+    result = await session.stream(stmt)
+    async for hr_id, account_id, person in result:
+        yield hr_id, account_id, person
+
+
+async def account_owners(session: AsyncSession, *, pipeline_id: str, account_ids: Sequence[str]) -> dict[str, str]:
+    """Which hr_id each of `account_ids` is already linked to (for conflict detection when matching)."""
+    owners: dict[str, str] = {}
+    for start in range(0, len(account_ids), 900):
+        stmt = sa.select(Link.account_id, Link.hr_id).where(  # type: ignore[call-overload]
+            Link.pipeline_id == pipeline_id, col(Link.account_id).in_(account_ids[start : start + 900])
+        )
+        owners.update({account_id: hr_id for account_id, hr_id in (await session.execute(stmt)).all()})
+    return owners
+
+
+async def count_linked_accounts(session: AsyncSession, *, pipeline_id: str) -> int:
+    stmt = sa.select(sa.func.count()).where(Link.pipeline_id == pipeline_id, col(Link.account_id).is_not(None))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int, str, str, dict[str, Any]]]) -> None:
+    """Insert planned ops: (seq, hr_id, kind, op JSON) each."""
+    if ops:
+        now = utcnow()
+        await session.execute(
+            sa.insert(RunOp),
+            [
+                {"run_id": run_id, "seq": seq, "hr_id": hr_id, "kind": kind, "op": op, "status": "planned",
+                 "attempts": 0, "updated_at": now}
+                for seq, hr_id, kind, op in ops
+            ],
+        )
+
+
+async def next_planned(session: AsyncSession, *, run_id: str, limit: int) -> list[RunOp]:
+    stmt = (
+        select(RunOp)
+        .where(RunOp.run_id == run_id, RunOp.status == RunOpStatus.PLANNED)
+        .order_by(col(RunOp.seq))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def op_counts(session: AsyncSession, *, run_id: str) -> dict[str, dict[str, int]]:
+    """{kind: {status: n}} for a run."""
+    stmt = (
+        sa.select(RunOp.kind, RunOp.status, sa.func.count())  # type: ignore[call-overload]
+        .where(RunOp.run_id == run_id)
+        .group_by(RunOp.kind, RunOp.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for kind, status, n in (await session.execute(stmt)).all():
+        counts.setdefault(kind, {})[status] = int(n)
+    return counts
+
+
+async def has_ops(session: AsyncSession, *, run_id: str) -> bool:
+    stmt = sa.select(sa.func.count()).where(RunOp.run_id == run_id)
+    return int((await session.execute(stmt)).scalar_one()) > 0
