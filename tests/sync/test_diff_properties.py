@@ -1,0 +1,117 @@
+"""Properties of the planner over random desired and applied states (hypothesis).
+
+The central one: applying a plan (folding `record` over its ops in plan order) and planning again yields no op,
+so a re-run after a successful run makes zero writes.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from enrolsync.connectors.model import AccountFields, RoleScope
+from enrolsync.connectors.ops import OpKind
+from enrolsync.sync.desired import DesiredState, RoleGrant, SsoSpec
+from enrolsync.sync.diff import LinkedState, diff, record
+from enrolsync.sync.plan import ORDER, build_plan
+from enrolsync.sync.policy import LeaverPolicy, OnLeavePolicy, Policies, UnenrolPolicy, UnmatchedPolicy
+
+# Small universes, so random desired and applied states overlap as often as they differ.
+GRANTS = [
+    RoleGrant(role="learner"),
+    RoleGrant(role="admin"),
+    RoleGrant(role="instructor", scope=RoleScope.COURSE, scope_id="C1"),
+    RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id="r1"),
+    RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id="r2"),
+]
+COURSES = ["C1", "C2", "C3", "C4"]
+GROUPS = ["g1", "g2", "g3"]
+REMOVALS = {OpKind.UNENROL, OpKind.REVOKE_ROLE, OpKind.REMOVE_FROM_GROUP}
+
+fields = st.builds(
+    AccountFields,
+    username=st.sampled_from(["jane", "jdoe"]),
+    given_name=st.sampled_from(["Jane", "J."]),
+    family_name=st.just("Doe"),
+    email=st.sampled_from(["jane@example.com", "j.doe@example.com"]),
+    external_id=st.sampled_from([None, "e1", "E-1"]),
+    auth=st.sampled_from([None, "saml2"]),
+    department=st.sampled_from([None, "Sales", "R&D"]),
+)
+states = st.builds(
+    DesiredState,
+    hr_id=st.just("e1"),
+    fields=fields,
+    active=st.booleans(),
+    enrolments=st.frozensets(st.sampled_from(COURSES)),
+    roles=st.frozensets(st.sampled_from(GRANTS)),
+    groups=st.frozensets(st.sampled_from(GROUPS)),
+    sso=st.none() | st.builds(SsoSpec, auth=st.sampled_from(["saml2", "oidc"]), subject=st.sampled_from(["a", "b"])),
+)
+links = (
+    st.none()
+    | st.builds(LinkedState, account_id=st.none(), applied=st.none() | states)
+    | st.builds(LinkedState, account_id=st.just("a1"), applied=states)
+)
+policies = st.builds(
+    Policies,
+    unmatched=st.sampled_from(UnmatchedPolicy),
+    leaver=st.sampled_from(LeaverPolicy),
+    on_leave=st.sampled_from(OnLeavePolicy),
+    unenrol=st.sampled_from(UnenrolPolicy),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(desired=st.none() | states, link=links, policy=policies)
+def test_applying_a_plan_and_replanning_yields_no_op(
+    desired: DesiredState | None, link: LinkedState | None, policy: Policies
+) -> None:
+    plan = build_plan(diff(desired, link, policy=policy))
+    start = link.applied if link is not None else None
+
+    applied = reduce(record, plan.ops, start)
+
+    created = any(op.kind is OpKind.CREATE_USER for op in plan.ops)
+    account_id = "new" if created else (link.account_id if link is not None else None)
+    after = LinkedState(account_id=account_id, applied=applied) if account_id is not None else link
+    assert diff(desired, after, policy=policy) == []
+
+
+@given(desired=states, policy=policies)
+def test_identical_desired_and_applied_states_yield_no_op(desired: DesiredState, policy: Policies) -> None:
+    assert diff(desired, LinkedState(account_id="a1", applied=desired), policy=policy) == []
+
+
+@given(desired=st.none() | states, applied=states, policy=policies)
+def test_an_inactive_or_vanished_person_loses_nothing_but_access(
+    desired: DesiredState | None, applied: DesiredState, policy: Policies
+) -> None:
+    ops = diff(desired, LinkedState(account_id="a1", applied=applied), policy=policy)
+
+    if desired is None or not desired.active:
+        assert {op.kind for op in ops} <= {OpKind.DEACTIVATE_USER}
+
+
+@given(desired=st.none() | states, link=links, policy=policies)
+def test_a_plan_is_ordered_by_kind_and_loses_no_op(
+    desired: DesiredState | None, link: LinkedState | None, policy: Policies
+) -> None:
+    ops = diff(desired, link, policy=policy)
+    plan = build_plan(ops)
+
+    assert sorted(plan.ops, key=lambda op: op.key) == sorted(ops, key=lambda op: op.key)
+    ranks = [ORDER.index(op.kind) for op in plan.ops]
+    assert ranks == sorted(ranks)
+    if policy.unenrol is UnenrolPolicy.NEVER:
+        assert OpKind.UNENROL not in {op.kind for op in plan.ops}
+
+
+@given(state=states)
+def test_the_applied_state_round_trips_through_json_exactly(state: DesiredState) -> None:
+    text = state.model_dump_json()
+
+    assert DesiredState.model_validate_json(text) == state
+    assert DesiredState.model_validate_json(text).model_dump_json() == text
