@@ -1,1 +1,5 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""BambooHR HR source connector."""
+
+from enrolsync.connectors.bamboohr.connector import BambooHRSource
+
+__all__ = ["BambooHRSource"]

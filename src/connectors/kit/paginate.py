@@ -5,6 +5,7 @@ Each vendor `client.py` picks its paginator explicitly; nothing is auto-detected
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -93,7 +94,8 @@ async def paginate(
     current: httpx.Request | None = paginator.first(request)
     pages = 0
     while current is not None:
-        marker = f"{current.method} {current.url}"
+        # The body is part of the marker: APIs that page in a JSON body (BambooHR Datasets) repeat the URL.
+        marker = f"{current.method} {current.url} {hashlib.sha256(current.content).hexdigest()}"
         if marker in seen:
             raise PermanentError("pagination loop: the remote system repeated a page token")
         seen.add(marker)

@@ -1,0 +1,102 @@
+"""Fixtures for the BambooHR tests and the shared contract suite (`SourceContract`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from enrolsync.connectors.bamboohr import BambooHRSource
+from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNames
+from enrolsync.connectors.kit.client import build_client
+from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.model import RawRequest
+from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
+from tests.connectors.bamboohr.fake import BambooHRFake
+
+PAYLOADS = Path(__file__).parent / "payloads"
+COMPANY_SIZE = 57
+PAGE_SIZE = 10
+FIELDS = BambooHRFieldNames(username="customUsername", custom={"cost_centre": "customCostCenter"})
+
+
+def payload(name: str) -> Any:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def make_config(fake: BambooHRFake, **overrides: Any) -> BambooHRConfig:
+    options: dict[str, Any] = {
+        "company_domain": fake.company_domain,
+        "api_key": SecretStr(fake.api_key),
+        "webhook_private_key": SecretStr(fake.webhook_key),
+        "page_size": PAGE_SIZE,
+        "fields": FIELDS,
+        **overrides,
+    }
+    return BambooHRConfig(**options)
+
+
+@pytest.fixture
+def fake() -> BambooHRFake:
+    return BambooHRFake.seeded(COMPANY_SIZE, seed=7)
+
+
+@pytest.fixture
+def config(fake: BambooHRFake) -> BambooHRConfig:
+    return make_config(fake)
+
+
+@pytest.fixture
+def bad_config(fake: BambooHRFake) -> BambooHRConfig:
+    return make_config(fake, api_key=SecretStr("not-the-key-7f3a9"))
+
+
+@pytest.fixture
+def connector_cls() -> type[BambooHRSource]:
+    return BambooHRSource
+
+
+@pytest.fixture
+def expected_hr_ids(fake: BambooHRFake) -> set[str]:
+    return fake.hr_ids()
+
+
+@pytest.fixture
+def mutate() -> Callable[[FakeServer], str]:
+    def move_someone(fake: FakeServer) -> str:
+        assert isinstance(fake, BambooHRFake)
+        fake.move("120", department="Legal", manager="101")
+        return "120"
+
+    return move_someone
+
+
+@pytest.fixture
+def event_hr_id() -> str:
+    return "120"
+
+
+@pytest.fixture
+def event_request(fake: BambooHRFake, event_hr_id: str) -> RawRequest:
+    return fake.webhook_request(event_hr_id)
+
+
+@pytest.fixture
+def sleeps() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def source(config: BambooHRConfig, fake: BambooHRFake, sleeps: FakeClock) -> AsyncIterator[BambooHRSource]:
+    """The connector on a client built without auth, as the engine builds it: the connector adds its own."""
+    async with build_client(config, transport=fake.transport()) as http:
+        yield BambooHRSource(config, http, retry=ReadRetry(attempts=4, clock=sleeps))
+
+
+def dataset_requests(fake: BambooHRFake) -> list[httpx.Request]:
+    return [r for r in fake.requests if r.url.path.endswith("/datasets/employee/data")]
