@@ -1,1 +1,5 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""Moodle LMS target: accounts, manual enrolments, roles and SSO auth through core web services."""
+
+from enrolsync.connectors.moodle.connector import MoodleTarget
+
+__all__ = ["MoodleTarget"]

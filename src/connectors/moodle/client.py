@@ -1,0 +1,163 @@
+"""One typed call per Moodle web-service function, over `POST /webservice/rest/server.php`.
+
+Requests are form-encoded with `wstoken`, `wsfunction`, `moodlewsrestformat=json` (Moodle answers XML without it)
+and arrays in PHP bracket notation (`users[0][customfields][0][type]=...`). The token travels in the body, never
+in the URL, so request logs (method, host, path) cannot leak it. Reads retry through the kit; writes are sent once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+from enrolsync.connectors.errors import PermanentError
+from enrolsync.connectors.kit.errors import transport_errors
+from enrolsync.connectors.kit.retry import ReadRetry, with_retry
+from enrolsync.connectors.moodle.errors import classify
+from enrolsync.connectors.moodle.models import (
+    Course,
+    CreatedUser,
+    EnrolledUser,
+    MoodleUser,
+    SiteInfo,
+    UpdateAnswer,
+    UserSearch,
+    Warning,
+)
+
+SERVER_PATH = "webservice/rest/server.php"
+LOOKUP_CHUNK = 200  # values per get_users_by_field call: PHP's max_input_vars (default 1000) truncates silently
+T = TypeVar("T")
+
+Payload = Mapping[str, Any]
+
+
+def encode(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten nested mappings and sequences into PHP bracket notation: `users[0][customfields][0][type]`."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        pairs.extend(_encode_value(name, value))
+    return pairs
+
+
+def _encode_value(name: str, value: Any) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return encode(value, name)
+    if isinstance(value, list | tuple):
+        return encode({str(i): item for i, item in enumerate(value)}, name)
+    if isinstance(value, bool):  # PARAM_BOOL accepts only 0/1 (external_api::validate_parameters)
+        return [(name, "1" if value else "0")]
+    return [(name, str(value))]
+
+
+def _parse(adapter: TypeAdapter[T], body: Any, function: str) -> T:
+    try:
+        return adapter.validate_python(body)
+    except ValidationError as error:
+        raise PermanentError(f"unexpected answer shape from {function}") from error
+
+
+_USERS = TypeAdapter(list[MoodleUser])
+_CREATED = TypeAdapter(list[CreatedUser])
+_COURSES = TypeAdapter(list[Course])
+_ENROLLED = TypeAdapter(list[EnrolledUser])
+_UPDATE = TypeAdapter(UpdateAnswer | None)
+
+
+class MoodleClient:
+    def __init__(self, http: httpx.AsyncClient, token: SecretStr, retry: ReadRetry) -> None:
+        self._http = http
+        self._token = token
+        self._retry = retry
+
+    async def _call(self, function: str, params: Payload) -> Any:
+        fields = [
+            ("wstoken", self._token.get_secret_value()),
+            ("wsfunction", function),
+            ("moodlewsrestformat", "json"),
+            *encode(params),
+        ]
+        async with transport_errors():
+            response = await self._http.post(
+                SERVER_PATH,
+                content=urlencode(fields).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            )
+        error = classify(response)
+        if error is not None:
+            raise error
+        return response.json()
+
+    async def read(self, function: str, params: Payload) -> Any:
+        """Call a function that changes nothing; transient failures are retried per the read policy."""
+        return await with_retry(lambda: self._call(function, params), self._retry)
+
+    async def write(self, function: str, params: Payload) -> Any:
+        """Call a function that changes state, once: the executor retries after re-reading."""
+        return await self._call(function, params)
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+    async def site_info(self) -> SiteInfo:
+        """The site and the functions the token's service may call; proves the token."""
+        return _parse(TypeAdapter(SiteInfo), await self.read("core_webservice_get_site_info", {}), "site info")
+
+    async def search_users(self, criteria: Sequence[tuple[str, str]]) -> list[MoodleUser]:
+        """core_user_get_users: AND of `(key, value)` criteria; `email` and names accept `%` wildcards."""
+        body = await self.read("core_user_get_users", {"criteria": [{"key": k, "value": v} for k, v in criteria]})
+        return list(_parse(TypeAdapter(UserSearch), body, "core_user_get_users").users)
+
+    async def users_by_field(self, field: str, values: Sequence[str]) -> list[MoodleUser]:
+        """core_user_get_users_by_field for `id | idnumber | username | email`; missing values are simply absent."""
+        found: list[MoodleUser] = []
+        unique = list(dict.fromkeys(values))
+        for start in range(0, len(unique), LOOKUP_CHUNK):
+            chunk = unique[start : start + LOOKUP_CHUNK]
+            body = await self.read("core_user_get_users_by_field", {"field": field, "values": chunk})
+            users: list[MoodleUser] = _parse(_USERS, body, "core_user_get_users_by_field")
+            found.extend(users)
+        return found
+
+    async def courses(self) -> list[Course]:
+        """Every course, the site course (format `site`) included."""
+        return _parse(_COURSES, await self.read("core_course_get_courses", {}), "core_course_get_courses")
+
+    async def enrolled_users(self, course_id: int, fields: Sequence[str]) -> list[EnrolledUser]:
+        """A course's participants with only the user `fields` asked for (roles are course-context roles)."""
+        options = [{"name": "userfields", "value": ",".join(fields)}]
+        body = await self.read("core_enrol_get_enrolled_users", {"courseid": course_id, "options": options})
+        return _parse(_ENROLLED, body, "core_enrol_get_enrolled_users")
+
+    # -- writes ---------------------------------------------------------------------------------------------------
+    async def create_users(self, users: Sequence[Payload]) -> list[CreatedUser]:
+        """One transaction: the first bad user aborts the whole call and nothing is created."""
+        body = await self.write("core_user_create_users", {"users": list(users)})
+        return _parse(_CREATED, body, "core_user_create_users")
+
+    async def update_users(self, users: Sequence[Payload]) -> list[Warning]:
+        """Moodle 4.0+ returns a warning per user it skipped; older sites return null (and are all-or-nothing)."""
+        answer = _parse(_UPDATE, await self.write("core_user_update_users", {"users": list(users)}), "update")
+        return list(answer.warnings) if answer else []
+
+    async def enrol(self, enrolments: Sequence[Payload]) -> None:
+        """Manual enrolments `{roleid, userid, courseid}`; one transaction; re-enrolling updates (an upsert)."""
+        await self.write("enrol_manual_enrol_users", {"enrolments": list(enrolments)})
+
+    async def unenrol(self, enrolments: Sequence[Payload]) -> None:
+        """Remove manual enrolments `{userid, courseid}` (and, with the last one, the user's course roles)."""
+        await self.write("enrol_manual_unenrol_users", {"enrolments": list(enrolments)})
+
+    async def assign_roles(self, assignments: Sequence[Payload]) -> None:
+        """`{roleid, userid, contextlevel, instanceid}`; one transaction; assigning a held role changes nothing."""
+        await self.write("core_role_assign_roles", {"assignments": list(assignments)})
+
+    async def unassign_roles(self, unassignments: Sequence[Payload]) -> None:
+        """Like `assign_roles`, in reverse."""
+        # The parameter is `unassignments` here, not `assignments` (core_role_external::unassign_roles_parameters).
+        await self.write("core_role_unassign_roles", {"unassignments": list(unassignments)})

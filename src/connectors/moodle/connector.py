@@ -1,0 +1,222 @@
+"""Moodle as an LMS target, through its REST web service and core functions only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from enrolsync.connectors.base import Capability, ConnectorInfo, Rate
+from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
+from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.model import (
+    Account,
+    CheckResult,
+    Enrolment,
+    GroupMembership,
+    RoleAssignment,
+    RoleScope,
+    SsoIdentity,
+)
+from enrolsync.connectors.moodle import mapping
+from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, read_rosters
+from enrolsync.connectors.moodle.errors import op_failure
+from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser
+from enrolsync.connectors.moodle.rolebook import RoleBook
+from enrolsync.connectors.moodle.roles import RoleWriter
+from enrolsync.connectors.moodle.users import UserWriter
+from enrolsync.connectors.ops import Op, OpKind, OpResult
+
+REQUIRED_FUNCTIONS = frozenset(
+    {
+        "core_webservice_get_site_info",
+        "core_user_get_users",
+        "core_user_get_users_by_field",
+        "core_user_create_users",
+        "core_user_update_users",
+        "core_course_get_courses",
+        "core_enrol_get_enrolled_users",
+        "enrol_manual_enrol_users",
+        "enrol_manual_unenrol_users",
+        "core_role_assign_roles",
+        "core_role_unassign_roles",
+    }
+)
+_LOOKUP_FIELDS = {"external_id": "idnumber", "email": "email", "username": "username"}
+CHECK_COURSE_SAMPLE = 20  # course rosters check() reads at most, to learn role ids
+
+Handler = Callable[[Sequence[tuple[int, Any]], dict[int, OpResult]], Awaitable[None]]
+
+
+class MoodleTarget:
+    """Accounts, manual enrolments, roles (course, system, and over a report's user context) and SSO auth."""
+
+    info: ClassVar[ConnectorInfo] = ConnectorInfo(
+        key="moodle",
+        kind="lms",
+        title="Moodle",
+        config_model=MoodleConfig,
+        capabilities=frozenset(
+            {Capability.ACCOUNTS, Capability.ENROLMENTS, Capability.ROLES, Capability.SSO, Capability.MANAGER_SCOPE}
+        ),
+        batch_limits={
+            OpKind.CREATE_USER: 25,
+            OpKind.UPDATE_USER: 50,
+            OpKind.DEACTIVATE_USER: 50,
+            OpKind.REACTIVATE_USER: 50,
+            OpKind.SET_SSO_IDENTITY: 50,
+            OpKind.ENROL: 100,
+            OpKind.UNENROL: 100,
+            OpKind.ASSIGN_ROLE: 50,
+            OpKind.REVOKE_ROLE: 50,
+        },
+        # Core Moodle does not throttle; its PHP workers are the bottleneck, so stay gentle.
+        default_rate=Rate(calls=600, per_seconds=60),
+        max_concurrency=2,
+    )
+
+    def __init__(self, config: MoodleConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
+        self.config = config
+        self._client = MoodleClient(http, config.token, retry or ReadRetry())
+        self._book = RoleBook(config)
+        users = UserWriter(self._client, config)
+        enrolments = EnrolmentWriter(self._client, self._book)
+        roles = RoleWriter(self._client, config, self._book)
+        self._handlers: dict[OpKind, Handler] = {
+            OpKind.CREATE_USER: users.create,
+            OpKind.UPDATE_USER: users.change,
+            OpKind.DEACTIVATE_USER: users.change,
+            OpKind.REACTIVATE_USER: users.change,
+            OpKind.SET_SSO_IDENTITY: users.change,
+            OpKind.ENROL: enrolments.apply,
+            OpKind.UNENROL: enrolments.apply,
+            OpKind.ASSIGN_ROLE: roles.apply,
+            OpKind.REVOKE_ROLE: roles.apply,
+        }
+
+    async def check(self) -> CheckResult:
+        """Prove the token, the service's functions and the role ids. Never raises for a bad token."""
+        try:
+            site = await self._client.site_info()
+            missing = sorted(REQUIRED_FUNCTIONS - {f.name for f in site.functions})
+            if not missing:
+                await self._learn_roles()
+        except ConnectorError as error:
+            return CheckResult(ok=False, detail=f"Moodle refused: {error.reason}")
+        facts = {"release": site.release, "version": site.version, "functions": len(site.functions)}
+        if missing:
+            return CheckResult(ok=False, detail="the token's service lacks: " + ", ".join(missing), facts=facts)
+        unresolved, conflicts = sorted(self._book.unresolved()), sorted(self._book.conflicts)
+        facts |= {"roles_without_id": unresolved, "role_id_conflicts": conflicts}
+        if conflicts:
+            return CheckResult(ok=False, detail="role_ids contradict Moodle: " + "; ".join(conflicts), facts=facts)
+        if self._book.learner in unresolved:
+            return CheckResult(ok=False, detail=f"the id of role {self._book.learner!r} is unknown: set role_ids")
+        detail = "ok" if not unresolved else "ok; roles without a known id: " + ", ".join(unresolved)
+        return CheckResult(ok=True, detail=detail, facts=facts)
+
+    async def _learn_roles(self) -> None:
+        courses = await self._courses()
+        for start in range(0, min(len(courses), CHECK_COURSE_SAMPLE), 5):
+            if not self._book.unresolved() and start:
+                return
+            await read_rosters(self._client, self._book, (c.id for c in courses[start : start + 5]))
+
+    async def _courses(self) -> list[Course]:
+        return [c for c in await self._client.courses() if c.format != "site"]
+
+    async def _users(self) -> list[MoodleUser]:
+        # `%` matches every email (core_user_get_users allows LIKE wildcards there); guest is Moodle's own account.
+        users = await self._client.search_users([("email", "%")])
+        return [u for u in users if u.username != mapping.GUEST_USERNAME]
+
+    async def _rosters(self) -> AsyncIterator[tuple[Course, list[EnrolledUser]]]:
+        for course in await self._courses():
+            roster = (await read_rosters(self._client, self._book, [course.id]))[course.id]
+            if not isinstance(roster, ConnectorError):
+                yield course, roster
+
+    async def list_accounts(self) -> AsyncIterator[Account]:
+        """Every account except Moodle's guest. Raises `AuthError`, or `TransientError` once retries run out."""
+        for user in await self._users():
+            yield mapping.to_account(user, job_title_field=self.config.job_title_field)
+
+    async def list_enrolments(self) -> AsyncIterator[Enrolment]:
+        """Every course participant, by any enrolment method; `started` = the course was opened at least once."""
+        async for course, roster in self._rosters():
+            for p in roster:
+                yield Enrolment(account_id=str(p.id), course_id=str(course.id), started=p.lastcourseaccess > 0)
+
+    async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
+        """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
+        `role_mirror_field` is set, system and user-context roles from that field."""
+        async for course, roster in self._rosters():
+            for participant in roster:
+                for role in participant.roles:
+                    if role.shortname == self._book.learner:
+                        continue
+                    logical = self._book.logical(role.shortname, RoleScope.COURSE)
+                    yield RoleAssignment(
+                        account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course.id)
+                    )
+        field = self.config.role_mirror_field
+        if field is None:
+            return
+        for user in await self._users():
+            for holder, shortname, scope, over in mapping.mirror_assignments(user.id, user.custom(field)):
+                yield RoleAssignment(
+                    account_id=str(holder),
+                    role=self._book.logical(shortname, scope),
+                    scope=scope,
+                    scope_id=None if over is None else str(over),
+                )
+
+    def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
+        raise NotImplementedError("the Moodle connector declares no GROUPS capability")
+
+    async def list_sso_identities(self) -> AsyncIterator[SsoIdentity]:
+        """Accounts whose auth plugin is not an internal one, with the subject field's value."""
+        field = self.config.sso_subject_field
+        for user in await self._users():
+            if user.auth not in mapping.INTERNAL_AUTHS:
+                yield SsoIdentity(account_id=str(user.id), auth=user.auth, subject=str(getattr(user, field)))
+
+    async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
+        """Look accounts up by `external_id` (idnumber), `email` or `username`. Moodle matches emails
+        case-sensitively, so each email is also tried lower-cased; usernames are lower-cased."""
+        if field not in _LOOKUP_FIELDS:
+            raise Invalid(f"cannot look accounts up by {field!r}")
+        if field == "username":
+            values = [u for v in values if (u := mapping.normal_username(v))]
+        elif field == "email":
+            values = [w for v in values for w in (v.strip(), v.strip().lower())]
+        users = await self._client.users_by_field(_LOOKUP_FIELDS[field], values) if values else []
+        unique = {u.id: u for u in users}
+        return [mapping.to_account(u, job_title_field=self.config.job_title_field) for u in unique.values()]
+
+    async def apply(self, ops: Sequence[Op]) -> Sequence[OpResult]:
+        """Apply ops, grouped per Moodle function in plan order; one result per op, in order.
+
+        Idempotent: effects already in place are `already`. Records Moodle refuses are `failed` with its errorcode.
+        A transient failure raises `TransientError` unless some op already took effect, in which case the ops not
+        yet applied come back `retry`. Auth errors raise. Writes are never retried here.
+        """
+        out: dict[int, OpResult] = {}
+        groups: dict[Handler, list[tuple[int, Any]]] = {}
+        for index, op in enumerate(ops):
+            handler = self._handlers.get(op.kind)
+            if handler is None:
+                out[index] = OpResult.failed(f"{op.kind} is not supported by Moodle core web services")
+            else:
+                groups.setdefault(handler, []).append((index, op))
+        try:
+            for handler, items in groups.items():
+                await handler(items, out)
+        except TransientError as error:
+            if not any(result.outcome == "done" for result in out.values()):
+                raise
+            return [out.get(index) or op_failure(error) for index in range(len(ops))]
+        return [out[index] for index in range(len(ops))]

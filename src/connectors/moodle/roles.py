@@ -1,0 +1,158 @@
+"""Role ops: core_role_assign_roles / core_role_unassign_roles in the system, a course or a report's user context.
+
+Course-context roles are read back from course rosters. Nothing in core reads system- or user-context role
+assignments, so when `role_mirror_field` is set each such assignment is recorded in that custom profile field
+(system roles on the holder, user-context roles on the report, see `mapping.parse_mirror`) and read from there.
+Writes run role first, record second: a failure in between leaves a record that claims less, never more, for an
+assignment, and for a revocation a record that still claims it, so the next revoke runs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from enrolsync.connectors.errors import AuthError, ConnectorError
+from enrolsync.connectors.model import ExternalRef, RoleScope
+from enrolsync.connectors.moodle import mapping
+from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.enrolments import Roster, read_rosters
+from enrolsync.connectors.moodle.errors import op_failure
+from enrolsync.connectors.moodle.isolate import send_isolated
+from enrolsync.connectors.moodle.rolebook import RoleBook
+from enrolsync.connectors.ops import AssignRole, OpResult, RevokeRole
+
+Outcomes = dict[int, OpResult]
+_LEVEL = {RoleScope.SYSTEM: "system", RoleScope.COURSE: "course", RoleScope.USER: "user"}
+
+
+@dataclass(frozen=True)
+class _Grant:
+    index: int
+    assign: bool
+    user_id: int
+    shortname: str
+    scope: RoleScope
+    instance: int  # course id, report user id, or 0 for the system context
+
+    @property
+    def mirror_user(self) -> int:
+        return self.user_id if self.scope is RoleScope.SYSTEM else self.instance
+
+    @property
+    def token(self) -> str:
+        return mapping.mirror_token(self.shortname, self.scope, self.user_id)
+
+    @property
+    def ref(self) -> ExternalRef:
+        return ExternalRef(kind="role", id=f"{self.shortname}@{_LEVEL[self.scope]}:{self.instance}:{self.user_id}")
+
+
+class RoleWriter:
+    def __init__(self, client: MoodleClient, config: MoodleConfig, book: RoleBook) -> None:
+        self._client = client
+        self._field = config.role_mirror_field
+        self._book = book
+
+    async def apply(self, items: Sequence[tuple[int, AssignRole | RevokeRole]], out: Outcomes) -> None:
+        """Assign or revoke roles; `already` when a roster or the mirror shows the state is in place."""
+        grants = [g for index, op in items if (g := self._grant(index, op, out)) is not None]
+        courses = [g.instance for g in grants if g.scope is RoleScope.COURSE]
+        rosters = await read_rosters(self._client, self._book, courses)
+        mirrors = await self._read_mirrors(grants)
+        entries: dict[bool, list[tuple[_Grant, dict[str, Any]]]] = {True: [], False: []}
+        for grant in grants:
+            held = self._held(grant, rosters, mirrors, out)
+            role_id = self._book.role_id(grant.shortname)
+            if grant.index in out:
+                continue
+            if held is grant.assign:
+                out[grant.index] = OpResult.already(grant.ref)
+            elif role_id is None:
+                out[grant.index] = OpResult.failed(f"the id of role {grant.shortname!r} is unknown: set role_ids")
+            else:
+                entry = {"roleid": role_id, "userid": grant.user_id, "contextlevel": _LEVEL[grant.scope]}
+                entries[grant.assign].append((grant, {**entry, "instanceid": grant.instance}))
+        applied: list[_Grant] = []
+
+        def record(item: tuple[_Grant, dict[str, Any]], answer: OpResult | ConnectorError) -> None:
+            if isinstance(answer, ConnectorError):
+                out[item[0].index] = op_failure(answer)
+            else:
+                applied.append(item[0])
+
+        await send_isolated(entries[True], self._send_assign, record)
+        await send_isolated(entries[False], self._send_unassign, record)
+        await self._record_mirror(applied, mirrors, out)
+
+    def _grant(self, index: int, op: AssignRole | RevokeRole, out: Outcomes) -> _Grant | None:
+        user_id = mapping.numeric_id(op.account_id)
+        instance = 0 if op.scope is RoleScope.SYSTEM else mapping.numeric_id(op.scope_id)
+        if user_id is None or instance is None:
+            out[index] = OpResult.failed("account and scope ids must be Moodle record ids")
+            return None
+        shortname = self._book.shortname(op.role, op.scope)
+        return _Grant(index, isinstance(op, AssignRole), user_id, shortname, op.scope, instance)
+
+    async def _read_mirrors(self, grants: Sequence[_Grant]) -> dict[int, set[str]]:
+        if self._field is None:
+            return {}
+        wanted = {str(g.mirror_user) for g in grants if g.scope is not RoleScope.COURSE}
+        users = await self._client.users_by_field("id", sorted(wanted)) if wanted else []
+        return {u.id: mapping.parse_mirror(u.custom(self._field)) for u in users}
+
+    def _held(self, grant: _Grant, rosters: dict[int, Roster], mirrors: dict[int, set[str]], out: Outcomes) -> bool:
+        """Whether the role is held now; unknown (no mirror) counts as the opposite of what the op wants."""
+        if grant.scope is RoleScope.COURSE:
+            roster = rosters[grant.instance]
+            if isinstance(roster, ConnectorError):
+                out[grant.index] = op_failure(roster)
+                return False
+            role_id = self._book.role_id(grant.shortname)
+            return any(p.id == grant.user_id and any(r.roleid == role_id for r in p.roles) for p in roster)
+        if self._field is None:
+            return not grant.assign
+        if grant.mirror_user not in mirrors:
+            out[grant.index] = OpResult.failed("account not found", code="invaliduserid")
+            return False
+        return grant.token in mirrors[grant.mirror_user]
+
+    async def _send_assign(self, batch: Sequence[tuple[_Grant, dict[str, Any]]]) -> list[OpResult]:
+        await self._client.assign_roles([entry for _, entry in batch])
+        return [OpResult.done(grant.ref) for grant, _ in batch]
+
+    async def _send_unassign(self, batch: Sequence[tuple[_Grant, dict[str, Any]]]) -> list[OpResult]:
+        await self._client.unassign_roles([entry for _, entry in batch])
+        return [OpResult.done(grant.ref) for grant, _ in batch]
+
+    async def _record_mirror(self, applied: list[_Grant], mirrors: dict[int, set[str]], out: Outcomes) -> None:
+        mirrored = [g for g in applied if self._field is not None and g.scope is not RoleScope.COURSE]
+        for grant in applied:
+            out[grant.index] = OpResult.done(grant.ref)
+        if not mirrored or self._field is None:
+            return
+        changed: dict[int, set[str]] = {}
+        for grant in mirrored:
+            tokens = changed.setdefault(grant.mirror_user, set(mirrors[grant.mirror_user]))
+            (tokens.add if grant.assign else tokens.discard)(grant.token)
+        field = self._field
+        users = [
+            {"id": user_id, "customfields": [{"type": field, "value": mapping.format_mirror(tokens)}]}
+            for user_id, tokens in changed.items()
+        ]
+        try:
+            warnings = await self._client.update_users(users)
+        except AuthError:
+            raise
+        except ConnectorError as error:
+            skipped = set(changed)
+            reason = error.reason
+        else:
+            skipped = {w.itemid for w in warnings if w.item == "user"}
+            reason = "Moodle skipped the update"
+        for grant in mirrored:
+            if grant.mirror_user in skipped:
+                # The role is in place but its record is not: `retry` makes the executor apply the op again.
+                out[grant.index] = OpResult.retry(f"role applied, its record in {field} was not saved: {reason}")

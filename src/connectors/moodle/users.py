@@ -1,0 +1,131 @@
+"""Account ops: create (batched, idempotent, with bad-record isolation) and profile, status and SSO changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from enrolsync.connectors.model import ExternalRef
+from enrolsync.connectors.moodle import mapping
+from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.isolate import record_into, send_isolated
+from enrolsync.connectors.moodle.models import MoodleUser, Warning
+from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
+
+Outcomes = dict[int, OpResult]
+UserChange = UpdateUser | DeactivateUser | ReactivateUser | SetSsoIdentity
+
+# Fixed phrases for core_user_update_users warning codes (the messages are Moodle's, in the site's language).
+_WARNINGS = {
+    "invaliduserid": "account not found",
+    "usernotupdatedadmin": "admin accounts cannot be updated",
+    "usernotupdateddeleted": "the account is deleted",
+    "usernotupdatedremote": "the account belongs to another (MNet) site",
+    "usernotupdatedguest": "the guest account cannot be updated",
+    "useremailinvalid": "email address is invalid",
+    "useremailduplicate": "email address already exists",
+}
+
+
+def account_ref(user_id: int | str) -> ExternalRef:
+    """A reference to a Moodle account by its user id."""
+    return ExternalRef(kind="account", id=str(user_id))
+
+
+class UserWriter:
+    def __init__(self, client: MoodleClient, config: MoodleConfig) -> None:
+        self._client = client
+        self._config = config
+
+    # -- create ---------------------------------------------------------------------------------------------------
+    async def create(self, items: Sequence[tuple[int, CreateUser]], out: Outcomes) -> None:
+        """Create accounts; an account with the same idnumber or username already there is `already`."""
+        payloads: dict[int, dict[str, Any]] = {}
+        for index, op in items:
+            try:
+                payloads[index] = mapping.create_payload(
+                    op.fields, default_auth=self._config.default_auth, job_title_field=self._config.job_title_field
+                )
+            except ValueError as error:
+                out[index] = OpResult.failed(str(error))
+        existing = await self._existing([payloads[i] for i in payloads])
+        to_send: list[tuple[int, dict[str, Any]]] = []
+        for index, payload in payloads.items():
+            match = _match(payload, existing)
+            if isinstance(match, OpResult):
+                out[index] = match
+            else:
+                to_send.append((index, payload))
+        size = self._config.create_batch_size
+        for start in range(0, len(to_send), size):
+            await send_isolated(to_send[start : start + size], self._send_create, record_into(out))
+
+    async def _existing(self, payloads: Sequence[dict[str, Any]]) -> list[MoodleUser]:
+        idnumbers = [p["idnumber"] for p in payloads if p.get("idnumber")]
+        found = await self._client.users_by_field("idnumber", idnumbers) if idnumbers else []
+        usernames = [p["username"] for p in payloads]
+        found += await self._client.users_by_field("username", usernames) if usernames else []
+        return found
+
+    async def _send_create(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
+        created = await self._client.create_users([payload for _, payload in batch])
+        ids = {user.username: user.id for user in created}
+        return [OpResult.done(account_ref(ids[payload["username"]])) for _, payload in batch]
+
+    # -- profile, status and SSO changes --------------------------------------------------------------------------
+    async def change(self, items: Sequence[tuple[int, UserChange]], out: Outcomes) -> None:
+        """Apply field changes; an account already in the wanted state is `already` and gets no write."""
+        wanted = {i: mapping.numeric_id(op.account_id) for i, op in items}
+        users = {u.id: u for u in await self._client.users_by_field("id", [str(v) for v in wanted.values() if v])}
+        to_send: list[tuple[int, dict[str, Any]]] = []
+        for index, op in items:
+            user = users.get(wanted[index] or 0)
+            if user is None:
+                out[index] = OpResult.failed("account not found", code="invaliduserid")
+                continue
+            try:
+                payload = self._payload(op, user)
+            except ValueError as error:
+                out[index] = OpResult.failed(str(error))
+                continue
+            if payload is None:
+                out[index] = OpResult.already(account_ref(user.id))
+            else:
+                to_send.append((index, payload))
+        await send_isolated(to_send, self._send_update, record_into(out))
+
+    def _payload(self, op: UserChange, user: MoodleUser) -> dict[str, Any] | None:
+        if isinstance(op, UpdateUser):
+            return mapping.update_payload(user, op.fields, job_title_field=self._config.job_title_field)
+        if isinstance(op, SetSsoIdentity):
+            return mapping.sso_payload(user, op.auth, op.subject, self._config.sso_subject_field)
+        suspend = isinstance(op, DeactivateUser)
+        return None if user.suspended == suspend else {"id": user.id, "suspended": suspend}
+
+    async def _send_update(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
+        warnings = await self._client.update_users([payload for _, payload in batch])
+        by_user: dict[int, Warning] = {w.itemid: w for w in warnings if w.item == "user"}
+        return [_updated(payload["id"], by_user.get(payload["id"])) for _, payload in batch]
+
+
+def _updated(user_id: int, warning: Warning | None) -> OpResult:
+    if warning is None:
+        return OpResult.done(account_ref(user_id))
+    reason = _WARNINGS.get(warning.warningcode, f"Moodle skipped the update ({warning.warningcode})")
+    return OpResult.failed(reason, code=warning.warningcode or None)
+
+
+def _match(payload: dict[str, Any], existing: Sequence[MoodleUser]) -> OpResult | None:
+    """`already` for the account this create would duplicate; a failure when the username is someone else's."""
+    idnumber = payload.get("idnumber") or ""
+    if idnumber:
+        for user in existing:
+            if user.idnumber == idnumber:
+                return OpResult.already(account_ref(user.id))
+    for user in existing:
+        if user.username == payload["username"]:
+            if idnumber and user.idnumber and user.idnumber != idnumber:
+                return OpResult.failed("the username belongs to an account with another idnumber")
+            return OpResult.already(account_ref(user.id))
+    return None
