@@ -29,6 +29,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
         description="Hosts a connection may reach over plain http (local fakes); every other host needs https.",
     )
+    demo_port: int = Field(default=8000, ge=0, le=65535, description="Where `enrolsync demo` serves the API.")
     log_level: str = "INFO"
     log_json: bool = False
     worker_concurrency: int = Field(default=2, ge=1)

@@ -1,1 +1,1 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""The REST control plane: `app.create_app(settings)` builds it; routes, schemas and problem handlers beside it."""

@@ -101,8 +101,7 @@ async def _apply_with_retries(rt: Runtime, target: Any, items: list[Pending]) ->
 
 
 def _record(item: Pending, link: Link | None) -> None:
-    result = item.result
-    assert result is not None
+    result = item.result or OpResult.failed("no result from the target")
     row = item.row
     row.updated_at = utcnow()
     if result.outcome in ("done", "already"):

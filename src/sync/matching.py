@@ -26,8 +26,7 @@ class MatchOutcome:
 
 
 def _value(desired: DesiredState, key: MatchKey) -> str | None:
-    raw = {"external_id": desired.fields.external_id, "email": desired.fields.email, "username": desired.fields.username}
-    value = raw[key.value]
+    value = getattr(desired.fields, key.value)
     return value.strip().lower() if value else None
 
 

@@ -22,7 +22,7 @@ from enrolsync.sync.reading import ReadResult
 from enrolsync.sync.store import ledger
 from enrolsync.sync.store.tables import Link, utcnow
 
-SEQ_BAND = 1_000_000_000
+SEQ_BAND = 10_000_000  # ops of one kind per run; rank * band stays within a 32-bit integer column
 RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 
 
@@ -72,7 +72,12 @@ def _desired(ctx: RunContext, rt: Runtime, link: Link, gone: bool, reports: set[
 
 
 async def _plan_chunk(
-    rt: Runtime, ctx: RunContext, target: Any, hr_ids: list[str], gone: set[str], reports: dict[str, set[str]],
+    rt: Runtime,
+    ctx: RunContext,
+    target: Any,
+    hr_ids: list[str],
+    gone: set[str],
+    reports: dict[str, set[str]],
     summary: PlanSummary,
 ) -> None:
     async with rt.sessions() as session:

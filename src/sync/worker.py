@@ -34,7 +34,9 @@ class Worker:
     queue: workflow.DbosRunQueue
 
 
-async def start(settings: Settings, *, registry: Registry | None = None, clients: ClientFactory | None = None) -> Worker:
+async def start(
+    settings: Settings, *, registry: Registry | None = None, clients: ClientFactory | None = None
+) -> Worker:
     """Migrate, build the runtime, launch the engine in this process and re-enqueue orphaned queued runs."""
     url = settings.resolved_database_url()
     await asyncio.to_thread(upgrade, url)

@@ -91,7 +91,9 @@ def _config(system_database_url: str, executor_id: str | None) -> DBOSConfig:
     return config
 
 
-async def launch(runtime: Runtime, *, system_database_url: str, concurrency: int, executor_id: str | None = None) -> None:
+async def launch(
+    runtime: Runtime, *, system_database_url: str, concurrency: int, executor_id: str | None = None
+) -> None:
     """Start the engine in this process: recover this executor's unfinished runs, then take queued ones."""
     global _runtime
     _runtime = runtime

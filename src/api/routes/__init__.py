@@ -1,1 +1,1 @@
-"""Placeholder: filled in by the issue that builds it."""
+"""One module per resource: health, connectors, connections, pipelines, runs. Each exposes `router`."""

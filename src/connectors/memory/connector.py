@@ -174,9 +174,7 @@ class MemoryTarget:
             raise Invalid(f"cannot look accounts up by {field!r}")
         wanted = {v.strip().lower() for v in values}
         lms = await self._read()
-        return [
-            a for a in lms.accounts.values() if (str(getattr(a.fields, field) or "")).strip().lower() in wanted
-        ]
+        return [a for a in lms.accounts.values() if (str(getattr(a.fields, field) or "")).strip().lower() in wanted]
 
     async def apply(self, ops: Sequence[Op]) -> Sequence[OpResult]:
         lms = self._lms()  # a whole-call failure (auth, injected outage) raises before any op

@@ -17,6 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolsync.sync.store.tables import Link, RunOp, RunOpStatus, utcnow
 
 
+async def _execute(session: AsyncSession, stmt: Any, params: Any = None) -> Any:
+    # Core statements go through the session's connection: sqlmodel deprecates `session.execute` for ORM use.
+    connection = await session.connection()
+    return await connection.execute(stmt, params) if params is not None else await connection.execute(stmt)
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -31,12 +37,12 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
         {"pipeline_id": pipeline_id, "hr_id": hr_id, "person": person, "applied": {}, "updated_at": now}
         for hr_id, person in persons.items()
     ]
-    stmt = _insert(session, Link.__table__).values(rows)
+    stmt = _insert(session, Link.__table__).values(rows)  # type: ignore[attr-defined]
     stmt = stmt.on_conflict_do_update(
         index_elements=["pipeline_id", "hr_id"],
         set_={"person": stmt.excluded.person, "updated_at": stmt.excluded.updated_at},
     )
-    await session.execute(stmt)
+    await _execute(session, stmt)
 
 
 async def links_for(session: AsyncSession, *, pipeline_id: str, hr_ids: Iterable[str]) -> dict[str, Link]:
@@ -65,27 +71,38 @@ async def account_owners(session: AsyncSession, *, pipeline_id: str, account_ids
     """Which hr_id each of `account_ids` is already linked to (for conflict detection when matching)."""
     owners: dict[str, str] = {}
     for start in range(0, len(account_ids), 900):
-        stmt = sa.select(Link.account_id, Link.hr_id).where(  # type: ignore[call-overload]
+        stmt = sa.select(
+            Link.account_id, Link.hr_id
+        ).where(  # type: ignore[call-overload]
             Link.pipeline_id == pipeline_id, col(Link.account_id).in_(account_ids[start : start + 900])
         )
-        owners.update({account_id: hr_id for account_id, hr_id in (await session.execute(stmt)).all()})
+        owners.update({account_id: hr_id for account_id, hr_id in (await _execute(session, stmt)).all()})
     return owners
 
 
 async def count_linked_accounts(session: AsyncSession, *, pipeline_id: str) -> int:
-    stmt = sa.select(sa.func.count()).where(Link.pipeline_id == pipeline_id, col(Link.account_id).is_not(None))
-    return int((await session.execute(stmt)).scalar_one())
+    stmt = sa.select(sa.func.count()).where(col(Link.pipeline_id) == pipeline_id, col(Link.account_id).is_not(None))
+    return int((await _execute(session, stmt)).scalar_one())
 
 
 async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int, str, str, dict[str, Any]]]) -> None:
     """Insert planned ops: (seq, hr_id, kind, op JSON) each."""
     if ops:
         now = utcnow()
-        await session.execute(
+        await _execute(
+            session,
             sa.insert(RunOp),
             [
-                {"run_id": run_id, "seq": seq, "hr_id": hr_id, "kind": kind, "op": op, "status": "planned",
-                 "attempts": 0, "updated_at": now}
+                {
+                    "run_id": run_id,
+                    "seq": seq,
+                    "hr_id": hr_id,
+                    "kind": kind,
+                    "op": op,
+                    "status": "planned",
+                    "attempts": 0,
+                    "updated_at": now,
+                }
                 for seq, hr_id, kind, op in ops
             ],
         )
@@ -109,11 +126,11 @@ async def op_counts(session: AsyncSession, *, run_id: str) -> dict[str, dict[str
         .group_by(RunOp.kind, RunOp.status)
     )
     counts: dict[str, dict[str, int]] = {}
-    for kind, status, n in (await session.execute(stmt)).all():
+    for kind, status, n in (await _execute(session, stmt)).all():
         counts.setdefault(kind, {})[status] = int(n)
     return counts
 
 
 async def has_ops(session: AsyncSession, *, run_id: str) -> bool:
-    stmt = sa.select(sa.func.count()).where(RunOp.run_id == run_id)
-    return int((await session.execute(stmt)).scalar_one()) > 0
+    stmt = sa.select(sa.func.count()).where(col(RunOp.run_id) == run_id)
+    return int((await _execute(session, stmt)).scalar_one()) > 0

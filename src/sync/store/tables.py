@@ -15,6 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
+# Named constraints let later migrations drop or alter them, which SQLite's batch mode needs (it recreates tables).
+# Set before any table is declared so every constraint gets its name. `ix` keeps SQLAlchemy's default index names.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -63,6 +73,9 @@ class RunStatus(StrEnum):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# The predicate of `uq_run_active_per_pipeline`, as literal SQL: an upsert's conflict target must repeat it
+# verbatim (bound parameters would keep PostgreSQL and SQLite from matching it to the index).
+ACTIVE_RUN_PREDICATE = "status IN ('queued', 'running')"
 
 
 class RunOpStatus(StrEnum):
@@ -114,8 +127,8 @@ class Run(SQLModel, table=True):
             "uq_run_active_per_pipeline",
             "pipeline_id",
             unique=True,
-            sqlite_where=sa.text("status IN ('queued', 'running')"),
-            postgresql_where=sa.text("status IN ('queued', 'running')"),
+            sqlite_where=sa.text(ACTIVE_RUN_PREDICATE),
+            postgresql_where=sa.text(ACTIVE_RUN_PREDICATE),
         ),
     )
 
@@ -133,6 +146,7 @@ class Run(SQLModel, table=True):
     ops_applied: int = 0
     error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     plan_run_id: str | None = Field(default=None, max_length=32)
+    cursor: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     created_at: datetime = _ts()
     started_at: datetime | None = _ts(nullable=True, default=False)
     finished_at: datetime | None = _ts(nullable=True, default=False)

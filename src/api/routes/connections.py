@@ -1,0 +1,177 @@
+"""Connections: configured connector instances. Secrets go in and never come out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from fastapi import APIRouter, Response
+from pydantic import ValidationError
+from sqlmodel import col, select
+
+from enrolsync.api import queries
+from enrolsync.api.checking import check_connection
+from enrolsync.api.deps import AfterQuery, BoxDep, ClientsDep, LimitQuery, RegistryDep, SessionDep, SettingsDep
+from enrolsync.api.problems import conflict, field_problems, invalid, invalid_field, not_found, problem_responses
+from enrolsync.api.schemas import CheckPublic, ConnectionCreate, ConnectionPublic, ConnectionUpdate, Page
+from enrolsync.connectors.base import ConnectorConfig
+from enrolsync.connectors.registry import Registry, UnknownConnector
+from enrolsync.sync.connections import UnsafeBaseUrl, merge_update, split_config
+from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
+from enrolsync.sync.store.tables import Connection, Event, utcnow
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+log = structlog.get_logger("enrolsync.api")
+
+
+def connection_public(connection: Connection, *, registry: Registry, box: SecretBox) -> ConnectionPublic:
+    """The API view of a connection: its options and which secrets are set, never their values."""
+    kind = registry.info(connection.connector).kind if connection.connector in registry.classes else None
+    return ConnectionPublic(
+        id=connection.id,
+        name=connection.name,
+        connector=connection.connector,
+        kind=kind,
+        config=connection.config,
+        secrets_set=sorted(name for name, value in _secrets(connection, box).items() if value),
+        created_at=connection.created_at,
+        updated_at=connection.updated_at,
+    )
+
+
+def _secrets(connection: Connection, box: SecretBox) -> dict[str, str]:
+    try:
+        return box.decrypt(connection.secrets)
+    except SecretsUndecryptable:
+        # Reads go on; the check endpoint and runs report the problem where it matters.
+        log.warning("connection.secrets_undecryptable", connection_id=connection.id)
+        return {}
+
+
+def _config_model(registry: Registry, key: str) -> type[ConnectorConfig]:
+    try:
+        return registry.info(key).config_model
+    except UnknownConnector:
+        raise invalid_field("connector", f"no installed connector {key!r}; see GET /connectors", "unknown") from None
+
+
+@contextmanager
+def _config_problems() -> Iterator[None]:
+    try:
+        yield
+    except UnsafeBaseUrl as error:
+        raise invalid_field("config.base_url", str(error), "unsafe_base_url") from None
+    except ValidationError as error:
+        raise invalid(field_problems(error, prefix=("config",)), "the connection config is invalid") from None
+
+
+async def _load(session: SessionDep, connection_id: str) -> Connection:
+    connection = await session.get(Connection, connection_id)
+    if connection is None:
+        raise not_found("connection", connection_id)
+    return connection
+
+
+async def _commit(session: SessionDep, name: str) -> None:
+    await queries.commit_or_conflict(session, f"a connection named {name!r} exists")
+
+
+@router.post("", status_code=201, responses=problem_responses(409, 422))
+async def create_connection(
+    body: ConnectionCreate,
+    session: SessionDep,
+    registry: RegistryDep,
+    box: BoxDep,
+    settings: SettingsDep,
+    response: Response,
+) -> ConnectionPublic:
+    """Create a connection. The config is validated against the connector's model; secrets are encrypted."""
+    model = _config_model(registry, body.connector)
+    with _config_problems():
+        public, secrets = split_config(model, body.config, allowed_http_hosts=settings.allowed_http_hosts)
+    connection = Connection(
+        name=body.name, connector=body.connector, config=public, secrets=box.encrypt(secrets) if secrets else ""
+    )
+    session.add(connection)
+    await _commit(session, body.name)
+    log.info("connection.created", connection_id=connection.id, connector=connection.connector)
+    response.headers["Location"] = f"/connections/{connection.id}"
+    return connection_public(connection, registry=registry, box=box)
+
+
+@router.get("")
+async def list_connections(
+    session: SessionDep,
+    registry: RegistryDep,
+    box: BoxDep,
+    after: AfterQuery = None,
+    limit: LimitQuery = queries.DEFAULT_LIMIT,
+) -> Page[ConnectionPublic]:
+    """Connections, oldest first."""
+    items, following = await queries.page(
+        session, select(Connection), queries.CONNECTIONS_ORDER, after=after, limit=limit
+    )
+    return Page(items=[connection_public(c, registry=registry, box=box) for c in items], next=following)
+
+
+@router.get("/{connection_id}", responses=problem_responses(404))
+async def get_connection(
+    connection_id: str, session: SessionDep, registry: RegistryDep, box: BoxDep
+) -> ConnectionPublic:
+    """One connection."""
+    return connection_public(await _load(session, connection_id), registry=registry, box=box)
+
+
+@router.patch("/{connection_id}", responses=problem_responses(404, 409, 422))
+async def update_connection(
+    connection_id: str,
+    body: ConnectionUpdate,
+    session: SessionDep,
+    registry: RegistryDep,
+    box: BoxDep,
+    settings: SettingsDep,
+) -> ConnectionPublic:
+    """Rename a connection or change its config; secret fields left out of `config` keep their value."""
+    connection = await _load(session, connection_id)
+    if body.config is not None:
+        model = _config_model(registry, connection.connector)
+        with _config_problems():
+            public, secrets = merge_update(
+                model,
+                connection.config,
+                _secrets(connection, box),
+                body.config,
+                allowed_http_hosts=settings.allowed_http_hosts,
+            )
+        connection.config, connection.secrets = public, box.encrypt(secrets) if secrets else ""
+    if body.name is not None:
+        connection.name = body.name
+    connection.updated_at = utcnow()
+    session.add(connection)
+    await _commit(session, connection.name)
+    log.info("connection.updated", connection_id=connection.id)
+    return connection_public(connection, registry=registry, box=box)
+
+
+@router.delete("/{connection_id}", status_code=204, responses=problem_responses(404, 409))
+async def delete_connection(connection_id: str, session: SessionDep) -> None:
+    """Delete a connection that no pipeline uses (its stored webhook events go with it)."""
+    connection = await _load(session, connection_id)
+    used = await queries.pipelines_using(session, connection_id=connection_id)
+    if used:
+        raise conflict(f"the connection is used by {used} pipeline(s); delete or repoint them first")
+    await queries.delete_where(session, Event, col(Event.connection_id) == connection_id)
+    await session.delete(connection)
+    await queries.commit_or_conflict(session, "the connection is in use")
+    log.info("connection.deleted", connection_id=connection_id)
+
+
+@router.post("/{connection_id}/check", responses=problem_responses(404))
+async def check(
+    connection_id: str, session: SessionDep, registry: RegistryDep, box: BoxDep, clients: ClientsDep
+) -> CheckPublic:
+    """Reach the connection's system and prove its credentials; a failure is `ok: false` with the reason."""
+    connection = await _load(session, connection_id)
+    result = await check_connection(connection, registry=registry, box=box, clients=clients)
+    return CheckPublic(ok=result.ok, detail=result.detail, facts=dict(result.facts))

@@ -1,0 +1,141 @@
+"""Runs: ask for one (it is queued; a worker executes it), follow its progress and read its operation log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Body, Query, Response
+from sqlmodel import col, select
+
+from enrolsync.api import queries
+from enrolsync.api.deps import AfterQuery, LimitQuery, QueueDep, SessionDep
+from enrolsync.api.problems import not_found, problem_responses
+from enrolsync.api.schemas import Page, RunCreate, RunOpPublic, RunProgress, RunPublic
+from enrolsync.connectors.ops import OpKind
+from enrolsync.sync.runs import PipelineNotFound, request_run
+from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus
+
+router = APIRouter(tags=["runs"])
+log = structlog.get_logger("enrolsync.api")
+
+
+def run_public(run: Run) -> RunPublic:
+    """The API view of a run."""
+    return RunPublic(
+        id=run.id,
+        pipeline_id=run.pipeline_id,
+        pipeline_version=run.pipeline_version,
+        status=run.status,
+        trigger=run.trigger,
+        mode=run.mode,
+        scope=run.scope,
+        hr_ids=run.hr_ids,
+        counters=run.counters,
+        progress=RunProgress(people_read=run.people_read, ops_planned=run.ops_planned, ops_applied=run.ops_applied),
+        error=run.error,
+        plan_run_id=run.plan_run_id,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
+
+
+def run_op_public(op: RunOp) -> RunOpPublic:
+    """The API view of one logged operation."""
+    assert op.id is not None  # noqa: S101 - rows read back from the database always have their id
+    return RunOpPublic(
+        id=op.id,
+        seq=op.seq,
+        hr_id=op.hr_id,
+        kind=op.kind,
+        op=op.op,
+        status=op.status,
+        attempts=op.attempts,
+        last_error=op.last_error,
+        ref=op.ref,
+        updated_at=op.updated_at,
+    )
+
+
+_COALESCED = {"model": RunPublic, "description": "A run of this pipeline is already queued or running: that run."}
+
+
+@router.post(
+    "/pipelines/{pipeline_id}/runs",
+    status_code=202,
+    responses={200: _COALESCED, **problem_responses(404, 422)},
+)
+async def start_run(
+    pipeline_id: str,
+    session: SessionDep,
+    queue: QueueDep,
+    response: Response,
+    body: Annotated[RunCreate | None, Body()] = None,
+) -> RunPublic:
+    """Queue a run of the pipeline (a dry run unless `mode` is `apply`); `Location` names the run to follow.
+
+    One run per pipeline is active at a time: while one is queued or running, it is answered (200) instead.
+    """
+    request = body or RunCreate()
+    try:
+        run, created = await request_run(
+            session,
+            pipeline_id=pipeline_id,
+            mode=request.mode,
+            scope=request.scope,
+            hr_ids=request.hr_ids,
+            trigger="admin",
+            queue=queue,
+        )
+    except PipelineNotFound:
+        raise not_found("pipeline", pipeline_id) from None
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/runs/{run.id}"
+    log.info("run.requested", run_id=run.id, pipeline_id=pipeline_id, created=created, mode=run.mode, scope=run.scope)
+    return run_public(run)
+
+
+@router.get("/pipelines/{pipeline_id}/runs", responses=problem_responses(404))
+async def list_runs(
+    pipeline_id: str, session: SessionDep, after: AfterQuery = None, limit: LimitQuery = queries.DEFAULT_LIMIT
+) -> Page[RunPublic]:
+    """The pipeline's runs, newest first."""
+    if await session.get(Pipeline, pipeline_id) is None:
+        raise not_found("pipeline", pipeline_id)
+    stmt = select(Run).where(col(Run.pipeline_id) == pipeline_id)
+    items, following = await queries.page(session, stmt, queries.RUNS_ORDER, after=after, limit=limit)
+    return Page(items=[run_public(run) for run in items], next=following)
+
+
+@router.get("/runs/{run_id}", responses=problem_responses(404))
+async def get_run(run_id: str, session: SessionDep) -> RunPublic:
+    """One run: status, progress, counters and timings."""
+    run = await session.get(Run, run_id)
+    if run is None:
+        raise not_found("run", run_id)
+    return run_public(run)
+
+
+@router.get("/runs/{run_id}/operations", responses=problem_responses(400, 404))
+async def list_operations(
+    run_id: str,
+    session: SessionDep,
+    hr_id: Annotated[str | None, Query(max_length=200)] = None,
+    kind: OpKind | None = None,
+    status: RunOpStatus | None = None,
+    after: AfterQuery = None,
+    limit: LimitQuery = queries.DEFAULT_LIMIT,
+) -> Page[RunOpPublic]:
+    """The run's operations in plan order, optionally only one person's, one kind or one status."""
+    if await session.get(Run, run_id) is None:
+        raise not_found("run", run_id)
+    stmt = select(RunOp).where(col(RunOp.run_id) == run_id)
+    if hr_id is not None:
+        stmt = stmt.where(col(RunOp.hr_id) == hr_id)
+    if kind is not None:
+        stmt = stmt.where(col(RunOp.kind) == kind.value)
+    if status is not None:
+        stmt = stmt.where(col(RunOp.status) == status.value)
+    items, following = await queries.page(session, stmt, queries.OPS_ORDER, after=after, limit=limit)
+    return Page(items=[run_op_public(op) for op in items], next=following)

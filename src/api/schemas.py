@@ -1,0 +1,182 @@
+"""Request and response models of the control plane: the Create / Update / Public split per resource.
+
+Secrets are accepted in `config` and never returned: `ConnectionPublic.config` holds the non-secret options only,
+and `secrets_set` names the secret fields that hold a value. Each connector's config schema (with its secret
+fields marked `writeOnly`) is added to the OpenAPI document by `openapi.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from enrolsync.connectors.base import Capability
+from enrolsync.sync.rules import PipelineSpec
+
+T = TypeVar("T")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+HrId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+SPEC_DESCRIPTION = (
+    "The pipeline document (schema `PipelineSpec`): rules, matching, mapping, policies, schedules. "
+    "Validated on write; each problem is reported with its path, e.g. `spec.rules[0].when.value`."
+)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list. Pass `next` back as `?after=` for the following page; null on the last page."""
+
+    items: list[T]
+    next: str | None = None
+
+
+# -- connectors -------------------------------------------------------------------------------------------------
+
+
+class ConnectorPublic(BaseModel):
+    key: str
+    kind: Literal["hris", "lms"]
+    title: str
+    capabilities: list[Capability]
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the connection config; secrets are writeOnly.")
+
+
+class ConnectorLoadError(BaseModel):
+    key: str
+    error: str
+
+
+class ConnectorList(BaseModel):
+    items: list[ConnectorPublic]
+    errors: list[ConnectorLoadError] = Field(description="Installed connectors that failed to load.")
+
+
+# -- connections ------------------------------------------------------------------------------------------------
+
+
+class ConnectionCreate(_In):
+    name: Name
+    connector: str = Field(min_length=1, max_length=100, description="A connector key from `GET /connectors`.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The connector's config; secret fields are write-only."
+    )
+
+
+class ConnectionUpdate(_In):
+    name: Name | None = None
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="Fields to change; the result is validated as a whole. Secret fields left out keep their value.",
+    )
+
+
+class ConnectionPublic(BaseModel):
+    id: str
+    name: str
+    connector: str
+    kind: Literal["hris", "lms"] | None = Field(description="Null when the connector is no longer installed.")
+    config: dict[str, Any] = Field(description="The config without its secret fields.")
+    secrets_set: list[str] = Field(description="Names of the secret fields that hold a value (never the values).")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CheckPublic(BaseModel):
+    ok: bool
+    detail: str
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+
+# -- pipelines --------------------------------------------------------------------------------------------------
+
+
+class PipelineCreate(_In):
+    name: Name
+    source_id: Id = Field(description="A connection to an HR system (connector kind `hris`).")
+    target_id: Id = Field(description="A connection to a learning platform (connector kind `lms`).")
+    # Taken as plain JSON and validated by `rules.parse_spec`, which reports clean paths into the document.
+    spec: dict[str, Any] = Field(default_factory=dict, description=SPEC_DESCRIPTION)
+
+
+class PipelineUpdate(_In):
+    name: Name | None = None
+    source_id: Id | None = None
+    target_id: Id | None = None
+    spec: dict[str, Any] | None = Field(default=None, description=SPEC_DESCRIPTION + " Replaces the whole document.")
+
+
+class PipelinePublic(BaseModel):
+    id: str
+    name: str
+    source_id: str
+    target_id: str
+    spec: PipelineSpec
+    version: int = Field(description="Starts at 1; a change of spec, source or target adds one.")
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- runs -------------------------------------------------------------------------------------------------------
+
+
+class RunCreate(_In):
+    mode: Literal["plan", "apply"] = Field(default="plan", description="`plan` is a dry run: it stops at the plan.")
+    scope: Literal["full", "incremental", "people"] = "full"
+    hr_ids: list[HrId] = Field(default_factory=list, max_length=1000, description="The people of a `people` run.")
+
+    @model_validator(mode="after")
+    def _people_need_ids(self) -> RunCreate:
+        if self.scope == "people" and not self.hr_ids:
+            raise ValueError("scope 'people' needs at least one hr_id")
+        if self.scope != "people" and self.hr_ids:
+            raise ValueError("hr_ids are only accepted with scope 'people'")
+        return self
+
+
+class RunProgress(BaseModel):
+    people_read: int
+    ops_planned: int
+    ops_applied: int
+
+
+class RunPublic(BaseModel):
+    id: str
+    pipeline_id: str
+    pipeline_version: int
+    status: str = Field(description="queued, running, blocked, succeeded, partially_failed, failed or cancelled.")
+    trigger: str
+    mode: str
+    scope: str
+    hr_ids: list[str]
+    counters: dict[str, Any]
+    progress: RunProgress
+    error: str | None
+    plan_run_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunOpPublic(BaseModel):
+    id: int
+    seq: int
+    hr_id: str
+    kind: str
+    op: dict[str, Any] = Field(description="The exact operation handed to the target.")
+    status: str = Field(description="planned, done, already, failed or not_attempted.")
+    attempts: int
+    last_error: str | None
+    ref: str | None
+    updated_at: datetime
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,176 @@
+"""The `enrolsync` command: serve the API, run the worker, migrate the database, run the demo, check a connection.
+
+Settings are built here, once per command, from the environment. A problem the user can fix (an unreachable
+database, a malformed DATABASE_URL, a bad secret key, an unknown connection id) prints one line to standard
+error and exits with status 1; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from enrolsync.api.app import create_app
+from enrolsync.api.checking import check_connection
+from enrolsync.connectors.registry import Registry
+from enrolsync.logs import configure_logging
+from enrolsync.settings import Settings
+from enrolsync.sync.clients import ClientFactory
+from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
+from enrolsync.sync.store.db import backend_name, make_async_engine, session_factory
+from enrolsync.sync.store.migrate import current_revision, upgrade
+from enrolsync.sync.store.tables import Connection
+
+app = typer.Typer(
+    name="enrolsync",
+    help="Sync people from HR systems into learning platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print `enrolsync: error: <message>` to standard error and exit 1."""
+    typer.echo(f"enrolsync: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _database_message(error: DBAPIError) -> str:
+    # The driver's first line says what happened (refused, unknown host, bad password) without the SQL.
+    first = str(error.orig).strip().splitlines() if error.orig is not None else []
+    return f"database error: {first[0] if first else type(error).__name__}"
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one line on standard error and exit status 1."""
+    try:
+        yield
+    except UserError as error:
+        fail(str(error))
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(settings)" for e in error.errors())
+        fail(f"invalid settings: {fields} (check the ENROLSYNC_* environment variables)")
+    except DBAPIError as error:  # the database refused or failed; other SQLAlchemy errors are bugs
+        fail(_database_message(error))
+    except (ValueError, OSError) as error:
+        # Bad DATABASE_URL scheme, unreadable key file, bad Fernet key: their messages carry no secret.
+        fail(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+
+
+def _settings() -> Settings:
+    with user_errors():
+        settings = Settings()
+        _check_database_url(settings.resolved_database_url())
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        backend_name(url)
+    except ArgumentError:
+        raise UserError(
+            "DATABASE_URL is not a valid database URL (expected sqlite:///path or postgresql://user@host/db)"
+        ) from None
+
+
+def _preflight(settings: Settings) -> None:
+    """Migrate and open the secret keys now, so a bad database or key fails with one line, not a server trace."""
+    with user_errors():
+        upgrade(settings.resolved_database_url())
+        SecretBox(load_or_create_keys(settings))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST control plane (migrates the database first)."""
+    settings = _settings()
+    _preflight(settings)
+    # log_config=None keeps uvicorn from replacing the logging set up above (one format, secrets redacted).
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema (the API and the worker also do this on start)."""
+    settings = _settings()
+    with user_errors():
+        upgrade(settings.resolved_database_url())
+        revision = current_revision(settings.resolved_database_url())
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command()
+def worker() -> None:
+    """Execute queued runs until stopped (SIGTERM or Ctrl-C)."""
+    settings = _settings()
+    _preflight(settings)
+    from enrolsync.sync.worker import main as worker_main
+
+    with user_errors():
+        worker_main(settings)
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(min=2, max=100_000, help="Size of the fake company.")] = 60,
+    keep_running: Annotated[bool, typer.Option(help="Keep the service up afterwards to explore the API.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Show the service's own log lines.")] = False,
+) -> None:
+    """Run the demo: fake BambooHR and Moodle, a pipeline between them, a dry run, syncs and HR changes."""
+    settings = _settings()
+    if not verbose:
+        # The demo prints its own report; the service's INFO lines would bury it.
+        configure_logging("WARNING", settings.log_json)
+    from enrolsync.demo import main as demo_main
+
+    with user_errors():
+        demo_main(settings, people=people, keep_running=keep_running)
+
+
+@app.command()
+def check(connection_id: Annotated[str, typer.Argument(help="The id of a stored connection.")]) -> None:
+    """Check a stored connection: reach its system and prove its credentials. Exits 1 when the check fails."""
+    settings = _settings()
+    with user_errors():
+        ok, detail = asyncio.run(_check(settings, connection_id))
+    typer.echo(f"{'ok' if ok else 'failed'}: {detail}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+async def _check(settings: Settings, connection_id: str) -> tuple[bool, str]:
+    engine = make_async_engine(settings.resolved_database_url())
+    try:
+        async with session_factory(engine)() as session:
+            connection = await session.get(Connection, connection_id)
+        if connection is None:
+            raise UserError(f"no connection with id {connection_id!r}")
+        box = SecretBox(load_or_create_keys(settings))
+        result = await check_connection(
+            connection, registry=Registry.from_entry_points(), box=box, clients=ClientFactory()
+        )
+        return result.ok, result.detail
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    """Entry point of the `enrolsync` script and `python -m enrolsync`."""
+    app()

@@ -1,0 +1,93 @@
+"""The demo's stand-in HR and LMS systems: the test suite's faithful fakes, served over loopback HTTP.
+
+The fakes live in the repository's `tests/` folder (the same code the connector tests run against), so the demo
+runs from a checkout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+
+COURSES = {
+    "SAFETY-101": "Workplace safety",
+    "SEC-200": "Secure engineering",
+    "LEAD-1": "Leading a team",
+    "SALES-110": "Selling responsibly",
+}
+
+
+class FakesUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoSystems:
+    bamboohr: Any
+    moodle: Any
+    course_ids: dict[str, str]
+    role_ids: dict[str, int]
+
+
+def build_systems(people: int, seed: int) -> DemoSystems:
+    try:
+        from tests.connectors.bamboohr.fake import BambooHRFake
+        from tests.connectors.moodle.fake import FakeMoodle
+    except ImportError as error:
+        raise FakesUnavailable(
+            "the demo's fake systems live in the repository's tests/ folder: run the demo from a checkout"
+        ) from error
+    bamboohr = BambooHRFake.seeded(
+        people, seed, now=datetime.now(UTC).replace(microsecond=0), company_domain="acme", api_key="demo-bamboohr-key"
+    )
+    moodle = FakeMoodle(token="demo-moodle-token")  # noqa: S106 - a stand-in site's token
+    moodle.add_profile_field("jobtitle")
+    moodle.add_profile_field("enrolsyncroles")
+    course_ids = {short: str(moodle.add_course(short, full)) for short, full in COURSES.items()}
+    role_ids = {name: moodle.role_id(name) for name in ("student", "editingteacher", "manager", "parent")}
+    return DemoSystems(bamboohr=bamboohr, moodle=moodle, course_ids=course_ids, role_ids=role_ids)
+
+
+def _loopback_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serve(app: Any, *, port: int = 0, fake: bool = False) -> AsyncIterator[str]:
+    """Serve an ASGI app on 127.0.0.1 (a free port unless given) for the block; yields its base URL.
+
+    A fake answers with its own `Date` (its clock drives change tracking), so uvicorn must not add another.
+    """
+    sock = _loopback_socket() if port == 0 else None
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        interface="asgi3",
+        date_header=not fake,
+        server_header=not fake,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
+    while not server.started:
+        if task.done():
+            task.result()  # raises why the server could not start (e.g. the port is taken)
+        await asyncio.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.should_exit = True
+        await task

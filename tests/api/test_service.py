@@ -1,0 +1,43 @@
+"""Health, readiness, the connector catalogue and the OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+
+from enrolsync.connectors.registry import Registry
+
+
+async def test_health_and_ready(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/ready")).json() == {"status": "ok"}
+
+
+async def test_connectors_list_their_schema_and_load_errors(client: httpx.AsyncClient, registry: Registry) -> None:
+    registry.errors["broken"] = "ImportError: no module named vendor_sdk"
+
+    body = (await client.get("/connectors")).json()
+
+    by_key = {c["key"]: c for c in body["items"]}
+    assert sorted(by_key) == ["memory-source", "memory-target", "strict-source"]
+    assert by_key["memory-source"]["kind"] == "hris"
+    assert "persons_full" in by_key["memory-source"]["capabilities"]
+    assert by_key["memory-target"]["config_schema"]["properties"]["token"]["writeOnly"] is True
+    assert body["errors"] == [{"key": "broken", "error": "ImportError: no module named vendor_sdk"}]
+
+
+async def test_one_connector_and_unknown_key(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/connectors/memory-target")).json()["kind"] == "lms"
+    assert (await client.get("/connectors/nope")).status_code == 404
+
+
+async def test_openapi_marks_secrets_write_only_and_documents_problems(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+
+    schemas = document["components"]["schemas"]
+    assert schemas["StrictConfig"]["properties"]["api_key"]["writeOnly"] is True
+    config_refs = schemas["ConnectionCreate"]["properties"]["config"]["anyOf"]
+    assert {"$ref": "#/components/schemas/StrictConfig"} in config_refs
+    assert "secrets" not in schemas["ConnectionPublic"]["properties"]
+    assert schemas["PipelineCreate"]["properties"]["spec"]["$ref"] == "#/components/schemas/PipelineSpec"
+    create = document["paths"]["/connections"]["post"]["responses"]
+    assert "application/problem+json" in create["422"]["content"]

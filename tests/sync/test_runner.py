@@ -1,0 +1,210 @@
+"""The run engine on SQLite and PostgreSQL with memory connectors: what a first sync, a re-sync and HR changes do."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from enrolsync.connectors.errors import TransientError
+from enrolsync.connectors.model import AccountFields, Person, PersonStatus, RoleScope
+from enrolsync.sync.store.tables import RunStatus
+from tests.conftest import Database
+from tests.sync.conftest import RULES, Engine, make_engine
+
+pytestmark = pytest.mark.usefixtures("cleanup_datasets")
+
+
+def staff(hr_id: str, department: str = "Engineering", manager: str | None = "1", **extra: Any) -> Person:
+    return Person(
+        hr_id=hr_id,
+        given_name="Given",
+        family_name=f"Family{hr_id}",
+        work_email=f"person{hr_id}@example.com",
+        department=department,
+        manager_hr_id=manager,
+        hire_date=date(2020, 1, 1),
+        **extra,
+    )
+
+
+def seed(engine: Engine) -> None:
+    engine.data.hris.put(staff("1", manager=None))
+    engine.data.hris.put(staff("2"))
+    engine.data.hris.put(staff("3"))
+    engine.data.hris.put(staff("4", department="Sales"))
+
+
+def enrolled(engine: Engine) -> dict[str, set[str]]:
+    by_user: dict[str, set[str]] = {}
+    accounts = engine.data.lms.accounts
+    for account_id, course in engine.data.lms.enrolments:
+        by_user.setdefault(accounts[account_id].fields.external_id or "", set()).add(course)
+    return by_user
+
+
+def summary(ops: list[Any]) -> list[tuple[str, str, str | None]]:
+    return sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in ops)
+
+
+@pytest.fixture
+async def engine(db: Database) -> Engine:
+    built = await make_engine(db)
+    seed(built)
+    return built
+
+
+async def test_dry_run_plans_everything_and_writes_nothing(engine: Engine) -> None:
+    run = await engine.run(mode="plan")
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.people_read == 4 and run.ops_planned == len(await engine.ops(run.id))
+    assert {op.status for op in await engine.ops(run.id)} == {"planned"}
+    assert engine.data.lms.writes == 0 and engine.data.lms.accounts == {}
+
+
+async def test_first_sync_provisions_everyone_and_a_resync_writes_nothing(engine: Engine) -> None:
+    first = await engine.run()
+
+    assert first.status == RunStatus.SUCCEEDED
+    assert sorted(a.fields.external_id or "" for a in engine.data.lms.accounts.values()) == ["1", "2", "3", "4"]
+    assert enrolled(engine) == {"1": {"C1", "C2", "C3"}, "2": {"C1", "C2"}, "3": {"C1", "C2"}, "4": {"C1"}}
+    manager = (await engine.link("1")).account_id
+    reports = {(await engine.link(h)).account_id for h in ("2", "3", "4")}
+    held = {r.scope_id for r in engine.data.lms.roles if r.account_id == manager and r.scope is RoleScope.USER}
+    assert held == reports
+    writes = engine.data.lms.writes
+
+    second = await engine.run()
+
+    assert second.status == RunStatus.SUCCEEDED
+    assert second.ops_planned == 0 and engine.data.lms.writes == writes
+
+
+async def test_hire_move_and_termination_yield_exactly_their_operations(engine: Engine) -> None:
+    await engine.run()
+    engine.data.hris.put(staff("5", department="Sales"))
+    engine.data.hris.put(staff("3", department="Sales"))
+    engine.data.hris.put(staff("4", department="Sales", status=PersonStatus.TERMINATED))
+
+    run = await engine.run(scope="incremental")
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert summary(await engine.ops(run.id)) == [
+        ("assign_role", "1", None),  # manager scope over the new hire
+        ("create_user", "5", None),
+        ("deactivate_user", "4", None),
+        ("enrol", "5", "C1"),
+        ("revoke_role", "1", None),  # the leaver is no longer a report
+        ("unenrol", "3", "C2"),
+        ("update_user", "3", None),
+    ]
+    accounts = {a.fields.external_id: a for a in engine.data.lms.accounts.values()}
+    assert accounts["4"].active is False
+    assert enrolled(engine)["4"] == {"C1"}, "a leaver keeps their training records"
+    assert (await engine.run(scope="incremental")).ops_planned == 0
+
+
+async def test_a_rejected_person_fails_alone_and_the_run_says_so(db: Database) -> None:
+    engine = await make_engine(db, spec={**RULES, "match_keys": ["external_id"]})
+    seed(engine)
+    # Someone else already holds person 2's email in the LMS: the target refuses that one create.
+    engine.data.lms.new_account(
+        AccountFields(username="other", given_name="O", family_name="Ther", email="person2@example.com")
+    )
+
+    run = await engine.run()
+
+    assert run.status == RunStatus.PARTIALLY_FAILED
+    failed = [op for op in await engine.ops(run.id) if op.status == "failed"]
+    assert [(op.kind, op.hr_id) for op in failed] == [("create_user", "2")]
+    assert "email" in (failed[0].last_error or "")
+    skipped = [op for op in await engine.ops(run.id) if op.status == "not_attempted"]
+    # Person 2's enrolments, and manager 1's role over person 2, wait for an account that does not exist.
+    assert sorted((op.kind, op.hr_id) for op in skipped) == [("assign_role", "1"), ("enrol", "2"), ("enrol", "2")]
+    assert [op.op["scope_hr_id"] for op in skipped if op.kind == "assign_role"] == ["2"]
+    assert (await engine.link("2")).last_error
+    assert sorted(e for e in enrolled(engine)) == ["1", "3", "4"]
+
+
+async def test_a_503_then_success_is_retried_after_the_servers_delay(engine: Engine) -> None:
+    engine.data.lms.fail_next.append(TransientError("busy", status=503, retry_after=9))
+
+    run = await engine.run()
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert 9 in engine.clock.sleeps
+    assert len(engine.data.lms.accounts) == 4, "the retried creates made no duplicates"
+
+
+async def test_an_empty_hr_answer_is_blocked_not_applied(db: Database) -> None:
+    spec = {**RULES, "policies": {"deactivation_guard": {"percent": 10, "min_count": 2}}}
+    engine = await make_engine(db, spec=spec)
+    seed(engine)
+    await engine.run()
+    for hr_id in ("1", "2", "3", "4"):
+        engine.data.hris.remove(hr_id)
+
+    run = await engine.run()
+
+    assert run.status == RunStatus.BLOCKED
+    assert run.counters["guard"] == {"deactivations": 4, "allowed": 2}
+    assert all(a.active for a in engine.data.lms.accounts.values())
+
+
+async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engine) -> None:
+    from enrolsync.sync import runner
+
+    calls = 0
+    original = engine.data.lms
+
+    class Crash(Exception):
+        pass
+
+    async def crash_after_first_batch(run_id: str) -> None:
+        nonlocal calls
+        from enrolsync.sync.apply import _apply_batch
+
+        real = _apply_batch
+
+        async def once(*args: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 3:
+                raise Crash
+            await real(*args)
+
+        import enrolsync.sync.apply as apply_module
+
+        apply_module._apply_batch = once  # type: ignore[assignment]
+        try:
+            await runner.apply(engine.rt, run_id)
+        finally:
+            apply_module._apply_batch = real  # type: ignore[assignment]
+
+    async with engine.db.sessions() as session:
+        from enrolsync.sync import runs
+
+        run, _ = await runs.request_run(
+            session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
+        )
+    assert await runner.begin(engine.rt, run.id)
+    await runner.plan(engine.rt, run.id)
+    assert await runner.guard(engine.rt, run.id)
+    with pytest.raises(Crash):
+        await crash_after_first_batch(run.id)
+    partial = original.writes
+    assert partial > 0
+
+    # The worker restarts: every step runs again from the top, as the durable engine replays it.
+    assert await runner.begin(engine.rt, run.id)
+    await runner.plan(engine.rt, run.id)
+    assert await runner.guard(engine.rt, run.id)
+    await runner.apply(engine.rt, run.id)
+    assert await runner.finish(engine.rt, run.id) == "succeeded"
+
+    assert len(original.accounts) == 4
+    ops = await engine.ops(run.id)
+    assert {op.status for op in ops} <= {"done", "already"}
+    assert original.writes == len(ops), "each effect was made exactly once"
