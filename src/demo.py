@@ -150,9 +150,8 @@ async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
         worker = await worker_module.start(settings)
         try:
             async with serve(create_app(settings), port=settings.demo_port) as api_url:
-                print(
-                    f"enrolsync API at {api_url} (docs at {api_url}/docs); fake BambooHR {hr_url}, fake Moodle {lms_url}"
-                )
+                print(f"enrolsync API at {api_url} (docs at {api_url}/docs)")
+                print(f"fake BambooHR at {hr_url}, fake Moodle at {lms_url}")
                 async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
                     pipeline_id = await _configure(api, systems, hr_url, lms_url)
                     _report("dry run", await _run(api, pipeline_id, "plan"), len(systems.moodle.writes))

@@ -20,7 +20,7 @@ from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpKind, OpResul
 from enrolsync.sync.context import RunContext, Runtime
 from enrolsync.sync.desired import DesiredState
 from enrolsync.sync.diff import record
-from enrolsync.sync.store import ledger
+from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
 
@@ -129,7 +129,7 @@ async def _apply_batch(rt: Runtime, ctx: RunContext, target: Any, rows: list[Run
     items = [Pending(row=row, op=OP_ADAPTER.validate_python(row.op)) for row in rows]
     async with rt.sessions() as session:
         wanted = {i.op.hr_id for i in items} | {h for i in items if (h := getattr(i.op, "scope_hr_id", None))}
-        links = await ledger.links_for(session, pipeline_id=ctx.pipeline_id, hr_ids=wanted)
+        links = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=wanted)
         ready: list[Pending] = []
         for item in items:
             reason = _resolve(item, links)

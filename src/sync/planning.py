@@ -19,7 +19,7 @@ from enrolsync.sync.evaluate import InvalidPerson, desired_state
 from enrolsync.sync.matching import match_people
 from enrolsync.sync.plan import ORDER
 from enrolsync.sync.reading import ReadResult
-from enrolsync.sync.store import ledger
+from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, utcnow
 
 SEQ_BAND = 10_000_000  # ops of one kind per run; rank * band stays within a 32-bit integer column
@@ -81,7 +81,7 @@ async def _plan_chunk(
     summary: PlanSummary,
 ) -> None:
     async with rt.sessions() as session:
-        links = await ledger.links_for(session, pipeline_id=ctx.pipeline_id, hr_ids=hr_ids)
+        links = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=hr_ids)
         wanted: dict[str, DesiredState | None] = {}
         for hr_id in hr_ids:
             link = links[hr_id]

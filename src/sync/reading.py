@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.model import Person
 from enrolsync.sync.context import RunContext, Runtime
-from enrolsync.sync.store import ledger
+from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Checkpoint, Run
 
 
@@ -32,7 +32,7 @@ async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
 
 async def _store_page(rt: Runtime, ctx: RunContext, persons: list[Person], result: ReadResult) -> None:
     async with rt.sessions() as session:
-        before = await ledger.links_for(session, pipeline_id=ctx.pipeline_id, hr_ids=[p.hr_id for p in persons])
+        before = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=[p.hr_id for p in persons])
         for person in persons:
             # A manager change moves the manager role's scope: both the old and the new manager are re-planned.
             old = before.get(person.hr_id)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync.store.tables import ACTIVE_RUN_STATUSES, Pipeline, Run, RunStatus
+from enrolsync.sync.store import repo
+from enrolsync.sync.store.tables import Run
 
 Mode = Literal["plan", "apply"]
 Scope = Literal["full", "incremental", "people"]
@@ -25,11 +24,6 @@ class RunQueue(Protocol):
 
 class PipelineNotFound(LookupError):
     pass
-
-
-async def active_run(session: AsyncSession, pipeline_id: str) -> Run | None:
-    stmt = select(Run).where(Run.pipeline_id == pipeline_id, col(Run.status).in_(list(ACTIVE_RUN_STATUSES)))
-    return (await session.exec(stmt)).first()
 
 
 async def request_run(
@@ -46,30 +40,17 @@ async def request_run(
 
     The row is committed before the queue hears of it, so a worker never looks for a run that is not there,
     and a crash between the two leaves a queued run the worker's recovery re-enqueues.
+
+    Raises:
+        PipelineNotFound: there is no such pipeline.
     """
-    pipeline = await session.get(Pipeline, pipeline_id)
-    if pipeline is None:
-        raise PipelineNotFound(pipeline_id)
-    existing = await active_run(session, pipeline_id)
-    if existing is not None:
-        return existing, False
-    run = Run(
-        pipeline_id=pipeline_id,
-        pipeline_version=pipeline.version,
-        trigger=trigger,
-        mode=mode,
-        scope=scope,
-        hr_ids=sorted(set(hr_ids)),
-        status=RunStatus.QUEUED,
-    )
-    session.add(run)
     try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        existing = await active_run(session, pipeline_id)
-        if existing is None:
-            raise
-        return existing, False
-    await queue.enqueue(run.id)
-    return run, True
+        run, created = await repo.create_run(
+            session, pipeline_id=pipeline_id, trigger=trigger, mode=mode, scope=scope, hr_ids=hr_ids
+        )
+    except LookupError:
+        raise PipelineNotFound(pipeline_id) from None
+    await session.commit()
+    if created:
+        await queue.enqueue(run.id)
+    return run, created

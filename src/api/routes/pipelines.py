@@ -15,7 +15,7 @@ from enrolsync.api.problems import FieldProblem, conflict, invalid, not_found, p
 from enrolsync.api.schemas import Page, PipelineCreate, PipelinePublic, PipelineUpdate
 from enrolsync.connectors.registry import Registry
 from enrolsync.sync.rules import PipelineSpec, SpecInvalid, parse_spec
-from enrolsync.sync.runs import active_run
+from enrolsync.sync.store.repo import active_run
 from enrolsync.sync.store.tables import Connection, Pipeline, PipelineVersion, utcnow
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
@@ -150,7 +150,7 @@ async def update_pipeline(
 async def delete_pipeline(pipeline_id: str, session: SessionDep) -> None:
     """Delete a pipeline with its history (runs, operation logs, links, versions). Refused while a run is active."""
     pipeline = await _load(session, pipeline_id)
-    if await active_run(session, pipeline_id) is not None:
+    if await active_run(session, pipeline_id=pipeline_id) is not None:
         raise conflict("the pipeline has a queued or running run; wait for it to finish")
     await queries.delete_pipeline_history(session, pipeline_id=pipeline_id)
     await session.delete(pipeline)

@@ -6,7 +6,7 @@ call works on a chunk of rows in one statement and one transaction.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,15 +43,6 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
         set_={"person": stmt.excluded.person, "updated_at": stmt.excluded.updated_at},
     )
     await _execute(session, stmt)
-
-
-async def links_for(session: AsyncSession, *, pipeline_id: str, hr_ids: Iterable[str]) -> dict[str, Link]:
-    ids = list(set(hr_ids))
-    found: dict[str, Link] = {}
-    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
-        stmt = select(Link).where(Link.pipeline_id == pipeline_id, col(Link.hr_id).in_(ids[start : start + 900]))
-        found.update({link.hr_id: link for link in (await session.exec(stmt)).all()})
-    return found
 
 
 async def stream_people(session: AsyncSession, *, pipeline_id: str) -> AsyncIterator[tuple[str, str | None, Any]]:
