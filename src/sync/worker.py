@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
+from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync import workflow
@@ -35,7 +36,11 @@ class Worker:
 
 
 async def start(
-    settings: Settings, *, registry: Registry | None = None, clients: ClientFactory | None = None
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    clients: ClientFactory | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Worker:
     """Migrate, build the runtime, launch the engine in this process and re-enqueue orphaned queued runs."""
     url = settings.resolved_database_url()
@@ -45,7 +50,8 @@ async def start(
         sessions=session_factory(engine),
         registry=registry or Registry.from_entry_points(),
         box=SecretBox(load_or_create_keys(settings)),
-        clients=clients or ClientFactory(),
+        clients=clients or ClientFactory(clock=clock),
+        clock=clock,
     )
     system_url = settings.resolved_system_database_url()
     await workflow.launch(runtime, system_database_url=system_url, concurrency=settings.worker_concurrency)

@@ -102,6 +102,13 @@ async def launch(
     await DBOS.register_queue_async(QUEUE, worker_concurrency=concurrency, polling_interval_sec=0.2)
 
 
+async def outcome(run_id: str) -> str:
+    """Wait for a run's workflow to end and return what it returned (an event to await, not a poll)."""
+    handle = await DBOS.retrieve_workflow_async(run_id)
+    result: str = await handle.get_result()
+    return result
+
+
 def shutdown(timeout_seconds: int = 30) -> None:
     """Stop taking runs; wait up to `timeout_seconds` for those in flight (their progress is durable anyway)."""
     global _runtime

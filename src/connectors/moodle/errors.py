@@ -73,7 +73,7 @@ _NOT_FOUND = {
     "invaliduser": "user not found",
 }
 _INVALID = {
-    "invalidparameter": "Moodle rejected a parameter",
+    "invalidparameter": "Moodle rejected a parameter (with Moodle debugging on, the reason names which)",
     "wsusercannotassign": "the role cannot be assigned in this course",
     "wsnoinstance": "the course has no manual enrolment method",
     "wscannotenrol": "the course's manual enrolment method does not accept enrolments",

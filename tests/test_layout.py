@@ -1,0 +1,90 @@
+"""The layout promises: one import root, layers that only point down, a wheel that holds every folder."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+# Lower layers may not import higher ones: cli/demo -> api -> sync -> connectors; settings imports nothing internal.
+RANK = {"connectors": 0, "sync": 1, "api": 2}
+TOP_LEVEL_RANK = {"settings": 0, "logs": 0, "cli": 3, "demo": 3, "demo_systems": 3, "__main__": 3, "__init__": 0}
+BUILT_INS = {"bamboohr", "moodle", "memory-source", "memory-target"}
+
+
+def _module_rank(path: Path) -> tuple[str, int]:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    if len(parts) == 1:
+        return parts[0], TOP_LEVEL_RANK[parts[0]]
+    return parts[0], RANK[parts[0]]
+
+
+def _imports(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _target_rank(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "enrolsync" or len(parts) < 2:
+        return None
+    if parts[1] in RANK:
+        return RANK[parts[1]]
+    return TOP_LEVEL_RANK.get(parts[1])
+
+
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_point_down_and_never_at_src(path: Path) -> None:
+    room, rank = _module_rank(path)
+    for module in _imports(path):
+        assert not module.startswith("src."), f"{path.name} imports {module}: use enrolsync.*"
+        target = _target_rank(module)
+        if target is None:
+            continue
+        if room == "settings":
+            pytest.fail(f"settings imports {module}: it must import nothing internal")
+        assert target <= rank, f"{path.relative_to(SRC)} ({room}) imports {module}, a higher layer"
+        if room == "connectors":
+            assert not module.startswith("enrolsync.settings"), "connectors never read settings"
+
+
+def test_vendor_folders_use_only_the_contract_and_the_kit() -> None:
+    allowed = ("enrolsync.connectors.model", "enrolsync.connectors.ops", "enrolsync.connectors.errors",
+               "enrolsync.connectors.base", "enrolsync.connectors.kit")  # fmt: skip
+    for folder in (SRC / "connectors").iterdir():
+        if not folder.is_dir() or folder.name in ("kit", "testing", "__pycache__"):
+            continue
+        # The memory systems are the contract suite's own test double, so their fault adapter uses the suite.
+        extra = ("enrolsync.connectors.testing",) if folder.name == "memory" else ()
+        for path in folder.rglob("*.py"):
+            for module in _imports(path):
+                if module.startswith("enrolsync.") and not module.startswith(f"enrolsync.connectors.{folder.name}"):
+                    assert module.startswith(allowed + extra), f"{path.relative_to(SRC)} imports {module}"
+
+
+def test_the_wheel_lists_every_package_folder() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    folders = {
+        ".".join(("enrolsync", *p.parent.relative_to(SRC).parts))
+        for p in SRC.rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert listed == folders
+
+
+def test_built_in_connectors_are_discoverable() -> None:
+    found = {ep.name: ep.load() for ep in entry_points(group="enrolsync.connectors")}
+    assert set(found) >= BUILT_INS
+    for name, cls in found.items():
+        assert cls.info.key == name
