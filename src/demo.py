@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 
 from enrolsync.api.app import create_app
+from enrolsync.api.tokens import mint_token
 from enrolsync.demo_systems import DemoSystems, build_systems, serve
 from enrolsync.settings import Settings
 from enrolsync.sync import worker as worker_module
+from enrolsync.sync.store.tables import ApiRole
 
 RUN_TIMEOUT_SECONDS = 120
 
@@ -149,10 +151,13 @@ async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
     async with serve(systems.bamboohr.asgi, fake=True) as hr_url, serve(systems.moodle.asgi, fake=True) as lms_url:
         worker = await worker_module.start(settings)
         try:
-            async with serve(create_app(settings), port=settings.demo_port) as api_url:
+            app = create_app(settings)
+            async with serve(app, port=settings.demo_port) as api_url:
+                token = await mint_token(app.state.services.sessions, name="demo admin", role=ApiRole.ADMIN)
                 print(f"enrolsync API at {api_url} (docs at {api_url}/docs)")
                 print(f"fake BambooHR at {hr_url}, fake Moodle at {lms_url}")
-                async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
+                headers = {"Authorization": f"Bearer {token}"}
+                async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers) as api:
                     pipeline_id = await _configure(api, systems, hr_url, lms_url)
                     _report("dry run", await _run(api, pipeline_id, "plan"), len(systems.moodle.writes))
                     _report("first sync", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
@@ -165,6 +170,7 @@ async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
                     _report("incremental sync", incremental, len(systems.moodle.writes))
                 if keep_running:
                     print(f"\nThe service keeps running at {api_url}; press Ctrl-C to stop.")
+                    print(f"An admin token for it (shown once): {token}")
                     await asyncio.Event().wait()
         finally:
             await worker_module.stop(worker, timeout_seconds=5)

@@ -1,19 +1,28 @@
 """The control plane's application factory. Nothing is built at import: `create_app(settings)` makes an app and
-its lifespan builds the database engine (after migrating), the secret box and the connector registry."""
+its lifespan builds the database engine (after migrating), the secret box, the connector registry and the OIDC
+verifier.
+
+Routers come in two groups: `PUBLIC_ROUTERS` answer without a token (health; webhooks, which prove themselves
+with the HR system's signature), every other router is mounted behind the bearer-token check and each of its
+routes must declare the role it needs (`auth.ensure_roles` refuses to build the app otherwise).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 
+import httpx
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from enrolsync import __version__
-from enrolsync.api import openapi, problems
+from enrolsync.api import auth, openapi, problems
 from enrolsync.api.deps import Services
-from enrolsync.api.routes import connections, connectors, health, pipelines, runs
+from enrolsync.api.oidc import OidcConfig, OidcVerifier
+from enrolsync.api.routes import audit, connections, connectors, health, people, pipelines, run_control, runs
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.clients import ClientFactory
@@ -21,21 +30,35 @@ from enrolsync.sync.runs import RunQueue
 from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.migrate import upgrade
+from enrolsync.sync.store.tables import utcnow
 
 log = structlog.get_logger("enrolsync.api")
+
+# Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router,)
+# Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
+PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
+    connectors.router,
+    connections.router,
+    pipelines.router,
+    runs.router,
+    run_control.router,
+    people.router,
+    audit.router,
+)
 
 
 class _TolerantQueue:
     """Wraps the job engine's queue: a run whose enqueue fails stays recorded as `queued`, and the worker
-    enqueues every queued run it finds when it starts, so the request still succeeds (202) and nothing is lost."""
+    enqueues queued runs it finds without a workflow, so the request still succeeds (202) and nothing is lost."""
 
     def __init__(self, inner: RunQueue) -> None:
         self.inner = inner
 
-    async def enqueue(self, run_id: str) -> None:
+    async def enqueue(self, run_id: str, *, generation: int = 0) -> None:
         try:
-            await self.inner.enqueue(run_id)
-        except Exception as error:  # the run is committed: the worker's start-up recovery picks it up
+            await self.inner.enqueue(run_id, generation=generation)
+        except Exception as error:  # the run is committed: the worker's maintenance loop enqueues it
             log.warning("run.enqueue_failed", run_id=run_id, error=type(error).__name__)
 
 
@@ -51,6 +74,16 @@ async def _default_queue(settings: Settings) -> AsyncIterator[RunQueue]:
         queue.close()
 
 
+async def _oidc(
+    settings: Settings, stack: AsyncExitStack, transport: httpx.AsyncBaseTransport | None, now: Callable[[], datetime]
+) -> OidcVerifier | None:
+    config = OidcConfig.from_settings(settings)
+    if config is None:
+        return None
+    http = await stack.enter_async_context(httpx.AsyncClient(transport=transport, timeout=10.0))
+    return OidcVerifier(config, http, now=now)
+
+
 async def _build_services(
     settings: Settings,
     stack: AsyncExitStack,
@@ -58,6 +91,8 @@ async def _build_services(
     registry: Registry | None,
     clients: ClientFactory | None,
     queue: RunQueue | None,
+    oidc_transport: httpx.AsyncBaseTransport | None,
+    now: Callable[[], datetime],
 ) -> Services:
     url = settings.resolved_database_url()
     # Alembic is blocking; a thread keeps the event loop free while several processes wait on the lock.
@@ -73,6 +108,8 @@ async def _build_services(
         registry=registry if registry is not None else Registry.from_entry_points(),
         clients=clients if clients is not None else ClientFactory(),
         queue=queue,
+        oidc=await _oidc(settings, stack, oidc_transport, now),
+        now=now,
     )
 
 
@@ -82,6 +119,8 @@ def create_app(
     registry: Registry | None = None,
     clients: ClientFactory | None = None,
     queue: RunQueue | None = None,
+    oidc_transport: httpx.AsyncBaseTransport | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """Build the API. The lifespan migrates the database, then builds the services the routes use.
 
@@ -90,12 +129,25 @@ def create_app(
         registry: the connectors to offer; default: every installed connector (entry points), loaded on start.
         clients: builds connectors for connection checks; tests inject fakes' transports here.
         queue: where requested runs are handed to the workers; default: the job engine's queue (DBOS).
+        oidc_transport: how the OIDC issuer's discovery document and keys are fetched; tests serve them locally.
+        now: the clock (token expiry, dry-run age, people's "today"); tests pin it.
+
+    Raises:
+        RuntimeError: a protected route declares no role.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            services = await _build_services(settings, stack, registry=registry, clients=clients, queue=queue)
+            services = await _build_services(
+                settings,
+                stack,
+                registry=registry,
+                clients=clients,
+                queue=queue,
+                oidc_transport=oidc_transport,
+                now=now,
+            )
             app.state.services = services
             log.info("api.started", connectors=len(services.registry.classes))
             yield
@@ -108,7 +160,14 @@ def create_app(
     )
     app.state.settings = settings
     problems.install(app)
-    for module in (health, connectors, connections, pipelines, runs):
-        app.include_router(module.router)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    for router in PROTECTED_ROUTERS:
+        auth.ensure_roles(router.routes)
+        app.include_router(
+            router,
+            dependencies=[Depends(auth.current_principal)],
+            responses=problems.problem_responses(401, 403),
+        )
     openapi.install(app)
     return app

@@ -9,7 +9,7 @@ create whose response was lost is not sent twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -21,7 +21,7 @@ from enrolsync.sync.context import RunContext, Runtime
 from enrolsync.sync.desired import DesiredState
 from enrolsync.sync.diff import record
 from enrolsync.sync.store import ledger, repo
-from enrolsync.sync.store.tables import Link, Run, RunOp, RunOpStatus, RunStatus, utcnow
+from enrolsync.sync.store.tables import Link, Run, RunOp, RunOpStatus, utcnow
 
 
 class RunAborted(Exception):
@@ -163,20 +163,21 @@ def _cut(rows: list[RunOp], limits: Any) -> list[list[RunOp]]:
     return batches
 
 
-async def cancelled(rt: Runtime, run_id: str) -> bool:
-    async with rt.sessions() as session:
-        run = await session.get(Run, run_id)
-        return run is None or run.status == RunStatus.CANCELLED
+async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Awaitable[bool]]) -> bool:
+    """Apply every planned op of the run, in plan order; returns False when interrupted between batches.
 
-
-async def apply_run(rt: Runtime, ctx: RunContext) -> None:
-    """Apply every planned op of the run, in plan order. Raises `RunAborted` when the target refuses a batch."""
+    Before each batch `still_ours` renews the run's lease (a run cancelled or taken over stops there), and a
+    worker shutting down stops there too, its progress recorded. Raises `RunAborted` when the target refuses a
+    whole batch.
+    """
     info = ctx.target.cls.info
     async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
-        while not await cancelled(rt, ctx.run_id):
+        while True:
             async with rt.sessions() as session:
                 rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk)
             if not rows:
-                return
+                return True
             for batch in _cut(rows, info.batch_limits):
+                if rt.stopping.is_set() or not await still_ours():
+                    return False
                 await _apply_batch(rt, ctx, target, batch)

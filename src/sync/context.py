@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -36,6 +37,9 @@ class Runtime:
     clock: Clock = SYSTEM_CLOCK
     max_attempts: int = 3
     chunk: int = 500
+    owner: str = "local"  # this worker's id, written on the runs it holds
+    lease_seconds: float = 30.0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set on SIGTERM: finish the batch, hand over
 
 
 @dataclass(frozen=True)

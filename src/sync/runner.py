@@ -12,6 +12,7 @@ import structlog
 from enrolsync.connectors.errors import ConnectorError
 from enrolsync.sync.apply import RunAborted, apply_run
 from enrolsync.sync.context import RunContext, RunGone, Runtime, load_context
+from enrolsync.sync.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.planning import plan_run
 from enrolsync.sync.reading import read_source
 from enrolsync.sync.store import ledger
@@ -34,17 +35,13 @@ async def _set(rt: Runtime, run_id: str, **changes: object) -> Run | None:
         return run
 
 
-async def begin(rt: Runtime, run_id: str) -> bool:
-    """Mark the run running; False when there is nothing to do (finished, cancelled, blocked or gone)."""
+async def begin(rt: Runtime, run_id: str, generation: int = 0) -> Claim:
+    """Take the run for this worker: GO, WAIT (the pipeline's other run is executing) or SKIP (nothing to do)."""
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
-        if run is None or run.status in FINAL or run.status == RunStatus.BLOCKED:
-            return False
-        if run.status == RunStatus.QUEUED:
-            run.status, run.started_at = RunStatus.RUNNING, utcnow()
-            session.add(run)
-            await session.commit()
-        return True
+        if run is None or run.status in FINAL or run.status == RunStatus.BLOCKED or run.generation > generation:
+            return Claim.SKIP
+    return await claim(rt, run_id, generation)
 
 
 async def plan(rt: Runtime, run_id: str) -> None:
@@ -95,12 +92,14 @@ async def guard(rt: Runtime, run_id: str) -> bool:
     return ctx.mode == "apply" and not blocked
 
 
-async def apply(rt: Runtime, run_id: str) -> None:
+async def apply(rt: Runtime, run_id: str, generation: int = 0) -> bool:
+    """Apply the planned ops; False when interrupted (shutdown, cancel, takeover) with progress recorded."""
     ctx = await load_context(rt, run_id)
     try:
-        await apply_run(rt, ctx)
+        return await apply_run(rt, ctx, still_ours=lambda: renew(rt, run_id, generation))
     except RunAborted as error:
         await _set(rt, run_id, error=str(error))
+        return True
 
 
 def _status(ctx: RunContext, counts: dict[str, dict[str, int]], error: str | None) -> RunStatus:
@@ -146,18 +145,22 @@ async def fail(rt: Runtime, run_id: str, reason: str) -> None:
         log.warning("failed", run_id=run_id, reason=reason[:200])
 
 
-async def execute(rt: Runtime, run_id: str) -> str:
-    """All steps in order, in-process (the worker runs the same steps under the durable engine)."""
+async def execute(rt: Runtime, run_id: str, generation: int = 0) -> str:
+    """All steps in order, in-process, holding the lease (the worker runs the same steps under the engine)."""
     try:
-        if not await begin(rt, run_id):
+        if await begin(rt, run_id, generation) is not Claim.GO:
             return "skipped"
-        await plan(rt, run_id)
-        if await guard(rt, run_id):
-            await apply(rt, run_id)
-        return await finish(rt, run_id) if not await is_blocked(rt, run_id) else str(RunStatus.BLOCKED)
-    except RunGone as error:
-        log.warning("gone", run_id=run_id, reason=str(error))
-        return "gone"
+        await holding(rt, run_id, generation, lambda: plan(rt, run_id))
+        may_apply = await holding(rt, run_id, generation, lambda: guard(rt, run_id))
+        if may_apply and not await holding(rt, run_id, generation, lambda: apply(rt, run_id, generation)):
+            await release(rt, run_id, generation)
+            return "interrupted"
+        if await is_blocked(rt, run_id):
+            return str(RunStatus.BLOCKED)
+        return await holding(rt, run_id, generation, lambda: finish(rt, run_id))
+    except (RunGone, LeaseLost) as error:
+        log.warning("stopped", run_id=run_id, reason=type(error).__name__)
+        return "superseded" if isinstance(error, LeaseLost) else "gone"
     except Exception as error:  # the run must end visibly failed, whatever broke
         log.exception("run crashed", run_id=run_id)
         await fail(rt, run_id, describe(error))

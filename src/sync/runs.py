@@ -19,7 +19,9 @@ Scope = Literal["full", "incremental", "people"]
 
 
 class RunQueue(Protocol):
-    async def enqueue(self, run_id: str) -> None: ...
+    async def enqueue(self, run_id: str, *, generation: int = 0) -> None:
+        """Hand a recorded run to the workers; idempotent for the same (run, generation)."""
+        ...
 
 
 class PipelineNotFound(LookupError):

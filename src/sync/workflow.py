@@ -1,20 +1,23 @@
 """The durable-engine binding (DBOS Transact): one workflow per run, one step per stage, one queue for runs.
 
-Nothing else imports dbos. The workflow id is the run id, so enqueueing a run twice runs it once, and a worker
-that dies mid-run is resumed by DBOS at the first unfinished step (each step is idempotent; see `runner.py`).
-DBOS keeps its state in a system database: a SQLite file beside the app database on the embedded default, the
-app's PostgreSQL database (schema `dbos`) in production, where several workers on several machines share it.
+Nothing else imports dbos. A workflow's id is its run's id and generation, so enqueueing a run twice runs it
+once. Each step is idempotent (see `runner.py`); a worker that dies lets its run's lease lapse and another worker
+takes the run over as the next generation, which continues where the records say the last one stopped (see
+`lease.py`). DBOS keeps its state in a system database: a SQLite file beside the app database on the embedded
+default, the app's PostgreSQL database (schema `dbos`) in production, where workers on several machines share it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSClient, DBOSConfig
 
-from enrolsync.sync import runner
+from enrolsync.sync import lease, runner
 from enrolsync.sync.context import Runtime
 
+T = TypeVar("T")
 QUEUE = "enrolsync-runs"
 WORKFLOW = "run_workflow"
 
@@ -29,29 +32,39 @@ def _rt() -> Runtime:
     return _runtime
 
 
-@DBOS.step()
-async def begin_step(run_id: str) -> bool:
-    return await runner.begin(_rt(), run_id)
+WAIT_SECONDS = 2.0  # how often a run waiting for its pipeline's other run looks again (a durable sleep)
 
 
 @DBOS.step()
-async def plan_step(run_id: str) -> None:
-    await runner.plan(_rt(), run_id)
+async def begin_step(run_id: str, generation: int) -> str:
+    return str(await runner.begin(_rt(), run_id, generation))
+
+
+async def _held(run_id: str, generation: int, step: Callable[[], Awaitable[T]]) -> T:
+    return await lease.holding(_rt(), run_id, generation, step)
 
 
 @DBOS.step()
-async def guard_step(run_id: str) -> bool:
-    return await runner.guard(_rt(), run_id)
+async def plan_step(run_id: str, generation: int) -> None:
+    await _held(run_id, generation, lambda: runner.plan(_rt(), run_id))
 
 
 @DBOS.step()
-async def apply_step(run_id: str) -> None:
-    await runner.apply(_rt(), run_id)
+async def guard_step(run_id: str, generation: int) -> bool:
+    return await _held(run_id, generation, lambda: runner.guard(_rt(), run_id))
 
 
 @DBOS.step()
-async def finish_step(run_id: str) -> str:
-    return await runner.finish(_rt(), run_id)
+async def apply_step(run_id: str, generation: int) -> bool:
+    done = await _held(run_id, generation, lambda: runner.apply(_rt(), run_id, generation))
+    if not done:
+        await lease.release(_rt(), run_id, generation)
+    return done
+
+
+@DBOS.step()
+async def finish_step(run_id: str, generation: int) -> str:
+    return await _held(run_id, generation, lambda: runner.finish(_rt(), run_id))
 
 
 @DBOS.step()
@@ -65,19 +78,29 @@ async def blocked_step(run_id: str) -> bool:
 
 
 @DBOS.workflow()
-async def run_workflow(run_id: str) -> str:
+async def run_workflow(run_id: str, generation: int = 0) -> str:
+    claim = await begin_step(run_id, generation)
+    while claim == lease.Claim.WAIT:
+        await DBOS.sleep_async(WAIT_SECONDS)
+        claim = await begin_step(run_id, generation)
+    if claim != lease.Claim.GO:
+        return "skipped"
     try:
-        if not await begin_step(run_id):
-            return "skipped"
-        await plan_step(run_id)
-        if await guard_step(run_id):
-            await apply_step(run_id)
+        await plan_step(run_id, generation)
+        if await guard_step(run_id, generation) and not await apply_step(run_id, generation):
+            return "interrupted"  # shutting down or taken over: the run's records say where it stopped
         if await blocked_step(run_id):
             return "blocked"
-        return await finish_step(run_id)
+        return await finish_step(run_id, generation)
+    except lease.LeaseLost:
+        return "superseded"
     except Exception as error:  # the run must end visibly failed, whatever broke
         await fail_step(run_id, runner.describe(error))
         return "failed"
+
+
+def workflow_id(run_id: str, generation: int = 0) -> str:
+    return f"{run_id}.{generation}"
 
 
 def _config(system_database_url: str, executor_id: str | None) -> DBOSConfig:
@@ -102,9 +125,9 @@ async def launch(
     await DBOS.register_queue_async(QUEUE, worker_concurrency=concurrency, polling_interval_sec=0.2)
 
 
-async def outcome(run_id: str) -> str:
+async def outcome(run_id: str, generation: int = 0) -> str:
     """Wait for a run's workflow to end and return what it returned (an event to await, not a poll)."""
-    handle = await DBOS.retrieve_workflow_async(run_id)
+    handle: Any = await DBOS.retrieve_workflow_async(workflow_id(run_id, generation))
     result: str = await handle.get_result()
     return result
 
@@ -122,9 +145,10 @@ class DbosRunQueue:
     def __init__(self, system_database_url: str) -> None:
         self._client = DBOSClient(system_database_url=system_database_url)
 
-    async def enqueue(self, run_id: str) -> None:
-        options: Any = {"queue_name": QUEUE, "workflow_name": WORKFLOW, "workflow_id": run_id}
-        await self._client.enqueue_async(options, run_id)
+    async def enqueue(self, run_id: str, *, generation: int = 0) -> None:
+        """Idempotent per (run, generation): the workflow id is derived from both."""
+        options: Any = {"queue_name": QUEUE, "workflow_name": WORKFLOW, "workflow_id": workflow_id(run_id, generation)}
+        await self._client.enqueue_async(options, run_id, generation)
 
     def close(self) -> None:
         self._client.destroy()

@@ -12,6 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from enrolsync.api.app import create_app
+from enrolsync.api.tokens import mint_token
+from enrolsync.sync.store.tables import ApiRole
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
@@ -111,8 +113,10 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[Service]:
     try:
         app = create_app(settings, registry=registry, clients=clients)
         async with app.router.lifespan_context(app):
+            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test") as api:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
                 yield Service(api=api, bamboohr=bamboohr, moodle=moodle, courses=courses, clock=clock)
     finally:
         await worker_module.stop(worker, timeout_seconds=1)

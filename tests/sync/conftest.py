@@ -43,7 +43,7 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.ids: list[str] = []
 
-    async def enqueue(self, run_id: str) -> None:
+    async def enqueue(self, run_id: str, *, generation: int = 0) -> None:
         self.ids.append(run_id)
 
 

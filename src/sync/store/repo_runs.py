@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.db import dialect_insert
 from enrolsync.sync.store.tables import (
-    ACTIVE_RUN_PREDICATE,
     ACTIVE_RUN_STATUSES,
+    QUEUED_RUN_PREDICATE,
     Pipeline,
     Run,
     RunOp,
@@ -44,10 +44,12 @@ async def create_run(
 ) -> tuple[Run, bool]:
     """Queue a run at the pipeline's current version; returns (run, created).
 
-    When the pipeline already has a queued or running run, that run is returned with created=False. The
-    partial unique index `uq_run_active_per_pipeline` decides, through INSERT ... ON CONFLICT DO NOTHING, so
-    concurrent callers in any process never make two (no savepoint needed, and PostgreSQL keeps the caller's
-    transaction usable). The caller commits.
+    When the pipeline already has a queued run, that run is returned with created=False; a person-scoped
+    request joins a queued person-scoped run of the same mode (its people are added). The partial unique index
+    `uq_run_queued_per_pipeline` decides, through INSERT ... ON CONFLICT DO NOTHING, so concurrent callers in
+    any process never make two (no savepoint needed, and PostgreSQL keeps the caller's transaction usable).
+    A running run does not block a queued one: the worker starts it when the running one ends. The caller
+    commits.
 
     Raises:
         LookupError: there is no such pipeline.
@@ -69,16 +71,42 @@ async def create_run(
         stmt = (
             dialect_insert(session, Run)
             .values(run.model_dump())
-            .on_conflict_do_nothing(index_elements=["pipeline_id"], index_where=sa.text(ACTIVE_RUN_PREDICATE))
+            .on_conflict_do_nothing(index_elements=["pipeline_id"], index_where=sa.text(QUEUED_RUN_PREDICATE))
             .returning(Run)
         )
         created = (await session.exec(stmt)).scalars().first()
         if created is not None:
             return created, True
-        existing = await active_run(session, pipeline_id=pipeline_id)
-        if existing is not None:
-            return existing, False
-    raise RuntimeError(f"could not queue a run for pipeline {pipeline_id}: active runs keep finishing")
+        waiting = await queued_run(session, pipeline_id=pipeline_id)
+        if waiting is None:
+            continue  # it started between our insert and our look-up: try again
+        if waiting.scope == scope == "people" and waiting.mode == mode:
+            joined = await _join_people(session, waiting, hr_ids)
+            if joined is None:
+                continue
+            return joined, False
+        return waiting, False
+    raise RuntimeError(f"could not queue a run for pipeline {pipeline_id}: queued runs keep starting")
+
+
+async def _join_people(session: AsyncSession, run: Run, hr_ids: Sequence[str]) -> Run | None:
+    """Add people to a queued run, unless it started meanwhile (compare-and-set on its status and people)."""
+    people = sorted(set(run.hr_ids) | set(hr_ids))
+    if people == sorted(run.hr_ids):
+        return run
+    stmt = (
+        sa.update(Run)
+        .where(col(Run.id) == run.id, col(Run.status) == RunStatus.QUEUED)
+        .values(hr_ids=people)
+        .returning(Run)
+    )
+    return (await session.exec(stmt)).scalars().first()
+
+
+async def queued_run(session: AsyncSession, *, pipeline_id: str) -> Run | None:
+    """The pipeline's queued (waiting) run, if any."""
+    stmt = select(Run).where(Run.pipeline_id == pipeline_id, Run.status == RunStatus.QUEUED)
+    return (await session.exec(stmt.execution_options(populate_existing=True))).first()
 
 
 async def get_run(session: AsyncSession, *, run_id: str) -> Run | None:

@@ -73,9 +73,10 @@ class RunStatus(StrEnum):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
-# The predicate of `uq_run_active_per_pipeline`, as literal SQL: an upsert's conflict target must repeat it
-# verbatim (bound parameters would keep PostgreSQL and SQLite from matching it to the index).
-ACTIVE_RUN_PREDICATE = "status IN ('queued', 'running')"
+# Predicates of the partial unique indexes, as literal SQL: an upsert's conflict target must repeat them verbatim
+# (bound parameters would keep PostgreSQL and SQLite from matching it to the index).
+QUEUED_RUN_PREDICATE = "status = 'queued'"
+RUNNING_RUN_PREDICATE = "status = 'running'"
 
 
 class RunOpStatus(StrEnum):
@@ -122,13 +123,21 @@ class PipelineVersion(SQLModel, table=True):
 
 class Run(SQLModel, table=True):
     __table_args__ = (
-        # One active run per pipeline, enforced by the database (partial unique index on both dialects).
+        # Per pipeline, at most one run executes and at most one waits; a request while one waits joins it.
+        # Enforced by the database (partial unique indexes on both dialects), whichever process asks.
         sa.Index(
-            "uq_run_active_per_pipeline",
+            "uq_run_queued_per_pipeline",
             "pipeline_id",
             unique=True,
-            sqlite_where=sa.text(ACTIVE_RUN_PREDICATE),
-            postgresql_where=sa.text(ACTIVE_RUN_PREDICATE),
+            sqlite_where=sa.text(QUEUED_RUN_PREDICATE),
+            postgresql_where=sa.text(QUEUED_RUN_PREDICATE),
+        ),
+        sa.Index(
+            "uq_run_running_per_pipeline",
+            "pipeline_id",
+            unique=True,
+            sqlite_where=sa.text(RUNNING_RUN_PREDICATE),
+            postgresql_where=sa.text(RUNNING_RUN_PREDICATE),
         ),
     )
 
@@ -147,6 +156,11 @@ class Run(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     plan_run_id: str | None = Field(default=None, max_length=32)
     cursor: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    # Which worker executes the run, until when (renewed while it works), and which attempt: a worker that dies
+    # lets its lease lapse and another takes the run over as the next generation (workflow `<id>.<generation>`).
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _ts(nullable=True, default=False)
+    generation: int = 0
     created_at: datetime = _ts()
     started_at: datetime | None = _ts(nullable=True, default=False)
     finished_at: datetime | None = _ts(nullable=True, default=False)
@@ -204,3 +218,58 @@ class Event(SQLModel, table=True):
     hr_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     run_id: str | None = Field(default=None, max_length=32)
     received_at: datetime = _ts()
+
+
+# --- control plane: API tokens and the audit trail (issue 3) ------------------------------------------------------
+
+
+class ApiRole(StrEnum):
+    """What a caller may do: admins configure, operators drive runs, viewers read. Each includes the ones after it."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the admin API. Only the SHA-256 of the token is kept; the token is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    revoked: bool = False
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(nullable=True, default=False)
+    last_used_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to which resource: configuration changes and run control, one row per accepted request."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=200, index=True)
+    actor_name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    action: str = Field(max_length=50)
+    resource_type: str = Field(max_length=30)
+    resource_id: str = Field(max_length=200, index=True)
+    detail: dict[str, Any] = _json()
+
+
+# --- schedules ---------------------------------------------------------------------------------------------
+
+
+class ScheduleState(SQLModel, table=True):
+    """The last schedule tick a pipeline acted on, per kind (incremental, full): missed ticks fire once."""
+
+    __tablename__ = "schedule_state"
+
+    pipeline_id: str = Field(foreign_key="pipeline.id", primary_key=True, max_length=32)
+    kind: str = Field(primary_key=True, max_length=20)
+    last_tick_at: datetime = _ts()

@@ -41,15 +41,30 @@ async def test_a_second_request_gets_the_active_run_instead_of_a_duplicate(db: D
     assert (again.id, created_again) == (run.id, False)
     async with db.sessions() as s:
         await repo.set_run_status(s, run_id=run.id, status=RunStatus.RUNNING)
-        assert (await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full"))[
-            1
-        ] is False
-        await repo.set_run_status(s, run_id=run.id, status=RunStatus.SUCCEEDED)
-        nxt, created_next = await repo.create_run(
+        # While one executes, the next waits queued (it may need what the running one read too late to see).
+        waiting, created_waiting = await repo.create_run(
             s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full"
         )
+        again_waiting, created_again_waiting = await repo.create_run(
+            s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full"
+        )
+        await repo.set_run_status(s, run_id=run.id, status=RunStatus.SUCCEEDED)
         await s.commit()
-    assert created_next and nxt.id != run.id
+    assert created_waiting and waiting.id != run.id
+    assert (again_waiting.id, created_again_waiting) == (waiting.id, False)
+
+
+async def test_person_scoped_requests_join_the_waiting_run(db: Database) -> None:
+    pipeline_id = await _pipeline(db)
+    async with db.sessions() as s:
+        first, _ = await repo.create_run(
+            s, pipeline_id=pipeline_id, trigger="webhook", mode="apply", scope="people", hr_ids=["1"]
+        )
+        joined, created = await repo.create_run(
+            s, pipeline_id=pipeline_id, trigger="webhook", mode="apply", scope="people", hr_ids=["3", "2"]
+        )
+        await s.commit()
+    assert (joined.id, created, joined.hr_ids) == (first.id, False, ["1", "2", "3"])
 
 
 async def test_concurrent_requests_from_separate_sessions_queue_exactly_one_run(db: Database) -> None:
