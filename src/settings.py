@@ -33,7 +33,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     worker_concurrency: int = Field(default=2, ge=1)
-    run_queue_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_id: str | None = Field(
+        default=None, description="This worker's name on the runs it holds; default: host name and process id."
+    )
+    run_lease_seconds: float = Field(
+        default=30.0, ge=1, description="How long a silent worker keeps a run before another takes it over."
+    )
+    maintenance_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker reaps lapsed runs, fires schedules, dispatches events."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -48,3 +56,30 @@ class Settings(BaseSettings):
             # SQLite allows one writer: keep the job engine's writes out of the app database file.
             return f"sqlite:///{(self.data_dir / 'enrolsync-jobs.sqlite').resolve()}"
         return url
+
+    # --- admin API authentication and run control (issue 3) ----------------------------------------------------
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OIDC issuer whose access tokens (JWTs) the API accepts, e.g. https://login.example.com/realms/x; "
+        "unset: API tokens only.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="The `aud` an access token must name (required with oidc_issuer)."
+    )
+    oidc_role_claim: str = Field(
+        default="enrolsync_role",
+        description="The claim holding the role (admin, operator or viewer): a string or a list of strings; a dotted "
+        "path reaches a nested claim (realm_access.roles).",
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS; default: `jwks_uri` of its /.well-known/openid-configuration."
+    )
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"],
+        description="Signature algorithms accepted on access tokens (asymmetric only).",
+    )
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=0, description="How long fetched signing keys are reused.")
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
+    plan_max_age_hours: float = Field(
+        default=24.0, gt=0, description="A dry run older than this can no longer be applied (POST /runs/{id}/apply)."
+    )

@@ -22,7 +22,18 @@ from enrolsync import __version__
 from enrolsync.api import auth, openapi, problems
 from enrolsync.api.deps import Services
 from enrolsync.api.oidc import OidcConfig, OidcVerifier
-from enrolsync.api.routes import audit, connections, connectors, health, people, pipelines, run_control, runs
+from enrolsync.api.routes import (
+    audit,
+    connections,
+    connectors,
+    events,
+    health,
+    people,
+    pipelines,
+    run_control,
+    runs,
+    webhooks,
+)
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.clients import ClientFactory
@@ -35,7 +46,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router,)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, webhooks.router)
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -45,6 +56,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     run_control.router,
     people.router,
     audit.router,
+    events.router,
 )
 
 

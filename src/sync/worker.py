@@ -1,29 +1,30 @@
-"""`enrolsync worker`: run queued runs under the durable engine until SIGTERM/SIGINT.
+"""`enrolsync worker`: execute queued runs under the durable engine until SIGTERM/SIGINT.
 
-On start it recovers what a crash left: DBOS resumes this executor's unfinished workflows, and runs recorded as
-queued whose enqueue never happened (a crash between the commit and the enqueue) are enqueued again.
+Each worker also runs the maintenance loop (see `maintenance.py`): it takes over runs of workers that died,
+re-enqueues runs nobody holds, fires schedules and hands stored HR events to runs. On SIGTERM it finishes the
+batch in flight, records it, hands its runs back and exits; another worker (or this one, restarted) continues.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
 
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
-from enrolsync.sync import workflow
+from enrolsync.sync import maintenance, workflow
 from enrolsync.sync.clients import ClientFactory
 from enrolsync.sync.context import Runtime
 from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.migrate import upgrade
-from enrolsync.sync.store.tables import Run, RunStatus
 
 log = structlog.get_logger("enrolsync.worker")
 
@@ -33,6 +34,22 @@ class Worker:
     runtime: Runtime
     engine: AsyncEngine
     queue: workflow.DbosRunQueue
+    loop_task: asyncio.Task[None] | None = None
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _worker_id(settings: Settings) -> str:
+    return settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def _maintain(worker: Worker, every: float) -> None:
+    engine = maintenance.Engine(queue=worker.queue, state=workflow.state, abandon=workflow.abandon)
+    while not worker.stopped.is_set():
+        await maintenance.pass_once(worker.runtime, engine)
+        try:
+            await asyncio.wait_for(worker.stopped.wait(), timeout=every)
+        except TimeoutError:
+            continue
 
 
 async def start(
@@ -41,8 +58,9 @@ async def start(
     registry: Registry | None = None,
     clients: ClientFactory | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    maintain: bool = True,
 ) -> Worker:
-    """Migrate, build the runtime, launch the engine in this process and re-enqueue orphaned queued runs."""
+    """Migrate, build the runtime, launch the engine in this process and start the maintenance loop."""
     url = settings.resolved_database_url()
     await asyncio.to_thread(upgrade, url)
     engine = make_async_engine(url)
@@ -52,21 +70,28 @@ async def start(
         box=SecretBox(load_or_create_keys(settings)),
         clients=clients or ClientFactory(clock=clock),
         clock=clock,
+        owner=_worker_id(settings),
+        lease_seconds=settings.run_lease_seconds,
     )
     system_url = settings.resolved_system_database_url()
-    await workflow.launch(runtime, system_database_url=system_url, concurrency=settings.worker_concurrency)
-    queue = workflow.DbosRunQueue(system_url)
-    async with runtime.sessions() as session:
-        queued = (await session.exec(select(Run.id).where(Run.status == RunStatus.QUEUED))).all()
-    for run_id in queued:
-        await queue.enqueue(run_id)  # the workflow id is the run id: already-enqueued runs are not duplicated
-    log.info("worker started", requeued=len(queued))
-    return Worker(runtime=runtime, engine=engine, queue=queue)
+    await workflow.launch(
+        runtime, system_database_url=system_url, concurrency=settings.worker_concurrency, executor_id=runtime.owner
+    )
+    worker = Worker(runtime=runtime, engine=engine, queue=workflow.DbosRunQueue(system_url))
+    if maintain:
+        worker.loop_task = asyncio.create_task(_maintain(worker, settings.maintenance_seconds))
+    log.info("worker started", worker_id=runtime.owner)
+    return worker
 
 
 async def stop(worker: Worker, *, timeout_seconds: int = 30) -> None:
-    worker.queue.close()
+    """Finish the batches in flight (they stop at the next batch boundary), hand runs back, shut down."""
+    worker.runtime.stopping.set()
+    worker.stopped.set()
+    if worker.loop_task is not None:
+        await worker.loop_task
     await asyncio.to_thread(workflow.shutdown, timeout_seconds)
+    worker.queue.close()
     await worker.engine.dispose()
 
 
@@ -77,7 +102,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    log.info("worker stopping")
+    log.info("worker stopping", worker_id=worker.runtime.owner)
     await stop(worker)
 
 

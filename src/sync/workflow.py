@@ -132,6 +132,20 @@ async def outcome(run_id: str, generation: int = 0) -> str:
     return result
 
 
+async def state(run_id: str, generation: int) -> str | None:
+    """DBOS's status of a run's workflow (ENQUEUED, PENDING, SUCCESS, ...), or None when there is none."""
+    status: Any = await DBOS.get_workflow_status_async(workflow_id(run_id, generation))
+    return None if status is None else str(status.status)
+
+
+async def abandon(run_id: str, generation: int) -> None:
+    """Cancel a superseded generation's workflow, so it holds no queue slot (its run continues as the next)."""
+    try:
+        await DBOS.cancel_workflow_async(workflow_id(run_id, generation))
+    except Exception:  # a workflow that never existed or already ended needs no cancelling
+        return
+
+
 def shutdown(timeout_seconds: int = 30) -> None:
     """Stop taking runs; wait up to `timeout_seconds` for those in flight (their progress is durable anyway)."""
     global _runtime

@@ -12,3 +12,7 @@ class MemoryConfig(ConnectorConfig):
     dataset: str = Field(default="default", min_length=1, max_length=100)
     token: SecretStr = Field(default=SecretStr("memory-token"), description="Must equal the dataset's token.")
     page_size: int = Field(default=50, ge=1, le=10_000)
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs webhook calls with the generic Enrolsync-Signature scheme."
+    )
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)

@@ -67,7 +67,7 @@ async def list_events(
     if connection_id is not None:
         stmt = stmt.where(Event.connection_id == connection_id)
     if pending:
-        stmt = stmt.where(col(Event.run_id).is_(None))
+        stmt = stmt.where(col(Event.dispatched_at).is_(None))
     if before is not None:
         cursor = await session.get(Event, before)
         if cursor is None:

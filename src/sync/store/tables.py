@@ -217,6 +217,10 @@ class Event(SQLModel, table=True):
     body: str = Field(sa_column=Column(sa.Text(), nullable=False))
     hr_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     run_id: str | None = Field(default=None, max_length=32)
+    # The runs (one per pipeline fed by the connection) that re-read the people the event names; set once the
+    # event was handed to them, so `dispatched_at IS NULL` marks an event not yet handed over.
+    run_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
+    dispatched_at: datetime | None = _ts(nullable=True, default=False)
     received_at: datetime = _ts()
 
 

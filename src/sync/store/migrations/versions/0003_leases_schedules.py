@@ -1,4 +1,4 @@
-"""Run leases and generations, one queued plus one running run per pipeline, schedule state.
+"""Run leases and generations, one queued plus one running run per pipeline, schedule state, event dispatch.
 
 Revision ID: 0003
 Revises: 0002
@@ -33,6 +33,11 @@ def upgrade() -> None:
         op.create_index(
             name, "run", ["pipeline_id"], unique=True, sqlite_where=sa.text(where), postgresql_where=sa.text(where)
         )
+    with op.batch_alter_table("event") as batch:
+        batch.add_column(sa.Column("run_ids", sa.JSON(), nullable=False, server_default="[]"))
+        batch.add_column(sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("event") as batch:
+        batch.alter_column("run_ids", server_default=None)
     op.create_table(
         "schedule_state",
         sa.Column("pipeline_id", sa.String(length=32), nullable=False),
@@ -45,6 +50,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("schedule_state")
+    with op.batch_alter_table("event") as batch:
+        batch.drop_column("dispatched_at")
+        batch.drop_column("run_ids")
     op.drop_index("uq_run_running_per_pipeline", table_name="run")
     op.drop_index("uq_run_queued_per_pipeline", table_name="run")
     op.create_index(

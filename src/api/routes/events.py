@@ -1,0 +1,52 @@
+"""`GET /connections/{id}/events`: the HR events a connection received, and the runs each one caused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from enrolsync.api.auth import Viewer
+from enrolsync.api.deps import AfterQuery, LimitQuery, SessionDep
+from enrolsync.api.problems import not_found, problem_responses
+from enrolsync.api.schemas import Page
+from enrolsync.sync.events import describe_body
+from enrolsync.sync.store import repo
+from enrolsync.sync.store.tables import Connection
+
+router = APIRouter(prefix="/connections", tags=["events"])
+
+
+class EventPublic(BaseModel):
+    id: str
+    event_id: str = Field(description="The HR system's id of the event (redeliveries share it).")
+    hr_ids: list[str]
+    received_at: datetime
+    dispatched_at: datetime | None = Field(description="When its people were handed to runs; null: still pending.")
+    run_ids: list[str] = Field(description="The runs, one per pipeline fed by this connection, that applied it.")
+    body: Any = Field(description="The body as received (JSON when it is JSON).")
+
+
+@router.get("/{connection_id}/events", responses=problem_responses(404))
+async def list_events(
+    connection_id: str, session: SessionDep, _: Viewer, after: AfterQuery = None, limit: LimitQuery = 50
+) -> Page[EventPublic]:
+    """Events newest first; pass `next` as `after` for older ones."""
+    if await session.get(Connection, connection_id) is None:
+        raise not_found("connection", connection_id)
+    rows = await repo.list_events(session, connection_id=connection_id, before=after, limit=limit + 1)
+    items = [
+        EventPublic(
+            id=e.id,
+            event_id=e.event_id,
+            hr_ids=e.hr_ids,
+            received_at=e.received_at,
+            dispatched_at=e.dispatched_at,
+            run_ids=e.run_ids,
+            body=describe_body(e),
+        )  # fmt: skip
+        for e in rows[:limit]
+    ]
+    return Page(items=items, next=rows[limit - 1].id if len(rows) > limit else None)
