@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 
+import certifi
 import httpx
 import structlog
 
@@ -37,6 +40,12 @@ async def _log_response(response: httpx.Response) -> None:
     )
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~25 ms; one context per process serves every connection's client.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def build_client(
     config: ConnectorConfig,
     *,
@@ -46,7 +55,7 @@ def build_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
 ) -> httpx.AsyncClient:
     """A client for one connection. Pass `transport` to reach a fake (tests, demo) instead of the network."""
-    inner = transport or httpx.AsyncHTTPTransport(retries=0)
+    inner = transport or httpx.AsyncHTTPTransport(retries=0, verify=_tls())
     if limiter is not None:
         inner = LimitedTransport(inner, limiter)
     return httpx.AsyncClient(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -12,6 +12,7 @@ from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound
 from enrolsync.connectors.kit.batching import apply_each
 from enrolsync.connectors.kit.retry import ReadRetry, with_retry
+from enrolsync.connectors.memory import events as memory_events
 from enrolsync.connectors.memory.config import MemoryConfig
 from enrolsync.connectors.memory.state import MemoryHris, MemoryLms, dataset
 from enrolsync.connectors.memory.target_ops import apply_op
@@ -36,7 +37,7 @@ class MemorySource:
         kind="hris",
         title="In-memory HR system (tests and demo)",
         config_model=MemoryConfig,
-        capabilities=frozenset({Capability.PERSONS_FULL, Capability.PERSONS_INCREMENTAL}),
+        capabilities=frozenset({Capability.PERSONS_FULL, Capability.PERSONS_INCREMENTAL, Capability.EVENTS}),
     )
 
     def __init__(self, config: MemoryConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
@@ -101,7 +102,7 @@ class MemorySource:
             )
 
     def parse_event(self, request: RawRequest) -> list[HrEvent]:
-        raise NotImplementedError("the memory source declares no EVENTS capability")
+        return memory_events.parse(self.config, request)
 
 
 class MemoryTarget:
@@ -152,10 +153,13 @@ class MemoryTarget:
         for account in list((await self._read()).accounts.values()):
             yield account
 
-    async def list_enrolments(self) -> AsyncIterator[Enrolment]:
+    async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         lms = await self._read()
+        wanted = None if course_ids is None else set(course_ids)
         for account_id, course_id in sorted(lms.enrolments):
-            yield Enrolment(account_id=account_id, course_id=course_id, started=(account_id, course_id) in lms.started)
+            if wanted is None or course_id in wanted:
+                started = (account_id, course_id) in lms.started
+                yield Enrolment(account_id=account_id, course_id=course_id, started=started)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         for assignment in sorted((await self._read()).roles, key=repr):

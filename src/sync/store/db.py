@@ -99,7 +99,7 @@ def dialect_insert(session: AsyncSession, model: type[SQLModel]) -> postgresql.I
 def _engine_options(url: URL) -> dict[str, Any]:
     if url.get_backend_name() != "sqlite":
         # Connections dropped by a PostgreSQL restart are replaced instead of failing the next request.
-        return {"pool_pre_ping": True}
+        return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
     if is_memory_sqlite(url):
         return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     Path(url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 
+from enrolsync.connectors.kit.webhooks import sign_timestamped
 from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.connectors.memory.config import MemoryConfig
 from enrolsync.connectors.memory.fake import MemoryFake
 from enrolsync.connectors.memory.state import DATASETS, dataset
-from enrolsync.connectors.model import AccountFields, Person
+from enrolsync.connectors.model import AccountFields, Person, RawRequest
 from enrolsync.connectors.testing.contract import SourceContract, TargetContract
 from enrolsync.connectors.testing.fakes import FakeServer
 
@@ -38,7 +41,7 @@ def fake(name: str) -> MemoryFake:
 
 @pytest.fixture
 def config(name: str) -> MemoryConfig:
-    return MemoryConfig(dataset=name, page_size=25)
+    return MemoryConfig(dataset=name, page_size=25, webhook_secret=SecretStr(WEBHOOK_SECRET))
 
 
 @pytest.fixture
@@ -46,7 +49,21 @@ def bad_config(name: str) -> MemoryConfig:
     return MemoryConfig(dataset=name, token=SecretStr("not-the-token-0451"))
 
 
+WEBHOOK_SECRET = "memory-webhook-secret-77"
+
+
 class TestMemorySourceContract(SourceContract):
+    @pytest.fixture
+    def event_request(self) -> RawRequest:
+        body = json.dumps({"events": [{"id": "ev-1", "type": "updated", "hr_id": "E007"}]}).encode()
+        now = datetime.now(UTC)
+        header = sign_timestamped(WEBHOOK_SECRET, body, int(now.timestamp()))
+        return RawRequest(headers={"Enrolsync-Signature": header}, body=body, received_at=now)
+
+    @pytest.fixture
+    def event_hr_id(self) -> str:
+        return "E007"
+
     @pytest.fixture
     def connector_cls(self) -> type[MemorySource]:
         return MemorySource
@@ -85,3 +102,11 @@ class TestMemoryTargetContract(TargetContract):
     @pytest.fixture
     def existing_accounts(self, fake: MemoryFake) -> set[str]:
         return set(fake.data.lms.accounts)
+
+    @pytest.fixture
+    def mark_started(self) -> Callable[[FakeServer, str, str], None]:
+        def start(fake: FakeServer, account_id: str, course_id: str) -> None:
+            assert isinstance(fake, MemoryFake)
+            fake.data.lms.started.add((account_id, course_id))
+
+        return start
