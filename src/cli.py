@@ -1,4 +1,5 @@
-"""The `enrolsync` command: serve the API, run the worker, migrate the database, run the demo, check a connection.
+"""The `enrolsync` command: serve the API, run the worker, migrate the database, run the demo, check a connection,
+manage API tokens.
 
 Settings are built here, once per command, from the environment. A problem the user can fix (an unreachable
 database, a malformed DATABASE_URL, a bad secret key, an unknown connection id) prints one line to standard
@@ -8,17 +9,22 @@ error and exits with status 1; tracebacks are for bugs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from datetime import datetime, timedelta
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync.api import audit
 from enrolsync.api.app import create_app
+from enrolsync.api.auth import Principal
 from enrolsync.api.checking import check_connection
+from enrolsync.api.tokens import issue_token, list_tokens, revoke_token, token_state
 from enrolsync.connectors.registry import Registry
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
@@ -26,7 +32,9 @@ from enrolsync.sync.clients import ClientFactory
 from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import backend_name, make_async_engine, session_factory
 from enrolsync.sync.store.migrate import current_revision, upgrade
-from enrolsync.sync.store.tables import Connection
+from enrolsync.sync.store.tables import ApiRole, ApiToken, Connection, utcnow
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="enrolsync",
@@ -35,6 +43,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+token_app = typer.Typer(help="Manage the API tokens of the REST API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+# Whoever runs the CLI on the server can read its database anyway; the audit trail names them `cli`.
+_CLI = Principal(subject="cli", name="enrolsync token", role=ApiRole.ADMIN)
 
 
 class UserError(Exception):
@@ -113,7 +126,10 @@ def migrate() -> None:
     with user_errors():
         upgrade(settings.resolved_database_url())
         revision = current_revision(settings.resolved_database_url())
-    typer.echo(f"database at revision {revision}")
+        from enrolsync.sync.workflow import migrate_system_database
+
+        migrate_system_database(settings.resolved_system_database_url())
+    typer.echo(f"database at revision {revision}; job engine tables ready")
 
 
 @app.command()
@@ -169,6 +185,93 @@ async def _check(settings: Settings, connection_id: str) -> tuple[bool, str]:
         return result.ok, result.detail
     finally:
         await engine.dispose()
+
+
+# --- enrolsync token create | list | revoke ---------------------------------------------------------------------
+# `create` prints the token alone on standard output (`TOKEN=$(enrolsync token create ...)` works) and what it made
+# on standard error; the token is shown this once and stored only as a digest (see api/tokens.py).
+
+
+def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    settings = _settings()
+    url = settings.resolved_database_url()
+
+    async def go() -> T:
+        engine = make_async_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    with user_errors():
+        upgrade(url)
+        return asyncio.run(go())
+    raise AssertionError("unreachable: user_errors exits on every error")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[ApiRole, typer.Option(help="admin: configure; operator: steer runs; viewer: read.")],
+    name: Annotated[str, typer.Option(help="What the token is for (a person, a script).")],
+    expires_in_days: Annotated[int | None, typer.Option(min=1, help="Lifetime; default: until revoked.")] = None,
+) -> None:
+    """Create an API token and print it once (it cannot be shown again)."""
+    if not name.strip():
+        fail("--name must not be empty")
+    lifetime = timedelta(days=expires_in_days) if expires_in_days is not None else None
+
+    async def work(session: AsyncSession) -> tuple[ApiToken, str]:
+        issued = await issue_token(session, name=name.strip(), role=role, expires_in=lifetime)
+        detail = {"name": issued.token.name, "role": role.value, "expires_at": _when(issued.token.expires_at)}
+        audit.record(
+            session, _CLI, action="api_token.create", resource_type="api_token", resource_id=issued.token.id,
+            at=utcnow(), detail=detail,
+        )  # fmt: skip
+        await session.commit()
+        return issued.token, issued.secret
+
+    token, secret = _with_session(work)
+    typer.echo(f"created {token.role} token {token.id} ({token.name}), expires {_when(token.expires_at)}", err=True)
+    typer.echo("it is shown only now: keep it in a secret store", err=True)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List the tokens: id, role, state, dates and name (never the tokens themselves)."""
+    tokens = _with_session(list_tokens)
+    now = utcnow()
+    typer.echo(f"{'ID':32}  {'ROLE':8}  {'STATE':7}  {'EXPIRES':20}  {'LAST USED':20}  NAME")
+    for token in tokens:
+        typer.echo(
+            f"{token.id:32}  {token.role:8}  {token_state(token, now):7}  {_when(token.expires_at):20}  "
+            f"{_when(token.last_used_at):20}  {token.name}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (`enrolsync token list`).")]) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+
+    async def work(session: AsyncSession) -> ApiToken | None:
+        token = await revoke_token(session, token_id=token_id)
+        if token is not None:
+            audit.record(
+                session, _CLI, action="api_token.revoke", resource_type="api_token", resource_id=token.id,
+                at=utcnow(), detail={"name": token.name},
+            )  # fmt: skip
+            await session.commit()
+        return token
+
+    token = _with_session(work)
+    if token is None:
+        fail(f"no token with id {token_id!r}")
+    typer.echo(f"revoked token {token.id} ({token.name})")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from dbos import DBOS, DBOSClient, DBOSConfig
+from dbos import DBOS, DBOSClient, DBOSConfig, run_dbos_database_migrations
 
 from enrolsync.sync import lease, runner
 from enrolsync.sync.context import Runtime
@@ -146,6 +146,11 @@ async def abandon(run_id: str, generation: int) -> None:
         return
 
 
+def migrate_system_database(system_database_url: str) -> None:
+    """Create or upgrade DBOS's own tables (idempotent; `enrolsync migrate` and every process start call it)."""
+    run_dbos_database_migrations(system_database_url)
+
+
 def shutdown(timeout_seconds: int = 30) -> None:
     """Stop taking runs; wait up to `timeout_seconds` for those in flight (their progress is durable anyway)."""
     global _runtime
@@ -157,6 +162,8 @@ class DbosRunQueue:
     """The `RunQueue` the API uses: enqueue a run by id through a DBOS client (no engine launched here)."""
 
     def __init__(self, system_database_url: str) -> None:
+        # The API may start before any worker: make sure the engine's tables exist before enqueueing into them.
+        migrate_system_database(system_database_url)
         self._client = DBOSClient(system_database_url=system_database_url)
 
     async def enqueue(self, run_id: str, *, generation: int = 0) -> None:

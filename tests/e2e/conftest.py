@@ -13,7 +13,6 @@ from pydantic import SecretStr
 
 from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
-from enrolsync.sync.store.tables import ApiRole
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
@@ -22,6 +21,7 @@ from enrolsync.sync import worker as worker_module
 from enrolsync.sync import workflow
 from enrolsync.sync.clients import ClientFactory
 from enrolsync.sync.store.crypto import generate_key
+from enrolsync.sync.store.tables import ApiRole
 from tests.conftest import Database
 from tests.connectors.bamboohr.fake import BambooHRFake
 from tests.connectors.moodle.fake import FakeMoodle

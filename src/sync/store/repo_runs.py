@@ -27,6 +27,8 @@ _FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.PARTIALLY_FAILED, RunStatu
 _INSERT_CHUNK = 500
 # A coalesced run may finish between our insert and our look-up; after this many rounds something is wrong.
 _COALESCE_ATTEMPTS = 5
+# How much of the HR system a run re-reads: a request joins a queued run by widening it, never narrowing it.
+_BREADTH = {"people": 0, "incremental": 1, "full": 2}
 
 
 # --- runs --------------------------------------------------------------------------------------------------
@@ -80,25 +82,28 @@ async def create_run(
         waiting = await queued_run(session, pipeline_id=pipeline_id)
         if waiting is None:
             continue  # it started between our insert and our look-up: try again
-        if waiting.scope == scope == "people" and waiting.mode == mode:
-            joined = await _join_people(session, waiting, hr_ids)
+        if waiting.mode == mode and (scope == waiting.scope == "people" or _BREADTH[scope] > _BREADTH[waiting.scope]):
+            joined = await _join(session, waiting, scope, hr_ids)
             if joined is None:
-                continue
+                continue  # it started meanwhile: queue anew
             return joined, False
         return waiting, False
     raise RuntimeError(f"could not queue a run for pipeline {pipeline_id}: queued runs keep starting")
 
 
-async def _join_people(session: AsyncSession, run: Run, hr_ids: Sequence[str]) -> Run | None:
-    """Add people to a queued run, unless it started meanwhile (compare-and-set on its status and people)."""
-    people = sorted(set(run.hr_ids) | set(hr_ids))
-    if people == sorted(run.hr_ids):
-        return run
+async def _join(session: AsyncSession, run: Run, scope: str, hr_ids: Sequence[str]) -> Run | None:
+    """Widen a queued run to cover a request too, unless it started meanwhile (compare-and-set on its status):
+    people are added to a person-scoped run; a broader scope replaces a narrower one (a full reconcile is not
+    lost in a queued incremental run)."""
+    if scope == run.scope:
+        people = sorted(set(run.hr_ids) | set(hr_ids))
+        if people == sorted(run.hr_ids):
+            return run
+        values: dict[str, Any] = {"hr_ids": people}
+    else:
+        values = {"scope": scope, "hr_ids": []}
     stmt = (
-        sa.update(Run)
-        .where(col(Run.id) == run.id, col(Run.status) == RunStatus.QUEUED)
-        .values(hr_ids=people)
-        .returning(Run)
+        sa.update(Run).where(col(Run.id) == run.id, col(Run.status) == RunStatus.QUEUED).values(**values).returning(Run)
     )
     return (await session.exec(stmt)).scalars().first()
 
