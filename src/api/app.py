@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from enrolsync import __version__
 from enrolsync.api import auth, openapi, problems
 from enrolsync.api.deps import Services
+from enrolsync.api.inputs import refuse_unstorable_text
 from enrolsync.api.oidc import OidcConfig, OidcVerifier
 from enrolsync.api.routes import (
     audit,
@@ -178,7 +179,7 @@ def create_app(
         auth.ensure_roles(router.routes)
         app.include_router(
             router,
-            dependencies=[Depends(auth.current_principal)],
+            dependencies=[Depends(auth.current_principal), Depends(refuse_unstorable_text)],
             responses=problems.problem_responses(401, 403),
         )
     openapi.install(app)

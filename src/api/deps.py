@@ -6,20 +6,23 @@ app gets its own database, registry, client factory and queue.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync.api.oidc import OidcVerifier
 from enrolsync.api.queries import MAX_LIMIT
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.clients import ClientFactory
 from enrolsync.sync.runs import RunQueue
 from enrolsync.sync.store.crypto import SecretBox
+from enrolsync.sync.store.tables import utcnow
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class Services:
     registry: Registry
     clients: ClientFactory
     queue: RunQueue
+    oidc: OidcVerifier | None = None
+    now: Callable[[], datetime] = field(default=utcnow)
 
 
 def services(request: Request) -> Services:
@@ -66,12 +71,17 @@ def _queue(request: Request) -> RunQueue:
     return services(request).queue
 
 
+def _now(request: Request) -> Callable[[], datetime]:
+    return services(request).now
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 BoxDep = Annotated[SecretBox, Depends(_box)]
 ClientsDep = Annotated[ClientFactory, Depends(_clients)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
+ClockDep = Annotated[Callable[[], datetime], Depends(_now)]
 
 AfterQuery = Annotated[str | None, Query(max_length=64, description="The `next` cursor of the previous page.")]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]

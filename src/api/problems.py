@@ -25,6 +25,9 @@ VALIDATION = "urn:enrolsync:problem:validation"
 CONFLICT = "urn:enrolsync:problem:conflict"
 BAD_REQUEST = "urn:enrolsync:problem:bad-request"
 NOT_FOUND = "urn:enrolsync:problem:not-found"
+UNAUTHORIZED = "urn:enrolsync:problem:unauthorized"
+FORBIDDEN = "urn:enrolsync:problem:forbidden"
+UNAVAILABLE = "urn:enrolsync:problem:unavailable"
 
 log = structlog.get_logger("enrolsync.api")
 
@@ -59,6 +62,7 @@ class Problem(Exception):
         type_: str = "about:blank",
         title: str | None = None,
         errors: Sequence[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -66,6 +70,7 @@ class Problem(Exception):
         self.type = type_
         self.title = title or HTTPStatus(status).phrase
         self.errors = list(errors) if errors is not None else None
+        self.headers = headers
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -81,6 +86,17 @@ def not_found(what: str, ident: str) -> Problem:
 def conflict(detail: str) -> Problem:
     """A 409: the request is valid but clashes with the current state."""
     return Problem(409, detail, type_=CONFLICT, title="Conflict")
+
+
+def unauthorized(detail: str, *, error: str | None = "invalid_token") -> Problem:
+    """A 401 with the RFC 6750 challenge. `error` is omitted when no credentials were sent (section 3.1)."""
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return Problem(401, detail, type_=UNAUTHORIZED, title="Unauthorized", headers={"WWW-Authenticate": challenge})
+
+
+def forbidden(detail: str) -> Problem:
+    """A 403: the caller is known but their role does not allow this."""
+    return Problem(403, detail, type_=FORBIDDEN, title="Forbidden")
 
 
 def invalid(errors: Sequence[FieldProblem], detail: str = "the request is invalid") -> Problem:
@@ -123,7 +139,7 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, Problem):
         raise exc
     document = ProblemDocument(type=exc.type, title=exc.title, status=exc.status, detail=exc.detail, errors=exc.errors)
-    return problem_response(request, document)
+    return problem_response(request, document, headers=exc.headers)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -63,6 +63,23 @@ class ConnectorList(BaseModel):
 
 
 class ConnectionCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "BambooHR",
+                    "connector": "bamboohr",
+                    "config": {
+                        "base_url": "https://api.bamboohr.com/api/gateway.php/acme/",
+                        "company_domain": "acme",
+                        "api_key": "<secret: write-only>",
+                    },
+                }
+            ]
+        },
+    )
+
     name: Name
     connector: str = Field(min_length=1, max_length=100, description="A connector key from `GET /connectors`.")
     config: dict[str, Any] = Field(
@@ -71,6 +88,10 @@ class ConnectionCreate(_In):
 
 
 class ConnectionUpdate(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"config": {"api_key": "<new secret: write-only>"}}]}
+    )
+
     name: Name | None = None
     config: dict[str, Any] | None = Field(
         default=None,
@@ -98,7 +119,28 @@ class CheckPublic(BaseModel):
 # -- pipelines --------------------------------------------------------------------------------------------------
 
 
+_RULE_EXAMPLE: dict[str, Any] = {
+    "name": "safety for everyone in Operations",
+    "when": {"attr": "department", "op": "equals", "value": "Operations"},
+    "enrol": ["SAFETY-101"],
+}
+
+
 class PipelineCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Onboarding training",
+                    "source_id": "4f1c0e5d2b9a4c7e8f6a1b2c3d4e5f60",
+                    "target_id": "9a8b7c6d5e4f40312a1b2c3d4e5f6a7b",
+                    "spec": {"rules": [_RULE_EXAMPLE], "mapping": {"username": "work_email"}},
+                }
+            ]
+        },
+    )
+
     name: Name
     source_id: Id = Field(description="A connection to an HR system (connector kind `hris`).")
     target_id: Id = Field(description="A connection to a learning platform (connector kind `lms`).")
@@ -107,6 +149,8 @@ class PipelineCreate(_In):
 
 
 class PipelineUpdate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"spec": {"rules": [_RULE_EXAMPLE]}}]})
+
     name: Name | None = None
     source_id: Id | None = None
     target_id: Id | None = None
@@ -128,6 +172,16 @@ class PipelinePublic(BaseModel):
 
 
 class RunCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"mode": "plan", "scope": "full"},
+                {"mode": "apply", "scope": "people", "hr_ids": ["1042", "1043"]},
+            ]
+        },
+    )
+
     mode: Literal["plan", "apply"] = Field(default="plan", description="`plan` is a dry run: it stops at the plan.")
     scope: Literal["full", "incremental", "people"] = "full"
     hr_ids: list[HrId] = Field(default_factory=list, max_length=1000, description="The people of a `people` run.")
@@ -158,11 +212,15 @@ class RunPublic(BaseModel):
     hr_ids: list[str]
     counters: dict[str, Any]
     progress: RunProgress
+    ops: dict[str, dict[str, int]] = Field(
+        description="Operations by kind, then by outcome (planned, done, already, failed, not_attempted)."
+    )
     error: str | None
-    plan_run_id: str | None
+    plan_run_id: str | None = Field(description="The dry run whose operations this run applies.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    duration_seconds: float | None = Field(description="From start to finish (or to now, while running).")
 
 
 class RunOpPublic(BaseModel):
@@ -180,3 +238,18 @@ class RunOpPublic(BaseModel):
 
 class HealthPublic(BaseModel):
     status: Literal["ok"]
+
+
+# -- audit ------------------------------------------------------------------------------------------------------
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="Who: `token:<id>` for an API token, `oidc:<subject>` for an OIDC user.")
+    actor_name: str = Field(description="The token's name or the OIDC user's preferred username.")
+    role: str = Field(description="The role the actor had when they did it.")
+    action: str = Field(description="What, e.g. `pipeline.update`, `run.cancel`, `run.approve`, `run.apply`.")
+    resource_type: Literal["connection", "pipeline", "run", "api_token"]
+    resource_id: str
+    detail: dict[str, Any] = Field(description="Ids, versions and changed field names; never values.")

@@ -6,7 +6,7 @@ suite in `connectors/testing/contract.py` checks every connector against its fak
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, NewType, Protocol, runtime_checkable
@@ -31,6 +31,7 @@ from enrolsync.connectors.ops import Op, OpKind, OpResult
 
 Cursor = NewType("Cursor", str)
 """Opaque resume point of a source read; only the connector that made it parses it."""
+
 
 class ConnectorConfig(BaseModel):
     """Base of every connector's config. Secrets are typed `SecretStr` (write-only in the API, encrypted at rest)."""
@@ -108,15 +109,25 @@ class SourceConnector(Connector, Protocol):
 
 @runtime_checkable
 class TargetConnector(Connector, Protocol):
-    def list_accounts(self) -> AsyncIterator[Account]: ...
+    def list_accounts(self) -> AsyncIterator[Account]:
+        """Every account the target holds, streamed. Raises `AuthError` / `TransientError`."""
+        ...
 
-    def list_enrolments(self) -> AsyncIterator[Enrolment]: ...
+    def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
+        """Enrolments with their progress (`started`), iff ENROLMENTS; only in `course_ids` when given.
+
+        The engine names the courses it manages, so a target with thousands of courses reads only those.
+        Unknown course ids are skipped, not an error.
+        """
+        ...
 
     def list_role_assignments(self) -> AsyncIterator[RoleAssignment]: ...
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]: ...
 
-    def list_sso_identities(self) -> AsyncIterator[SsoIdentity]: ...
+    def list_sso_identities(self) -> AsyncIterator[SsoIdentity]:
+        """Accounts signing in through an SSO auth method, with their subject (iff SSO)."""
+        ...
 
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
         """Look accounts up by `external_id`, `email` or `username` (for matching and re-reads before retry)."""

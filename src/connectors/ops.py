@@ -3,6 +3,7 @@
 A stored plan is a list of these, so a reviewed dry run can be applied exactly as reviewed. Every op names the
 person it is for (`hr_id`). `account_id` is None only on ops planned for a person whose account a `CreateUser`
 earlier in the same plan will create: the executor fills it in from the link before the op is applied.
+`drift` marks an op planned to undo a change someone made by hand on the target; targets ignore it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class _Op(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     hr_id: str
     account_id: str | None = None
+    drift: bool = Field(default=False, description="Repairs a change made by hand on the target (full reconcile).")
 
     @property
     def key(self) -> str:
@@ -73,6 +75,13 @@ class Enrol(_Op):
 
 
 class Unenrol(_Op):
+    """Remove an enrolment the learner has not started.
+
+    A target never removes a started or completed enrolment (`Enrolment.started`): it keeps it and answers
+    `already`, so the training record survives a course started between plan and apply. The engine then stops
+    managing that enrolment.
+    """
+
     kind: Literal[OpKind.UNENROL] = OpKind.UNENROL
     course_id: str
 

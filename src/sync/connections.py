@@ -44,9 +44,7 @@ def split_config(
     secrets = secret_fields(model)
     public = config.model_dump(mode="json", exclude=secrets)
     hidden = {
-        name: value.get_secret_value()
-        for name in secrets
-        if isinstance(value := getattr(config, name), SecretStr)
+        name: value.get_secret_value() for name in secrets if isinstance(value := getattr(config, name), SecretStr)
     }
     return public, hidden
 

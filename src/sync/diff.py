@@ -10,7 +10,7 @@ deactivated; their enrolments, roles and groups stay as last applied (training r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -147,6 +147,23 @@ def diff(desired: DesiredState | None, link: LinkedState | None, *, policy: Poli
     if desired.hr_id != applied.hr_id:
         raise ValueError(f"desired state of {desired.hr_id} diffed against the link of {applied.hr_id}")
     return _update(desired, applied, link.account_id, policy)
+
+
+def keep_started(ops: Iterable[Op], started: Collection[tuple[str, str]]) -> tuple[list[Op], list[Unenrol]]:
+    """Split off the unenrolments of started enrolments: (ops to plan, unenrolments kept back).
+
+    Args:
+        ops: a person's ops from `diff`.
+        started: (account id, course id) of enrolments with progress, as the target reports them.
+    """
+    planned: list[Op] = []
+    kept: list[Unenrol] = []
+    for op in ops:
+        if isinstance(op, Unenrol) and (op.account_id, op.course_id) in started:
+            kept.append(op)
+        else:
+            planned.append(op)
+    return planned, kept
 
 
 def _grant_of(op: AssignRole | RevokeRole) -> RoleGrant:

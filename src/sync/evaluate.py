@@ -12,9 +12,9 @@ from datetime import date
 
 from enrolsync.connectors.model import AccountFields, Person, PersonStatus, RoleScope
 from enrolsync.sync.desired import DesiredState, RoleGrant, SsoSpec
-from enrolsync.sync.policy import LeaverPolicy, OnLeavePolicy
+from enrolsync.sync.fields import REQUIRED_FIELDS, FieldRule, attr_value, check_value, default_rules, render
+from enrolsync.sync.policy import LeaverPolicy, OnLeavePolicy, Policies
 from enrolsync.sync.rules import (
-    CUSTOM_PREFIX,
     AllOf,
     AnyOf,
     Condition,
@@ -33,7 +33,8 @@ from enrolsync.sync.rules import (
 class InvalidPerson(ValueError):
     """A person lacks data the pipeline's mapping needs; the runner reports them and skips them.
 
-    The message names the hr_id and the missing field, never the person's data.
+    The message names the hr_id and the field, never the person's data. `field` is the HR attribute that is
+    missing when one is, else the account field whose value was refused.
     """
 
     def __init__(self, hr_id: str, field: str, reason: str) -> None:
@@ -65,24 +66,8 @@ class LeafCheck:
     expected: str | int | list[str] | None
 
 
-def _blank_to_none(value: str | None) -> str | None:
-    value = value.strip() if value is not None else None
-    return value or None
-
-
 def _norm(value: str) -> str:
     return value.strip().casefold()
-
-
-def attr_value(person: Person, attr: str) -> str | None:
-    """The trimmed value of `attr` (a `Person` field or `custom.<name>`); None when absent or blank."""
-    if attr.startswith(CUSTOM_PREFIX):
-        wanted = _norm(attr[len(CUSTOM_PREFIX) :])
-        # Custom field names come from HR admins: match them as loosely as values.
-        raw = next((value for name, value in person.custom.items() if _norm(name) == wanted), None)
-    else:
-        raw = getattr(person, attr)
-    return _blank_to_none(str(raw) if raw is not None else None)
 
 
 def check_leaf(leaf: Leaf, facts: Facts) -> LeafCheck:
@@ -126,43 +111,63 @@ def is_leaver(person: Person, today: date) -> bool:
     return person.hire_date is None or person.hire_date <= ended
 
 
-def _required(person: Person, field: str) -> str:
-    value = _blank_to_none(getattr(person, field))
-    if value is None:
-        raise InvalidPerson(person.hr_id, field, f"{field} is missing and the pipeline's mapping needs it")
-    return value
+def awaiting_start(person: Person, policies: Policies, today: date) -> bool:
+    """A future hire not yet within the pipeline's lead time: not provisioned, and not touched if linked.
 
-
-def _identifier(person: Person, field: str) -> str:
-    # Emails and usernames are case-insensitive on every target we know: lower-case them so a change of case
-    # in the HR system does not look like a new identity.
-    value = _required(person, field)
-    return value.lower() if field in {"work_email", "username"} else value
+    From `provision_days_before_start` days before the hire date on, the person is a joiner like any other.
+    """
+    hired = person.hire_date
+    return hired is not None and (hired - today).days > policies.provision_days_before_start
 
 
 def account_fields(person: Person, mapping: FieldMapping) -> AccountFields:
     """The target account's profile for `person` under `mapping`.
 
     Raises:
-        InvalidPerson: the work email, or the field the username or external id comes from, is missing.
+        InvalidPerson: a required field (username, email, external id) came out empty, or a value cannot be an
+            account field (an email that is no address, a username with spaces); the reason names the field
+            and the attribute missing, never the person's data.
     """
+    rules: dict[str, FieldRule] = dict(default_rules(mapping.username, mapping.external_id))
+    for target_field, override in mapping.fields.items():
+        rules[target_field] = override
+    values: dict[str, str | None] = {}
+    for name, rule in rules.items():
+        value, missing = render(rule, person)
+        if name in ("username", "email") and value is not None:
+            # Emails and usernames are case-insensitive on every target we know: lower-case them so a change
+            # of case in the HR system does not look like a new identity.
+            value = value.strip().lower()
+        if value is None and name in REQUIRED_FIELDS:
+            cause = f"{missing} is missing" if missing else "the mapping gives nothing"
+            raise InvalidPerson(person.hr_id, missing or name, f"{name} is empty: {cause} and the mapping needs it")
+        problem = check_value(name, value) if value is not None else None
+        if problem is not None:
+            raise InvalidPerson(person.hr_id, name, problem)
+        values[name] = value
     return AccountFields(
-        username=_required(person, mapping.username).lower(),
-        given_name=person.given_name.strip(),
-        family_name=person.family_name.strip(),
-        email=_identifier(person, "work_email"),
-        external_id=_required(person, mapping.external_id),
+        username=values["username"] or "",
+        given_name=values["given_name"] or "",
+        family_name=values["family_name"] or "",
+        email=values["email"] or "",
+        external_id=values["external_id"],
         auth=mapping.sso.auth if mapping.sso is not None else None,
-        department=_blank_to_none(person.department),
-        job_title=_blank_to_none(person.job_title),
-        location=_blank_to_none(person.location),
+        department=values["department"],
+        job_title=values["job_title"],
+        location=values["location"],
     )
 
 
 def _sso(person: Person, mapping: FieldMapping) -> SsoSpec | None:
     if mapping.sso is None:
         return None
-    return SsoSpec(auth=mapping.sso.auth, subject=_identifier(person, mapping.sso.subject))
+    subject = attr_value(person, mapping.sso.subject)
+    if subject is None:
+        reason = f"{mapping.sso.subject} is missing and the SSO mapping needs it for the subject"
+        raise InvalidPerson(person.hr_id, mapping.sso.subject, reason)
+    # SAML NameIDs in email or UPN form compare case-insensitively; opaque subjects are kept as they are.
+    lowered = mapping.sso.subject in {"work_email", "username"} or "@" in subject
+    return SsoSpec(auth=mapping.sso.auth, subject=subject.lower() if lowered else subject)
 
 
 def _grants(spec: PipelineSpec, roles: Iterable[str], reports: frozenset[str]) -> frozenset[RoleGrant]:
@@ -184,7 +189,8 @@ def desired_state(
     Leavers (and people on leave under `OnLeavePolicy.SUSPEND`) get `active=False` with what the rules say;
     the planner decides what an inactive account keeps. None means the person's account is not to be kept
     active or managed: a leaver under `LeaverPolicy.IGNORE`, or an inactive person whose data is too incomplete
-    to build an account (the planner then applies the leaver policy to any linked account).
+    to build an account (the planner then applies the leaver policy to any linked account). A future hire
+    before the lead time (`awaiting_start`) is the caller's to skip: they have no desired state yet.
 
     Args:
         person: the canonical HR record.

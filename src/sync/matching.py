@@ -35,6 +35,50 @@ def _account_value(account: Account, key: MatchKey) -> str | None:
     return str(value).strip().lower() if value else None
 
 
+def _claims(
+    values: Mapping[str, str], found: Sequence[Account], key: MatchKey, outcome: MatchOutcome
+) -> dict[str, list[str]]:
+    """account id -> the people whose `key` value it carries; people with several candidates are conflicts."""
+    by_value: dict[str, list[Account]] = defaultdict(list)
+    for account in found:
+        if (v := _account_value(account, key)) is not None and account not in by_value[v]:
+            by_value[v].append(account)
+    claims: dict[str, list[str]] = defaultdict(list)
+    for hr_id, value in values.items():
+        candidates = by_value.get(value, [])
+        if len(candidates) > 1:
+            ids = ", ".join(sorted(a.account_id for a in candidates))
+            outcome.conflicts[hr_id] = (
+                f"matches {len(candidates)} accounts by {key.value} ({ids}): resolve on the target"
+            )
+        elif candidates:
+            claims[candidates[0].account_id].append(hr_id)
+    return claims
+
+
+def _settle(
+    claims: Mapping[str, list[str]],
+    found: Sequence[Account],
+    owners: Mapping[str, str],
+    key: MatchKey,
+    outcome: MatchOutcome,
+) -> None:
+    taken = {account.account_id: hr_id for hr_id, account in outcome.matched.items()}
+    for account_id, hr_ids in claims.items():
+        account = next(a for a in found if a.account_id == account_id)
+        owner = owners.get(account_id) or taken.get(account_id)
+        for hr_id in hr_ids:
+            others = sorted(set(hr_ids) - {hr_id})
+            if others:
+                outcome.conflicts[hr_id] = (
+                    f"matches account {account_id} by {key.value}, as do people {', '.join(others)}: resolve in HR"
+                )
+            elif owner is not None and owner != hr_id:
+                outcome.conflicts[hr_id] = f"account {account_id} matched by {key.value} is linked to person {owner}"
+            else:
+                outcome.matched[hr_id] = account
+
+
 async def match_people(
     target: Any,
     session: AsyncSession,
@@ -43,7 +87,11 @@ async def match_people(
     people: Mapping[str, DesiredState],
     keys: Sequence[MatchKey],
 ) -> MatchOutcome:
-    """Match each person to at most one existing account; people not found stay unmatched (to be created)."""
+    """Match each person to at most one existing account, trying `keys` in order; values are compared trimmed
+    and case-insensitively. People not found stay unmatched (to be created); conflicts are reported, never
+    guessed: one person matching several accounts, several people matching one, or an account already linked
+    (or matched by an earlier key) to someone else.
+    """
     outcome = MatchOutcome()
     pending = dict(people)
     for key in keys:
@@ -51,28 +99,10 @@ async def match_people(
         if not values:
             continue
         found: Sequence[Account] = await target.find_accounts(field=key.value, values=sorted(set(values.values())))
-        by_value: dict[str, list[Account]] = defaultdict(list)
-        for account in found:
-            if (v := _account_value(account, key)) is not None:
-                by_value[v].append(account)
-        claims: dict[str, list[str]] = defaultdict(list)
-        for hr_id, value in values.items():
-            candidates = by_value.get(value, [])
-            if len(candidates) > 1:
-                outcome.conflicts[hr_id] = f"{len(candidates)} accounts match by {key.value}"
-                pending.pop(hr_id)
-            elif candidates:
-                claims[candidates[0].account_id].append(hr_id)
+        claims = _claims(values, found, key, outcome)
         owners = await ledger.account_owners(session, pipeline_id=pipeline_id, account_ids=sorted(claims))
-        for account_id, hr_ids in claims.items():
-            account = next(a for a in found if a.account_id == account_id)
-            owner = owners.get(account_id)
-            for hr_id in hr_ids:
-                pending.pop(hr_id, None)
-                if len(hr_ids) > 1:
-                    outcome.conflicts[hr_id] = f"{len(hr_ids)} people match one account by {key.value}"
-                elif owner is not None and owner != hr_id:
-                    outcome.conflicts[hr_id] = f"the account matched by {key.value} is linked to person {owner}"
-                else:
-                    outcome.matched[hr_id] = account
+        _settle(claims, found, owners, key, outcome)
+        for hr_id in values:
+            if hr_id in outcome.matched or hr_id in outcome.conflicts:
+                pending.pop(hr_id)
     return outcome

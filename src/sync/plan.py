@@ -84,27 +84,58 @@ def batches(plan: Plan, batch_limits: Mapping[OpKind, int]) -> list[Batch]:
 
 
 class GuardVerdict(BaseModel):
-    """Whether a plan may run without an admin's approval, and the people it would deactivate."""
+    """Whether a plan may run without an admin's approval, why not, and the people it would deactivate."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     blocked: bool
     deactivations: int
     allowed: int
     hr_ids: tuple[str, ...] = ()
+    reason: str | None = None
 
 
-def guard(plan: Plan, *, linked_accounts: int, guard: DeactivationGuard) -> GuardVerdict:
-    """Block a plan that deactivates more accounts than the pipeline's guard allows.
+def check_deactivations(
+    hr_ids: Iterable[str],
+    *,
+    linked_accounts: int,
+    active_accounts: int,
+    guard: DeactivationGuard,
+    source_empty: bool = False,
+) -> GuardVerdict:
+    """The deletion guard: may a run deactivate these people without an admin's approval?
+
+    Blocked when the run deactivates more than the pipeline allows (`DeactivationGuard.allowed`), when it would
+    deactivate every active account (two or more), or when a full read found nobody at all: an HR system that
+    answers an empty or truncated list must never switch everyone off, however small the pipeline.
 
     Args:
-        plan: the plan to check.
-        linked_accounts: how many accounts the pipeline has linked before this run.
+        hr_ids: the people the run would deactivate.
+        linked_accounts: accounts the pipeline links before this run (active or not).
+        active_accounts: of those, the ones last left active.
         guard: the pipeline's threshold.
+        source_empty: a full read of the source returned nobody.
+    """
+    people = tuple(sorted(set(hr_ids)))
+    count, allowed = len(people), guard.allowed(linked_accounts)
+    reason = None
+    if count > allowed:
+        reason = f"the run would deactivate {count} accounts; the pipeline allows {allowed} without approval"
+    elif count >= 2 and count >= active_accounts:
+        reason = f"the run would deactivate every active account ({count})"
+    elif count and source_empty:
+        reason = "the HR system returned nobody: deactivating on an empty answer needs approval"
+    return GuardVerdict(blocked=reason is not None, deactivations=count, allowed=allowed, hr_ids=people, reason=reason)
+
+
+def guard(
+    plan: Plan, *, linked_accounts: int, guard: DeactivationGuard, active_accounts: int | None = None
+) -> GuardVerdict:
+    """`check_deactivations` for a whole plan (`active_accounts` defaults to `linked_accounts`).
 
     Returns:
         The verdict; `hr_ids` lists the people to be deactivated (sorted), blocked or not, so an admin can
         review them before approving.
     """
-    hr_ids = tuple(sorted({op.hr_id for op in plan.ops if op.kind is OpKind.DEACTIVATE_USER}))
-    allowed = guard.allowed(linked_accounts)
-    return GuardVerdict(blocked=len(hr_ids) > allowed, deactivations=len(hr_ids), allowed=allowed, hr_ids=hr_ids)
+    hr_ids = [op.hr_id for op in plan.ops if op.kind is OpKind.DEACTIVATE_USER]
+    active = linked_accounts if active_accounts is None else active_accounts
+    return check_deactivations(hr_ids, linked_accounts=linked_accounts, active_accounts=active, guard=guard)

@@ -48,12 +48,26 @@ class OnLeavePolicy(StrEnum):
 class UnenrolPolicy(StrEnum):
     """An enrolment the rules no longer give an active person.
 
-    `IF_NOT_STARTED` plans the unenrolment; the executor must keep enrolments with progress
-    (`Enrolment.started`). Leavers are never unenrolled: their training records stay.
+    `IF_NOT_STARTED` removes it unless the learner has started it (`Enrolment.started`): the planner asks the
+    target before planning the removal, and the target itself refuses to remove a started enrolment, so a
+    course started between plan and apply is kept too. A kept enrolment stays on the target and is no longer
+    managed. Leavers are never unenrolled: their training records stay.
     """
 
     IF_NOT_STARTED = "if_not_started"
     NEVER = "never"
+
+
+class DriftPolicy(StrEnum):
+    """What a full run does about changes someone made by hand on the target (drift).
+
+    `REPAIR` reads the target's actual state for linked accounts and plans ops that put it back (each marked
+    `drift`); `REPORT` reads it and only counts the drift; `IGNORE` trusts the links and reads nothing.
+    """
+
+    REPAIR = "repair"
+    REPORT = "report"
+    IGNORE = "ignore"
 
 
 class LogicalRole(StrEnum):
@@ -89,6 +103,14 @@ class Policies(_Policy):
     leaver: LeaverPolicy = LeaverPolicy.DEACTIVATE
     on_leave: OnLeavePolicy = OnLeavePolicy.KEEP_ACTIVE
     unenrol: UnenrolPolicy = UnenrolPolicy.IF_NOT_STARTED
+    provision_days_before_start: int = Field(
+        default=7,
+        ge=0,
+        le=366,
+        description="A future hire gets their account this many days before their hire date (pre-boarding); "
+        "before that they are not provisioned.",
+    )
+    drift: DriftPolicy = DriftPolicy.REPAIR
     deactivation_guard: DeactivationGuard = Field(default_factory=DeactivationGuard)
     manager_role: LogicalRole | None = Field(
         default=LogicalRole.MANAGER, description="Granted to a manager over each direct report (USER scope)."

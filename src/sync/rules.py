@@ -24,26 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from enrolsync.sync.fields import FieldRule, TargetField, check_attr
 from enrolsync.sync.policy import LogicalRole, MatchKey, Policies
-
-PERSON_ATTRS = frozenset(
-    {
-        "hr_id",
-        "given_name",
-        "family_name",
-        "work_email",
-        "username",
-        "status",
-        "department",
-        "job_title",
-        "location",
-        "manager_hr_id",
-        "employee_number",
-    }
-)
-"""`Person` fields a leaf may compare; custom fields are `custom.<name>`."""
-
-CUSTOM_PREFIX = "custom."
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
@@ -56,12 +38,7 @@ class _Doc(BaseModel):
 class _AttrLeaf(_Doc):
     attr: Name = Field(description="A person field (`department`, ...) or `custom.<name>`.")
 
-    @field_validator("attr")
-    @classmethod
-    def _known_attr(cls, attr: str) -> str:
-        if attr in PERSON_ATTRS or (attr.startswith(CUSTOM_PREFIX) and attr[len(CUSTOM_PREFIX) :].strip()):
-            return attr
-        raise ValueError(f"unknown attribute {attr!r}: use one of {sorted(PERSON_ATTRS)} or 'custom.<name>'")
+    _known_attr = field_validator("attr")(check_attr)
 
 
 class Equals(_AttrLeaf):
@@ -161,20 +138,32 @@ class Rule(_Doc):
 
 
 class SsoMapping(_Doc):
-    """Accounts sign in through `auth` (e.g. 'saml2', 'oidc'); the IdP subject is the person's `subject` field."""
+    """Accounts sign in through `auth` (e.g. 'saml2', 'oidc'); the IdP subject (SAML NameID, OIDC subject) is the
+    person's `subject` attribute, e.g. `work_email` or a UPN kept in `custom.upn`. Emails and usernames are
+    lower-cased; other subjects are kept as the HR system has them."""
 
     auth: Name
-    subject: Literal["work_email", "username", "employee_number", "hr_id"] = "work_email"
+    subject: Name = "work_email"
+
+    _known_subject = field_validator("subject")(check_attr)
 
 
 class FieldMapping(_Doc):
-    """Where the target account's identifiers come from."""
+    """Where the target account's fields come from.
+
+    `username` and `external_id` are shorthands for the common cases; `fields` gives any account field its own
+    rule (source or template, lookup, default, lower-case) and wins over the shorthands. Emails and usernames
+    are always trimmed and lower-cased: every target we know compares them case-insensitively.
+    """
 
     username: Literal["username", "work_email", "employee_number"] = Field(
         default="work_email", description="Source of the target username (lower-cased and trimmed)."
     )
     external_id: Literal["hr_id", "employee_number"] = "hr_id"
     sso: SsoMapping | None = None
+    fields: dict[TargetField, FieldRule] = Field(
+        default_factory=dict, description="Account field -> its rule, e.g. {'username': {'template': ...}}."
+    )
 
 
 def _check_cron(expression: str | None) -> str | None:
@@ -248,6 +237,8 @@ def _path(loc: Sequence[int | str]) -> str:
             continue
         if isinstance(part, int):
             path += f"[{part}]"
+        elif part == "[key]":
+            continue  # pydantic's marker for a bad mapping key: the key itself is already in the path
         elif part.startswith("cond:"):
             # The leaf union adds its op tag next; neither tag is a place in the document.
             skip_op_tag = part == _LEAF_TAG

@@ -45,10 +45,18 @@ async def begin(rt: Runtime, run_id: str, generation: int = 0) -> Claim:
 
 
 async def plan(rt: Runtime, run_id: str) -> None:
-    """Read the source and store the plan, unless an earlier attempt of this step already stored it."""
+    """Read the source and store the plan, unless an earlier attempt of this step already stored all of it.
+
+    A plan is complete only once `counters["planned"]` says so; ops left by an attempt that died halfway are a
+    partial plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats).
+    """
     async with rt.sessions() as session:
-        if await ledger.has_ops(session, run_id=run_id):
+        run = await session.get(Run, run_id)
+        if run is None or run.counters.get("planned"):
             return
+        if await ledger.has_ops(session, run_id=run_id):
+            await ledger.delete_ops(session, run_id=run_id)
+            await session.commit()
     ctx = await load_context(rt, run_id)
     read = await read_source(rt, ctx)
     summary = await plan_run(rt, ctx, read)
@@ -62,6 +70,7 @@ async def plan(rt: Runtime, run_id: str) -> None:
             **run.counters,
             "people": {"invalid": summary.invalid, "conflicts": summary.conflicts},
             "deactivations": summary.deactivations,
+            "planned": True,
         }
         session.add(run)
         await session.commit()
@@ -77,12 +86,25 @@ async def guard(rt: Runtime, run_id: str) -> bool:
             return False
         if run.counters.get("approved_by"):
             return True
-        linked = await ledger.count_linked_accounts(session, pipeline_id=ctx.pipeline_id)
-        allowed = ctx.spec.policies.deactivation_guard.allowed(linked)
-        deactivations = int(run.counters.get("deactivations", 0))
-        run.counters = {**run.counters, "guard": {"deactivations": deactivations, "allowed": allowed}}
+        # Planning judged the deactivations (threshold, an empty HR answer, every active account): see plan.py.
+        check = run.counters.get("deactivating", {})
+        deactivations = int(check.get("count", run.counters.get("deactivations", 0)))
+        allowed = check.get("allowed")
+        if allowed is None:
+            linked = await ledger.count_linked_accounts(session, pipeline_id=ctx.pipeline_id)
+            allowed = ctx.spec.policies.deactivation_guard.allowed(linked)
+        would_block = bool(check.get("blocked", deactivations > allowed))
+        run.counters = {
+            **run.counters,
+            "guard": {
+                "deactivations": deactivations,
+                "allowed": allowed,
+                "hr_ids": check.get("hr_ids", []),
+                "reason": check.get("reason"),
+            },
+        }
         # A dry run reports what the guard would do; only an applied run stops on it.
-        blocked = deactivations > allowed and ctx.mode == "apply"
+        blocked = would_block and ctx.mode == "apply"
         if blocked:
             run.status = RunStatus.BLOCKED
         session.add(run)

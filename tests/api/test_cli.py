@@ -9,18 +9,24 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import structlog
+from pydantic import SecretStr
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
+from enrolsync.api.app import create_app
 from enrolsync.cli import app
 from enrolsync.connectors.memory.config import MemoryConfig
 from enrolsync.connectors.memory.state import Dataset
+from enrolsync.settings import Settings
 from enrolsync.sync.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.migrate import upgrade
-from enrolsync.sync.store.tables import Connection
+from enrolsync.sync.store.tables import AuditEntry, Connection
+from tests.api.conftest import RecordingQueue
 
 KEY = generate_key()
 
@@ -124,5 +130,60 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
 
     assert result.returncode == 0
-    for command in ("serve", "worker", "migrate", "demo", "check"):
+    for command in ("serve", "worker", "migrate", "demo", "check", "token"):
         assert command in result.stdout
+
+
+async def _status_with(url: str, tmp_path: Path, token: str) -> int:
+    settings = Settings(data_dir=tmp_path, database_url=url, secret_keys=[SecretStr(KEY)])
+    api = create_app(settings, queue=RecordingQueue())
+    async with api.router.lifespan_context(api):
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test") as client:
+            response = await client.get("/pipelines", headers={"Authorization": f"Bearer {token}"})
+            return response.status_code
+
+
+async def _audit(url: str) -> list[tuple[str, str, str]]:
+    engine = make_async_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))).all()
+            return [(row.actor, row.action, row.resource_id) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_token_create_list_revoke(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/tokens.sqlite"
+
+    code, token, stderr = run("token", "create", "--role", "operator", "--name", "ci bot", "--expires-in-days", "30",
+                              url=url, tmp_path=tmp_path)  # fmt: skip
+    token = token.strip()
+    assert code == 0 and token.startswith("esk_") and "\n" not in token
+    assert "operator token" in stderr and token not in stderr
+    assert asyncio.run(_status_with(url, tmp_path, token)) == 200
+
+    code, listing, _ = run("token", "list", url=url, tmp_path=tmp_path)
+    token_id = listing.splitlines()[1].split()[0]
+    assert code == 0 and token not in listing
+    assert listing.splitlines()[1].split()[1:3] == ["operator", "active"] and listing.rstrip().endswith("ci bot")
+
+    code, stdout, _ = run("token", "revoke", token_id, url=url, tmp_path=tmp_path)
+    assert code == 0 and token_id in stdout
+    assert asyncio.run(_status_with(url, tmp_path, token)) == 401
+    assert run("token", "list", url=url, tmp_path=tmp_path)[1].splitlines()[1].split()[2] == "revoked"
+    assert asyncio.run(_audit(url)) == [("cli", "api_token.create", token_id), ("cli", "api_token.revoke", token_id)]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("token", "revoke", "nope"), ("no token", "nope")),
+        (("token", "create", "--role", "admin", "--name", " "), ("--name",)),
+    ],
+)
+def test_token_mistakes_are_one_line(args: tuple[str, ...], words: tuple[str, ...], tmp_path: Path) -> None:
+    code, _, stderr = run(*args, url=f"sqlite:///{tmp_path}/t.sqlite", tmp_path=tmp_path)
+
+    assert_one_line_error(code, stderr, *words)

@@ -72,3 +72,25 @@ async def test_unhandled_error_is_a_bare_500_and_logged(app: FastAPI, client: ht
     assert "Traceback" not in response.text
     assert body["instance"] == "/boom"
     assert [entry["event"] for entry in logs if entry["log_level"] == "error"] == ["unhandled_error"]
+
+
+async def test_text_that_cannot_be_stored_is_a_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    nul = await client.get("/pipelines/a%00b")
+    surrogate = await client.post(
+        "/connections",
+        content=b'{"name": "x", "connector": "memory-source", "config": {"dataset": "\\ud800"}}',
+        headers={"content-type": "application/json"},
+    )
+    query = await client.get("/audit", params={"actor": "a\x00"})
+
+    assert [e["path"] for e in assert_problem(nul, 422)["errors"]] == ["path.pipeline_id"]
+    assert [e["path"] for e in assert_problem(surrogate, 422)["errors"]] == ["config.dataset"]
+    assert [e["path"] for e in assert_problem(query, 422)["errors"]] == ["query.actor"]
+
+
+async def test_auth_problems_are_problem_documents(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/pipelines")
+
+    body = assert_problem(response, 401)
+    assert body["type"] == "urn:enrolsync:problem:unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"

@@ -41,3 +41,45 @@ async def test_openapi_marks_secrets_write_only_and_documents_problems(client: h
     assert schemas["PipelineCreate"]["properties"]["spec"]["$ref"] == "#/components/schemas/PipelineSpec"
     create = document["paths"]["/connections"]["post"]["responses"]
     assert "application/problem+json" in create["422"]["content"]
+
+
+async def test_openapi_documents_bearer_auth_roles_and_examples(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    paths = document["paths"]
+    assert "security" not in paths["/health"]["get"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if path in ("/health", "/ready") or path.startswith("/webhooks"):
+                continue
+            assert operation["security"] == [{"bearer": []}], (method, path)
+            assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            problem = operation["responses"]["401"]["content"]["application/problem+json"]
+            assert problem["schema"]["$ref"] == "#/components/schemas/ProblemDocument"
+    schemas = document["components"]["schemas"]
+    for name in ("ConnectionCreate", "ConnectionUpdate", "PipelineCreate", "PipelineUpdate", "RunCreate"):
+        assert schemas[name]["examples"], name
+    assert set(paths["/runs/{run_id}/apply"]["post"]["responses"]) >= {"202", "404", "409"}
+
+
+def test_the_documented_examples_are_valid_requests() -> None:
+    from enrolsync.api import schemas
+    from enrolsync.sync.rules import parse_spec
+
+    models = (
+        schemas.ConnectionCreate,
+        schemas.ConnectionUpdate,
+        schemas.PipelineCreate,
+        schemas.PipelineUpdate,
+        schemas.RunCreate,
+    )
+    for model in models:
+        for example in model.model_json_schema()["examples"]:
+            model.model_validate(example)
+            if example.get("spec") is not None:
+                parse_spec(example["spec"])

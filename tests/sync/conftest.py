@@ -21,6 +21,7 @@ from enrolsync.sync.clients import ClientFactory
 from enrolsync.sync.connections import split_config
 from enrolsync.sync.context import Runtime
 from enrolsync.sync.rules import parse_spec
+from enrolsync.sync.runs import Mode, Scope
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.tables import Connection, Link, Pipeline, PipelineVersion, Run, RunOp
 from tests.conftest import Database
@@ -56,13 +57,13 @@ class Engine:
     clock: FakeClock
     queue: RecordingQueue
 
-    async def run(self, mode: str = "apply", scope: str = "full", hr_ids: tuple[str, ...] = ()) -> Run:
+    async def run(self, mode: Mode = "apply", scope: Scope = "full", hr_ids: tuple[str, ...] = ()) -> Run:
         async with self.db.sessions() as session:
             run, _ = await runs.request_run(
                 session,
                 pipeline_id=self.pipeline_id,
                 mode=mode,
-                scope=scope,  # type: ignore[arg-type]
+                scope=scope,
                 hr_ids=hr_ids,
                 queue=self.queue,
             )

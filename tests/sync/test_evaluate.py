@@ -9,7 +9,7 @@ import pytest
 
 from enrolsync.connectors.model import PersonStatus, RoleScope
 from enrolsync.sync.desired import DesiredState, RoleGrant, SsoSpec
-from enrolsync.sync.evaluate import InvalidPerson, desired_state
+from enrolsync.sync.evaluate import InvalidPerson, awaiting_start, desired_state
 from enrolsync.sync.rules import PipelineSpec, parse_spec
 from tests.sync.people import SPEC, TODAY, person, reports_of, spec_with
 
@@ -188,3 +188,45 @@ def test_roles_come_from_rules_and_the_base_and_manager_roles_can_be_switched_of
     assert state is not None
     assert state.roles == {RoleGrant(role="admin")}
     assert "LEAD-1" in state.enrolments  # the is_manager rule still sees the reports
+
+
+@pytest.mark.parametrize(
+    ("starts_in", "lead", "waiting"),
+    [
+        pytest.param(8, 7, True, id="too-early"),
+        pytest.param(7, 7, False, id="on-the-lead-time"),
+        pytest.param(0, 7, False, id="first-day"),
+        pytest.param(-400, 7, False, id="long-hired"),
+        pytest.param(1, 0, True, id="no-lead-time"),
+    ],
+)
+def test_a_future_hire_waits_for_the_lead_time(starts_in: int, lead: int, waiting: bool) -> None:
+    policies = spec_with(provision_days_before_start=lead).policies
+    hire = person(hire_date=TODAY + timedelta(days=starts_in))
+
+    assert awaiting_start(hire, policies, TODAY) is waiting
+
+
+def test_a_future_hire_within_the_lead_time_is_an_active_joiner() -> None:
+    state = _state(department="Sales", hire_date=TODAY + timedelta(days=5))
+
+    assert state.active and "SALES-1" in state.enrolments
+
+
+def test_a_rehire_after_a_termination_is_active_again() -> None:
+    state = _state(termination_date=TODAY - timedelta(days=90), hire_date=TODAY - timedelta(days=1))
+
+    assert state.active
+
+
+def test_the_sso_subject_can_be_any_hr_attribute_and_keeps_an_opaque_id_as_is() -> None:
+    upn = parse_spec({"mapping": {"sso": {"auth": "saml2", "subject": "custom.upn"}}})
+    oidc = parse_spec({"mapping": {"sso": {"auth": "oidc", "subject": "custom.oid"}}})
+    someone = person(custom={"upn": "Jane.Doe@Corp.Example", "oid": "AbC-123"})
+
+    assert desired_state(someone, upn, direct_reports=frozenset(), today=TODAY).sso == SsoSpec(  # type: ignore[union-attr]
+        auth="saml2", subject="jane.doe@corp.example"
+    )
+    assert desired_state(someone, oidc, direct_reports=frozenset(), today=TODAY).sso == SsoSpec(  # type: ignore[union-attr]
+        auth="oidc", subject="AbC-123"
+    )

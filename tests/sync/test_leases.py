@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from enrolsync.sync import lease, maintenance, runner
-from enrolsync.sync.store.tables import Run, RunOpStatus, RunStatus, utcnow
+from enrolsync.sync.store.tables import Run, RunOp, RunOpStatus, RunStatus, utcnow
 from tests.conftest import Database
 from tests.sync.conftest import Engine, make_engine
 from tests.sync.test_runner import seed
@@ -132,3 +132,24 @@ async def test_a_queued_run_whose_enqueue_was_lost_is_enqueued_again(engine: Eng
     jobs.states[(run_id, 0)] = "ENQUEUED"  # now the engine has it: nothing more to do
     await maintenance.pass_once(engine.rt, jobs.engine())
     assert jobs.enqueued == [(run_id, 0)]
+
+
+async def test_a_plan_left_half_written_by_a_crash_is_planned_again(engine: Engine) -> None:
+    run_id = await _queued(engine)
+    assert await runner.begin(engine.rt, run_id) is lease.Claim.GO
+    await runner.plan(engine.rt, run_id)
+    complete = sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in await engine.ops(run_id))
+    # The worker died while planning: some ops stored, the plan not marked complete.
+    async with engine.db.sessions() as session:
+        run = await session.get(Run, run_id)
+        assert run is not None
+        run.counters = {k: v for k, v in run.counters.items() if k != "planned"}
+        session.add(run)
+        ops = await session.exec(sa.select(RunOp).where(col(RunOp.run_id) == run_id))  # type: ignore[call-overload]
+        for op in list(ops.scalars())[3:]:
+            await session.delete(op)
+        await session.commit()
+
+    await runner.plan(engine.rt, run_id)
+
+    assert sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in await engine.ops(run_id)) == complete

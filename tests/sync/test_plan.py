@@ -20,7 +20,7 @@ from enrolsync.connectors.ops import (
     Unenrol,
     UpdateUser,
 )
-from enrolsync.sync.plan import Batch, GuardVerdict, Plan, batches, build_plan, guard
+from enrolsync.sync.plan import Batch, GuardVerdict, Plan, batches, build_plan, check_deactivations, guard
 from enrolsync.sync.policy import DeactivationGuard
 
 FIELDS = AccountFields(username="u", given_name="U", family_name="V", email="u@example.com")
@@ -136,4 +136,36 @@ def test_a_blocked_verdict_lists_who_would_be_deactivated() -> None:
 
     verdict = guard(plan, linked_accounts=10, guard=DeactivationGuard(percent=10, min_count=2))
 
-    assert verdict == GuardVerdict(blocked=True, deactivations=3, allowed=2, hr_ids=("p000", "p001", "p002"))
+    assert verdict == GuardVerdict(
+        blocked=True,
+        deactivations=3,
+        allowed=2,
+        hr_ids=("p000", "p001", "p002"),
+        reason="the run would deactivate 3 accounts; the pipeline allows 2 without approval",
+    )
+
+
+EVERYONE_CASES = [
+    pytest.param(20, 20, 20, False, True, id="empty-answer-on-a-small-pipeline"),
+    pytest.param(50, 20, 20, False, True, id="every-active-account-though-many-left-before"),
+    pytest.param(20, 20, 19, False, False, id="all-but-one-within-the-threshold"),
+    pytest.param(5, 1, 1, False, False, id="the-only-active-person-leaves"),
+    pytest.param(5, 1, 1, True, True, id="the-only-active-person-on-an-empty-answer"),
+    pytest.param(5, 0, 0, True, False, id="empty-answer-deactivating-nobody"),
+]
+
+
+@pytest.mark.parametrize(("linked", "active", "count", "empty", "blocked"), EVERYONE_CASES)
+def test_an_empty_or_truncated_hr_answer_never_deactivates_everyone(
+    linked: int, active: int, count: int, empty: bool, blocked: bool
+) -> None:
+    verdict = check_deactivations(
+        [f"p{n}" for n in range(count)],
+        linked_accounts=linked,
+        active_accounts=active,
+        guard=DeactivationGuard(),
+        source_empty=empty,
+    )
+
+    assert verdict.blocked is blocked
+    assert (verdict.reason is not None) is blocked

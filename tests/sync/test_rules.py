@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from enrolsync.sync.policy import LeaverPolicy, LogicalRole, MatchKey
+from enrolsync.sync.policy import DriftPolicy, LeaverPolicy, LogicalRole, MatchKey, UnenrolPolicy
 from enrolsync.sync.rules import Equals, In, NotOf, PipelineSpec, SpecInvalid, parse_spec
 from tests.sync.people import DOCUMENT
 
@@ -44,6 +44,11 @@ def test_defaults_give_a_working_pipeline() -> None:
     assert spec.policies.manager_role is LogicalRole.MANAGER
     assert spec.policies.base_role is None  # learners are whoever is enrolled; no system-wide role
     assert (spec.policies.deactivation_guard.percent, spec.policies.deactivation_guard.min_count) == (10, 25)
+    assert spec.policies.provision_days_before_start == 7  # a future hire's account a week before day one
+    assert spec.policies.leaver is LeaverPolicy.DEACTIVATE  # suspend, never delete, by default
+    assert spec.policies.unenrol is UnenrolPolicy.IF_NOT_STARTED
+    assert spec.policies.drift is DriftPolicy.REPAIR  # full runs repair hand-made changes
+    assert spec.mapping.fields == {}
 
 
 def test_values_are_trimmed_and_cron_spacing_normalised() -> None:
@@ -107,6 +112,13 @@ MALFORMED = [
     pytest.param({"mapping": {"username": "email"}}, "mapping.username", "'work_email'", id="mapping"),
     pytest.param({"mapping": {"sso": {"auth": "saml2", "subject": "phone"}}}, "mapping.sso.subject", "", id="sso-subj"),
     pytest.param({"match_keys": ["email", "email"]}, "match_keys", "listed twice", id="match-keys-twice"),
+    pytest.param(
+        {"policies": {"provision_days_before_start": -1}},
+        "policies.provision_days_before_start",
+        "greater than or equal to 0",
+        id="negative-lead-time",
+    ),
+    pytest.param({"policies": {"drift": "fix"}}, "policies.drift", "'repair'", id="drift-policy"),
     pytest.param({"match_keys": []}, "match_keys", "at least 1", id="no-match-keys"),
     pytest.param({"policies": {"leaver": "shred"}}, "policies.leaver", "'deactivate'", id="leaver-policy"),
     pytest.param(

@@ -149,7 +149,8 @@ async def test_an_empty_hr_answer_is_blocked_not_applied(db: Database) -> None:
     run = await engine.run()
 
     assert run.status == RunStatus.BLOCKED
-    assert run.counters["guard"] == {"deactivations": 4, "allowed": 2}
+    assert run.counters["guard"]["deactivations"] == 4 and run.counters["guard"]["allowed"] == 2
+    assert run.counters["deactivating"]["hr_ids"] == ["1", "2", "3", "4"], "the blocked run names the people"
     assert all(a.active for a in engine.data.lms.accounts.values())
 
 
@@ -181,7 +182,7 @@ async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engin
         try:
             await runner.apply(engine.rt, run_id)
         finally:
-            apply_module._apply_batch = real  # type: ignore[assignment]
+            apply_module._apply_batch = real
 
     async with engine.db.sessions() as session:
         from enrolsync.sync import runs
@@ -208,3 +209,39 @@ async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engin
     ops = await engine.ops(run.id)
     assert {op.status for op in ops} <= {"done", "already"}
     assert original.writes == len(ops), "each effect was made exactly once"
+
+
+async def test_a_full_run_repairs_group_and_enrolment_drift_on_a_target_with_groups(db: Database) -> None:
+    spec = {
+        **RULES,
+        "rules": [*RULES["rules"], {"name": "all", "when": {"op": "exists", "attr": "hr_id"}, "groups": ["g"]}],
+    }
+    engine = await make_engine(db, spec=spec)
+    seed(engine)
+    await engine.run()
+    lms = engine.data.lms
+    two, three = (await engine.link("2")).account_id or "", (await engine.link("3")).account_id or ""
+    lms.groups.discard((two, "g"))
+    lms.enrolments.discard((three, "C2"))
+
+    run = await engine.run()
+
+    assert [(op.kind, op.hr_id, op.op["drift"]) for op in await engine.ops(run.id)] == [
+        ("add_to_group", "2", True),
+        ("enrol", "3", True),
+    ]
+    assert run.counters["drift"] == {"add_to_group": 1, "enrol": 1}
+    assert (two, "g") in lms.groups and (three, "C2") in lms.enrolments
+
+
+async def test_a_started_enrolment_survives_a_move_on_the_memory_target(engine: Engine) -> None:
+    await engine.run()
+    three = (await engine.link("3")).account_id or ""
+    engine.data.lms.started.add((three, "C2"))
+    engine.data.hris.put(staff("3", department="Sales"))
+
+    run = await engine.run(scope="incremental")
+
+    assert summary(await engine.ops(run.id)) == [("update_user", "3", None)]
+    assert run.counters["kept_started"] == 1
+    assert (three, "C2") in engine.data.lms.enrolments

@@ -10,9 +10,19 @@ from fastapi import APIRouter, Response
 from pydantic import ValidationError
 from sqlmodel import col, select
 
-from enrolsync.api import queries
+from enrolsync.api import audit, queries
+from enrolsync.api.auth import Admin, Viewer
 from enrolsync.api.checking import check_connection
-from enrolsync.api.deps import AfterQuery, BoxDep, ClientsDep, LimitQuery, RegistryDep, SessionDep, SettingsDep
+from enrolsync.api.deps import (
+    AfterQuery,
+    BoxDep,
+    ClientsDep,
+    ClockDep,
+    LimitQuery,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+)
 from enrolsync.api.problems import conflict, field_problems, invalid, invalid_field, not_found, problem_responses
 from enrolsync.api.schemas import CheckPublic, ConnectionCreate, ConnectionPublic, ConnectionUpdate, Page
 from enrolsync.connectors.base import ConnectorConfig
@@ -80,6 +90,8 @@ async def _commit(session: SessionDep, name: str) -> None:
 @router.post("", status_code=201, responses=problem_responses(409, 422))
 async def create_connection(
     body: ConnectionCreate,
+    principal: Admin,
+    now: ClockDep,
     session: SessionDep,
     registry: RegistryDep,
     box: BoxDep,
@@ -94,14 +106,25 @@ async def create_connection(
         name=body.name, connector=body.connector, config=public, secrets=box.encrypt(secrets) if secrets else ""
     )
     session.add(connection)
+    detail = {"connector": body.connector, "secrets_set": sorted(secrets)}
+    audit.record(
+        session,
+        principal,
+        action="connection.create",
+        resource_type="connection",
+        resource_id=connection.id,
+        at=now(),
+        detail=detail,
+    )
     await _commit(session, body.name)
     log.info("connection.created", connection_id=connection.id, connector=connection.connector)
     response.headers["Location"] = f"/connections/{connection.id}"
     return connection_public(connection, registry=registry, box=box)
 
 
-@router.get("")
+@router.get("", responses=problem_responses(400))
 async def list_connections(
+    _: Viewer,
     session: SessionDep,
     registry: RegistryDep,
     box: BoxDep,
@@ -117,7 +140,7 @@ async def list_connections(
 
 @router.get("/{connection_id}", responses=problem_responses(404))
 async def get_connection(
-    connection_id: str, session: SessionDep, registry: RegistryDep, box: BoxDep
+    connection_id: str, _: Viewer, session: SessionDep, registry: RegistryDep, box: BoxDep
 ) -> ConnectionPublic:
     """One connection."""
     return connection_public(await _load(session, connection_id), registry=registry, box=box)
@@ -127,6 +150,8 @@ async def get_connection(
 async def update_connection(
     connection_id: str,
     body: ConnectionUpdate,
+    principal: Admin,
+    now: ClockDep,
     session: SessionDep,
     registry: RegistryDep,
     box: BoxDep,
@@ -149,13 +174,24 @@ async def update_connection(
         connection.name = body.name
     connection.updated_at = utcnow()
     session.add(connection)
+    # Field names only: values may be secrets.
+    changed = {"name": body.name is not None, "config_fields": sorted(body.config or {})}
+    audit.record(
+        session,
+        principal,
+        action="connection.update",
+        resource_type="connection",
+        resource_id=connection.id,
+        at=now(),
+        detail=changed,
+    )
     await _commit(session, connection.name)
     log.info("connection.updated", connection_id=connection.id)
     return connection_public(connection, registry=registry, box=box)
 
 
 @router.delete("/{connection_id}", status_code=204, responses=problem_responses(404, 409))
-async def delete_connection(connection_id: str, session: SessionDep) -> None:
+async def delete_connection(connection_id: str, principal: Admin, now: ClockDep, session: SessionDep) -> None:
     """Delete a connection that no pipeline uses (its stored webhook events go with it)."""
     connection = await _load(session, connection_id)
     used = await queries.pipelines_using(session, connection_id=connection_id)
@@ -163,13 +199,22 @@ async def delete_connection(connection_id: str, session: SessionDep) -> None:
         raise conflict(f"the connection is used by {used} pipeline(s); delete or repoint them first")
     await queries.delete_where(session, Event, col(Event.connection_id) == connection_id)
     await session.delete(connection)
+    audit.record(
+        session,
+        principal,
+        action="connection.delete",
+        resource_type="connection",
+        resource_id=connection_id,
+        at=now(),
+        detail={"connector": connection.connector},
+    )
     await queries.commit_or_conflict(session, "the connection is in use")
     log.info("connection.deleted", connection_id=connection_id)
 
 
 @router.post("/{connection_id}/check", responses=problem_responses(404))
 async def check(
-    connection_id: str, session: SessionDep, registry: RegistryDep, box: BoxDep, clients: ClientsDep
+    connection_id: str, _: Admin, session: SessionDep, registry: RegistryDep, box: BoxDep, clients: ClientsDep
 ) -> CheckPublic:
     """Reach the connection's system and prove its credentials; a failure is `ok: false` with the reason."""
     connection = await _load(session, connection_id)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from enrolsync.api.auth import require
 from enrolsync.api.deps import RegistryDep
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas import ConnectorList, ConnectorLoadError, ConnectorPublic
 from enrolsync.connectors.base import ConnectorInfo
 from enrolsync.connectors.registry import UnknownConnector
+from enrolsync.sync.store.tables import ApiRole
 
-router = APIRouter(prefix="/connectors", tags=["connectors"])
+router = APIRouter(prefix="/connectors", tags=["connectors"], dependencies=[Depends(require(ApiRole.VIEWER))])
 
 
 def connector_public(info: ConnectorInfo) -> ConnectorPublic:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, Response
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.api import queries
-from enrolsync.api.deps import AfterQuery, LimitQuery, RegistryDep, SessionDep
+from enrolsync.api import audit, queries
+from enrolsync.api.auth import Admin, Principal, Viewer
+from enrolsync.api.deps import AfterQuery, ClockDep, LimitQuery, RegistryDep, SessionDep
 from enrolsync.api.problems import FieldProblem, conflict, invalid, not_found, problem_responses
 from enrolsync.api.schemas import Page, PipelineCreate, PipelinePublic, PipelineUpdate
 from enrolsync.connectors.registry import Registry
@@ -65,6 +68,26 @@ async def _check_end(
         problems.append(FieldProblem(path=field, message=message, type="wrong_kind"))
 
 
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    pipeline: Pipeline,
+    now: Callable[[], datetime],
+    **detail: object,
+) -> None:
+    # The spec itself is not copied: the version number finds it in the pipeline's version history.
+    audit.record(
+        session,
+        principal,
+        action=action,
+        resource_type="pipeline",
+        resource_id=pipeline.id,
+        at=now(),
+        detail={"name": pipeline.name, "version": pipeline.version, **detail},
+    )
+
+
 async def _load(session: SessionDep, pipeline_id: str) -> Pipeline:
     pipeline = await session.get(Pipeline, pipeline_id)
     if pipeline is None:
@@ -74,7 +97,12 @@ async def _load(session: SessionDep, pipeline_id: str) -> Pipeline:
 
 @router.post("", status_code=201, responses=problem_responses(409, 422))
 async def create_pipeline(
-    body: PipelineCreate, session: SessionDep, registry: RegistryDep, response: Response
+    body: PipelineCreate,
+    principal: Admin,
+    now: ClockDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    response: Response,
 ) -> PipelinePublic:
     """Create a pipeline at version 1. The source must be an HR connection and the target an LMS connection."""
     problems: list[FieldProblem] = []
@@ -88,15 +116,16 @@ async def create_pipeline(
         session.add(pipeline)
         await session.flush()  # the version row refers to the pipeline row
         session.add(PipelineVersion(pipeline_id=pipeline.id, version=pipeline.version, spec=pipeline.spec))
+        _audit(session, principal, "pipeline.create", pipeline, now, source_id=body.source_id, target_id=body.target_id)
         await session.commit()
     log.info("pipeline.created", pipeline_id=pipeline.id, version=pipeline.version, rules=len(spec.rules))
     response.headers["Location"] = f"/pipelines/{pipeline.id}"
     return pipeline_public(pipeline)
 
 
-@router.get("")
+@router.get("", responses=problem_responses(400))
 async def list_pipelines(
-    session: SessionDep, after: AfterQuery = None, limit: LimitQuery = queries.DEFAULT_LIMIT
+    _: Viewer, session: SessionDep, after: AfterQuery = None, limit: LimitQuery = queries.DEFAULT_LIMIT
 ) -> Page[PipelinePublic]:
     """Pipelines, oldest first."""
     items, following = await queries.page(session, select(Pipeline), queries.PIPELINES_ORDER, after=after, limit=limit)
@@ -104,14 +133,19 @@ async def list_pipelines(
 
 
 @router.get("/{pipeline_id}", responses=problem_responses(404))
-async def get_pipeline(pipeline_id: str, session: SessionDep) -> PipelinePublic:
+async def get_pipeline(pipeline_id: str, _: Viewer, session: SessionDep) -> PipelinePublic:
     """One pipeline at its current version."""
     return pipeline_public(await _load(session, pipeline_id))
 
 
 @router.patch("/{pipeline_id}", responses=problem_responses(404, 409, 422))
 async def update_pipeline(
-    pipeline_id: str, body: PipelineUpdate, session: SessionDep, registry: RegistryDep
+    pipeline_id: str,
+    body: PipelineUpdate,
+    principal: Admin,
+    now: ClockDep,
+    session: SessionDep,
+    registry: RegistryDep,
 ) -> PipelinePublic:
     """Change a pipeline. A new spec or end adds one to its version (a rename does not); runs keep theirs."""
     pipeline = await _load(session, pipeline_id)
@@ -139,6 +173,7 @@ async def update_pipeline(
             pipeline.version += 1
             session.add(PipelineVersion(pipeline_id=pipeline.id, version=pipeline.version, spec=pipeline.spec))
         session.add(pipeline)
+        _audit(session, principal, "pipeline.update", pipeline, now, fields=sorted(changes))
         await queries.commit_or_conflict(
             session, f"a pipeline named {pipeline.name!r} exists, or the pipeline was changed at the same time"
         )
@@ -147,12 +182,13 @@ async def update_pipeline(
 
 
 @router.delete("/{pipeline_id}", status_code=204, responses=problem_responses(404, 409))
-async def delete_pipeline(pipeline_id: str, session: SessionDep) -> None:
+async def delete_pipeline(pipeline_id: str, principal: Admin, now: ClockDep, session: SessionDep) -> None:
     """Delete a pipeline with its history (runs, operation logs, links, versions). Refused while a run is active."""
     pipeline = await _load(session, pipeline_id)
     if await active_run(session, pipeline_id=pipeline_id) is not None:
         raise conflict("the pipeline has a queued or running run; wait for it to finish")
     await queries.delete_pipeline_history(session, pipeline_id=pipeline_id)
     await session.delete(pipeline)
+    _audit(session, principal, "pipeline.delete", pipeline, now)
     await queries.commit_or_conflict(session, "the pipeline changed while it was being deleted")
     log.info("pipeline.deleted", pipeline_id=pipeline_id)

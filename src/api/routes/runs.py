@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Body, Query, Response
 from sqlmodel import col, select
 
-from enrolsync.api import queries
-from enrolsync.api.deps import AfterQuery, LimitQuery, QueueDep, SessionDep
+from enrolsync.api import audit, queries
+from enrolsync.api.auth import Operator, Viewer
+from enrolsync.api.deps import AfterQuery, ClockDep, LimitQuery, QueueDep, SessionDep
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas import Page, RunCreate, RunOpPublic, RunProgress, RunPublic
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.runs import PipelineNotFound, request_run
+from enrolsync.sync.store import ledger
 from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus
 
 router = APIRouter(tags=["runs"])
 log = structlog.get_logger("enrolsync.api")
 
 
-def run_public(run: Run) -> RunPublic:
-    """The API view of a run."""
+def _duration(run: Run, now: datetime) -> float | None:
+    if run.started_at is None:
+        return None
+    return ((run.finished_at or now) - run.started_at).total_seconds()
+
+
+def run_public(run: Run, *, now: datetime, ops: dict[str, dict[str, int]] | None = None) -> RunPublic:
+    """The API view of a run; `ops` are live counts when given, else those the run recorded when it finished."""
     return RunPublic(
         id=run.id,
         pipeline_id=run.pipeline_id,
@@ -33,11 +42,13 @@ def run_public(run: Run) -> RunPublic:
         hr_ids=run.hr_ids,
         counters=run.counters,
         progress=RunProgress(people_read=run.people_read, ops_planned=run.ops_planned, ops_applied=run.ops_applied),
+        ops=ops if ops is not None else dict(run.counters.get("ops", {})),
         error=run.error,
         plan_run_id=run.plan_run_id,
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
+        duration_seconds=_duration(run, now),
     )
 
 
@@ -68,8 +79,10 @@ _COALESCED = {"model": RunPublic, "description": "A run of this pipeline is alre
 )
 async def start_run(
     pipeline_id: str,
+    principal: Operator,
     session: SessionDep,
     queue: QueueDep,
+    now: ClockDep,
     response: Response,
     body: Annotated[RunCreate | None, Body()] = None,
 ) -> RunPublic:
@@ -90,36 +103,49 @@ async def start_run(
         )
     except PipelineNotFound:
         raise not_found("pipeline", pipeline_id) from None
+    # request_run commits before it enqueues (a worker must find the row); the audit entry follows at once.
+    detail = {"pipeline_id": pipeline_id, "mode": run.mode, "scope": run.scope, "coalesced": not created}
+    audit.record(
+        session, principal, action="run.start", resource_type="run", resource_id=run.id, at=now(), detail=detail
+    )
+    await session.commit()
     response.status_code = 202 if created else 200
     response.headers["Location"] = f"/runs/{run.id}"
     log.info("run.requested", run_id=run.id, pipeline_id=pipeline_id, created=created, mode=run.mode, scope=run.scope)
-    return run_public(run)
+    return run_public(run, now=now())
 
 
-@router.get("/pipelines/{pipeline_id}/runs", responses=problem_responses(404))
+@router.get("/pipelines/{pipeline_id}/runs", responses=problem_responses(400, 404))
 async def list_runs(
-    pipeline_id: str, session: SessionDep, after: AfterQuery = None, limit: LimitQuery = queries.DEFAULT_LIMIT
+    pipeline_id: str,
+    _: Viewer,
+    session: SessionDep,
+    now: ClockDep,
+    after: AfterQuery = None,
+    limit: LimitQuery = queries.DEFAULT_LIMIT,
 ) -> Page[RunPublic]:
     """The pipeline's runs, newest first."""
     if await session.get(Pipeline, pipeline_id) is None:
         raise not_found("pipeline", pipeline_id)
     stmt = select(Run).where(col(Run.pipeline_id) == pipeline_id)
     items, following = await queries.page(session, stmt, queries.RUNS_ORDER, after=after, limit=limit)
-    return Page(items=[run_public(run) for run in items], next=following)
+    moment = now()
+    return Page(items=[run_public(run, now=moment) for run in items], next=following)
 
 
 @router.get("/runs/{run_id}", responses=problem_responses(404))
-async def get_run(run_id: str, session: SessionDep) -> RunPublic:
-    """One run: status, progress, counters and timings."""
+async def get_run(run_id: str, _: Viewer, session: SessionDep, now: ClockDep) -> RunPublic:
+    """One run: status, progress, operations by kind and outcome (live while it runs), counters and timings."""
     run = await session.get(Run, run_id)
     if run is None:
         raise not_found("run", run_id)
-    return run_public(run)
+    return run_public(run, now=now(), ops=await ledger.op_counts(session, run_id=run_id))
 
 
 @router.get("/runs/{run_id}/operations", responses=problem_responses(400, 404))
 async def list_operations(
     run_id: str,
+    _: Viewer,
     session: SessionDep,
     hr_id: Annotated[str | None, Query(max_length=200)] = None,
     kind: OpKind | None = None,

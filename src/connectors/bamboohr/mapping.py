@@ -65,20 +65,27 @@ def person_status(
     """Active/Inactive decides; leave comes from the employment status; dates decide only when status is unset.
 
     BambooHR flips `status` on the termination date, so a future termination is still active. Future hires are
-    `Inactive` too (no canonical "not started" state): they read as terminated until their start date.
+    `Inactive` too until their start date (BambooHR has no "not started" state): an Inactive row whose hire
+    date is today or ahead, and after any termination date (a rehire), is a future joiner, read as active with
+    that hire date; the engine decides when to provision them (the pipeline's lead time).
     """
     state = (clean(row.get(names.status)) or "").casefold()
-    if state == "inactive":
+    ended = parse_date(row.get(names.termination_date)) if names.termination_date else None
+    hired = parse_date(row.get(names.hire_date)) if names.hire_date else None
+    if state == "inactive" and not _future_joiner(hired, ended, today):
         return PersonStatus.TERMINATED
-    if state != "active":
-        ended = parse_date(row.get(names.termination_date)) if names.termination_date else None
-        hired = parse_date(row.get(names.hire_date)) if names.hire_date else None
-        if ended is not None and ended <= today and not (hired is not None and hired > ended):
-            return PersonStatus.TERMINATED
+    rehired = hired is not None and ended is not None and hired > ended
+    if state not in ("active", "inactive") and ended is not None and ended <= today and not rehired:
+        return PersonStatus.TERMINATED
     employment = clean(row.get(names.employment_status)) if names.employment_status else None
     if employment and employment.casefold() in {status.casefold() for status in leave_statuses}:
         return PersonStatus.LEAVE
     return PersonStatus.ACTIVE
+
+
+def _future_joiner(hired: date | None, ended: date | None, today: date) -> bool:
+    # The start day itself counts: BambooHR flips the status during that day, maybe after our read.
+    return hired is not None and hired >= today and (ended is None or ended < hired)
 
 
 def to_person(

@@ -77,6 +77,8 @@ def apply_op(lms: MemoryLms, op: Op) -> OpResult:  # noqa: C901 - one branch per
             raise NotFound("course not found", status=404)
         key = (account_id, op.course_id)
         ref = ExternalRef(kind="enrolment", id=":".join(key))
+        if isinstance(op, Unenrol) and key in lms.started and key in lms.enrolments:
+            return OpResult.already(ref)  # a started course is the learner's record: kept (see `Unenrol`)
         result = _toggle(lms, key in lms.enrolments, isinstance(op, Enrol), ref)
         (lms.enrolments.add if isinstance(op, Enrol) else lms.enrolments.discard)(key)
         return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -47,6 +47,7 @@ REQUIRED_FUNCTIONS = frozenset(
 )
 _LOOKUP_FIELDS = {"external_id": "idnumber", "email": "email", "username": "username"}
 CHECK_COURSE_SAMPLE = 20  # course rosters check() reads at most, to learn role ids
+EMAIL_SEARCHES = 10  # above this many emails to find case-insensitively, one read of every account is cheaper
 
 Handler = Callable[[Sequence[tuple[int, Any]], dict[int, OpResult]], Awaitable[None]]
 
@@ -133,34 +134,41 @@ class MoodleTarget:
         users = await self._client.search_users([("email", "%")])
         return [u for u in users if u.username != mapping.GUEST_USERNAME]
 
-    async def _rosters(self) -> AsyncIterator[tuple[Course, list[EnrolledUser]]]:
-        for course in await self._courses():
-            roster = (await read_rosters(self._client, self._book, [course.id]))[course.id]
-            if not isinstance(roster, ConnectorError):
-                yield course, roster
+    async def _rosters(
+        self, course_ids: Collection[str] | None = None
+    ) -> AsyncIterator[tuple[int, list[EnrolledUser]]]:
+        if course_ids is None:
+            ids = [course.id for course in await self._courses()]
+        else:
+            ids = sorted({n for c in course_ids if (n := mapping.numeric_id(c)) is not None})
+        for course_id in ids:
+            roster = (await read_rosters(self._client, self._book, [course_id]))[course_id]
+            if not isinstance(roster, ConnectorError):  # a course deleted meanwhile, or one we may not read
+                yield course_id, roster
 
     async def list_accounts(self) -> AsyncIterator[Account]:
         """Every account except Moodle's guest. Raises `AuthError`, or `TransientError` once retries run out."""
         for user in await self._users():
             yield mapping.to_account(user, job_title_field=self.config.job_title_field)
 
-    async def list_enrolments(self) -> AsyncIterator[Enrolment]:
-        """Every course participant, by any enrolment method; `started` = the course was opened at least once."""
-        async for course, roster in self._rosters():
+    async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
+        """Course participants by any enrolment method, of every course or only `course_ids` (one roster read
+        each); `started` = the learner opened the course at least once (`lastcourseaccess`)."""
+        async for course_id, roster in self._rosters(course_ids):
             for p in roster:
-                yield Enrolment(account_id=str(p.id), course_id=str(course.id), started=p.lastcourseaccess > 0)
+                yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
         `role_mirror_field` is set, system and user-context roles from that field."""
-        async for course, roster in self._rosters():
+        async for course_id, roster in self._rosters():
             for participant in roster:
                 for role in participant.roles:
                     if role.shortname == self._book.learner:
                         continue
                     logical = self._book.logical(role.shortname, RoleScope.COURSE)
                     yield RoleAssignment(
-                        account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course.id)
+                        account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course_id)
                     )
         field = self.config.role_mirror_field
         if field is None:
@@ -185,8 +193,13 @@ class MoodleTarget:
                 yield SsoIdentity(account_id=str(user.id), auth=user.auth, subject=str(getattr(user, field)))
 
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
-        """Look accounts up by `external_id` (idnumber), `email` or `username`. Moodle matches emails
-        case-sensitively, so each email is also tried lower-cased; usernames are lower-cased."""
+        """Look accounts up by `external_id` (idnumber), `email` or `username`; usernames are lower-cased.
+
+        core_user_get_users_by_field compares exactly, which on PostgreSQL means case-sensitively, and Moodle
+        keeps emails as typed; so emails not found as given or lower-cased are looked for with
+        core_user_get_users, whose email criterion is a case-insensitive LIKE (one call each, or one call for
+        every account when many are missing). Callers compare what they get back themselves.
+        """
         if field not in _LOOKUP_FIELDS:
             raise Invalid(f"cannot look accounts up by {field!r}")
         if field == "username":
@@ -194,8 +207,22 @@ class MoodleTarget:
         elif field == "email":
             values = [w for v in values for w in (v.strip(), v.strip().lower())]
         users = await self._client.users_by_field(_LOOKUP_FIELDS[field], values) if values else []
+        if field == "email":
+            users += await self._emails_by_case(values, users)
         unique = {u.id: u for u in users}
         return [mapping.to_account(u, job_title_field=self.config.job_title_field) for u in unique.values()]
+
+    async def _emails_by_case(self, values: Sequence[str], found: Sequence[MoodleUser]) -> list[MoodleUser]:
+        known = {u.email.strip().casefold() for u in found}
+        missing = {v.strip().casefold() for v in values if v.strip() and v.strip().casefold() not in known}
+        if len(missing) > EMAIL_SEARCHES:
+            return [u for u in await self._users() if u.email.strip().casefold() in missing]
+        users: list[MoodleUser] = []
+        for email in sorted(missing):
+            # `_` and `%` are LIKE wildcards: a search may also return near misses, dropped here.
+            found_now = await self._client.search_users([("email", email)])
+            users += [u for u in found_now if u.email.strip().casefold() == email]
+        return users
 
     async def apply(self, ops: Sequence[Op]) -> Sequence[OpResult]:
         """Apply ops, grouped per Moodle function in plan order; one result per op, in order.

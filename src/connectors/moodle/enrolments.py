@@ -53,7 +53,8 @@ class EnrolmentWriter:
     async def apply(self, items: Sequence[tuple[int, Enrol | Unenrol]], out: Outcomes) -> None:
         """Enrol through the manual method with the learner role, or unenrol; a state already in place is `already`.
 
-        Moodle treats re-enrolling as an update, so the course roster is read first to tell `done` from `already`.
+        Moodle treats re-enrolling as an update, so the course roster is read first to tell `done` from `already`;
+        the same read shows `lastcourseaccess`, and a course the learner has opened is kept (`already`).
         """
         targets: dict[int, tuple[int, int]] = {}
         for index, op in items:
@@ -73,9 +74,11 @@ class EnrolmentWriter:
             if isinstance(roster, ConnectorError):
                 out[index] = op_failure(roster)
                 continue
-            enrolled = any(p.id == user_id for p in roster)
+            participant = next((p for p in roster if p.id == user_id), None)
             entry = {"userid": user_id, "courseid": course_id}
-            if enrolled == isinstance(op, Enrol):
+            started = participant is not None and participant.lastcourseaccess > 0
+            if (participant is not None) == isinstance(op, Enrol) or (isinstance(op, Unenrol) and started):
+                # A course the learner has opened is their training record: never removed (see `Unenrol`).
                 out[index] = OpResult.already(enrolment_ref(user_id, course_id))
             elif isinstance(op, Unenrol):
                 unenrols.append((index, entry))

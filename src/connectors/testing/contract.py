@@ -4,7 +4,8 @@ Source fixtures: `connector_cls`, `fake` (a seeded `FakeServer`), `config`, `bad
 `mutate` (callable(fake) -> hr_id it changed) and, for EVENTS, `event_request` (a validly signed RawRequest) and
 `event_hr_id`.
 Target fixtures: `connector_cls`, `fake`, `config`, `bad_config`, `course_ids` (two existing courses), `roles`
-(logical role names the system supports), `sso_auth`, `existing_accounts` (account ids seeded in the fake).
+(logical role names the system supports), `sso_auth`, `existing_accounts` (account ids seeded in the fake) and,
+for ENROLMENTS, `mark_started` (callable(fake, account_id, course_id) giving the learner progress in the course).
 
 Ops whose capability the connector does not declare are skipped, so every declared capability is proven.
 """
@@ -35,6 +36,7 @@ from enrolsync.connectors.ops import (
     OpResult,
     ReactivateUser,
     SetSsoIdentity,
+    Unenrol,
 )
 from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
 
@@ -225,6 +227,44 @@ class TargetContract(_Common):
         assert (first.outcome, second.outcome) == ("done", "already")
         enrolled = {(e.account_id, e.course_id) for e in await collect(connector.list_enrolments())}
         assert (account_id, course_ids[0]) in enrolled
+
+    async def test_unenrol_round_trip(self, connector: Any, connector_cls: type[Any], course_ids: list[str]) -> None:
+        self.requires(connector_cls, Capability.ENROLMENTS)
+        account_id = await self.create(connector, 8)
+        await connector.apply([Enrol(hr_id="CT-8", account_id=account_id, course_id=course_ids[0])])
+        first, second = await self.apply_twice(
+            connector, Unenrol(hr_id="CT-8", account_id=account_id, course_id=course_ids[0])
+        )
+        assert (first.outcome, second.outcome) == ("done", "already")
+        enrolled = {(e.account_id, e.course_id) for e in await collect(connector.list_enrolments())}
+        assert (account_id, course_ids[0]) not in enrolled
+
+    async def test_a_started_enrolment_is_never_removed(
+        self, connector: Any, connector_cls: type[Any], course_ids: list[str], fake: FakeServer, request: Any
+    ) -> None:
+        self.requires(connector_cls, Capability.ENROLMENTS)
+        account_id = await self.create(connector, 9)
+        await connector.apply([Enrol(hr_id="CT-9", account_id=account_id, course_id=course_ids[0])])
+        request.getfixturevalue("mark_started")(fake, account_id, course_ids[0])
+
+        [result] = await connector.apply([Unenrol(hr_id="CT-9", account_id=account_id, course_id=course_ids[0])])
+
+        assert result.outcome == "already"
+        listed = [e for e in await collect(connector.list_enrolments()) if e.account_id == account_id]
+        assert [(e.course_id, e.started) for e in listed] == [(course_ids[0], True)]
+
+    async def test_enrolments_can_be_listed_for_some_courses(
+        self, connector: Any, connector_cls: type[Any], course_ids: list[str]
+    ) -> None:
+        self.requires(connector_cls, Capability.ENROLMENTS)
+        account_id = await self.create(connector, 13)
+        await connector.apply([Enrol(hr_id="CT-13", account_id=account_id, course_id=c) for c in course_ids[:2]])
+
+        listed = await collect(connector.list_enrolments(course_ids=[course_ids[1], "no-such-course-424242"]))
+
+        assert {e.course_id for e in listed} == {course_ids[1]}
+        assert (account_id, course_ids[1]) in {(e.account_id, e.course_id) for e in listed}
+        assert await collect(connector.list_enrolments(course_ids=[])) == []
 
     async def test_manager_scope_round_trip(self, connector: Any, connector_cls: type[Any], roles: list[str]) -> None:
         self.requires(connector_cls, Capability.MANAGER_SCOPE)

@@ -20,7 +20,7 @@ Predicate = Callable[[httpx.Request], bool]
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "timeout" | "disconnect" | "malformed"
+    kind: str  # "status" | "timeout" | "disconnect" | "malformed" | "lost" (took effect, the answer never came)
     status: int = 503
     retry_after: float | None = None
     body: bytes = b""
@@ -51,6 +51,8 @@ class FakeServer:
         self.requests: list[httpx.Request] = []
         self._faults: deque[Fault] = deque()
         self.faults_served = 0
+        # Draws a fault (or None) for each request no queued fault claims: randomized fault injection.
+        self.chaos: Callable[[httpx.Request], Fault | None] | None = None
 
     # -- what subclasses implement -------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -83,12 +85,20 @@ class FakeServer:
     def malformed_next(self, n: int = 1, *, when: Predicate | None = None) -> None:
         self._faults.extend(Fault("malformed", status=200, when=when) for _ in range(n))
 
+    def lose_response_next(self, n: int = 1, *, when: Predicate | None = None) -> None:
+        """The next `n` requests take effect, then their answers are lost (a read timeout after the write)."""
+        self._faults.extend(Fault("lost", when=when) for _ in range(n))
+
     def _take_fault(self, request: httpx.Request) -> Fault | None:
         for fault in self._faults:
             if fault.when is None or fault.when(request):
                 self._faults.remove(fault)
                 self.faults_served += 1
                 return fault
+        drawn = self.chaos(request) if self.chaos is not None else None
+        if drawn is not None and (drawn.when is None or drawn.when(request)):
+            self.faults_served += 1
+            return drawn
         return None
 
     # -- serving ----------------------------------------------------------------------------------------------
@@ -102,6 +112,9 @@ class FakeServer:
         fault = self._take_fault(request)
         if fault is None:
             return self.handle(request)
+        if fault.kind == "lost":
+            self.handle(request)
+            raise httpx.ReadTimeout("injected timeout after the request took effect", request=request)
         if fault.kind == "timeout":
             raise httpx.ReadTimeout("injected timeout", request=request)
         if fault.kind == "disconnect":

@@ -122,6 +122,11 @@ async def op_counts(session: AsyncSession, *, run_id: str) -> dict[str, dict[str
     return counts
 
 
+async def delete_ops(session: AsyncSession, *, run_id: str) -> None:
+    """Drop a run's ops (a partial plan left by an attempt that died while planning)."""
+    await _execute(session, sa.delete(RunOp).where(col(RunOp.run_id) == run_id))
+
+
 async def has_ops(session: AsyncSession, *, run_id: str) -> bool:
     stmt = sa.select(sa.func.count()).where(col(RunOp.run_id) == run_id)
     return int((await _execute(session, stmt)).scalar_one()) > 0

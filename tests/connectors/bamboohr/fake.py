@@ -47,7 +47,8 @@ class _Employee:
 
 
 class BambooHRFake(FakeServer):
-    """In-memory BambooHR company. Set `stuck_page` to make the dataset always answer page 1 (a looping server)."""
+    """In-memory BambooHR company. Set `stuck_page` to make the dataset always answer page 1 (a looping server),
+    `truncate` to make it answer only the first n rows (an empty or truncated answer)."""
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class BambooHRFake(FakeServer):
         self.webhook_key = webhook_key
         self.now = now
         self.stuck_page = False
+        self.truncate: int | None = None  # serve at most this many dataset rows: an API that lost people
         self._served = 0
         seeded = list(rows)
         # Seeded history lies strictly before `now`, so a read made now has seen all of it.
@@ -104,12 +106,14 @@ class BambooHRFake(FakeServer):
         manager: str | None = None,
         hire_date: date | None = None,
     ) -> str:
-        """Add an employee (the next id); returns the new hr_id."""
+        """Add an employee (the next id); returns the new hr_id. A future hire is `Inactive` until their start, as
+        BambooHR shows them."""
         hr_id = str(max((int(i) for i in self._employees), default=FIRST_ID - 1) + 1)
         local = f"{first_name}.{last_name}{hr_id}".lower()
+        status = "Inactive" if hire_date is not None and hire_date > self.today else "Active"
         row: Row = {
             "eeid": hr_id, "employeeNumber": f"E{int(hr_id):05d}", "firstName": first_name, "lastName": last_name,
-            "email": f"{local}@acme.example", "status": "Active", "employmentStatus": "Full-Time",
+            "email": f"{local}@acme.example", "status": status, "employmentStatus": "Full-Time",
             "jobInformationDepartment": department, "jobInformationJobTitle": job_title,
             "jobInformationLocation": location, "supervisorEid": manager,
             "hireDate": (hire_date or self.today).isoformat(), "terminationDate": None,
@@ -130,6 +134,16 @@ class BambooHRFake(FakeServer):
         """BambooHR keeps a future leaver Active until the termination date."""
         changes = {"terminationDate": on.isoformat(), "employmentStatus": "Terminated"}
         self.update(hr_id, **({**changes, "status": "Inactive"} if on <= self.today else changes))
+
+    def rehire(self, hr_id: str, on: date) -> None:
+        """Rehire a former employee: a new hire date; the old termination date stays on record. Until a future
+        start date the employee stays `Inactive`."""
+        changes = {"hireDate": on.isoformat(), "employmentStatus": "Full-Time"}
+        self.update(hr_id, **changes, status="Active" if on <= self.today else "Inactive")
+
+    def start(self, hr_id: str) -> None:
+        """BambooHR's own flip of a future hire to `Active` on their start date."""
+        self.update(hr_id, status="Active")
 
     def delete(self, hr_id: str) -> None:
         """Remove the record outright (not a termination): `/employees/changed` reports it as Deleted."""
@@ -217,6 +231,8 @@ class BambooHRFake(FakeServer):
         except FilterError as exc:
             return _problem(exc.status, exc.code, str(exc))
         rows = query.sort(e.fields for e in self._employees.values() if not e.deleted and keep(e.fields))
+        if self.truncate is not None:
+            rows = rows[: self.truncate]
         pages = math.ceil(len(rows) / query.size)
         page = 1 if self.stuck_page else query.page
         start = (page - 1) * query.size

@@ -109,7 +109,10 @@ def test_field_names_are_configurable() -> None:
         ("Active", "on leave", None, "2020-01-01", PersonStatus.LEAVE),  # case-insensitive
         ("Active", "Terminated", "2025-12-31", "2020-01-01", PersonStatus.ACTIVE),  # future leaver still works
         ("Inactive", "Terminated", "2025-04-30", "2020-01-01", PersonStatus.TERMINATED),
-        ("Inactive", "Full-Time", None, "2025-07-01", PersonStatus.TERMINATED),  # future hire: not started
+        ("Inactive", "Full-Time", None, "2025-07-01", PersonStatus.ACTIVE),  # future hire: a joiner, not a leaver
+        ("Inactive", "Full-Time", "2024-03-31", "2025-07-01", PersonStatus.ACTIVE),  # future rehire
+        ("Inactive", "Terminated", "2025-07-15", "2025-07-01", PersonStatus.TERMINATED),  # offer withdrawn
+        ("Inactive", "Full-Time", None, None, PersonStatus.TERMINATED),  # no dates: Inactive means gone
         (None, "Full-Time", "2025-04-30", "2020-01-01", PersonStatus.TERMINATED),  # no status: dates decide
         (None, "Full-Time", "2024-01-31", "2024-06-01", PersonStatus.ACTIVE),  # rehired after leaving
         (None, "Full-Time", "2025-12-31", "2020-01-01", PersonStatus.ACTIVE),

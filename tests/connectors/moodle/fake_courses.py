@@ -84,6 +84,8 @@ def unenrol_users(state: SiteState, params: dict[str, Any], options: Options) ->
         if state.live_user(e["userid"]) is None:
             raise invalid_parameter(f"User id not exist: {e['userid']}")
         state.enrolments.pop((e["userid"], e["courseid"]), None)
+        # enrol_plugin::unenrol_user() also forgets the user's last access to the course.
+        state.lastaccess.pop((e["userid"], e["courseid"]), None)
         # The last enrolment gone, unenrol_user() also removes every role the user held in the course.
         state.assignments = {a for a in state.assignments if a[1:] != (e["userid"], "course", e["courseid"])}
     return None

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from enrolsync.connectors.testing.contract import TargetContract
+from enrolsync.connectors.testing.fakes import FakeServer
+from tests.connectors.moodle.fake import FakeMoodle
+
+OPENED_AT = 1_717_000_000  # a Unix time: the learner opened the course
 
 
 class TestMoodleContract(TargetContract):
-    pass
+    @pytest.fixture
+    def mark_started(self) -> Callable[[FakeServer, str, str], None]:
+        def start(fake: FakeServer, account_id: str, course_id: str) -> None:
+            assert isinstance(fake, FakeMoodle)
+            fake.state.lastaccess[(int(account_id), int(course_id))] = OPENED_AT
+
+        return start

@@ -1,0 +1,71 @@
+"""The service as deployed, for scenario 5: the REST API (uvicorn on loopback) and a worker (DBOS) in one process.
+
+    python -m bench.service_child --db URL --secret-key KEY --data-dir DIR
+
+Prints `READY <port> <admin token or ->` once both run, then serves until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrolsync.api.app import create_app
+from enrolsync.demo_systems import serve
+from enrolsync.logs import configure_logging
+from enrolsync.settings import Settings
+from enrolsync.sync import worker as worker_module
+
+
+async def admin_token(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+    """A bearer token for the bench, where the API has tokens (issue 3); None where it takes none."""
+    try:
+        from enrolsync.api.tokens import issue_token
+        from enrolsync.sync.store.tables import ApiRole
+    except ImportError:
+        return None
+    async with sessions() as session:
+        issued = await issue_token(session, name="bench", role=ApiRole.ADMIN)
+        await session.commit()
+    return issued.secret
+
+
+async def serve_until_stopped(settings: Settings) -> None:
+    worker = await worker_module.start(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        async with serve(create_app(settings)) as url:
+            token = await admin_token(worker.runtime.sessions)
+            print(f"READY {url.rsplit(':', 1)[1]} {token or '-'}", flush=True)
+            await stopping.wait()
+    finally:
+        await worker_module.stop(worker, timeout_seconds=5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.service_child", description=__doc__)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--secret-key", required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args()
+    configure_logging("WARNING")  # stderr; stdout carries the result
+    settings = Settings(
+        data_dir=args.data_dir,
+        database_url=args.db,
+        secret_keys=[SecretStr(args.secret_key)],
+        log_level="WARNING",
+    )
+    asyncio.run(serve_until_stopped(settings))
+
+
+if __name__ == "__main__":
+    main()

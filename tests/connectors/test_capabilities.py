@@ -1,0 +1,29 @@
+"""What each built-in target can do, as `GET /connectors` shows it: the engine plans only declared capabilities,
+so a missing one is a documented gap (Moodle core web services have no groups/cohorts writes and no deletes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from enrolsync.connectors.base import Capability
+from enrolsync.connectors.memory import MemoryTarget
+from enrolsync.connectors.moodle import MoodleTarget
+
+C = Capability
+LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
+
+
+@pytest.mark.parametrize(
+    ("target", "can", "cannot"),
+    [
+        pytest.param(MoodleTarget, LIFECYCLE, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
+        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS}, {C.HARD_DELETE}, id="memory"),
+    ],
+)
+def test_targets_declare_what_they_can_and_cannot_do(
+    target: type, can: set[Capability], cannot: set[Capability]
+) -> None:
+    declared = target.info.capabilities  # type: ignore[attr-defined]
+
+    assert can <= declared
+    assert not cannot & declared

@@ -1,0 +1,102 @@
+"""Drift (pure): rebasing a link's applied state on what the target shows, and which ops are repairs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from enrolsync.connectors.model import Account, AccountFields
+from enrolsync.connectors.ops import Enrol, Op, Unenrol
+from enrolsync.sync.desired import DesiredState, SsoSpec
+from enrolsync.sync.diff import LinkedState, diff, keep_started
+from enrolsync.sync.drift import ObservedAccount, mark_drift, rebase
+from enrolsync.sync.policy import Policies
+
+FIELDS = AccountFields(
+    username="jane@example.com",
+    given_name="Jane",
+    family_name="Doe",
+    email="jane@example.com",
+    external_id="e1",
+    auth="saml2",
+    department="Sales",
+    job_title="Rep",
+)
+SSO = SsoSpec(auth="saml2", subject="jane@example.com")
+APPLIED = DesiredState(hr_id="e1", fields=FIELDS, enrolments=frozenset({"C1", "C2"}), groups=frozenset({"g"}), sso=SSO)
+
+
+def seen(**changes: Any) -> ObservedAccount:
+    """The target showing exactly what was applied, with `changes`."""
+    fields = changes.pop("fields", {})
+    base: dict[str, Any] = {
+        "account": Account(
+            account_id="a1", fields=FIELDS.model_copy(update=fields), active=changes.pop("active", True)
+        ),
+        "enrolments": {"C1": False, "C2": False},
+        "groups": frozenset({"g"}),
+        "sso": SSO,
+        "sso_listed": True,
+    }
+    return ObservedAccount(**{**base, **changes})
+
+
+def repairs(observed: ObservedAccount, desired: DesiredState = APPLIED) -> list[tuple[str, bool, str]]:
+    link = LinkedState(account_id="a1", applied=APPLIED)
+    real = LinkedState(account_id="a1", applied=rebase(APPLIED, desired, observed))
+    ops = mark_drift(diff(desired, link, policy=Policies()), diff(desired, real, policy=Policies()))
+    return [(op.kind.value, op.drift, getattr(op, "course_id", "")) for op in ops]
+
+
+CASES = [
+    pytest.param(seen(), [], id="nothing-changed"),
+    pytest.param(seen(enrolments={"C1": False}), [("enrol", True, "C2")], id="enrolment-removed"),
+    pytest.param(seen(active=False), [("reactivate_user", True, "")], id="suspended-by-hand"),
+    pytest.param(seen(fields={"department": "Ops"}), [("update_user", True, "")], id="field-edited"),
+    pytest.param(seen(fields={"email": "JANE@example.com "}), [], id="email-case-is-not-drift"),
+    pytest.param(seen(fields={"job_title": None}), [], id="a-field-the-target-does-not-keep"),
+    pytest.param(seen(sso=None), [("set_sso_identity", True, "")], id="sso-removed"),
+    pytest.param(seen(sso=SsoSpec(auth="saml2", subject="JANE@example.com")), [], id="sso-subject-case"),
+    pytest.param(seen(sso=None, sso_listed=False), [], id="sso-not-listed"),
+    pytest.param(seen(enrolments=None, groups=None), [], id="target-lists-neither"),
+    pytest.param(seen(groups=frozenset()), [("add_to_group", True, "")], id="group-left"),
+    pytest.param(seen(enrolments={"C1": False, "C2": False, "C9": True}), [], id="hand-made-enrolment-is-not-ours"),
+]
+
+
+@pytest.mark.parametrize(("observed", "expected"), CASES)
+def test_a_change_made_on_the_target_is_repaired_as_drift(
+    observed: ObservedAccount, expected: list[tuple[str, bool, str]]
+) -> None:
+    assert repairs(observed) == expected
+
+
+def test_a_reactivated_leaver_is_deactivated_again() -> None:
+    leaver = APPLIED.model_copy(update={"active": False})
+    link = LinkedState(account_id="a1", applied=leaver)
+    real = LinkedState(account_id="a1", applied=rebase(leaver, leaver, seen()))
+
+    ops = mark_drift(diff(leaver, link, policy=Policies()), diff(leaver, real, policy=Policies()))
+
+    assert [(op.kind.value, op.drift) for op in ops] == [("deactivate_user", True)]
+
+
+def test_an_op_the_links_also_plan_is_not_drift_but_extra_fields_are() -> None:
+    moved = APPLIED.model_copy(update={"fields": FIELDS.model_copy(update={"department": "Ops"})})
+
+    assert repairs(seen(), moved) == [("update_user", False, "")]
+    assert repairs(seen(fields={"given_name": "J."}), moved) == [("update_user", True, "")]
+
+
+def test_a_started_enrolment_is_kept_back_from_the_plan() -> None:
+    ops: list[Op] = [
+        Unenrol(hr_id="e1", account_id="a1", course_id="C1"),
+        Unenrol(hr_id="e1", account_id="a1", course_id="C2"),
+        Enrol(hr_id="e1", account_id="a1", course_id="C3"),
+    ]
+
+    planned, kept = keep_started(ops, {("a1", "C2"), ("a2", "C1")})
+
+    assert [op.key for op in planned] == ["unenrol:e1:C1", "enrol:e1:C3"]
+    assert [op.course_id for op in kept] == ["C2"]
