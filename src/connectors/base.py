@@ -43,6 +43,7 @@ class ConnectorConfig(BaseModel):
 class Capability(StrEnum):
     PERSONS_FULL = "persons_full"
     PERSONS_INCREMENTAL = "persons_incremental"
+    PERSONS_BY_ID = "persons_by_id"
     EVENTS = "events"
     ACCOUNTS = "accounts"
     ENROLMENTS = "enrolments"
@@ -96,6 +97,13 @@ class SourceConnector(Connector, Protocol):
         """Yield every person page by page; `since=None` reads everyone, a cursor only what changed after it.
 
         Each page's `checkpoint` resumes right after it. Raises `TransientError` / `PermanentError`.
+        """
+        ...
+
+    def read_people(self, hr_ids: Sequence[str]) -> AsyncIterator[Page[Person]]:
+        """Yield just these people (iff PERSONS_BY_ID): a webhook's run reads the few it names, not the company.
+
+        Ids the source does not know come back in `Page.removed`. Pages carry no checkpoint.
         """
         ...
 

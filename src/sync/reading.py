@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from enrolsync.connectors.base import Cursor
+from enrolsync.connectors.base import Capability, Cursor
 from enrolsync.connectors.model import Person
 from enrolsync.sync.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
@@ -52,15 +52,19 @@ async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:
     since = await _start_cursor(rt, ctx)
     wanted = set(ctx.hr_ids) if ctx.scope == "people" else None
     result = ReadResult(full=since is None and wanted is None)
+    by_id = wanted is not None and Capability.PERSONS_BY_ID in ctx.source.cls.info.capabilities
     async with rt.clients.connector(ctx.source.cls, ctx.source.config) as source:
-        async for page in source.read_persons(since):
+        # A person-scoped run (a webhook's) reads just its people where the source can; else everyone, filtered.
+        pages = source.read_people(sorted(wanted or ())) if by_id else source.read_persons(since)
+        async for page in pages:
             persons = [p for p in page.items if wanted is None or p.hr_id in wanted]
             if persons:
                 await _store_page(rt, ctx, persons, result)
             result.seen.update(p.hr_id for p in persons)
             result.removed.update(r for r in page.removed if wanted is None or r in wanted)
-            result.cursor = page.checkpoint
+            if not by_id:
+                result.cursor = page.checkpoint
     if wanted is not None:
-        # A person-scoped run reads everyone: a named person the source no longer has is gone from it.
+        # A named person the source did not return is gone from it.
         result.removed |= wanted - result.seen
     return result

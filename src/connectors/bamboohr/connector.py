@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import ClassVar
 
@@ -46,7 +46,9 @@ class BambooHRSource:
         kind="hris",
         title="BambooHR",
         config_model=BambooHRConfig,
-        capabilities=frozenset({Capability.PERSONS_FULL, Capability.PERSONS_INCREMENTAL, Capability.EVENTS}),
+        capabilities=frozenset(
+            {Capability.PERSONS_FULL, Capability.PERSONS_INCREMENTAL, Capability.PERSONS_BY_ID, Capability.EVENTS}
+        ),
         # BambooHR publishes no budget and throttles with 503 + Retry-After; stay well below what clients report.
         default_rate=Rate(calls=100, per_seconds=60),
     )
@@ -126,6 +128,18 @@ class BambooHRSource:
                 yield Page(items=tuple(items), checkpoint=encode_cursor(mid))
             else:
                 yield Page(items=tuple(items), checkpoint=final, removed=removed)
+
+    async def read_people(self, hr_ids: Sequence[str]) -> AsyncIterator[Page[Person]]:
+        wanted = sorted(set(hr_ids), key=_id_order)
+        size = self._config.id_batch_size
+        for ids in (wanted[i : i + size] for i in range(0, len(wanted), size)):
+            items: list[Person] = []
+            async for batch in self._client.dataset(
+                where=or_filter(self._config.fields.hr_id, ids), page_size=len(ids)
+            ):
+                items.extend(self._persons(batch.rows, (batch.server_time or datetime.now(UTC)).date()))
+            found = {person.hr_id for person in items}
+            yield Page(items=tuple(items), removed=tuple(i for i in ids if i not in found))
 
     def _persons(self, rows: Iterable[DatasetRow], today: date) -> tuple[Person, ...]:
         config = self._config

@@ -37,7 +37,9 @@ class MemorySource:
         kind="hris",
         title="In-memory HR system (tests and demo)",
         config_model=MemoryConfig,
-        capabilities=frozenset({Capability.PERSONS_FULL, Capability.PERSONS_INCREMENTAL, Capability.EVENTS}),
+        capabilities=frozenset(
+            {Capability.PERSONS_FULL, Capability.PERSONS_INCREMENTAL, Capability.PERSONS_BY_ID, Capability.EVENTS}
+        ),
     )
 
     def __init__(self, config: MemoryConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
@@ -100,6 +102,12 @@ class MemorySource:
             yield Page(
                 items=tuple(hris.persons[i] for i in chunk), checkpoint=at, removed=removed if offset == 0 else ()
             )
+
+    async def read_people(self, hr_ids: Sequence[str]) -> AsyncIterator[Page[Person]]:
+        hris = await self._call()
+        wanted = sorted(set(hr_ids))
+        found = tuple(hris.persons[i] for i in wanted if i in hris.persons)
+        yield Page(items=found, removed=tuple(i for i in wanted if i not in hris.persons))
 
     def parse_event(self, request: RawRequest) -> list[HrEvent]:
         return memory_events.parse(self.config, request)

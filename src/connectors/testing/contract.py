@@ -131,6 +131,19 @@ class SourceContract(_Common):
         assert changed in seen
         assert len(seen) < len(everyone), "an incremental read returned everyone"
 
+    async def test_reading_named_people_reads_just_them(
+        self, connector: Any, connector_cls: type[Any], expected_hr_ids: set[str]
+    ) -> None:
+        self.requires(connector_cls, Capability.PERSONS_BY_ID)
+        named = sorted(expected_hr_ids)[:3]
+        persons: list[Person] = []
+        removed: list[str] = []
+        async for page in connector.read_people([*named, "no-such-person-9041"]):
+            persons.extend(page.items)
+            removed.extend(page.removed)
+        assert sorted(p.hr_id for p in persons) == named
+        assert removed == ["no-such-person-9041"]
+
     async def test_throttle_is_honoured(
         self, connector: Any, fake: FakeServer, clock: FakeClock, expected_hr_ids: set[str]
     ) -> None:
