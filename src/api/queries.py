@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from enrolsync.api.problems import BAD_REQUEST, Problem, conflict
-from enrolsync.sync.store.tables import Checkpoint, Connection, Link, Pipeline, PipelineVersion, Run, RunOp
+from enrolsync.sync.store.tables import Connection, Pipeline, Run, RunOp
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -105,16 +105,6 @@ async def pipelines_using(session: AsyncSession, *, connection_id: str) -> int:
         .where(sa.or_(col(Pipeline.source_id) == connection_id, col(Pipeline.target_id) == connection_id))
     )
     return int((await session.exec(stmt)).one())
-
-
-async def delete_pipeline_history(session: AsyncSession, *, pipeline_id: str) -> None:
-    """Remove what belongs to a pipeline (runs and their ops, links, checkpoint, versions); the caller commits."""
-    run_ids = select(Run.id).where(Run.pipeline_id == pipeline_id)
-    await session.exec(sa.delete(RunOp).where(col(RunOp.run_id).in_(run_ids)))
-    await session.exec(sa.delete(Run).where(col(Run.pipeline_id) == pipeline_id))
-    await session.exec(sa.delete(Link).where(col(Link.pipeline_id) == pipeline_id))
-    await session.exec(sa.delete(Checkpoint).where(col(Checkpoint.pipeline_id) == pipeline_id))
-    await session.exec(sa.delete(PipelineVersion).where(col(PipelineVersion.pipeline_id) == pipeline_id))
 
 
 async def commit_or_conflict(session: AsyncSession, detail: str) -> None:

@@ -69,3 +69,14 @@ async def test_a_pipeline_without_a_schedule_never_fires(db: Database) -> None:
         pipeline = (await session.exec(select(Pipeline))).one()
         assert pipeline.spec.get("schedule") is None
         assert await schedules.fire_due(session, queue=engine.queue, now=T0 + timedelta(days=3)) == []
+
+
+async def test_a_scheduled_pipeline_can_be_deleted_with_its_schedule_state(db: Database) -> None:
+    from enrolsync.sync.store import repo
+
+    engine = await make_engine(db, spec={**RULES, "schedule": "0 * * * *"})
+    async with db.sessions() as session:
+        await schedules.fire_due(session, queue=engine.queue, now=T0)
+        assert await repo.delete_pipeline(session, pipeline_id=engine.pipeline_id)
+        await session.commit()
+        assert await session.get(Pipeline, engine.pipeline_id) is None

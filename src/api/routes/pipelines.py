@@ -15,10 +15,11 @@ from enrolsync.api import audit, queries
 from enrolsync.api.auth import Admin, Principal, Viewer
 from enrolsync.api.deps import AfterQuery, ClockDep, LimitQuery, RegistryDep, SessionDep
 from enrolsync.api.problems import FieldProblem, conflict, invalid, not_found, problem_responses
+from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import Page, PipelineCreate, PipelinePublic, PipelineUpdate
 from enrolsync.connectors.registry import Registry
 from enrolsync.sync.rules import PipelineSpec, SpecInvalid, parse_spec
-from enrolsync.sync.store.repo import active_run
+from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Connection, Pipeline, PipelineVersion, utcnow
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
@@ -134,8 +135,10 @@ async def list_pipelines(
 
 @router.get("/{pipeline_id}", responses=problem_responses(404))
 async def get_pipeline(pipeline_id: str, _: Viewer, session: SessionDep) -> PipelinePublic:
-    """One pipeline at its current version."""
-    return pipeline_public(await _load(session, pipeline_id))
+    """One pipeline at its current version, with its quarantine state when its runs keep failing."""
+    public = pipeline_public(await _load(session, pipeline_id))
+    public.quarantine = await pipeline_quarantine(session, pipeline_id)
+    return public
 
 
 @router.patch("/{pipeline_id}", responses=problem_responses(404, 409, 422))
@@ -185,10 +188,10 @@ async def update_pipeline(
 async def delete_pipeline(pipeline_id: str, principal: Admin, now: ClockDep, session: SessionDep) -> None:
     """Delete a pipeline with its history (runs, operation logs, links, versions). Refused while a run is active."""
     pipeline = await _load(session, pipeline_id)
-    if await active_run(session, pipeline_id=pipeline_id) is not None:
-        raise conflict("the pipeline has a queued or running run; wait for it to finish")
-    await queries.delete_pipeline_history(session, pipeline_id=pipeline_id)
-    await session.delete(pipeline)
+    try:
+        await repo.delete_pipeline(session, pipeline_id=pipeline_id)
+    except repo.InUseError:
+        raise conflict("the pipeline has a queued or running run; wait for it to finish") from None
     _audit(session, principal, "pipeline.delete", pipeline, now)
     await queries.commit_or_conflict(session, "the pipeline changed while it was being deleted")
     log.info("pipeline.deleted", pipeline_id=pipeline_id)

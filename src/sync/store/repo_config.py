@@ -19,6 +19,7 @@ from enrolsync.sync.store.tables import (
     PipelineVersion,
     Run,
     RunOp,
+    ScheduleState,
     utcnow,
 )
 
@@ -207,6 +208,7 @@ async def delete_pipeline(session: AsyncSession, *, pipeline_id: str) -> bool:
     await session.exec(sa.delete(Run).where(col(Run.pipeline_id) == pipeline_id))
     await session.exec(sa.delete(Link).where(col(Link.pipeline_id) == pipeline_id))
     await session.exec(sa.delete(Checkpoint).where(col(Checkpoint.pipeline_id) == pipeline_id))
+    await session.exec(sa.delete(ScheduleState).where(col(ScheduleState.pipeline_id) == pipeline_id))
     await session.exec(sa.delete(PipelineVersion).where(col(PipelineVersion.pipeline_id) == pipeline_id))
     result = await session.exec(sa.delete(Pipeline).where(col(Pipeline.id) == pipeline_id))
     return result.rowcount > 0
