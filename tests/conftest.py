@@ -3,15 +3,19 @@ fixture documented and the folder-specific ones in that folder's conftest.py."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import structlog
 from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -112,3 +116,132 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         )
     finally:
         await engine.dispose()
+
+
+# --- secret sweep (issue 7): no known test secret in any log line or captured output of the whole session -------
+#
+# Every standard-library log record and structlog event the suite produces, whatever the level and whoever
+# configured logging, and every test's captured stdout, stderr and log text are searched for the secrets the
+# tests use (`SECRETS`, plus any a test adds with `watch_secret`). A find fails the test it happened in, naming
+# the secret and where it was seen. `tests/api/conftest.py`'s `LeakGuard` does the same per API test for
+# response bodies and the bearer tokens it mints; this sweep covers every other test and every log path.
+
+SECRETS: list[str] = [
+    "s3cret",  # tests/api's LEAK_MARKER: every secret value with it in its name
+    "fake-api-key",
+    "fake-moodle-token",
+    "fake-webhook-private-key",
+    "e2e-bamboohr-key",
+    "e2e-moodle-token",
+    "demo-moodle-token",
+    "crash-token",
+    "scenario-bamboohr-key",
+    "scenario-moodle-token",
+    "hr-webhook-secret-8812",
+]
+
+
+class SecretSweep:
+    """Finds watched secrets (case-insensitively) in text and remembers where each was seen."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+        self.found: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
+        self._compiled_for: tuple[str, ...] = ()
+
+    def watch(self, secret: str) -> None:
+        if len(secret) >= 6 and secret not in self.secrets:  # shorter strings match by chance, not by leaking
+            self.secrets.append(secret)
+
+    def scan(self, text: str, where: str) -> None:
+        if tuple(self.secrets) != self._compiled_for:
+            self._compiled_for = tuple(self.secrets)
+            self._pattern = re.compile("|".join(re.escape(s) for s in self.secrets), re.IGNORECASE)
+        assert self._pattern is not None  # noqa: S101 - compiled just above
+        match = self._pattern.search(text)
+        if match is not None:
+            start = max(match.start() - 60, 0)
+            self.found.append(f"{match.group(0)!r} in {where}: ...{text[start : match.end() + 60]!r}...")
+
+    def take(self) -> list[str]:
+        found, self.found = self.found, []
+        return found
+
+
+SWEEP = SecretSweep(SECRETS)
+
+
+def watch_secret(secret: str) -> None:
+    """Add a secret a test uses to the session's sweep."""
+    SWEEP.watch(secret)
+
+
+class _SweepHandler(logging.Handler):
+    """On the root logger: sees every standard-library record that reaches it, at any level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"{record.getMessage()} {record.__dict__.get('args')!r} {record.exc_text or ''}"
+        SWEEP.scan(text, f"log record {record.name}")
+
+
+class _SweptLogger:
+    """Wraps whatever logger structlog's factory makes: each call's arguments are searched, then passed on."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            SWEEP.scan(f"{args!r} {kwargs!r}", f"structlog event ({name})")
+            return method(*args, **kwargs)
+
+        return call
+
+
+class _SweptFactory:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any) -> _SweptLogger:
+        return _SweptLogger(self.inner(*args))
+
+
+_HANDLER = _SweepHandler(level=logging.NOTSET)
+
+
+@pytest.fixture(autouse=True)
+def _secret_sweep() -> None:
+    """Keep the sweep in the logging paths (a test may have reconfigured logging since the last one)."""
+    root = logging.getLogger()
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+    factory = structlog.get_config()["logger_factory"]
+    if not isinstance(factory, _SweptFactory):
+        structlog.configure(logger_factory=_SweptFactory(factory))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    for title, text in report.sections:
+        SWEEP.scan(text, title)
+    guard = (getattr(item, "funcargs", None) or {}).get("leak_guard")
+    if call.when == "teardown" and guard is not None:
+        # API tests send structlog events to their LeakGuard instead of the logger: search those too, and the
+        # response bodies it kept, for every secret of the sweep (the guard itself knows only its own).
+        for entry in getattr(guard.structlog, "entries", []):
+            SWEEP.scan(repr(entry), "structlog event (LeakGuard)")
+        for body in getattr(guard, "bodies", []):
+            SWEEP.scan(body, "response body (LeakGuard)")
+    found = SWEEP.take()
+    if found:
+        report.outcome = "failed"
+        report.longrepr = "secrets leaked into logs or output:\n" + "\n".join(found[:20])
+    return report

@@ -22,6 +22,7 @@ from enrolsync import __version__
 from enrolsync.api import auth, openapi, problems
 from enrolsync.api.deps import Services
 from enrolsync.api.inputs import refuse_unstorable_text
+from enrolsync.api.limits import BodyLimit
 from enrolsync.api.oidc import OidcConfig, OidcVerifier
 from enrolsync.api.routes import (
     audit,
@@ -31,6 +32,7 @@ from enrolsync.api.routes import (
     health,
     people,
     pipelines,
+    quarantine,
     run_control,
     runs,
     webhooks,
@@ -38,6 +40,7 @@ from enrolsync.api.routes import (
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.clients import ClientFactory
+from enrolsync.sync.quarantine import PipelineQuarantined
 from enrolsync.sync.runs import RunQueue
 from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import make_async_engine, session_factory
@@ -58,6 +61,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     audit.router,
     events.router,
+    quarantine.router,
 )
 
 
@@ -173,6 +177,8 @@ def create_app(
     )
     app.state.settings = settings
     problems.install(app)
+    app.add_exception_handler(PipelineQuarantined, quarantine.on_quarantined)
+    app.add_middleware(BodyLimit)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
     for router in PROTECTED_ROUTERS:

@@ -157,6 +157,23 @@ class PipelineUpdate(_In):
     spec: dict[str, Any] | None = Field(default=None, description=SPEC_DESCRIPTION + " Replaces the whole document.")
 
 
+class QuarantinePublic(BaseModel):
+    """A pipeline's whole-run failures in a row and its quarantine. While `quarantined`, scheduled and
+    event-triggered runs are not started and run requests are refused (409); the worker probes both
+    connections at `next_probe_at` and lifts the quarantine when they answer, or an operator lifts it."""
+
+    quarantined: bool
+    reason: str | None = Field(default=None, description="The error of the run that quarantined the pipeline.")
+    quarantined_at: datetime | None = None
+    failures: int = Field(description="Runs in a row that failed as a whole (0 after a run that got through).")
+    last_error: str | None = None
+    hold_until: datetime | None = Field(default=None, description="No scheduled or event run starts before this.")
+    probes: int = Field(default=0, description="Probes that failed since the quarantine began.")
+    next_probe_at: datetime | None = None
+    last_probe_at: datetime | None = None
+    last_probe_detail: str | None = None
+
+
 class PipelinePublic(BaseModel):
     id: str
     name: str
@@ -166,6 +183,9 @@ class PipelinePublic(BaseModel):
     version: int = Field(description="Starts at 1; a change of spec, source or target adds one.")
     created_at: datetime
     updated_at: datetime
+    quarantine: QuarantinePublic | None = Field(
+        default=None, description="Failure and quarantine state (on `GET /pipelines/{id}`); null when healthy."
+    )
 
 
 # -- runs -------------------------------------------------------------------------------------------------------

@@ -86,18 +86,22 @@ async def _apply_with_retries(rt: Runtime, target: Any, items: list[Pending]) ->
             item.row.attempts += 1
             item.result = result
         todo = [i for i in todo if i.result is not None and i.result.outcome == "retry"]
-        if not todo or attempt == rt.max_attempts:
+        if not todo:
             return
         waits = [i.result.error.retry_after for i in todo if i.result and i.result.error and i.result.error.retry_after]
         await rt.clock.sleep(max(waits) if waits else 2.0**attempt)
         still: list[Pending] = []
         for item in todo:
+            # After the last attempt too: a create whose answer was lost may have made the account, and an
+            # account nobody links is never updated or deactivated.
             found = await _reread(target, item)
             if found is not None:
                 item.result = found
             else:
                 still.append(item)
         todo = still
+        if not todo or attempt == rt.max_attempts:
+            return
 
 
 def _record(item: Pending, link: Link | None) -> None:
@@ -136,10 +140,16 @@ async def _apply_batch(rt: Runtime, ctx: RunContext, target: Any, rows: list[Run
             if reason is None:
                 ready.append(item)
                 continue
-            item.row.status, item.row.last_error = RunOpStatus.NOT_ATTEMPTED, reason
+            item.row.status, item.row.last_error = RunOpStatus.NOT_ATTEMPTED, f"{item.op.kind.value}: {reason}"
+            item.row.updated_at = utcnow()
             session.add(item.row)
+            if (link := links.get(item.op.hr_id)) is not None and link.last_error is None:
+                # The person shows why too, unless an earlier failure (the cause, e.g. their create) already does.
+                link.last_error, link.last_error_at = item.row.last_error, item.row.updated_at
+                session.add(link)
         if ready:
             await _apply_with_retries(rt, target, ready)
+            await _refuse_shared_accounts(session, ctx.pipeline_id, ready)
         for item in ready:
             link = links.get(item.op.hr_id)
             _record(item, link)
@@ -152,6 +162,25 @@ async def _apply_batch(rt: Runtime, ctx: RunContext, target: Any, rows: list[Run
             run.ops_applied += sum(1 for i in ready if i.row.status in (RunOpStatus.DONE, RunOpStatus.ALREADY))
             session.add(run)
         await session.commit()
+
+
+async def _refuse_shared_accounts(session: Any, pipeline_id: str, items: list[Pending]) -> None:
+    """A create answered with an account another person is linked to (two people with one username or email:
+    the target took the second create for the first's) fails instead of linking both to one account."""
+    created = [i for i in items if isinstance(i.op, CreateUser) and i.result and i.result.ref is not None]
+    if not created:
+        return
+    refs = sorted({i.result.ref.id for i in created if i.result and i.result.ref})
+    owners = await ledger.account_owners(session, pipeline_id=pipeline_id, account_ids=refs)
+    for item in created:
+        assert item.result is not None and item.result.ref is not None  # noqa: S101 - filtered above
+        account_id = item.result.ref.id
+        owner = owners.setdefault(account_id, item.op.hr_id)
+        if owner != item.op.hr_id:
+            item.result = OpResult.failed(
+                f"the target answered with account {account_id}, which is linked to person {owner}: "
+                "two people share a username, email or external id"
+            )
 
 
 def _cut(rows: list[RunOp], limits: Any) -> list[list[RunOp]]:

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.model import HrEvent, RawRequest
-from enrolsync.sync import runs
+from enrolsync.sync import quarantine, runs
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Event, Pipeline, utcnow
 
@@ -74,6 +74,11 @@ async def dispatch(session: AsyncSession, *, connection_id: str, queue: runs.Run
     people = sorted({hr_id for event in pending for hr_id in event.hr_ids})
     run_ids: list[str] = []
     for pipeline_id in pipelines:
+        held = await quarantine.holds(session, pipeline_id, now=utcnow())
+        if held is not None:
+            # Kept pending, not dropped: handed over once the pipeline may run again.
+            log.debug("events.held", connection_id=connection_id, pipeline_id=pipeline_id, why=held[:200])
+            return 0
         run, _ = await runs.request_run(
             session,
             pipeline_id=pipeline_id,

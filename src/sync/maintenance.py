@@ -1,6 +1,6 @@
 """What every worker does every few seconds: take over runs whose worker died, re-enqueue runs nobody has,
-fire due schedules, hand stored HR events to runs. Every action is a compare-and-set in the database, so any
-number of workers can do this at once.
+fire due schedules, hand stored HR events to runs, probe quarantined pipelines. Every action is a
+compare-and-set in the database, so any number of workers can do this at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
 
-from enrolsync.sync import events, runs, schedules
+from enrolsync.sync import events, quarantine, runs, schedules
 from enrolsync.sync.context import Runtime
 from enrolsync.sync.store.tables import ACTIVE_RUN_STATUSES, Event, Run, RunStatus, utcnow
 
@@ -99,6 +99,7 @@ async def pass_once(rt: Runtime, engine: Engine, *, now: datetime | None = None)
         ("requeue", lambda: requeue(rt, engine, now, after=timedelta(seconds=rt.lease_seconds * 2))),
         ("schedules", lambda: _fire(rt, engine, now)),
         ("events", lambda: dispatch_events(rt, engine.queue)),
+        ("probes", lambda: quarantine.probe_due(rt, now=now)),
     ]
     for name, part in parts:
         try:

@@ -7,16 +7,23 @@ takes only ops still `planned`, finishing recomputes from the recorded outcomes.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
+import sqlalchemy as sa
 import structlog
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.errors import ConnectorError
+from enrolsync.sync import quarantine
 from enrolsync.sync.apply import RunAborted, apply_run
 from enrolsync.sync.context import RunContext, RunGone, Runtime, load_context
 from enrolsync.sync.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.planning import plan_run
 from enrolsync.sync.reading import read_source
 from enrolsync.sync.store import ledger
-from enrolsync.sync.store.tables import Checkpoint, Run, RunOpStatus, RunStatus, utcnow
+from enrolsync.sync.store.tables import Checkpoint, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
 log = structlog.get_logger("enrolsync.run")
 
@@ -144,6 +151,8 @@ async def finish(rt: Runtime, run_id: str) -> str:
             return "gone"
         if run.status in FINAL:
             return str(run.status)
+        if run.error and ctx.mode == "apply":
+            await _abandon_planned(session, run_id, run.error)
         counts = await ledger.op_counts(session, run_id=run_id)
         status = _status(ctx, counts, run.error)
         people = run.counters.get("people", {})
@@ -155,16 +164,34 @@ async def finish(rt: Runtime, run_id: str) -> str:
         run.status, run.finished_at = status, utcnow()
         run.counters = {**run.counters, "ops": counts}
         session.add(run)
+        await quarantine.note_run_end(session, run)
         await session.commit()
     log.info("finished", run_id=run_id, status=str(status))
     return str(status)
 
 
+async def _abandon_planned(session: AsyncSession, run_id: str, error: str) -> None:
+    """Ops a stopped run never reached say so, instead of staying `planned` forever."""
+    stmt = (
+        sa.update(RunOp)
+        .where(col(RunOp.run_id) == run_id, col(RunOp.status) == RunOpStatus.PLANNED)
+        .values(status=RunOpStatus.NOT_ATTEMPTED, last_error=f"not attempted: the run stopped ({error[:300]})")
+    )
+    await (await session.connection()).execute(stmt)
+
+
 async def fail(rt: Runtime, run_id: str, reason: str) -> None:
-    """Mark a run failed for a reason outside the ops (source unreachable, bad stored config)."""
-    run = await _set(rt, run_id, status=RunStatus.FAILED, error=reason[:2000], finished_at=utcnow())
-    if run is not None:
-        log.warning("failed", run_id=run_id, reason=reason[:200])
+    """Mark a run failed for a reason outside the ops (source unreachable, bad stored config); a run-level
+    failure counts toward the pipeline's quarantine."""
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None or run.status in FINAL:
+            return
+        run.status, run.error, run.finished_at = RunStatus.FAILED, reason[:2000], utcnow()
+        session.add(run)
+        await quarantine.note_run_end(session, run)
+        await session.commit()
+    log.warning("failed", run_id=run_id, reason=reason[:200])
 
 
 async def execute(rt: Runtime, run_id: str, generation: int = 0) -> str:
@@ -183,10 +210,38 @@ async def execute(rt: Runtime, run_id: str, generation: int = 0) -> str:
     except (RunGone, LeaseLost) as error:
         log.warning("stopped", run_id=run_id, reason=type(error).__name__)
         return "superseded" if isinstance(error, LeaseLost) else "gone"
-    except Exception as error:  # the run must end visibly failed, whatever broke
-        log.exception("run crashed", run_id=run_id)
+    except DBAPIError as error:
+        if not database_gone(error):
+            return await _crashed(rt, run_id, error)
+        # Our own database went away mid-step: that step's transaction rolled back whole, so the run's records
+        # are consistent. Hand the run back; once the database answers again a worker takes it over and
+        # continues where the records say (the lease lapses by itself if even this release cannot be written).
+        log.warning("run.database_unavailable", run_id=run_id, error=type(error).__name__)
+        with suppress(DBAPIError):
+            await release(rt, run_id, generation)
+        return "interrupted"
+    except ConnectorError as error:
+        # A remote system failed the whole run (down, throttling past every retry, looping pages): expected
+        # in operation, so no stack trace; the run's error says what the system answered.
+        log.warning("run failed", run_id=run_id, error=describe(error))
         await fail(rt, run_id, describe(error))
         return str(RunStatus.FAILED)
+    except Exception as error:  # the run must end visibly failed, whatever broke
+        return await _crashed(rt, run_id, error)
+
+
+async def _crashed(rt: Runtime, run_id: str, error: Exception) -> str:
+    log.exception("run crashed", run_id=run_id)
+    await fail(rt, run_id, describe(error))
+    return str(RunStatus.FAILED)
+
+
+def database_gone(error: BaseException) -> bool:
+    """True for errors that mean the database could not be reached or dropped the connection (restart,
+    failover, terminated backend), as opposed to errors in what was asked of it."""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
 
 
 def describe(error: BaseException) -> str:

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync.sync import quarantine
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Run
 
@@ -45,7 +46,9 @@ async def request_run(
 
     Raises:
         PipelineNotFound: there is no such pipeline.
+        PipelineQuarantined: the pipeline is quarantined (see `sync/quarantine.py`).
     """
+    await quarantine.ensure_open(session, pipeline_id)
     try:
         run, created = await repo.create_run(
             session, pipeline_id=pipeline_id, trigger=trigger, mode=mode, scope=scope, hr_ids=hr_ids

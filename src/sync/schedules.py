@@ -16,7 +16,7 @@ from croniter import croniter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync import runs
+from enrolsync.sync import quarantine, runs
 from enrolsync.sync.store.tables import Pipeline, ScheduleState
 
 log = structlog.get_logger("enrolsync.schedules")
@@ -64,6 +64,11 @@ async def fire_due(session: AsyncSession, *, queue: runs.RunQueue, now: datetime
             if not expression:
                 continue
             tick = latest_tick(expression, now)
+            held = await quarantine.holds(session, pipeline.id, now=now)
+            if held is not None:
+                # The tick stays unclaimed: the pipeline runs once as soon as it may again.
+                log.debug("schedule.held", pipeline_id=pipeline.id, scope=scope, why=held[:200])
+                continue
             if await _claim(session, pipeline.id, scope, tick, now):
                 run, _ = await runs.request_run(
                     session, pipeline_id=pipeline.id, mode="apply", scope=scope,  # type: ignore[arg-type]

@@ -73,6 +73,15 @@ async def fail_step(run_id: str, reason: str) -> None:
 
 
 @DBOS.step()
+async def release_step(run_id: str, generation: int) -> None:
+    try:
+        await lease.release(_rt(), run_id, generation)
+    except Exception as error:  # still unreachable: the lease lapses by itself
+        if not runner.database_gone(error):
+            raise
+
+
+@DBOS.step()
 async def blocked_step(run_id: str) -> bool:
     return await runner.is_blocked(_rt(), run_id)
 
@@ -95,6 +104,11 @@ async def run_workflow(run_id: str, generation: int = 0) -> str:
     except lease.LeaseLost:
         return "superseded"
     except Exception as error:  # the run must end visibly failed, whatever broke
+        if runner.database_gone(error):
+            # Our database went away mid-step: hand the run back; a worker takes it over as the next
+            # generation once the database answers (see `runner.execute`).
+            await release_step(run_id, generation)
+            return "interrupted"
         await fail_step(run_id, runner.describe(error))
         return "failed"
 

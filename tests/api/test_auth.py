@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("PATCH", "/pipelines/{pipeline_id}"): A,
     ("DELETE", "/pipelines/{pipeline_id}"): A,
     ("POST", "/pipelines/{pipeline_id}/runs"): OP,
+    ("POST", "/pipelines/{pipeline_id}/quarantine/lift"): OP,
     ("GET", "/pipelines/{pipeline_id}/runs"): V,
     ("GET", "/runs/{run_id}"): V,
     ("GET", "/runs/{run_id}/operations"): V,

@@ -10,6 +10,7 @@ Paths are relative to the connection's base URL (gateway `.../gateway.php/{domai
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
 from enrolsync.connectors.bamboohr.mapping import format_instant
 from enrolsync.connectors.bamboohr.models import ChangedEmployees, DatasetPage, DatasetRow
-from enrolsync.connectors.errors import ConnectorError, TransientError
+from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.kit.auth import ApiKeyBasic
 from enrolsync.connectors.kit.errors import classify as default_classify
 from enrolsync.connectors.kit.errors import transport_errors
@@ -149,6 +150,14 @@ class BambooHRClient:
 
         async for response, items in paginate(self._send, make(start_page), _BodyPageNumber(make), extract):
             page: DatasetPage = items[0]
+            asked = json.loads(response.request.content).get("page")
+            if page.meta.page != asked:
+                # Following the page the server named would skip (or repeat) people silently, and a full read
+                # takes whoever it did not see for a leaver.
+                raise PermanentError(
+                    f"inconsistent paging (a pagination loop or a skipped page): asked for page {asked}, "
+                    f"the server answered page {page.meta.page}"
+                )
             yield DatasetBatch(page.data, page.meta.page, _is_last(page), server_time(response))
 
     async def dataset_probe(self) -> DatasetPage:

@@ -277,3 +277,30 @@ class ScheduleState(SQLModel, table=True):
     pipeline_id: str = Field(foreign_key="pipeline.id", primary_key=True, max_length=32)
     kind: str = Field(primary_key=True, max_length=20)
     last_tick_at: datetime = _ts()
+
+
+# --- quarantine (issue 7) ------------------------------------------------------------------------------------
+
+
+class PipelineHealth(SQLModel, table=True):
+    """A pipeline's whole-run failures in a row, the back-off they impose and the quarantine they end in.
+
+    No row, or `failures == 0`, is a healthy pipeline. While `quarantined_at` is set, scheduled and event-triggered
+    runs are not started and admin requests are refused; the worker probes the connections at `next_probe_at`.
+    """
+
+    __tablename__ = "pipeline_health"
+
+    pipeline_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("pipeline.id", ondelete="CASCADE"), primary_key=True)
+    )
+    failures: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    hold_until: datetime | None = _ts(nullable=True, default=False)  # no automatic run before this
+    quarantined_at: datetime | None = _ts(nullable=True, default=False)
+    reason: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    probes: int = 0  # failed probes since the quarantine began
+    next_probe_at: datetime | None = _ts(nullable=True, default=False)
+    last_probe_at: datetime | None = _ts(nullable=True, default=False)
+    last_probe_detail: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    updated_at: datetime = _ts()

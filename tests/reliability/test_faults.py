@@ -1,0 +1,177 @@
+"""Fault injection: BambooHR fake -> runner -> Moodle fake with faults drawn at random from a seeded RNG.
+
+Each randomized run is a tiny company synced one to three times while both fakes fail a share of calls, then
+once more with the faults stopped. After every run, its status tells the truth and every failure is visible on
+its operation, its person and the run; after the faults stop, the target converges to exactly what a fault-free
+sync of the same HR data produces, and holds every effect once.
+`ENROLSYNC_SOAK_RUNS` sets how many randomized runs the soak test makes (default 100).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import pytest
+
+from enrolsync.sync.store.tables import Run, RunOpStatus, RunStatus
+from tests.conftest import Database
+from tests.reliability.chaos import PAGE_KINDS, Chaos, calm, shaky
+from tests.reliability.figures import Figures
+from tests.reliability.systems import Systems, build, duplicates, target_state, unrecorded_roles
+
+SOAK_RUNS = int(os.environ.get("ENROLSYNC_SOAK_RUNS", "100"))
+GOOD = {RunOpStatus.DONE, RunOpStatus.ALREADY}
+
+
+async def check_truthful(systems: Systems, run: Run) -> int:
+    """The run's status follows from its ops; each failed op names its error on the op and on its person.
+    Returns how many ops were checked."""
+    ops = await systems.ops(run.id)
+    links = await systems.links()
+    good = sum(op.status in GOOD for op in ops)
+    bad = [op for op in ops if op.status not in GOOD]
+    if not bad and not run.error:
+        assert run.status == RunStatus.SUCCEEDED, (run.status, run.error)
+    else:
+        assert run.status == (RunStatus.PARTIALLY_FAILED if good else RunStatus.FAILED), (run.status, run.error)
+        assert run.error or all(op.last_error for op in bad), "a failed run says why"
+    for op in bad:
+        assert op.status != RunOpStatus.PLANNED or run.error, f"{op.kind} left planned without a run error"
+        if op.status in (RunOpStatus.FAILED, RunOpStatus.NOT_ATTEMPTED):
+            assert op.last_error, f"{op.kind} for {op.hr_id} failed without a reason"
+            assert links[op.hr_id].last_error, f"{op.kind} for {op.hr_id} failed, but the person shows no error"
+    return len(ops)
+
+
+def no_harm(systems: Systems) -> None:
+    """Whatever failed, nobody still employed lost their access: a fault never reads as a leaver."""
+    hr = systems.hr
+    employed = {h for h in hr.hr_ids() if hr.row(h)["status"] == "Active"}
+    suspended = sorted(u.idnumber for u in systems.lms.state.users.values() if u.suspended and u.idnumber in employed)
+    assert suspended == [], f"employees suspended by a faulted run: {suspended}"
+
+
+def change(systems: Systems, rng: random.Random) -> None:
+    """One HR change between runs: a hire, a move to another department, or a leaver."""
+    hr = systems.hr
+    people = sorted(hr.hr_ids(), key=int)
+    active = [h for h in people if hr.row(h)["status"] == "Active"]
+    managers = {hr.row(h)["supervisorEid"] for h in people}
+    staff = [h for h in active if h not in managers]
+    what = rng.choice(("hire", "move", "leave") if staff else ("hire",))
+    if what == "hire":
+        hr.hire("Ada", "Newhire", department=rng.choice(("Sales", "Engineering")), manager=rng.choice(active))
+    elif what == "move":
+        hr.move(rng.choice(staff), department=rng.choice(("Sales", "Engineering", "Marketing")))
+    else:
+        hr.terminate(rng.choice(staff), on=hr.today)
+
+
+def converged(faulty: dict[str, Any], clean: dict[str, Any], *, unrecorded: set[Any]) -> int:
+    """The faulted site equals the clean one, except for leavers' accounts, which it keeps suspended, and
+    `unrecorded` orphan roles (a known gap, see the xfail test below). Returns how many orphans it let pass."""
+    orphans = [role for role in faulty["roles"] if role in unrecorded and role not in clean["roles"]]
+    faulty = {**faulty, "roles": [role for role in faulty["roles"] if role not in orphans]}
+    mine, theirs = faulty["accounts"], clean["accounts"]
+    assert isinstance(mine, dict) and isinstance(theirs, dict)
+    leavers = set(mine) - set(theirs)
+    assert all(mine[h][5] for h in leavers), "an account the clean sync never made is left active"
+    assert {h: a for h, a in mine.items() if h not in leavers} == theirs
+    for key in ("enrolments", "roles"):
+        ours = [item for item in faulty[key] if item[0 if key == "enrolments" else 2] not in leavers]
+        assert ours == clean[key], key
+    return len(orphans)
+
+
+async def randomized_run(db: Database, seed: int, figures: Figures) -> None:
+    rng = random.Random(seed)
+    hr = shaky(rng.randint(3, 5), seed)
+    # Fewer write attempts and more faults make ops fail for good, so partial failures are checked too.
+    systems = await build(db, hr, max_attempts=rng.choice((1, 2, 3)))
+    rate = rng.choice((0.05, 0.15, 0.3, 0.5))
+    hr.chaos = hr_chaos = Chaos(rng, rate)
+    hr.paging = paging = Chaos(rng, rate, PAGE_KINDS)
+    systems.lms.chaos = lms_chaos = Chaos(rng, rate)
+    checked = 0
+    for step in range(rng.randint(1, 2)):
+        if step:
+            change(systems, rng)
+        run = await systems.run("full" if step == 0 or rng.random() < 0.3 else "incremental")
+        checked += await check_truthful(systems, run)
+        no_harm(systems)
+        figures.add("faults", **{f"runs_{run.status}": 1})
+    calm(hr, systems.lms)
+    hr.paging = None
+    final = await systems.run("full")
+    checked += await check_truthful(systems, final)
+    assert final.status == RunStatus.SUCCEEDED, (seed, final.status, final.error)
+    again = await systems.run("incremental")
+    assert again.status == RunStatus.SUCCEEDED and again.ops_planned == 0, (seed, again.ops_planned)
+    assert not [link.hr_id for link in (await systems.links()).values() if link.last_error], seed
+    assert duplicates(systems.lms) == [], seed
+
+    control = await build(db, hr)
+    assert (await control.run("full")).status == RunStatus.SUCCEEDED
+    try:
+        orphans = converged(
+            target_state(systems.lms), target_state(control.lms), unrecorded=unrecorded_roles(systems.lms)
+        )
+    except AssertionError as error:
+        raise AssertionError(f"seed {seed}: {error}") from error
+    figures.add("faults", known_orphan_roles=orphans)
+
+    for chaos in (hr_chaos, paging, lms_chaos):
+        for kind, n in chaos.served.items():
+            figures.fault(kind, n)
+    figures.add("faults", runs=len(systems.run_ids), operations_checked=checked, randomized_runs=1)
+
+
+async def test_a_page_served_out_of_order_fails_the_read_and_deactivates_nobody(db: Database) -> None:
+    hr = shaky(6, 5)
+    systems = await build(db, hr)
+    assert (await systems.run("full")).status == RunStatus.SUCCEEDED
+    for kind in PAGE_KINDS:
+        hr.paging = Chaos(random.Random(1), 1.0, (kind,))
+
+        run = await systems.run("full")
+
+        assert run.status == RunStatus.FAILED and run.error and "paging" in run.error, (kind, run.error)
+        assert await systems.ops(run.id) == []
+        no_harm(systems)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Moodle connector: a user-context role assigned but not recorded in the mirror field (the record "
+    "failed past every retry) is invisible to later runs, so it is never revoked when the report leaves",
+)
+async def test_a_role_applied_but_not_recorded_is_revoked_when_the_report_leaves(db: Database) -> None:
+    hr = shaky(4, 1033)
+    systems = await build(db, hr, max_attempts=1)
+    manager = next(h for h in sorted(hr.hr_ids()) if hr.row(h)["supervisorEid"] is None)
+    report = next(h for h in sorted(hr.hr_ids()) if hr.row(h)["supervisorEid"] == manager)
+    records = lambda request: b"core_user_update_users" in request.content  # noqa: E731
+    systems.lms.fail_next(3, status=500, when=records)  # after the assign: the mirror update, then the retries
+    await systems.run("full")
+    assert ("parent", "user", manager, report) in unrecorded_roles(systems.lms)
+    hr.terminate(report, on=hr.today)
+
+    await systems.run("incremental")
+    await systems.run("full")
+
+    assert ("parent", "user", manager, report) not in target_state(systems.lms)["roles"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_few_faulted_syncs_converge_on_both_databases(db: Database, seed: int, figures: Figures) -> None:
+    await randomized_run(db, seed, figures)
+
+
+@pytest.mark.soak
+async def test_randomized_faulted_syncs_lose_nothing_and_duplicate_nothing(db: Database, figures: Figures) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("the soak runs on SQLite; the PostgreSQL half runs the fixed seeds above")
+    for seed in range(1000, 1000 + SOAK_RUNS):
+        await randomized_run(db, seed, figures)  # a failure names the seed in its assertion
