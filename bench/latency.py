@@ -40,13 +40,14 @@ class Service:
         paths: dict[str, Any] = self.api.get("/openapi.json").json().get("paths", {})
         return any(path.startswith(WEBHOOK_PREFIX) for path in paths)
 
-    def notify(self, via: str, hr: FakeProcess, hr_id: str) -> None:
-        if via == "webhook":
-            call = hr.control("webhook", hr_id=hr_id)
-            self.api.post(f"{WEBHOOK_PREFIX}{self.source_id}", content=call["body"], headers=call["headers"])
-            return
-        body = {"mode": "apply", "scope": "people", "hr_ids": [hr_id]}
-        self.api.post(f"/pipelines/{self.pipeline_id}/runs", json=body).raise_for_status()
+    def notify(self, hr_id: str, call: dict[str, Any] | None) -> bool:
+        """Tell the service about `hr_id`: the signed webhook `call`, else a person-scoped run. False if refused."""
+        if call is not None:
+            response = self.api.post(f"{WEBHOOK_PREFIX}{self.source_id}", content=call["body"], headers=call["headers"])
+        else:
+            body = {"mode": "apply", "scope": "people", "hr_ids": [hr_id]}
+            response = self.api.post(f"/pipelines/{self.pipeline_id}/runs", json=body)
+        return not response.is_error
 
     def wait_idle(self, deadline: float) -> None:
         """Until the pipeline has no queued or running run (a run requested meanwhile would be coalesced)."""
@@ -67,14 +68,17 @@ def measure(service: Service, hr: FakeProcess, lms: FakeProcess, *, events: int,
     """Send `events` changes one by one; the latency of each, from notifying the service to the LMS showing it."""
     chosen = via if via != "auto" else ("webhook" if service.webhook_route() else "api")
     latencies: list[float] = []
-    timeouts = 0
+    timeouts = refused = 0
     for _ in range(events):
         hr_id = hr.control("move", department=DEPARTMENT)
         if hr_id is None:
             break  # everyone is in Engineering already
+        call = hr.control("webhook", hr_id=hr_id) if chosen == "webhook" else None
         started = time.perf_counter()
         deadline = started + EVENT_TIMEOUT_SECONDS
-        service.notify(chosen, hr, str(hr_id))
+        if not service.notify(str(hr_id), call):
+            refused += 1
+            continue
         while COURSE not in lms.control("enrolled", idnumber=hr_id):
             if time.perf_counter() > deadline:
                 timeouts += 1
@@ -86,8 +90,9 @@ def measure(service: Service, hr: FakeProcess, lms: FakeProcess, *, events: int,
     return {
         "via": chosen,
         "label": "webhook -> enrolment" if chosen == "webhook" else "person-scoped run over the API -> enrolment",
-        "events": len(latencies) + timeouts,
+        "events": len(latencies) + timeouts + refused,
         "timeouts": timeouts,
+        "refused": refused,
         "p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "p95_s": round(_percentile(latencies, 0.95), 3) if latencies else None,
         "max_s": round(max(latencies), 3) if latencies else None,

@@ -50,6 +50,7 @@ def _latency(cell: Cell) -> str:
     if not found:
         return "-"
     timeouts = f", {found['timeouts']} timed out" if found["timeouts"] else ""
+    timeouts += f", {found['refused']} refused" if found.get("refused") else ""
     return f"{_pair(found['p50_s'], found['p95_s'])} ({found['via']}{timeouts})"
 
 

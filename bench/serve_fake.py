@@ -15,10 +15,11 @@ import asyncio
 import json
 import math
 import random
+import re
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,8 @@ HR_WEBHOOK_KEY = "bench-bamboohr-webhook-key"
 LMS_TOKEN = "bench-moodle-token"  # noqa: S105 - a stand-in site's token
 COMPANY = "acme"
 CONTROL = "/_bench/"
+_ID_FILTER = re.compile(r"eeid eq \d+(?: or eeid eq \d+)*")
+_ID = re.compile(r"eeid eq (\d+)")
 
 
 class Meter:
@@ -141,6 +144,13 @@ class BenchBambooHR(Metered, BambooHRFake):
         self._version += 1
         return super().tick(seconds)
 
+    def _matching(self, where: str | None, keep: Callable[[Row], bool]) -> Iterator[Row]:
+        # An incremental read asks for its ids as `eeid eq 1 or eeid eq 2 ...`: look them up, do not scan everyone.
+        if where and _ID_FILTER.fullmatch(where):
+            found = (self._employees.get(hr_id) for hr_id in _ID.findall(where))
+            return (e.fields for e in found if e is not None and not e.deleted)
+        return (e.fields for e in self._employees.values() if not e.deleted and keep(e.fields))
+
     def _dataset(self, request: httpx.Request) -> httpx.Response:
         """The fake's dataset answer, keeping the filtered, sorted rows from page to page of one read: the fake
         filters and sorts the whole company for every page, which at 100,000 people is the fake measuring itself."""
@@ -151,8 +161,7 @@ class BenchBambooHR(Metered, BambooHRFake):
             return _problem(exc.status, exc.code, str(exc))
         key = (self._version, query.where, tuple(query.order))
         if self._sorted is None or self._sorted[0] != key:
-            live = (e.fields for e in self._employees.values() if not e.deleted and keep(e.fields))
-            self._sorted = (key, query.sort(live))
+            self._sorted = (key, query.sort(self._matching(query.where, keep)))
         rows = self._sorted[1]
         pages = math.ceil(len(rows) / query.size)
         window = rows[(query.page - 1) * query.size : query.page * query.size]
