@@ -77,9 +77,9 @@ class BenchClientFactory(ClientFactory):
     rates: Mapping[str, Rate | None] = field(default_factory=dict)
     limiters: list[RateLimiter] = field(default_factory=list)
 
-    def limiter(self, info: ConnectorInfo) -> RateLimiter:
+    def limiter(self, info: ConnectorInfo, config: ConnectorConfig) -> RateLimiter:
         if info.key not in self.rates:
-            made = super().limiter(info)
+            made = super().limiter(info, config)
         else:
             made = RateLimiter(self.rates[info.key], max_concurrency=info.max_concurrency, clock=self.clock)
         self.limiters.append(made)  # read back for the 429s and requests the engine saw

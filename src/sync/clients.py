@@ -31,8 +31,15 @@ class ClientFactory:
     def _transport(self, config: ConnectorConfig) -> httpx.AsyncBaseTransport | None:
         return self.transports.get(config.base_url.host or "")
 
-    def limiter(self, info: ConnectorInfo) -> RateLimiter:
-        return RateLimiter(info.default_rate, max_concurrency=info.max_concurrency, clock=self.clock)
+    _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict, init=False, repr=False)
+
+    def limiter(self, info: ConnectorInfo, config: ConnectorConfig) -> RateLimiter:
+        """The one limiter of a remote endpoint in this process: every run and step talking to the same system
+        with the same connector shares its budget and its Retry-After pauses."""
+        key = (info.key, str(config.base_url))
+        if key not in self._limiters:
+            self._limiters[key] = RateLimiter(info.default_rate, max_concurrency=info.max_concurrency, clock=self.clock)
+        return self._limiters[key]
 
     @asynccontextmanager
     async def connector(
@@ -40,7 +47,7 @@ class ClientFactory:
     ) -> AsyncIterator[Any]:
         """A connector with its own client; the client closes when the block ends."""
         info: ConnectorInfo = connector_cls.info
-        limiter = limiter or self.limiter(info)
+        limiter = limiter or self.limiter(info, config)
         retry = self.read_retry or ReadRetry(clock=self.clock)
         async with build_client(config, transport=self._transport(config), limiter=limiter) as http:
             yield connector_cls(config, http, retry=retry)

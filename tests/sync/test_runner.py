@@ -245,3 +245,16 @@ async def test_a_started_enrolment_survives_a_move_on_the_memory_target(engine: 
     assert summary(await engine.ops(run.id)) == [("update_user", "3", None)]
     assert run.counters["kept_started"] == 1
     assert (three, "C2") in engine.data.lms.enrolments
+
+
+def test_runs_and_steps_against_one_system_share_its_request_budget() -> None:
+    from enrolsync.connectors.memory import MemoryTarget
+    from enrolsync.connectors.memory.config import MemoryConfig
+    from enrolsync.sync.clients import ClientFactory
+
+    factory = ClientFactory()
+    info = MemoryTarget.info
+    same = factory.limiter(info, MemoryConfig(dataset="a")), factory.limiter(info, MemoryConfig(dataset="b"))
+    other = factory.limiter(info, MemoryConfig(dataset="a", base_url="http://other.invalid/"))  # type: ignore[arg-type]
+    assert same[0] is same[1], "one endpoint, one budget (its Retry-After pauses every caller)"
+    assert other is not same[0]
