@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
@@ -46,9 +46,26 @@ def enrolment_ref(user_id: int, course_id: int) -> ExternalRef:
 
 
 class EnrolmentWriter:
+    """Applies enrolment ops. For enrols, each course's roster is read once per writer (one apply step of a run)
+    and kept current by our own writes: re-reading it for every batch made a large sync quadratic in course size.
+    Unenrols always read their courses afresh (progress may have changed), and a write whose outcome is unknown
+    (an error after sending) drops its courses' rosters."""
+
     def __init__(self, client: MoodleClient, book: RoleBook) -> None:
         self._client = client
         self._book = book
+        self._access: dict[int, dict[int, int]] = {}  # course id -> {enrolled user id: lastcourseaccess}
+
+    async def _rosters(self, course_ids: Iterable[int]) -> dict[int, dict[int, int] | ConnectorError]:
+        wanted = set(course_ids)
+        fresh = await read_rosters(self._client, self._book, wanted - set(self._access))
+        failed: dict[int, dict[int, int] | ConnectorError] = {}
+        for course_id, roster in fresh.items():
+            if isinstance(roster, ConnectorError):
+                failed[course_id] = roster  # not kept: the next batch tries again
+            else:
+                self._access[course_id] = {p.id: p.lastcourseaccess for p in roster}
+        return {c: failed[c] if c in failed else self._access[c] for c in wanted}
 
     async def apply(self, items: Sequence[tuple[int, Enrol | Unenrol]], out: Outcomes) -> None:
         """Enrol through the manual method with the learner role, or unenrol; a state already in place is `already`.
@@ -63,7 +80,12 @@ class EnrolmentWriter:
                 out[index] = OpResult.failed("account and course ids must be Moodle record ids")
             else:
                 targets[index] = (user_id, course_id)
-        rosters = await read_rosters(self._client, self._book, (c for _, c in targets.values()))
+        # Progress decides an unenrol (a started course is kept), and a learner may have opened the course since
+        # we last looked: those courses are read afresh. Enrols only need who is in, which our writes keep current.
+        for index, op in items:
+            if isinstance(op, Unenrol) and index in targets:
+                self._access.pop(targets[index][1], None)
+        rosters = await self._rosters(c for _, c in targets.values())
         enrols: list[tuple[int, dict[str, Any]]] = []
         unenrols: list[tuple[int, dict[str, Any]]] = []
         for index, op in items:
@@ -74,10 +96,10 @@ class EnrolmentWriter:
             if isinstance(roster, ConnectorError):
                 out[index] = op_failure(roster)
                 continue
-            participant = next((p for p in roster if p.id == user_id), None)
+            access = roster.get(user_id)
             entry = {"userid": user_id, "courseid": course_id}
-            started = participant is not None and participant.lastcourseaccess > 0
-            if (participant is not None) == isinstance(op, Enrol) or (isinstance(op, Unenrol) and started):
+            started = access is not None and access > 0
+            if (access is not None) == isinstance(op, Enrol) or (isinstance(op, Unenrol) and started):
                 # A course the learner has opened is their training record: never removed (see `Unenrol`).
                 out[index] = OpResult.already(enrolment_ref(user_id, course_id))
             elif isinstance(op, Unenrol):
@@ -90,9 +112,21 @@ class EnrolmentWriter:
         await send_isolated(unenrols, self._send_unenrol, record_into(out))
 
     async def _send_enrol(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
-        await self._client.enrol([entry for _, entry in batch])
+        await self._sent(batch, self._client.enrol([entry for _, entry in batch]))
+        for _, e in batch:
+            self._access.get(e["courseid"], {}).setdefault(e["userid"], 0)
         return [OpResult.done(enrolment_ref(e["userid"], e["courseid"])) for _, e in batch]
 
     async def _send_unenrol(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
-        await self._client.unenrol([entry for _, entry in batch])
+        await self._sent(batch, self._client.unenrol([entry for _, entry in batch]))
+        for _, e in batch:
+            self._access.get(e["courseid"], {}).pop(e["userid"], None)
         return [OpResult.done(enrolment_ref(e["userid"], e["courseid"])) for _, e in batch]
+
+    async def _sent(self, batch: Sequence[tuple[int, dict[str, Any]]], call: Awaitable[object]) -> None:
+        try:
+            await call
+        except BaseException:
+            for _, e in batch:  # the write may or may not have landed: read these courses afresh next time
+                self._access.pop(e["courseid"], None)
+            raise
