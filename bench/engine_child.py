@@ -32,7 +32,7 @@ from bench.harness import (
 )
 from enrolsync.connectors.base import Rate
 from enrolsync.logs import configure_logging
-from enrolsync.sync.runs import Scope
+from enrolsync.sync.jobs.run_requests import Scope
 from enrolsync.sync.store import ledger
 from enrolsync.sync.store.migrate import upgrade
 

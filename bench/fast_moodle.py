@@ -13,11 +13,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from tests.connectors.moodle import fake as moodle_fake
-from tests.connectors.moodle.fake import FakeMoodle
-from tests.connectors.moodle.fake_courses import _role_changes
-from tests.connectors.moodle.fake_functions import _EMAIL, _PLAIN_FIELDS, _save_custom, get_users
-from tests.connectors.moodle.fake_params import (
+from enrolsync.connectors.moodle.fake import server as moodle_fake
+from enrolsync.connectors.moodle.fake.courses import _role_changes
+from enrolsync.connectors.moodle.fake.params import (
     CLEANERS,
     MoodleError,
     coding_error,
@@ -27,12 +25,14 @@ from tests.connectors.moodle.fake_params import (
     parse_php_form,
     validate,
 )
-from tests.connectors.moodle.fake_state import (
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
+from enrolsync.connectors.moodle.fake.site import (
     AUTH_PLUGINS,
     INTERNAL_AUTHS,
     FakeUser,
     user_details,
 )
+from enrolsync.connectors.moodle.fake.users import _EMAIL, _PLAIN_FIELDS, _save_custom, get_users
 
 Args = dict[str, Any]
 

@@ -1,5 +1,5 @@
 """The engine in-process: a private database, a runtime whose connectors reach the loopback fakes, one pipeline,
-and runs executed by `runner.execute` with a timer on each of its stages."""
+and runs executed by `steps.execute` with a timer on each of its stages."""
 
 from __future__ import annotations
 
@@ -24,11 +24,12 @@ from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.registry import Registry
 from enrolsync.demo_systems import COURSES
-from enrolsync.sync import runner, runs
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.connections import split_config
-from enrolsync.sync.context import Runtime
+from enrolsync.sync.jobs import run_requests
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store import repo_config
+from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.tables import Run
@@ -41,18 +42,18 @@ PHASES = ("read_source", "plan_run", "apply_run")  # what `runner` calls for eac
 
 
 class PhaseClock:
-    """Seconds spent in each stage of a run, from timers wrapped around the functions `runner` calls.
+    """Seconds spent in each stage of a run, from timers wrapped around the functions `steps` calls.
 
-    Wrapping the names in `runner`'s namespace times the engine without changing it; a stage whose function is
+    Wrapping the names in `steps`' namespace times the engine without changing it; a stage whose function is
     renamed simply goes missing from the figures.
     """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         for name in PHASES:
-            original = getattr(runner, name, None)
+            original = getattr(steps, name, None)
             if original is not None:  # a stage the engine no longer has is reported as missing
-                setattr(runner, name, self._timed(name, original))
+                setattr(steps, name, self._timed(name, original))
 
     def _timed(self, name: str, call: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
         async def timed(*args: Any, **kwargs: Any) -> T:
@@ -211,9 +212,11 @@ class Bench:
             self.pipeline_id, self.source_id = pipeline.id, ids["bamboohr"]
         return self.pipeline_id
 
-    async def request(self, scope: runs.Scope, hr_ids: tuple[str, ...] = (), mode: runs.Mode = "apply") -> str:
+    async def request(
+        self, scope: run_requests.Scope, hr_ids: tuple[str, ...] = (), mode: run_requests.Mode = "apply"
+    ) -> str:
         async with self.rt.sessions() as session:
-            run, _ = await runs.request_run(
+            run, _ = await run_requests.request_run(
                 session,
                 pipeline_id=self.pipeline_id,
                 mode=mode,
@@ -224,8 +227,8 @@ class Bench:
         return run.id
 
     async def execute(self, run_id: str) -> str:
-        """`runner.execute`, as a worker runs it (without the durable engine around it)."""
-        return await runner.execute(self.rt, run_id)
+        """`steps.execute`, as a worker runs it (without the durable engine around it)."""
+        return await steps.execute(self.rt, run_id)
 
     async def run(self, run_id: str) -> Run:
         async with self.rt.sessions() as session:

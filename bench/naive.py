@@ -28,9 +28,9 @@ from enrolsync.connectors.model import Person, PersonStatus
 from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.mapping import create_payload
 from enrolsync.logs import configure_logging
-from enrolsync.sync.desired import DesiredState
-from enrolsync.sync.evaluate import desired_state
-from enrolsync.sync.rules import parse_spec
+from enrolsync.sync.rules.desired import DesiredState
+from enrolsync.sync.rules.evaluate import desired_state
+from enrolsync.sync.rules.spec import parse_spec
 
 
 async def read_people(config: BambooHRConfig) -> list[Person]:

@@ -27,11 +27,11 @@ import httpx
 import uvicorn
 
 from bench.fast_moodle import IndexedMoodle
+from enrolsync.connectors.bamboohr.fake.company import DEPARTMENTS, Row, generate_company
+from enrolsync.connectors.bamboohr.fake.odata import FilterError, compile_filter
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake, _DatasetQuery, _problem
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 from enrolsync.demo_systems import COURSES
-from tests.connectors.bamboohr.company import DEPARTMENTS, Row, generate_company
-from tests.connectors.bamboohr.fake import BambooHRFake, _DatasetQuery, _problem
-from tests.connectors.bamboohr.odata import FilterError, compile_filter
 
 HR_API_KEY = "bench-bamboohr-key"
 HR_WEBHOOK_KEY = "bench-bamboohr-webhook-key"

@@ -20,7 +20,7 @@ from enrolsync.api.app import create_app
 from enrolsync.demo_systems import serve
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
-from enrolsync.sync import worker as worker_module
+from enrolsync.sync.jobs import worker as worker_module
 
 
 async def admin_token(sessions: async_sessionmaker[AsyncSession]) -> str | None:

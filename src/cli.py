@@ -28,7 +28,7 @@ from enrolsync.api.tokens import issue_token, list_tokens, revoke_token, token_s
 from enrolsync.connectors.registry import Registry
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
-from enrolsync.sync.clients import ClientFactory
+from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import backend_name, make_async_engine, session_factory
 from enrolsync.sync.store.migrate import current_revision, upgrade
@@ -126,7 +126,7 @@ def migrate() -> None:
     with user_errors():
         upgrade(settings.resolved_database_url())
         revision = current_revision(settings.resolved_database_url())
-        from enrolsync.sync.workflow import migrate_system_database
+        from enrolsync.sync.jobs.workflow import migrate_system_database
 
         migrate_system_database(settings.resolved_system_database_url())
     typer.echo(f"database at revision {revision}; job engine tables ready")
@@ -137,7 +137,7 @@ def worker() -> None:
     """Execute queued runs until stopped (SIGTERM or Ctrl-C)."""
     settings = _settings()
     _preflight(settings)
-    from enrolsync.sync.worker import main as worker_main
+    from enrolsync.sync.jobs.worker import main as worker_main
 
     with user_errors():
         worker_main(settings)

@@ -18,7 +18,7 @@ from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
 from enrolsync.demo_systems import DemoSystems, build_systems, serve
 from enrolsync.settings import Settings
-from enrolsync.sync import worker as worker_module
+from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.store.tables import ApiRole
 
 RUN_TIMEOUT_SECONDS = 120

@@ -1,22 +1,23 @@
-"""The demo's stand-in HR and LMS systems: the test suite's faithful fakes, served over loopback HTTP.
+"""The demo's stand-in HR and LMS systems: the fakes shipped beside their connectors, served over loopback HTTP.
 
-The fakes live in the repository's `tests/` folder (the same code the connector tests run against), so the demo
-runs from a checkout.
+They are the same fakes the connector tests run against, installed with the wheel, so `enrolsync demo` works
+from any install, not only from a checkout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from enrolsync.connectors.bamboohr.fake import BambooHRFake
+from enrolsync.connectors.moodle.fake import FakeMoodle
 
 COURSES = {
     "SAFETY-101": "Workplace safety",
@@ -26,36 +27,15 @@ COURSES = {
 }
 
 
-class FakesUnavailable(ValueError):
-    """The checkout's tests/ folder is not at hand (a ValueError: the CLI prints it as one line)."""
-
-
-def _checkout_on_path() -> None:
-    # The fakes are the test suite's own; from a checkout, put its root on sys.path so `tests` imports.
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (root / "tests" / "connectors" / "bamboohr" / "fake.py").is_file():
-            if str(root) not in sys.path:
-                sys.path.insert(0, str(root))
-            return
-
-
 @dataclass
 class DemoSystems:
-    bamboohr: Any
-    moodle: Any
+    bamboohr: BambooHRFake
+    moodle: FakeMoodle
     course_ids: dict[str, str]
     role_ids: dict[str, int]
 
 
 def build_systems(people: int, seed: int) -> DemoSystems:
-    _checkout_on_path()
-    try:
-        from tests.connectors.bamboohr.fake import BambooHRFake
-        from tests.connectors.moodle.fake import FakeMoodle
-    except ImportError as error:
-        raise FakesUnavailable(
-            "the demo's fake systems live in the repository's tests/ folder: run the demo from a checkout"
-        ) from error
     bamboohr = BambooHRFake.seeded(
         people, seed, now=datetime.now(UTC).replace(microsecond=0), company_domain="acme", api_key="demo-bamboohr-key"
     )

@@ -48,6 +48,7 @@ def test_imports_point_down_and_never_at_src(path: Path) -> None:
     room, rank = _module_rank(path)
     for module in _imports(path):
         assert not module.startswith("src."), f"{path.name} imports {module}: use enrolsync.*"
+        assert module.split(".")[0] != "tests", f"{path.relative_to(SRC)} imports {module}: src/ never imports tests"
         target = _target_rank(module)
         if target is None:
             continue
@@ -64,9 +65,10 @@ def test_vendor_folders_use_only_the_contract_and_the_kit() -> None:
     for folder in (SRC / "connectors").iterdir():
         if not folder.is_dir() or folder.name in ("kit", "testing", "__pycache__"):
             continue
-        # The memory systems are the contract suite's own test double, so their fault adapter uses the suite.
-        extra = ("enrolsync.connectors.testing",) if folder.name == "memory" else ()
         for path in folder.rglob("*.py"):
+            # A fake is built on the shipped fake kit; the memory systems are the contract suite's own test double.
+            is_fake = "fake" in path.relative_to(folder).parts or path.stem == "fake" or folder.name == "memory"
+            extra = ("enrolsync.connectors.testing",) if is_fake else ()
             for module in _imports(path):
                 if module.startswith("enrolsync.") and not module.startswith(f"enrolsync.connectors.{folder.name}"):
                     assert module.startswith(allowed + extra), f"{path.relative_to(SRC)} imports {module}"
@@ -88,3 +90,35 @@ def test_built_in_connectors_are_discoverable() -> None:
     assert set(found) >= BUILT_INS
     for name, cls in found.items():
         assert cls.info.key == name
+
+
+# Inside sync/: jobs -> run -> plan, rules -> store. The pure wings (rules, plan) never touch storage or runs.
+WING_RANK = {"store": 0, "rules": 1, "plan": 2, "run": 3, "jobs": 4}
+PURE_WINGS = {"rules", "plan"}
+
+
+def _wing(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["enrolsync", "sync"] and len(parts) > 2 else None
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "sync").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC / "sync")))
+def test_sync_wings_point_down_and_pure_wings_never_touch_storage(path: Path) -> None:
+    parts = path.relative_to(SRC / "sync").parts
+    if parts == ("__init__.py",):
+        return
+    if len(parts) == 1:
+        pytest.fail(f"sync/{parts[0]} sits outside the wings: put it in one of {sorted(WING_RANK)}")
+    wing = parts[0]
+    for module in _imports(path):
+        target = _wing(module)
+        if target is None:
+            continue
+        assert WING_RANK[target] <= WING_RANK[wing], f"sync/{'/'.join(parts)} ({wing}) imports {module}"
+        if wing in PURE_WINGS:
+            assert target in PURE_WINGS, f"sync/{'/'.join(parts)} is pure but imports {module}"
+            assert not module.startswith(("sqlalchemy", "sqlmodel", "httpx")), module
+    if wing in PURE_WINGS:
+        banned = {"sqlalchemy", "sqlmodel", "httpx", "dbos"}
+        roots = {m.split(".")[0] for m in _imports(path)}
+        assert not roots & banned, f"sync/{'/'.join(parts)} is pure but imports {sorted(roots & banned)}"

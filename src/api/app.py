@@ -39,9 +39,9 @@ from enrolsync.api.routes import (
 )
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.quarantine import PipelineQuarantined
-from enrolsync.sync.runs import RunQueue
+from enrolsync.sync.jobs.run_requests import RunQueue
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.quarantine import PipelineQuarantined
 from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.migrate import upgrade
@@ -82,7 +82,7 @@ class _TolerantQueue:
 @asynccontextmanager
 async def _default_queue(settings: Settings) -> AsyncIterator[RunQueue]:
     # Imported here: the job engine is heavy and tests (which inject a queue) never need it.
-    from enrolsync.sync.workflow import DbosRunQueue
+    from enrolsync.sync.jobs.workflow import DbosRunQueue
 
     queue = DbosRunQueue(settings.resolved_system_database_url())
     try:

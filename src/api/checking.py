@@ -13,8 +13,8 @@ import structlog
 from enrolsync.connectors.errors import ConnectorError
 from enrolsync.connectors.model import CheckResult
 from enrolsync.connectors.registry import Registry, UnknownConnector
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.connections import load_config
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.connections import load_config
 from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
 from enrolsync.sync.store.tables import Connection
 

@@ -19,8 +19,8 @@ from enrolsync.api.oidc import OidcVerifier
 from enrolsync.api.queries import MAX_LIMIT
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.runs import RunQueue
+from enrolsync.sync.jobs.run_requests import RunQueue
+from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.store.crypto import SecretBox
 from enrolsync.sync.store.tables import utcnow
 

@@ -20,11 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolsync.api.schemas_people import SyncState
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op
-from enrolsync.sync.desired import DesiredState
-from enrolsync.sync.diff import LinkedState, diff
-from enrolsync.sync.evaluate import InvalidPerson, awaiting_start, desired_state, is_leaver
-from enrolsync.sync.policy import Policies
-from enrolsync.sync.rules import PipelineSpec
+from enrolsync.sync.plan.diff import LinkedState, diff
+from enrolsync.sync.rules.desired import DesiredState
+from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state, is_leaver
+from enrolsync.sync.rules.policy import Policies
+from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.store.tables import Link
 
 _IN_CHUNK = 500

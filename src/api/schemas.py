@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from enrolsync.connectors.base import Capability
-from enrolsync.sync.rules import PipelineSpec
+from enrolsync.sync.rules.spec import PipelineSpec
 
 T = TypeVar("T")
 

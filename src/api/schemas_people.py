@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from enrolsync.sync.desired import DesiredState
-from enrolsync.sync.explain import RuleVerdict
+from enrolsync.sync.rules.desired import DesiredState
+from enrolsync.sync.rules.explain import RuleVerdict
 
 SyncState = Literal["in_sync", "pending", "error"]
 

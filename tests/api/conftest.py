@@ -32,9 +32,9 @@ from enrolsync.connectors.memory.state import DATASETS, Dataset, dataset
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.settings import Settings
-from enrolsync.sync import runner
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.context import Runtime
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.crypto import generate_key
 from enrolsync.sync.store.tables import ApiRole, Run, utcnow
 from tests.conftest import Database
@@ -249,7 +249,7 @@ def execute(runtime: Runtime) -> Execute:
         async with runtime.sessions() as session:
             found = await session.get(Run, run_id)
             assert found is not None
-        return await runner.execute(runtime, run_id, found.generation)
+        return await steps.execute(runtime, run_id, found.generation)
 
     return run
 

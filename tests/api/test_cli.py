@@ -21,7 +21,7 @@ from enrolsync.cli import app
 from enrolsync.connectors.memory.config import MemoryConfig
 from enrolsync.connectors.memory.state import Dataset
 from enrolsync.settings import Settings
-from enrolsync.sync.connections import split_config
+from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.migrate import upgrade

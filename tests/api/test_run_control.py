@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from enrolsync.connectors.memory.state import Dataset
-from enrolsync.sync import runner
-from enrolsync.sync.context import Runtime
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import ApiRole, utcnow
 from tests.api.company import SPEC, create_pipeline, person, run, seed
 from tests.api.conftest import Clock, Execute, MakeClient, RecordingQueue
@@ -54,11 +54,11 @@ async def test_cancel_a_running_run_stops_it_before_it_writes(
     seed(data, person("E1"), person("E2"))
     pid = await create_pipeline(client, ends)
     run_id = (await client.post(f"/pipelines/{pid}/runs", json={"mode": "apply"})).json()["id"]
-    await runner.begin(runtime, run_id)
-    await runner.plan(runtime, run_id)
+    await steps.begin(runtime, run_id)
+    await steps.plan(runtime, run_id)
 
     cancelled = await client.post(f"/runs/{run_id}/cancel")
-    await runner.apply(runtime, run_id)
+    await steps.apply(runtime, run_id)
 
     assert cancelled.json()["status"] == "cancelled"
     assert data.lms.writes == 0

@@ -69,7 +69,7 @@ async def test_openapi_documents_bearer_auth_roles_and_examples(client: httpx.As
 
 def test_the_documented_examples_are_valid_requests() -> None:
     from enrolsync.api import schemas
-    from enrolsync.sync.rules import parse_spec
+    from enrolsync.sync.rules.spec import parse_spec
 
     models = (
         schemas.ConnectionCreate,

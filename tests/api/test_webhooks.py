@@ -18,8 +18,8 @@ from enrolsync.api.deps import Services
 from enrolsync.connectors.kit.webhooks import sign_timestamped
 from enrolsync.connectors.memory.state import dataset
 from enrolsync.connectors.model import Person
-from enrolsync.sync import runner
-from enrolsync.sync.context import Runtime
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import Event, Link, Run, RunStatus
 from tests.api.conftest import RecordingQueue
 
@@ -176,7 +176,7 @@ async def test_a_burst_with_duplicates_and_forgeries_loses_nothing(
     services: Services = app.state.services
     rt = Runtime(sessions=services.sessions, registry=services.registry, box=services.box)
     for run_id in dict.fromkeys(queue.ids):
-        await runner.execute(rt, run_id)
+        await steps.execute(rt, run_id)
     async with services.sessions() as session:
         runs = list((await session.exec(select(Run).where(Run.pipeline_id == pipeline_id))).all())
         linked = {link.hr_id for link in (await session.exec(select(Link))).all() if link.account_id}

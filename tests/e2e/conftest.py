@@ -13,18 +13,18 @@ from pydantic import SecretStr
 
 from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.settings import Settings
-from enrolsync.sync import worker as worker_module
-from enrolsync.sync import workflow
-from enrolsync.sync.clients import ClientFactory
+from enrolsync.sync.jobs import worker as worker_module
+from enrolsync.sync.jobs import workflow
+from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.store.crypto import generate_key
 from enrolsync.sync.store.tables import ApiRole
 from tests.conftest import Database
-from tests.connectors.bamboohr.fake import BambooHRFake
-from tests.connectors.moodle.fake import FakeMoodle
 
 COURSES = ("SAFETY-101", "SEC-200", "LEAD-1", "SALES-110")
 

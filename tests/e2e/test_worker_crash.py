@@ -24,15 +24,15 @@ import uvicorn
 from sqlmodel import select
 
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.moodle.config import MoodleConfig
-from enrolsync.sync import runs, workflow
-from enrolsync.sync.connections import split_config
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
+from enrolsync.sync.jobs import run_requests, workflow
 from enrolsync.sync.store import repo
+from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.tables import Run, RunOp, RunStatus
 from tests.conftest import Database
-from tests.connectors.bamboohr.fake import BambooHRFake
-from tests.connectors.moodle.fake import FakeMoodle
 from tests.e2e.conftest import COURSES, default_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ async def test_a_killed_worker_s_run_is_finished_by_the_other_exactly_once(
             await session.commit()
             queue = workflow.DbosRunQueue(db.url)
             try:
-                run, _ = await runs.request_run(
+                run, _ = await run_requests.request_run(
                     session, pipeline_id=pipeline.id, mode="apply", scope="full", queue=queue
                 )
             finally:

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from enrolsync.connectors.bamboohr.fake.server import START, BambooHRFake, generate_company
 from enrolsync.connectors.testing.fakes import FakeServer, Fault
-from tests.connectors.bamboohr.fake import START, BambooHRFake, generate_company
 
 HTTP_KINDS = ("500", "502", "503", "429", "429+retry-after", "timeout", "disconnect", "malformed", "lost")
 PAGE_KINDS = ("page-repeat", "page-skip")

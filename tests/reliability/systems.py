@@ -17,22 +17,23 @@ from sqlmodel import col, select
 
 from enrolsync.connectors.bamboohr import BambooHRSource
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.sync import runner, runs
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.connections import split_config
-from enrolsync.sync.context import Runtime
-from enrolsync.sync.rules import parse_spec
-from enrolsync.sync.runs import Scope
+from enrolsync.sync.jobs import run_requests
+from enrolsync.sync.jobs.run_requests import Scope
+from enrolsync.sync.rules.spec import parse_spec
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.tables import Connection, Link, Pipeline, PipelineVersion, Run, RunOp
 from tests.conftest import Database
-from tests.connectors.bamboohr.fake import BambooHRFake
-from tests.connectors.moodle.fake import FakeMoodle
 
 COURSES = ("SAFETY-101", "SEC-200", "LEAD-1", "SALES-110")
 HR_KEY = "reliability-s3cret-bamboohr-key"  # contains the leak marker: the session sweep watches for it
@@ -84,11 +85,11 @@ class Systems:
     async def run(self, scope: Scope = "full") -> Run:
         """Request an applied run and execute it to its end, as a worker would."""
         async with self.db.sessions() as session:
-            run, _ = await runs.request_run(
+            run, _ = await run_requests.request_run(
                 session, pipeline_id=self.pipeline_id, mode="apply", scope=scope, queue=NullQueue()
             )
         self.run_ids.append(run.id)
-        await runner.execute(self.rt, run.id)
+        await steps.execute(self.rt, run.id)
         return await self.get_run(run.id)
 
     async def get_run(self, run_id: str) -> Run:

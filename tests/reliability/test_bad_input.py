@@ -29,8 +29,8 @@ from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.connectors.memory.state import DATASETS
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.registry import Registry
-from enrolsync.sync.evaluate import awaiting_start, is_leaver
-from enrolsync.sync.policy import Policies
+from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver
+from enrolsync.sync.rules.policy import Policies
 from enrolsync.sync.store.tables import Event, RunStatus
 from tests.conftest import Database
 from tests.reliability.chaos import ShakyBambooHR

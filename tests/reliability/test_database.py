@@ -26,9 +26,10 @@ from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.connectors.memory.state import DATASETS
 from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpResult
 from enrolsync.connectors.registry import Registry
-from enrolsync.sync import maintenance, runner
-from enrolsync.sync.desired import DesiredState
-from enrolsync.sync.diff import record
+from enrolsync.sync.jobs import maintenance
+from enrolsync.sync.plan.diff import record
+from enrolsync.sync.rules.desired import DesiredState
+from enrolsync.sync.run import steps
 from enrolsync.sync.store.tables import Link, Run, RunOp, RunOpStatus, RunStatus, utcnow
 from tests.api.company import person, seed
 from tests.conftest import Database
@@ -51,10 +52,10 @@ def company(engine: Engine, size: int = 12) -> None:
 
 
 async def requested(engine: Engine) -> str:
-    from enrolsync.sync import runs
+    from enrolsync.sync.jobs import run_requests
 
     async with engine.db.sessions() as session:
-        run, _ = await runs.request_run(
+        run, _ = await run_requests.request_run(
             session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
         )
     return run.id
@@ -91,7 +92,7 @@ async def resume(engine: Engine, run_id: str) -> Run:
     later = utcnow() + timedelta(seconds=engine.rt.lease_seconds + 1)
     assert await maintenance.reap(engine.rt, fake, later) == 1
     run = await engine.get_run(run_id)
-    assert await runner.execute(engine.rt, run_id, run.generation) == str(RunStatus.SUCCEEDED)
+    assert await steps.execute(engine.rt, run_id, run.generation) == str(RunStatus.SUCCEEDED)
     return await engine.get_run(run_id)
 
 
@@ -138,7 +139,7 @@ async def _commits_of_a_clean_run(db: Database) -> int:
     run_id = await requested(engine)
     outage = Outage(1_000_000)
     engine.rt.sessions = flaky(engine.rt.sessions, outage)
-    assert await runner.execute(engine.rt, run_id) == str(RunStatus.SUCCEEDED)
+    assert await steps.execute(engine.rt, run_id) == str(RunStatus.SUCCEEDED)
     return outage.commits
 
 
@@ -165,7 +166,7 @@ async def test_commits_failing_at_every_point_never_half_write_and_the_run_resum
         sessions = engine.rt.sessions
         engine.rt.sessions = flaky(sessions, outage)
 
-        result = await runner.execute(engine.rt, run_id)
+        result = await steps.execute(engine.rt, run_id)
 
         engine.rt.sessions = sessions
         assert result == "interrupted", (budget, result)
@@ -224,7 +225,7 @@ async def test_terminated_connections_mid_apply_leave_no_half_written_link(
         company(engine)
         run_id = await requested(engine)
 
-        assert await runner.execute(engine.rt, run_id) == "interrupted"
+        assert await steps.execute(engine.rt, run_id) == "interrupted"
 
         checked = await consistent_links(engine, run_id)
         run = await resume(engine, run_id)

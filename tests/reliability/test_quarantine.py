@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from enrolsync.connectors.memory.state import DATASETS, Dataset
-from enrolsync.sync import events, maintenance, quarantine, runs, schedules
-from enrolsync.sync.quarantine import DEFAULT_POLICY, PipelineQuarantined
+from enrolsync.sync.jobs import events, maintenance, run_requests, schedules
+from enrolsync.sync.run import quarantine
+from enrolsync.sync.run.quarantine import DEFAULT_POLICY, PipelineQuarantined
 from enrolsync.sync.store.tables import ApiRole, Event, Pipeline, PipelineHealth, Run, RunStatus, utcnow
 from tests.api.company import create_pipeline, person, seed
 from tests.api.conftest import Execute, MakeClient, RecordingQueue
@@ -104,7 +105,9 @@ async def test_while_quarantined_no_scheduled_event_or_requested_run_starts(db: 
         await session.commit()
         assert await events.dispatch(session, connection_id=source, queue=queue) == 0
         with pytest.raises(PipelineQuarantined, match="AuthError"):
-            await runs.request_run(session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=queue)
+            await run_requests.request_run(
+                session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=queue
+            )
     assert queue.ids == []
 
     async with db.sessions() as session:

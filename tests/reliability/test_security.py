@@ -125,9 +125,7 @@ def _built(node: ast.expr) -> bool:
         return any(isinstance(part, ast.FormattedValue) for part in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
         return any(isinstance(side, ast.Constant | ast.JoinedStr | ast.BinOp) for side in (node.left, node.right))
-    return (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join")
-    )
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join")
 
 
 def _name(call: ast.Call) -> str:

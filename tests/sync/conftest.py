@@ -16,12 +16,13 @@ from enrolsync.connectors.memory.config import MemoryConfig
 from enrolsync.connectors.memory.state import DATASETS, Dataset, dataset
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.sync import runner, runs
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.connections import split_config
-from enrolsync.sync.context import Runtime
-from enrolsync.sync.rules import parse_spec
-from enrolsync.sync.runs import Mode, Scope
+from enrolsync.sync.jobs import run_requests
+from enrolsync.sync.jobs.run_requests import Mode, Scope
+from enrolsync.sync.rules.spec import parse_spec
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.tables import Connection, Link, Pipeline, PipelineVersion, Run, RunOp
 from tests.conftest import Database
@@ -59,7 +60,7 @@ class Engine:
 
     async def run(self, mode: Mode = "apply", scope: Scope = "full", hr_ids: tuple[str, ...] = ()) -> Run:
         async with self.db.sessions() as session:
-            run, _ = await runs.request_run(
+            run, _ = await run_requests.request_run(
                 session,
                 pipeline_id=self.pipeline_id,
                 mode=mode,
@@ -67,7 +68,7 @@ class Engine:
                 hr_ids=hr_ids,
                 queue=self.queue,
             )
-        await runner.execute(self.rt, run.id)
+        await steps.execute(self.rt, run.id)
         return await self.get_run(run.id)
 
     async def get_run(self, run_id: str) -> Run:

@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 from enrolsync.connectors.model import Person
-from enrolsync.sync.policy import Policies
-from enrolsync.sync.rules import PipelineSpec, parse_spec
+from enrolsync.sync.rules.policy import Policies
+from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
 
 TODAY = date(2025, 3, 1)
 

@@ -24,11 +24,11 @@ from enrolsync.connectors.ops import (
     Unenrol,
     UpdateUser,
 )
-from enrolsync.sync.desired import DesiredState, RoleGrant, SsoSpec
-from enrolsync.sync.diff import LinkedState, diff, observed, record
-from enrolsync.sync.evaluate import desired_state
-from enrolsync.sync.plan import build_plan
-from enrolsync.sync.policy import Policies
+from enrolsync.sync.plan.diff import LinkedState, diff, observed, record
+from enrolsync.sync.plan.order import build_plan
+from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
+from enrolsync.sync.rules.evaluate import desired_state
+from enrolsync.sync.rules.policy import Policies
 from tests.sync.people import SPEC, TODAY, person, reports_of
 
 FIELDS = AccountFields(username="jane@example.com", given_name="Jane", family_name="Doe", email="jane@example.com")

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from enrolsync.connectors.model import AccountFields, RoleScope
 from enrolsync.connectors.ops import OpKind
-from enrolsync.sync.desired import DesiredState, RoleGrant, SsoSpec
-from enrolsync.sync.diff import LinkedState, diff, record
-from enrolsync.sync.plan import ORDER, build_plan
-from enrolsync.sync.policy import LeaverPolicy, OnLeavePolicy, Policies, UnenrolPolicy, UnmatchedPolicy
+from enrolsync.sync.plan.diff import LinkedState, diff, record
+from enrolsync.sync.plan.order import ORDER, build_plan
+from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
+from enrolsync.sync.rules.policy import LeaverPolicy, OnLeavePolicy, Policies, UnenrolPolicy, UnmatchedPolicy
 
 # Small universes, so random desired and applied states overlap as often as they differ.
 GRANTS = [

@@ -8,10 +8,10 @@ import pytest
 
 from enrolsync.connectors.model import Account, AccountFields
 from enrolsync.connectors.ops import Enrol, Op, Unenrol
-from enrolsync.sync.desired import DesiredState, SsoSpec
-from enrolsync.sync.diff import LinkedState, diff, keep_started
-from enrolsync.sync.drift import ObservedAccount, mark_drift, rebase
-from enrolsync.sync.policy import Policies
+from enrolsync.sync.plan.diff import LinkedState, diff, keep_started
+from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase
+from enrolsync.sync.rules.desired import DesiredState, SsoSpec
+from enrolsync.sync.rules.policy import Policies
 
 FIELDS = AccountFields(
     username="jane@example.com",

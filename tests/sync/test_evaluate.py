@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from enrolsync.connectors.model import PersonStatus, RoleScope
-from enrolsync.sync.desired import DesiredState, RoleGrant, SsoSpec
-from enrolsync.sync.evaluate import InvalidPerson, awaiting_start, desired_state
-from enrolsync.sync.rules import PipelineSpec, parse_spec
+from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
+from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state
+from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
 from tests.sync.people import SPEC, TODAY, person, reports_of, spec_with
 
 LEARNER = RoleGrant(role="learner")

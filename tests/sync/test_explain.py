@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from enrolsync.connectors.model import Person
-from enrolsync.sync.evaluate import desired_state
-from enrolsync.sync.explain import LeafVerdict, RuleVerdict, explain
+from enrolsync.sync.rules.evaluate import desired_state
+from enrolsync.sync.rules.explain import LeafVerdict, RuleVerdict, explain
 from tests.sync.people import SPEC, TODAY, person
 
 

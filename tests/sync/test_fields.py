@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from enrolsync.connectors.model import Person
-from enrolsync.sync.evaluate import InvalidPerson, account_fields
-from enrolsync.sync.fields import FieldRule, check_value, render
-from enrolsync.sync.rules import SpecInvalid, parse_spec
+from enrolsync.sync.rules.evaluate import InvalidPerson, account_fields
+from enrolsync.sync.rules.fields import FieldRule, check_value, render
+from enrolsync.sync.rules.spec import SpecInvalid, parse_spec
 from tests.sync.people import person
 
 RENDERED = [

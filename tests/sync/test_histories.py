@@ -2,7 +2,7 @@
 days passing) and hand edits on the LMS, the real run engine leaves the LMS in the desired state, and running
 again plans nothing.
 
-Memory connectors through `runner.execute` on SQLite (an engine property, not a database one); each example is a
+Memory connectors through `steps.execute` on SQLite (an engine property, not a database one); each example is a
 fresh pipeline. The expected state comes from the pure rules (`evaluate`), so this checks that reading, matching,
 planning, drift repair, applying and the links together realise exactly what the rules say.
 """
@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enrolsync.connectors.model import Person, PersonStatus
-from enrolsync.sync import runner
-from enrolsync.sync.evaluate import awaiting_start, desired_state, is_leaver
-from enrolsync.sync.rules import parse_spec
-from enrolsync.sync.runs import Scope
+from enrolsync.sync.jobs.run_requests import Scope
+from enrolsync.sync.rules.evaluate import awaiting_start, desired_state, is_leaver
+from enrolsync.sync.rules.spec import parse_spec
+from enrolsync.sync.run import steps
 from enrolsync.sync.store.tables import Run, RunStatus
 from tests.conftest import Database
 from tests.sync.conftest import Engine, make_engine
@@ -59,7 +59,7 @@ events = st.one_of(
     st.tuples(st.just("reactivate_by_hand"), st.integers(0, 50)),
     st.tuples(st.just("start_course"), st.integers(0, 50)),
 )
-steps = st.lists(
+histories = st.lists(
     st.tuples(st.lists(events, min_size=1, max_size=4), st.sampled_from(["full", "incremental"])), max_size=4
 )
 
@@ -143,9 +143,9 @@ async def run(engine: Engine, scope: Scope) -> Run:
             row.status, row.counters = RunStatus.RUNNING, {**row.counters, "approved_by": "property test"}
             session.add(row)
             await session.commit()
-        assert await runner.guard(engine.rt, result.id)
-        await runner.apply(engine.rt, result.id)
-        await runner.finish(engine.rt, result.id)
+        assert await steps.guard(engine.rt, result.id)
+        await steps.apply(engine.rt, result.id)
+        await steps.finish(engine.rt, result.id)
         result = await engine.get_run(result.id)
     assert result.status == RunStatus.SUCCEEDED, (result.status, result.error, result.counters)
     return result
@@ -194,7 +194,7 @@ def db_url(tmp_path: Path, _sqlite_template: Path) -> str:
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(history=steps)
+@given(history=histories)
 async def test_any_history_ends_in_the_desired_state_and_a_rerun_is_a_no_op(
     db: Database, history: list[tuple[list[tuple[Any, ...]], Scope]]
 ) -> None:

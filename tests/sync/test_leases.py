@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from enrolsync.sync import lease, maintenance, runner
+from enrolsync.sync.jobs import maintenance
+from enrolsync.sync.run import lease, steps
 from enrolsync.sync.store.tables import Run, RunOp, RunOpStatus, RunStatus, utcnow
 from tests.conftest import Database
 from tests.sync.conftest import Engine, make_engine
@@ -42,9 +43,9 @@ class FakeJobs:
 
 async def _queued(engine: Engine) -> str:
     async with engine.db.sessions() as session:
-        from enrolsync.sync import runs
+        from enrolsync.sync.jobs import run_requests
 
-        run, _ = await runs.request_run(
+        run, _ = await run_requests.request_run(
             session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
         )
         return run.id
@@ -67,15 +68,15 @@ async def engine(db: Database) -> Engine:
 async def test_a_live_lease_keeps_other_workers_out(engine: Engine) -> None:
     run_id = await _queued(engine)
     other = dataclasses.replace(engine.rt, owner="worker-b")
-    assert await runner.begin(engine.rt, run_id) is lease.Claim.GO
-    assert await runner.begin(other, run_id) is lease.Claim.SKIP
+    assert await steps.begin(engine.rt, run_id) is lease.Claim.GO
+    assert await steps.begin(other, run_id) is lease.Claim.SKIP
     assert (await engine.get_run(run_id)).lease_owner == "local"
 
 
 async def test_a_dead_workers_run_is_taken_over_and_the_old_attempt_fenced(engine: Engine) -> None:
     run_id = await _queued(engine)
-    assert await runner.begin(engine.rt, run_id) is lease.Claim.GO
-    await runner.plan(engine.rt, run_id)
+    assert await steps.begin(engine.rt, run_id) is lease.Claim.GO
+    await steps.plan(engine.rt, run_id)
     await _lapse(engine, run_id)  # the worker died: nobody renews
     jobs = FakeJobs()
 
@@ -84,7 +85,7 @@ async def test_a_dead_workers_run_is_taken_over_and_the_old_attempt_fenced(engin
     assert jobs.abandoned == [(run_id, 0)] and jobs.enqueued == [(run_id, 1)]
     assert await lease.renew(engine.rt, run_id, 0) is False, "the old generation may write nothing more"
     survivor = dataclasses.replace(engine.rt, owner="worker-b")
-    assert await runner.execute(survivor, run_id, generation=1) == "succeeded"
+    assert await steps.execute(survivor, run_id, generation=1) == "succeeded"
     assert len(engine.data.lms.accounts) == 4
     await maintenance.pass_once(engine.rt, jobs.engine())
     assert jobs.enqueued == [(run_id, 1)], "a finished run is not taken over again"
@@ -92,19 +93,19 @@ async def test_a_dead_workers_run_is_taken_over_and_the_old_attempt_fenced(engin
 
 async def test_a_run_waits_while_its_pipelines_other_run_executes(engine: Engine) -> None:
     first = await _queued(engine)
-    assert await runner.begin(engine.rt, first) is lease.Claim.GO
+    assert await steps.begin(engine.rt, first) is lease.Claim.GO
     second = await _queued(engine)
     assert second != first
-    assert await runner.begin(engine.rt, second) is lease.Claim.WAIT
-    assert await runner.finish(engine.rt, first) in ("succeeded", "partially_failed", "failed")
-    assert await runner.begin(engine.rt, second) is lease.Claim.GO
+    assert await steps.begin(engine.rt, second) is lease.Claim.WAIT
+    assert await steps.finish(engine.rt, first) in ("succeeded", "partially_failed", "failed")
+    assert await steps.begin(engine.rt, second) is lease.Claim.GO
 
 
 async def test_stopping_hands_the_run_over_between_batches_without_repeating_effects(engine: Engine) -> None:
     run_id = await _queued(engine)
     stopping = dataclasses.replace(engine.rt, chunk=1, stopping=asyncio.Event())
     stopping.stopping.set()  # SIGTERM arrived: the worker stops at its first batch boundary
-    assert await runner.execute(stopping, run_id) == "interrupted"
+    assert await steps.execute(stopping, run_id) == "interrupted"
     run = await engine.get_run(run_id)
     assert run.status == RunStatus.RUNNING and run.lease_expires_at is not None and run.lease_expires_at < utcnow()
     assert {op.status for op in await engine.ops(run_id)} == {RunOpStatus.PLANNED}
@@ -114,7 +115,7 @@ async def test_stopping_hands_the_run_over_between_batches_without_repeating_eff
     resumed = dataclasses.replace(engine.rt, owner="worker-b", stopping=asyncio.Event())
 
     assert jobs.enqueued == [(run_id, 1)]
-    assert await runner.execute(resumed, run_id, generation=1) == "succeeded"
+    assert await steps.execute(resumed, run_id, generation=1) == "succeeded"
     assert engine.data.lms.writes == len(await engine.ops(run_id))
 
 
@@ -136,8 +137,8 @@ async def test_a_queued_run_whose_enqueue_was_lost_is_enqueued_again(engine: Eng
 
 async def test_a_plan_left_half_written_by_a_crash_is_planned_again(engine: Engine) -> None:
     run_id = await _queued(engine)
-    assert await runner.begin(engine.rt, run_id) is lease.Claim.GO
-    await runner.plan(engine.rt, run_id)
+    assert await steps.begin(engine.rt, run_id) is lease.Claim.GO
+    await steps.plan(engine.rt, run_id)
     complete = sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in await engine.ops(run_id))
     # The worker died while planning: some ops stored, the plan not marked complete.
     async with engine.db.sessions() as session:
@@ -150,6 +151,6 @@ async def test_a_plan_left_half_written_by_a_crash_is_planned_again(engine: Engi
             await session.delete(op)
         await session.commit()
 
-    await runner.plan(engine.rt, run_id)
+    await steps.plan(engine.rt, run_id)
 
     assert sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in await engine.ops(run_id)) == complete

@@ -20,8 +20,8 @@ from enrolsync.connectors.ops import (
     Unenrol,
     UpdateUser,
 )
-from enrolsync.sync.plan import Batch, GuardVerdict, Plan, batches, build_plan, check_deactivations, guard
-from enrolsync.sync.policy import DeactivationGuard
+from enrolsync.sync.plan.order import Batch, GuardVerdict, Plan, batches, build_plan, check_deactivations, guard
+from enrolsync.sync.rules.policy import DeactivationGuard
 
 FIELDS = AccountFields(username="u", given_name="U", family_name="V", email="u@example.com")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from enrolsync.sync.policy import DriftPolicy, LeaverPolicy, LogicalRole, MatchKey, UnenrolPolicy
-from enrolsync.sync.rules import Equals, In, NotOf, PipelineSpec, SpecInvalid, parse_spec
+from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, LogicalRole, MatchKey, UnenrolPolicy
+from enrolsync.sync.rules.spec import Equals, In, NotOf, PipelineSpec, SpecInvalid, parse_spec
 from tests.sync.people import DOCUMENT
 
 

@@ -155,7 +155,7 @@ async def test_an_empty_hr_answer_is_blocked_not_applied(db: Database) -> None:
 
 
 async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engine) -> None:
-    from enrolsync.sync import runner
+    from enrolsync.sync.run import steps
 
     calls = 0
     original = engine.data.lms
@@ -165,7 +165,7 @@ async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engin
 
     async def crash_after_first_batch(run_id: str) -> None:
         nonlocal calls
-        from enrolsync.sync.apply import _apply_batch
+        from enrolsync.sync.run.apply import _apply_batch
 
         real = _apply_batch
 
@@ -176,34 +176,34 @@ async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engin
                 raise Crash
             await real(*args)
 
-        import enrolsync.sync.apply as apply_module
+        import enrolsync.sync.run.apply as apply_module
 
         apply_module._apply_batch = once  # type: ignore[assignment]
         try:
-            await runner.apply(engine.rt, run_id)
+            await steps.apply(engine.rt, run_id)
         finally:
             apply_module._apply_batch = real
 
     async with engine.db.sessions() as session:
-        from enrolsync.sync import runs
+        from enrolsync.sync.jobs import run_requests
 
-        run, _ = await runs.request_run(
+        run, _ = await run_requests.request_run(
             session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
         )
-    assert await runner.begin(engine.rt, run.id)
-    await runner.plan(engine.rt, run.id)
-    assert await runner.guard(engine.rt, run.id)
+    assert await steps.begin(engine.rt, run.id)
+    await steps.plan(engine.rt, run.id)
+    assert await steps.guard(engine.rt, run.id)
     with pytest.raises(Crash):
         await crash_after_first_batch(run.id)
     partial = original.writes
     assert partial > 0
 
     # The worker restarts: every step runs again from the top, as the durable engine replays it.
-    assert await runner.begin(engine.rt, run.id)
-    await runner.plan(engine.rt, run.id)
-    assert await runner.guard(engine.rt, run.id)
-    await runner.apply(engine.rt, run.id)
-    assert await runner.finish(engine.rt, run.id) == "succeeded"
+    assert await steps.begin(engine.rt, run.id)
+    await steps.plan(engine.rt, run.id)
+    assert await steps.guard(engine.rt, run.id)
+    await steps.apply(engine.rt, run.id)
+    assert await steps.finish(engine.rt, run.id) == "succeeded"
 
     assert len(original.accounts) == 4
     ops = await engine.ops(run.id)
@@ -250,7 +250,7 @@ async def test_a_started_enrolment_survives_a_move_on_the_memory_target(engine: 
 def test_runs_and_steps_against_one_system_share_its_request_budget() -> None:
     from enrolsync.connectors.memory import MemoryTarget
     from enrolsync.connectors.memory.config import MemoryConfig
-    from enrolsync.sync.clients import ClientFactory
+    from enrolsync.sync.run.clients import ClientFactory
 
     factory = ClientFactory()
     info = MemoryTarget.info

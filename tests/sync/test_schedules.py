@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from enrolsync.sync import schedules
+from enrolsync.sync.jobs import schedules
 from enrolsync.sync.store.tables import Pipeline, Run
 from tests.conftest import Database
 from tests.sync.conftest import RULES, make_engine

@@ -27,7 +27,7 @@ from enrolsync.api.problems import conflict, field_problems, invalid, invalid_fi
 from enrolsync.api.schemas import CheckPublic, ConnectionCreate, ConnectionPublic, ConnectionUpdate, Page
 from enrolsync.connectors.base import ConnectorConfig
 from enrolsync.connectors.registry import Registry, UnknownConnector
-from enrolsync.sync.connections import UnsafeBaseUrl, merge_update, split_config
+from enrolsync.sync.store.connections import UnsafeBaseUrl, merge_update, split_config
 from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
 from enrolsync.sync.store.tables import Connection, Event, utcnow
 

@@ -12,7 +12,7 @@ from enrolsync.api.auth import Viewer
 from enrolsync.api.deps import AfterQuery, LimitQuery, SessionDep
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas import Page
-from enrolsync.sync.events import describe_body
+from enrolsync.sync.jobs.events import describe_body
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Connection
 

@@ -18,8 +18,8 @@ from enrolsync.api.schemas_people import (
     TeamMemberPublic,
     TeamPublic,
 )
-from enrolsync.sync.explain import explain
-from enrolsync.sync.rules import PipelineSpec
+from enrolsync.sync.rules.explain import explain
+from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.store.tables import ApiRole, Link, Pipeline, Run, RunOp
 
 router = APIRouter(prefix="/pipelines/{pipeline_id}", tags=["people"], dependencies=[Depends(require(ApiRole.VIEWER))])

@@ -18,7 +18,7 @@ from enrolsync.api.problems import FieldProblem, conflict, invalid, not_found, p
 from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import Page, PipelineCreate, PipelinePublic, PipelineUpdate
 from enrolsync.connectors.registry import Registry
-from enrolsync.sync.rules import PipelineSpec, SpecInvalid, parse_spec
+from enrolsync.sync.rules.spec import PipelineSpec, SpecInvalid, parse_spec
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Connection, Pipeline, PipelineVersion, utcnow
 

@@ -1,4 +1,4 @@
-"""Quarantine: a pipeline whose runs keep failing as a whole is held back (see `sync/quarantine.py`).
+"""Quarantine: a pipeline whose runs keep failing as a whole is held back (see `sync/run/quarantine.py`).
 
 Its state shows on `GET /pipelines/{id}` (`quarantine`); run requests for a quarantined pipeline answer 409
 naming the reason; an operator lifts a quarantine here once the cause is fixed (the worker also lifts it by
@@ -17,7 +17,7 @@ from enrolsync.api.auth import Operator
 from enrolsync.api.deps import ClockDep, SessionDep
 from enrolsync.api.problems import CONFLICT, ProblemDocument, conflict, not_found, problem_response, problem_responses
 from enrolsync.api.schemas import QuarantinePublic
-from enrolsync.sync import quarantine
+from enrolsync.sync.run import quarantine
 from enrolsync.sync.store.tables import Pipeline, PipelineHealth
 
 router = APIRouter(prefix="/pipelines/{pipeline_id}/quarantine", tags=["pipelines"])

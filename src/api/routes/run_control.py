@@ -16,7 +16,7 @@ from enrolsync.api.deps import ClockDep, QueueDep, SessionDep, SettingsDep
 from enrolsync.api.problems import conflict, not_found, problem_responses
 from enrolsync.api.routes.runs import run_public
 from enrolsync.api.schemas import RunPublic
-from enrolsync.sync import run_control
+from enrolsync.sync.jobs import control
 from enrolsync.sync.store.tables import Run
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["runs"])
@@ -27,9 +27,9 @@ log = structlog.get_logger("enrolsync.api")
 def _refusals(run_id: str) -> Iterator[None]:
     try:
         yield
-    except run_control.RunNotFound:
+    except control.RunNotFound:
         raise not_found("run", run_id) from None
-    except run_control.RunStateConflict as error:
+    except control.RunStateConflict as error:
         raise conflict(str(error)) from None
 
 
@@ -49,7 +49,7 @@ async def cancel_run(run_id: str, principal: Operator, session: SessionDep, now:
     """Cancel a queued, running or blocked run. A running run stops before its next batch of operations;
     operations already applied stay applied."""
     with _refusals(run_id):
-        run = await run_control.cancel_run(
+        run = await control.cancel_run(
             session,
             run_id=run_id,
             actor=principal.subject,
@@ -67,7 +67,7 @@ async def approve_run(
     """Approve a run the deletion guard blocked (it deactivates more accounts than the pipeline allows): it is
     queued again and applies its plan as it stands."""
     with _refusals(run_id):
-        run = await run_control.approve_run(
+        run = await control.approve_run(
             session,
             run_id=run_id,
             actor=principal.subject,
@@ -95,7 +95,7 @@ async def apply_plan(
     maximum age (`ENROLSYNC_PLAN_MAX_AGE_HOURS`), or an applied run has changed the target since.
     """
     with _refusals(run_id):
-        run = await run_control.apply_plan(
+        run = await control.apply_plan(
             session,
             plan_run_id=run_id,
             actor=principal.subject,

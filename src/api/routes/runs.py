@@ -15,7 +15,7 @@ from enrolsync.api.deps import AfterQuery, ClockDep, LimitQuery, QueueDep, Sessi
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas import Page, RunCreate, RunOpPublic, RunProgress, RunPublic
 from enrolsync.connectors.ops import OpKind
-from enrolsync.sync.runs import PipelineNotFound, request_run
+from enrolsync.sync.jobs.run_requests import PipelineNotFound, request_run
 from enrolsync.sync.store import ledger
 from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus
 

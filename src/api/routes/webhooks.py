@@ -17,8 +17,8 @@ from enrolsync.api.problems import Problem, not_found, problem_responses, unauth
 from enrolsync.connectors.base import Capability
 from enrolsync.connectors.errors import AuthError, Invalid
 from enrolsync.connectors.registry import UnknownConnector
-from enrolsync.sync import events
-from enrolsync.sync.connections import load_config
+from enrolsync.sync.jobs import events
+from enrolsync.sync.store.connections import load_config
 from enrolsync.sync.store.tables import Connection
 
 log = structlog.get_logger("enrolsync.api")

@@ -136,9 +136,7 @@ class BambooHRClient:
         response = await self._send(request)
         return _parse(response, ChangedEmployees), server_time(response)
 
-    async def dataset(
-        self, *, where: str | None, page_size: int, start_page: int = 1
-    ) -> AsyncIterator[DatasetBatch]:
+    async def dataset(self, *, where: str | None, page_size: int, start_page: int = 1) -> AsyncIterator[DatasetBatch]:
         """Dataset rows page by page, ordered by employee id, from `start_page`."""
 
         def make(page: int) -> httpx.Request:

@@ -13,11 +13,11 @@ from pydantic import SecretStr
 
 from enrolsync.connectors.bamboohr import BambooHRSource
 from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNames
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import RawRequest
 from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
-from tests.connectors.bamboohr.fake import BambooHRFake
 
 PAYLOADS = Path(__file__).parent / "payloads"
 COMPANY_SIZE = 57

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.connectors.bamboohr.company import generate_company
+from enrolsync.connectors.bamboohr.fake.company import generate_company
 
 TODAY = date(2025, 6, 2)
 

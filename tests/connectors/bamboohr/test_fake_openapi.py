@@ -18,13 +18,13 @@ import pytest
 from pydantic import SecretStr
 
 from enrolsync.connectors.bamboohr import BambooHRSource
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.connectors.testing.openapi import ExchangeLog, OpenApiSpec, SpecViolation
 from tests.connectors.bamboohr.conftest import PAYLOADS, make_config
-from tests.connectors.bamboohr.fake import BambooHRFake
 
 SPEC = Path(__file__).parent / "openapi" / "bamboohr-public.yaml"
 GATEWAY = re.compile(r"^/api/gateway\.php/(?P<domain>[^/]+)/(?P<rest>.*)$")

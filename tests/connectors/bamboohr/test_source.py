@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from enrolsync.connectors.bamboohr import BambooHRSource
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.errors import AuthError, Invalid, PermanentError, TransientError
 from enrolsync.connectors.kit.client import build_client
@@ -18,7 +19,6 @@ from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import HrEventKind, Page, Person, PersonStatus
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.connectors.bamboohr.conftest import PAGE_SIZE, PAYLOADS, dataset_requests, make_config
-from tests.connectors.bamboohr.fake import BambooHRFake
 
 
 async def pages_of(source: BambooHRSource, since: str | None = None) -> list[Page[Person]]:

@@ -12,8 +12,8 @@ from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.moodle.fake import FakeMoodle
 
 TOKEN = "moodle-test-token-5f2c9a"
 MIRROR_FIELD = "enrolsyncroles"

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.testing.contract import TargetContract
 from enrolsync.connectors.testing.fakes import FakeServer
-from tests.connectors.moodle.fake import FakeMoodle
 
 OPENED_AT = 1_717_000_000  # a Unix time: the learner opened the course
 

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import httpx
 
 from enrolsync.connectors.moodle.client import encode
+from enrolsync.connectors.moodle.fake.params import parse_php_form
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from tests.connectors.moodle.conftest import TOKEN
-from tests.connectors.moodle.fake import FakeMoodle
-from tests.connectors.moodle.fake_params import parse_php_form
 
 URL = "https://moodle.example.test/webservice/rest/server.php"
 

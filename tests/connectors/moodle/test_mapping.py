@@ -8,8 +8,8 @@ import pytest
 
 from enrolsync.connectors.model import AccountFields, RoleScope
 from enrolsync.connectors.moodle import mapping
+from enrolsync.connectors.moodle.fake.server import PAYLOADS
 from enrolsync.connectors.moodle.models import MoodleUser
-from tests.connectors.moodle.fake import PAYLOADS
 
 FIELDS = AccountFields(
     username="Alex.Example",

@@ -13,10 +13,10 @@ from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.errors import classify, error_code
+from enrolsync.connectors.moodle.fake.server import PAYLOADS, FakeMoodle
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, Enrol, Op, ReactivateUser, SetSsoIdentity, UpdateUser
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.connectors.moodle.conftest import TOKEN, collect
-from tests.connectors.moodle.fake import PAYLOADS, FakeMoodle
 
 
 def person(n: int, **changes: str) -> AccountFields:

@@ -6,9 +6,9 @@ from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.model import RoleScope
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.ops import AssignRole, Enrol, Op, RevokeRole, Unenrol
 from tests.connectors.moodle.conftest import MIRROR_FIELD, collect
-from tests.connectors.moodle.fake import FakeMoodle
 
 
 async def test_enrol_and_unenrol_round_trip(target: MoodleTarget, fake: FakeMoodle) -> None:

@@ -17,23 +17,24 @@ from sqlmodel import col, select
 
 from enrolsync.connectors.bamboohr import BambooHRSource
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
+from enrolsync.connectors.moodle.fake.site import FakeUser
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.sync import runner, runs
-from enrolsync.sync.clients import ClientFactory
-from enrolsync.sync.connections import split_config
-from enrolsync.sync.context import Runtime
-from enrolsync.sync.rules import parse_spec
-from enrolsync.sync.runs import Mode, Scope
+from enrolsync.sync.jobs import run_requests
+from enrolsync.sync.jobs.run_requests import Mode, Scope
+from enrolsync.sync.rules.spec import parse_spec
+from enrolsync.sync.run import steps
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.tables import Connection, Link, Pipeline, PipelineVersion, Run, RunOp
 from tests.conftest import Database
-from tests.connectors.bamboohr.fake import BambooHRFake
-from tests.connectors.moodle.fake import FakeMoodle
-from tests.connectors.moodle.fake_state import FakeUser
 from tests.sync.conftest import RecordingQueue
 
 HR_HOST, LMS_HOST = "bamboohr.test", "moodle.test"
@@ -81,14 +82,14 @@ class Scenario:
     # -- running ------------------------------------------------------------------------------------------------
     async def request(self, mode: Mode = "apply", scope: Scope = "full") -> str:
         async with self.db.sessions() as session:
-            run, _ = await runs.request_run(
+            run, _ = await run_requests.request_run(
                 session, pipeline_id=self.pipeline_id, mode=mode, scope=scope, queue=self.queue
             )
         return run.id
 
     async def run(self, mode: Mode = "apply", scope: Scope = "full") -> Run:
         run_id = await self.request(mode, scope)
-        await runner.execute(self.rt, run_id)
+        await steps.execute(self.rt, run_id)
         return await self.get_run(run_id)
 
     async def get_run(self, run_id: str) -> Run:

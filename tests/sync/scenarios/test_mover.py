@@ -40,19 +40,19 @@ async def test_a_started_course_is_kept_when_the_person_moves(scenario: Scenario
 
 
 async def test_a_course_started_between_plan_and_apply_is_kept(scenario: Scenario) -> None:
-    from enrolsync.sync import runner
+    from enrolsync.sync.run import steps
 
     mover = scenario.hire("Noah", "Garcia", "Engineering")
     await scenario.run()
     scenario.hr.move(mover, department="Sales")
     run_id = await scenario.request(scope="incremental")
-    assert await runner.begin(scenario.rt, run_id)
-    await runner.plan(scenario.rt, run_id)
+    assert await steps.begin(scenario.rt, run_id)
+    await steps.plan(scenario.rt, run_id)
     assert ("unenrol", mover, "SEC") in await scenario.planned(run_id)
 
     scenario.open_course(mover, "SEC")  # the learner opens the course before the plan is applied
-    assert await runner.guard(scenario.rt, run_id)
-    await runner.apply(scenario.rt, run_id)
+    assert await steps.guard(scenario.rt, run_id)
+    await steps.apply(scenario.rt, run_id)
 
     assert {(op.kind, op.status) for op in await scenario.ops(run_id) if op.kind == "unenrol"} == {
         ("unenrol", "already")

@@ -1,0 +1,299 @@
+"""A faithful fake Moodle REST web service (`/webservice/rest/server.php`) for tests and the demo.
+
+It answers as Moodle does: HTTP 200 with `{"exception", "errorcode", "message"}` on errors (debuginfo only with
+`debugging` on), XML unless `moodlewsrestformat=json`, `invalidtoken` for a wrong token, `accessexception` for a
+function the token's service lacks, parameter validation that rejects values cleaning would change, and writes
+that run in one transaction (the first bad record rolls the whole call back). Every call is a POST, so a write is
+a function that changes state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape, quoteattr
+
+import httpx
+
+from enrolsync.connectors.moodle.fake import courses, users
+from enrolsync.connectors.moodle.fake.params import MoodleError, Multiple, Single, Value, parse_php_form, validate
+from enrolsync.connectors.moodle.fake.site import DEFAULT_ROLES, FakeCourse, FakeRole, FakeUser, SiteState
+from enrolsync.connectors.testing.fakes import FakeServer, json_response
+
+PAYLOADS = Path(__file__).parent / "payloads"
+DEFAULT_TOKEN = "fake-moodle-token"  # a stand-in site's token, not a credential
+SERVER_PATH = "/webservice/rest/server.php"
+_ENTRIES = {  # name -> (parameters, behaviour, changes state)
+    "core_webservice_get_site_info": (Single({"serviceshortnames": Multiple(Value("alpha"), default=[])}), None, False),
+    "core_user_get_users": (
+        Single({"criteria": Multiple(Single({"key": Value("alpha"), "value": Value("raw")}))}),
+        users.get_users,
+        False,
+    ),
+    "core_user_get_users_by_field": (
+        Single({"field": Value("alpha"), "values": Multiple(Value("raw"))}),
+        users.get_users_by_field,
+        False,
+    ),
+    "core_user_create_users": (Single({"users": Multiple(users.CREATE_USER)}), users.create_users, True),
+    "core_user_update_users": (Single({"users": Multiple(users.UPDATE_USER)}), users.update_users, True),
+    "core_course_get_courses": (
+        Single({"options": Single({"ids": Multiple(Value("int"), optional=True)}, default={})}),
+        courses.get_courses,
+        False,
+    ),
+    "core_enrol_get_enrolled_users": (
+        Single(
+            {
+                "courseid": Value("int"),
+                "options": Multiple(Single({"name": Value("alphanumext"), "value": Value("raw")}), default=[]),
+            }
+        ),
+        courses.get_enrolled_users,
+        False,
+    ),
+    "enrol_manual_enrol_users": (
+        Single(
+            {
+                "enrolments": Multiple(
+                    Single(
+                        {
+                            "roleid": Value("int"),
+                            "userid": Value("int"),
+                            "courseid": Value("int"),
+                            "timestart": Value("int", optional=True),
+                            "timeend": Value("int", optional=True),
+                            "suspend": Value("int", optional=True),
+                        }
+                    )
+                )
+            }
+        ),
+        courses.enrol_users,
+        True,
+    ),
+    "enrol_manual_unenrol_users": (
+        Single(
+            {
+                "enrolments": Multiple(
+                    Single({"userid": Value("int"), "courseid": Value("int"), "roleid": Value("int", optional=True)})
+                )
+            }
+        ),
+        courses.unenrol_users,
+        True,
+    ),
+}
+_ROLE_ENTRY = Single(
+    {
+        "roleid": Value("int"),
+        "userid": Value("int"),
+        "contextid": Value("int", optional=True),
+        "contextlevel": Value("alpha", optional=True),
+        "instanceid": Value("int", optional=True),
+    }
+)
+_ENTRIES["core_role_assign_roles"] = (Single({"assignments": Multiple(_ROLE_ENTRY)}), courses.assign_roles, True)
+_ENTRIES["core_role_unassign_roles"] = (Single({"unassignments": Multiple(_ROLE_ENTRY)}), courses.unassign_roles, True)
+FUNCTIONS = frozenset(_ENTRIES)
+WRITE_FUNCTIONS = frozenset(name for name, (_, _, write) in _ENTRIES.items() if write)
+
+
+def _request_fields(request: httpx.Request) -> list[tuple[str, str]]:
+    fields = list(request.url.params.multi_items())
+    if request.method == "POST":
+        fields += parse_qsl(request.content.decode(), keep_blank_values=True)
+    return fields
+
+
+class FakeMoodle(FakeServer):
+    """In-memory Moodle site. Seed with `add_*`, inspect with `user`, `courses_of`, `roles_of`, `calls`."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.state = SiteState()
+        self.options = users.Options()
+        self.debugging = False
+        self.service_functions: set[str] = set(FUNCTIONS)
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (wsfunction, validated parameters) of accepted calls
+        self.site = json.loads((PAYLOADS / "site_info.json").read_text())
+        for role_id, shortname, name, levels in DEFAULT_ROLES:
+            self.state.roles[role_id] = FakeRole(role_id, shortname, name, set(levels))
+        self.add_user("guest", "Guest user", " ", "root@localhost")
+        self.add_user("admin", "Admin", "User", "admin@moodle.example.test")
+        self.add_course("learning", "Example Learning", format="site", manual=False)
+
+    @classmethod
+    def seeded(cls, token: str = DEFAULT_TOKEN) -> FakeMoodle:
+        """A site holding the sample users, courses and enrolments in `payloads/`."""
+        fake = cls(token)
+        fake.add_profile_field("jobtitle")
+        fake.add_profile_field("enrolsyncroles")
+        for user in json.loads((PAYLOADS / "users.json").read_text()):
+            fields = {k: user.get(k, "") for k in ("idnumber", "auth", "department", "city", "country")}
+            fields["auth"] = fields["auth"] or "manual"
+            custom = {f["shortname"]: f["value"] for f in user.get("customfields", [])}
+            fake.add_user(
+                user["username"],
+                user["firstname"],
+                user["lastname"],
+                user["email"],
+                suspended=user["suspended"],
+                custom=custom,
+                user_id=user["id"],
+                **fields,
+            )
+        for course in json.loads((PAYLOADS / "courses.json").read_text()):
+            if course["format"] != "site":
+                fake.add_course(course["shortname"], course["fullname"], course_id=course["id"])
+        for participant in json.loads((PAYLOADS / "enrolled_users.json").read_text()):
+            for role in participant["roles"]:
+                fake.enrol(participant["id"], 2, role["shortname"], lastaccess=participant["lastcourseaccess"])
+        return fake
+
+    # -- seeding ------------------------------------------------------------------------------------------------
+    def add_user(
+        self,
+        username: str,
+        firstname: str,
+        lastname: str,
+        email: str,
+        *,
+        user_id: int | None = None,
+        custom: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> int:
+        """Add an account as if it had been there before enrolsync (no validation)."""
+        new_id = user_id or self.state.next_user_id
+        self.state.users[new_id] = FakeUser(new_id, username, firstname, lastname, email, custom=custom or {}, **fields)
+        self.state.next_user_id = max(self.state.next_user_id, new_id + 1)
+        return new_id
+
+    def add_course(
+        self,
+        shortname: str,
+        fullname: str = "",
+        *,
+        course_id: int | None = None,
+        format: str = "topics",
+        manual: bool = True,
+    ) -> int:
+        new_id = course_id or self.state.next_course_id
+        self.state.courses[new_id] = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual)
+        self.state.next_course_id = max(self.state.next_course_id, new_id + 1)
+        return new_id
+
+    def add_role(self, shortname: str, levels: set[str]) -> int:
+        role_id = max(self.state.roles) + 1
+        self.state.roles[role_id] = FakeRole(role_id, shortname, shortname.title(), levels)
+        return role_id
+
+    def add_profile_field(self, shortname: str, datatype: str = "text") -> None:
+        self.state.profile_fields[shortname] = datatype
+
+    def enrol(self, user_id: int, course_id: int, role: str = "student", *, lastaccess: int = 0) -> None:
+        self.state.enrolments[(user_id, course_id)] = {"status": 0}
+        self.state.assignments.add((self.role_id(role), user_id, "course", course_id))
+        self.state.lastaccess[(user_id, course_id)] = lastaccess
+
+    # -- inspection ---------------------------------------------------------------------------------------------
+    def role_id(self, shortname: str) -> int:
+        return next(r.id for r in self.state.roles.values() if r.shortname == shortname)
+
+    def user(self, username: str) -> FakeUser | None:
+        return next((u for u in self.state.users.values() if u.username == username and not u.deleted), None)
+
+    def courses_of(self, user_id: int) -> set[int]:
+        return {course for user, course in self.state.enrolments if user == user_id}
+
+    def roles_of(self, user_id: int) -> set[tuple[str, str, int]]:
+        """(role shortname, context level, instance id) the user holds."""
+        return {(self.state.roles[r].shortname, lvl, i) for r, u, lvl, i in self.state.assignments if u == user_id}
+
+    def called(self, function: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == function]
+
+    # -- serving ------------------------------------------------------------------------------------------------
+    def is_write(self, request: httpx.Request) -> bool:
+        return dict(_request_fields(request)).get("wsfunction") in WRITE_FUNCTIONS
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != SERVER_PATH:
+            return httpx.Response(404, text="<html><body>Not found</body></html>")
+        fields = _request_fields(request)
+        control = {k: v for k, v in fields if k in ("wstoken", "wsfunction", "moodlewsrestformat")}
+        params = [(k, v) for k, v in fields if k not in control]
+        as_json = control.get("moodlewsrestformat") == "json"
+        try:
+            result = self._run(control, params)
+        except MoodleError as error:
+            return self._error(error, as_json)
+        return json_response(200, result) if as_json else _xml_response(_xml_result(result))
+
+    def _run(self, control: dict[str, str], params: list[tuple[str, str]]) -> Any:
+        if control.get("wstoken") != self.token:
+            raise MoodleError("moodle_exception", "invalidtoken", "Invalid token - token not found")
+        name = control.get("wsfunction", "")
+        if name not in _ENTRIES:
+            raise MoodleError(
+                "dml_missing_record_exception",
+                "invalidrecord",
+                "Can't find data record in database table external_functions.",
+            )
+        if name not in self.service_functions:
+            raise MoodleError(
+                "webservice_access_exception",
+                "accessexception",
+                "Access control exception",
+                f"Access to the function {name}() is not allowed.",
+            )
+        spec, behaviour, write = _ENTRIES[name]
+        arguments = validate(spec, parse_php_form(params))
+        if behaviour is None:
+            return self._site_info()
+        saved = self.state.snapshot() if write else None
+        try:
+            result = behaviour(self.state, arguments, self.options)
+        except MoodleError:
+            if saved is not None:
+                self.state.restore(saved)  # the delegated transaction rolls back
+            raise
+        self.calls.append((name, arguments))
+        return result
+
+    def _site_info(self) -> dict[str, Any]:
+        functions = [{"name": name, "version": self.site["version"]} for name in sorted(self.service_functions)]
+        return {**self.site, "functions": functions}
+
+    def _error(self, error: MoodleError, as_json: bool) -> httpx.Response:
+        if as_json:
+            body = {"exception": error.exception, "errorcode": error.errorcode, "message": error.message}
+            if self.debugging and error.debuginfo:
+                body["debuginfo"] = error.debuginfo
+            return json_response(200, body)
+        xml = (
+            f"<EXCEPTION class={quoteattr(error.exception)}>\n<ERRORCODE>{escape(error.errorcode)}</ERRORCODE>\n"
+            f"<MESSAGE>{escape(error.message)}</MESSAGE>\n</EXCEPTION>\n"
+        )
+        return _xml_response(xml)
+
+
+def _xml_result(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "<MULTIPLE>\n" + "".join(_xml_result(v) for v in value) + "</MULTIPLE>\n"
+    if isinstance(value, dict):
+        keys = "".join(f"<KEY name={quoteattr(k)}>{_xml_result(v)}</KEY>\n" for k, v in value.items())
+        return f"<SINGLE>\n{keys}</SINGLE>\n"
+    text = str(int(value)) if isinstance(value, bool) else str(value)
+    return f"<VALUE>{escape(text)}</VALUE>\n"
+
+
+def _xml_response(inner: str) -> httpx.Response:
+    body = '<?xml version="1.0" encoding="UTF-8" ?>\n'
+    body += inner if inner.startswith("<EXCEPTION") else f"<RESPONSE>\n{inner}</RESPONSE>\n"
+    return httpx.Response(200, content=body.encode(), headers={"Content-Type": "application/xml"})

@@ -1,0 +1,245 @@
+"""The web-service functions the fake serves: parameter descriptions and behaviour, after moodle/moodle
+`user/externallib.php`, `enrol/externallib.php`, `enrol/manual/externallib.php` and `course/externallib.php`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from enrolsync.connectors.moodle.fake.params import (
+    CLEANERS,
+    MoodleError,
+    Multiple,
+    Single,
+    Value,
+    coding_error,
+    invalid_parameter,
+    moodle_exception,
+)
+from enrolsync.connectors.moodle.fake.site import AUTH_PLUGINS, INTERNAL_AUTHS, FakeUser, SiteState, user_details
+
+_EMAIL = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+    re.IGNORECASE,
+)
+_CUSTOM = Multiple(Single({"type": Value("alphanumext"), "value": Value("raw")}), optional=True)
+_PREFS = Multiple(Single({"type": Value("raw"), "value": Value("raw")}), optional=True)
+_OPTIONAL_TEXT = {
+    key: Value("raw", optional=True)
+    for key in ("description", "interests", "institution", "department", "phone1", "phone2", "address", "timezone")
+}
+_OPTIONAL_NAMES = {
+    key: Value("notags", optional=True)
+    for key in ("city", "firstnamephonetic", "lastnamephonetic", "middlename", "alternatename")
+}
+CREATE_USER = Single(
+    {
+        "createpassword": Value("bool", optional=True),
+        "username": Value("username"),
+        "auth": Value("plugin", default="manual"),
+        "password": Value("raw", optional=True),
+        "firstname": Value("notags"),
+        "lastname": Value("notags"),
+        "email": Value("raw_trimmed"),
+        "maildisplay": Value("int", optional=True),
+        "country": Value("alpha", optional=True),
+        "idnumber": Value("raw", default=""),
+        "lang": Value("safedir", default="en"),
+        "calendartype": Value("plugin", default="gregorian"),
+        "theme": Value("plugin", optional=True),
+        "mailformat": Value("int", optional=True),
+        "customfields": _CUSTOM,
+        "preferences": _PREFS,
+        **_OPTIONAL_TEXT,
+        **_OPTIONAL_NAMES,
+    }
+)
+UPDATE_USER = Single(
+    {
+        "id": Value("int"),
+        "username": Value("username", optional=True),
+        "auth": Value("plugin", optional=True),
+        "suspended": Value("bool", optional=True),
+        "password": Value("raw", optional=True),
+        "firstname": Value("notags", optional=True),
+        "lastname": Value("notags", optional=True),
+        "email": Value("raw_trimmed", optional=True),
+        "idnumber": Value("raw", optional=True),
+        "country": Value("alpha", optional=True),
+        "lang": Value("safedir", optional=True),
+        "customfields": _CUSTOM,
+        "preferences": _PREFS,
+        **_OPTIONAL_TEXT,
+        **_OPTIONAL_NAMES,
+    }
+)
+
+
+@dataclass
+class Options:
+    """Site behaviour switches: Moodle version quirks and settings."""
+
+    legacy_update: bool = False  # before 4.0 update_users returned null and skipped bad users silently
+    allow_same_email: bool = False  # $CFG->allowaccountssameemail
+    langs: frozenset[str] = frozenset({"en"})
+
+
+def _blank_or_taken(state: SiteState, user: dict[str, Any], options: Options) -> None:
+    for key in ("username", "firstname", "lastname"):
+        if user[key].strip() == "":
+            raise invalid_parameter(f"The field {key} cannot be blank")
+    if any(u.username == user["username"] for u in state.users.values()):
+        raise invalid_parameter(f"Username already exists: {user['username']}")
+    if user["auth"] not in AUTH_PLUGINS:
+        raise invalid_parameter(f"Invalid authentication type: {user['auth']}")
+    if user["lang"] not in options.langs:
+        raise invalid_parameter(f"Invalid language code: {user['lang']}")
+    if user["auth"] in INTERNAL_AUTHS and not user.get("password") and not user.get("createpassword"):
+        raise invalid_parameter("Invalid password: you must provide a password, or set createpassword.")
+    if not _EMAIL.match(user["email"]):
+        raise invalid_parameter(f"Email address is invalid: {user['email']}")
+    if not options.allow_same_email and _email_taken(state, user["email"], None):
+        raise invalid_parameter(f"Email address already exists: {user['email']}")
+
+
+def _email_taken(state: SiteState, email: str, other_than: int | None) -> bool:
+    return any(u.email.lower() == email.lower() and u.id != other_than for u in state.users.values() if not u.deleted)
+
+
+def _save_custom(state: SiteState, user: FakeUser, fields: list[dict[str, str]]) -> None:
+    for entry in fields:  # profile_save_data() ignores fields the site does not define
+        if entry["type"] in state.profile_fields:
+            user.custom[entry["type"]] = entry["value"]
+
+
+def create_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
+    created = []
+    for user in params["users"]:  # one transaction: the caller rolls back on the first error
+        _blank_or_taken(state, user, options)
+        new = FakeUser(
+            id=state.next_user_id,
+            username=user["username"],
+            firstname=user["firstname"],
+            lastname=user["lastname"],
+            email=user["email"],
+            idnumber=user["idnumber"],
+            auth=user["auth"],
+            department=user.get("department", ""),
+            institution=user.get("institution", ""),
+            city=user.get("city", ""),
+            country=user.get("country", ""),
+            lang=user["lang"],
+            password_mailed=bool(user.get("createpassword")),
+        )
+        state.next_user_id += 1
+        state.users[new.id] = new
+        _save_custom(state, new, user.get("customfields", []))
+        created.append({"id": new.id, "username": new.username})
+    return created
+
+
+_PLAIN_FIELDS = (
+    "username",
+    "auth",
+    "suspended",
+    "firstname",
+    "lastname",
+    "email",
+    "idnumber",
+    "country",
+    "lang",
+    "description",
+    "institution",
+    "department",
+    "city",
+)
+
+
+def _update_one(state: SiteState, user: dict[str, Any], options: Options) -> None:
+    existing = state.live_user(user["id"])
+    if existing is None:
+        raise moodle_exception("invaliduserid", "Invalid user ID")
+    if existing.username == "guest":
+        raise moodle_exception("usernotupdatedguest", "Cannot update guest account")
+    if "email" in user and user["email"] != existing.email:
+        if not _EMAIL.match(user["email"]):
+            raise moodle_exception("useremailinvalid", "Invalid email address")
+        if not options.allow_same_email and _email_taken(state, user["email"], existing.id):
+            raise moodle_exception("useremailduplicate", "Duplicate email address")
+    if "username" in user and any(u.username == user["username"] and u.id != existing.id for u in state.users.values()):
+        raise MoodleError("dml_write_exception", "dmlwriteexception", "Error writing to database")
+    for key in _PLAIN_FIELDS:
+        if key in user:
+            setattr(existing, key, user[key])
+    _save_custom(state, existing, user.get("customfields", []))
+
+
+def update_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
+    warnings = []
+    for user in params["users"]:
+        try:
+            _update_one(state, user, options)
+        except MoodleError as error:
+            if options.legacy_update:
+                continue  # before Moodle 4.0 a user that could not be updated was skipped without a word
+            warnings.append(
+                {"item": "user", "itemid": user["id"], "warningcode": error.errorcode, "message": error.message}
+            )
+    return None if options.legacy_update else {"warnings": warnings}
+
+
+def get_users_by_field(state: SiteState, params: dict[str, Any], options: Options) -> Any:
+    field = params["field"]
+    if field not in ("id", "idnumber", "username", "email"):
+        raise coding_error("invalid field parameter")
+    kinds = {"id": "int", "idnumber": "raw", "username": "username", "email": "raw_trimmed"}
+    for value in params["values"]:
+        cleaned = CLEANERS[kinds[field]](value)
+        if cleaned != value:
+            raise invalid_parameter(f"The field '{field}' value is invalid: {value}(cleaned value: {cleaned})")
+    wanted = set(params["values"])
+    found = [u for u in sorted(state.users.values(), key=lambda u: u.id) if str(getattr(u, field)) in wanted]
+    details = [user_details(state, u) for u in found if not u.deleted]
+    return [d for d in details if d.get(field)]
+
+
+def _like(pattern: str, value: str) -> bool:
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
+
+
+def _equals(key: str, value: str) -> Callable[[FakeUser], bool]:
+    return lambda user: str(getattr(user, key)) == value
+
+
+def _matches(key: str, pattern: str) -> Callable[[FakeUser], bool]:
+    return lambda user: _like(pattern, str(getattr(user, key)))
+
+
+def get_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
+    used: set[str] = set()
+    warnings: list[dict[str, str]] = []
+    tests: list[tuple[str, Callable[[FakeUser], bool]]] = []
+    for criterion in params["criteria"]:
+        key, value = criterion["key"], criterion["value"]
+        if key in used:
+            raise moodle_exception("keyalreadyset", "error/keyalreadyset", f"The key {key} can only be sent once")
+        used.add(key)
+        if key in ("id", "idnumber", "username", "auth"):
+            tests.append((key, _equals(key, value)))
+        elif key in ("email", "firstname", "lastname"):
+            tests.append((key, _matches(key, value)))
+        else:
+            warnings.append(
+                {
+                    "item": key,
+                    "warningcode": "invalidfieldparameter",
+                    "message": f"The search key '{key}' is not supported, look at the web service documentation",
+                }
+            )
+    users = [u for u in sorted(state.users.values(), key=lambda u: u.id) if not u.deleted]
+    details = [user_details(state, u) for u in users if all(test(u) for _, test in tests)]
+    return {"users": [d for d in details if all(d.get(key) for key, _ in tests)], "warnings": warnings}

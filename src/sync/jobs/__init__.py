@@ -1,0 +1,1 @@
+"""Around runs: the durable engine binding, worker, maintenance, schedules, HR events, run requests and control."""

@@ -1,0 +1,101 @@
+"""Drift: what someone changed by hand on the target, found by comparing its actual state with the links (pure).
+
+A full reconcile reads what the target holds for each linked account (`run/actual.py`) and `rebase`s the link's
+applied state onto it: the result is what the target really holds of what the engine manages. Diffing the
+desired state against it plans the repairs; `mark_drift` flags the ops a link-only diff would not have planned.
+
+Only what the target lists reliably is compared: the profile, the active flag, enrolments (ENROLMENTS), groups
+(GROUPS) and the SSO identity (SSO). Roles are not: Moodle's core web services cannot read system- or
+user-context role assignments back. An optional profile field the target shows empty is taken as "not stored"
+(Moodle keeps no job title without a custom field), so clearing one by hand is not detected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from enrolsync.connectors.model import Account, AccountFields
+from enrolsync.connectors.ops import Op, UpdateUser
+from enrolsync.sync.rules.desired import DesiredState, SsoSpec
+
+_CASELESS = frozenset({"username", "email"})
+
+
+@dataclass(frozen=True)
+class ObservedAccount:
+    """What the target holds for one linked account. None for a part the target cannot list."""
+
+    account: Account
+    enrolments: Mapping[str, bool] | None = None  # course id -> started
+    groups: frozenset[str] | None = None
+    sso: SsoSpec | None = None
+    sso_listed: bool = False
+
+    def started(self, course_id: str) -> bool:
+        """Whether the learner has progress in `course_id` (False when unknown)."""
+        return bool(self.enrolments and self.enrolments.get(course_id))
+
+
+def _same(name: str, left: str | None, right: str | None) -> bool:
+    if left is None or right is None:
+        return left is right
+    if name in _CASELESS:
+        return left.strip().casefold() == right.strip().casefold()
+    return left.strip() == right.strip()
+
+
+def _fields(applied: AccountFields, seen: AccountFields) -> AccountFields:
+    """The applied profile with each field someone changed on the target replaced by what it shows now."""
+    changed: dict[str, str] = {}
+    for name in AccountFields.model_fields:
+        mine, theirs = getattr(applied, name), getattr(seen, name)
+        # None on our side: a field we do not manage. None on theirs: a field the target may not store.
+        if mine is not None and theirs is not None and not _same(name, mine, theirs):
+            changed[name] = theirs
+    return applied.model_copy(update=changed) if changed else applied
+
+
+def _sso(applied: SsoSpec | None, seen: ObservedAccount) -> SsoSpec | None:
+    if not seen.sso_listed:
+        return applied
+    theirs = seen.sso
+    same = applied is not None and theirs is not None and applied.auth == theirs.auth
+    if same and applied is not None and theirs is not None and applied.subject.casefold() == theirs.subject.casefold():
+        return applied
+    return theirs
+
+
+def rebase(applied: DesiredState, desired: DesiredState | None, seen: ObservedAccount) -> DesiredState:
+    """The state the target really holds, limited to what the engine manages for this person.
+
+    Managed means in the applied or the desired state: an enrolment someone added by hand in a course no rule
+    gives is not ours, and stays.
+    """
+    wanted = desired or applied
+    update: dict[str, object] = {
+        "fields": _fields(applied.fields, seen.account.fields),
+        "active": seen.account.active,
+        "sso": _sso(applied.sso, seen),
+    }
+    if seen.enrolments is not None:
+        update["enrolments"] = frozenset(c for c in applied.enrolments | wanted.enrolments if c in seen.enrolments)
+    if seen.groups is not None:
+        update["groups"] = (applied.groups | wanted.groups) & seen.groups
+    return applied.model_copy(update=update)
+
+
+def _changed(op: Op) -> frozenset[str]:
+    return frozenset(op.changed) if isinstance(op, UpdateUser) else frozenset()
+
+
+def mark_drift(by_link: Iterable[Op], by_actual: Iterable[Op]) -> list[Op]:
+    """`by_actual` (the ops planned against the rebased state) with `drift=True` on each op the link-only plan
+    `by_link` lacks, or that changes more profile fields than it."""
+    expected = {op.key: _changed(op) for op in by_link}
+    marked: list[Op] = []
+    for op in by_actual:
+        known = expected.get(op.key)
+        repairs = known is None or not _changed(op) <= known
+        marked.append(op.model_copy(update={"drift": True}) if repairs else op)
+    return marked

@@ -1,0 +1,1 @@
+"""Rules as data (pure): the pipeline document, evaluation, explanation, field mapping, desired state, policies."""

@@ -1,0 +1,74 @@
+"""What the target actually holds, read through `TargetConnector.list_*` for the accounts a pipeline links (I/O).
+
+A full reconcile takes one `snapshot` before planning: each list is streamed once and only linked accounts are
+kept, so memory grows with the pipeline's people, not with the target's. Enrolments are read only in the courses
+the pipeline manages (its rules' courses and those it has applied). `started_enrolments` is the cheap look-up an
+incremental run makes before planning an unenrolment.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from enrolsync.connectors.base import Capability
+from enrolsync.sync.plan.drift import ObservedAccount
+from enrolsync.sync.rules.desired import SsoSpec
+
+
+async def snapshot(target: Any, *, owners: Mapping[str, str], courses: Collection[str]) -> dict[str, ObservedAccount]:
+    """The target's state for every linked account, by hr_id. A linked account the target no longer has is
+    absent from the result.
+
+    Args:
+        target: a connected `TargetConnector`.
+        owners: account id -> hr_id of every linked account.
+        courses: the course ids whose enrolments to read.
+
+    Raises:
+        ConnectorError: a list call failed (after the connector's read retries).
+    """
+    capabilities = target.info.capabilities
+    accounts = {a.account_id: a async for a in target.list_accounts() if a.account_id in owners}
+    enrolments: dict[str, dict[str, bool]] | None = None
+    if Capability.ENROLMENTS in capabilities:
+        enrolments = defaultdict(dict)
+        if courses:
+            async for enrolment in target.list_enrolments(course_ids=sorted(courses)):
+                if enrolment.account_id in accounts:
+                    enrolments[enrolment.account_id][enrolment.course_id] = enrolment.started
+    groups: dict[str, set[str]] | None = None
+    if Capability.GROUPS in capabilities:
+        groups = defaultdict(set)
+        async for membership in target.list_group_memberships():
+            if membership.account_id in accounts:
+                groups[membership.account_id].add(membership.group_id)
+    identities: dict[str, SsoSpec] = {}
+    if Capability.SSO in capabilities:
+        async for identity in target.list_sso_identities():
+            if identity.account_id in accounts and identity.auth and identity.subject:
+                identities[identity.account_id] = SsoSpec(auth=identity.auth, subject=identity.subject)
+    return {
+        owners[account_id]: ObservedAccount(
+            account=account,
+            enrolments=None if enrolments is None else dict(enrolments.get(account_id, {})),
+            groups=None if groups is None else frozenset(groups.get(account_id, set())),
+            sso=identities.get(account_id),
+            sso_listed=Capability.SSO in capabilities,
+        )
+        for account_id, account in accounts.items()
+    }
+
+
+async def started_enrolments(target: Any, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (account id, course id) enrolments the learner has started, reading only their courses."""
+    if not pairs or Capability.ENROLMENTS not in target.info.capabilities:
+        return set()
+    wanted = set(pairs)
+    courses = sorted({course for _, course in wanted})
+    return {
+        (e.account_id, e.course_id)
+        async for e in target.list_enrolments(course_ids=courses)
+        if e.started and (e.account_id, e.course_id) in wanted
+    }

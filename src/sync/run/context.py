@@ -1,0 +1,93 @@
+"""What a run needs to know, loaded from the database: the run, the pipeline version it uses, both connectors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrolsync.connectors.base import ConnectorConfig
+from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
+from enrolsync.connectors.registry import Registry
+from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.connections import load_config
+from enrolsync.sync.store.crypto import SecretBox
+from enrolsync.sync.store.tables import Connection, Pipeline, PipelineVersion, Run
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class Runtime:
+    """The long-lived parts a worker executes runs with (built once per process)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    registry: Registry
+    box: SecretBox
+    clients: ClientFactory = field(default_factory=ClientFactory)
+    today: Callable[[], date] = _utc_today
+    clock: Clock = SYSTEM_CLOCK
+    max_attempts: int = 3
+    chunk: int = 500
+    owner: str = "local"  # this worker's id, written on the runs it holds
+    lease_seconds: float = 30.0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set on SIGTERM: finish the batch, hand over
+
+
+@dataclass(frozen=True)
+class Side:
+    cls: type[Any]
+    config: ConnectorConfig
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    pipeline_id: str
+    mode: str
+    scope: str
+    hr_ids: tuple[str, ...]
+    spec: PipelineSpec
+    source: Side
+    target: Side
+
+
+class RunGone(LookupError):
+    """The run (or its pipeline or a connection) no longer exists."""
+
+
+async def _side(session: AsyncSession, rt: Runtime, connection_id: str) -> Side:
+    connection = await session.get(Connection, connection_id)
+    if connection is None:
+        raise RunGone(f"connection {connection_id} is gone")
+    cls = rt.registry.get(connection.connector)
+    return Side(cls=cls, config=load_config(cls.info.config_model, connection.config, connection.secrets, rt.box))
+
+
+async def load_context(rt: Runtime, run_id: str) -> RunContext:
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        if run is None:
+            raise RunGone(f"run {run_id} is gone")
+        pipeline = await session.get(Pipeline, run.pipeline_id)
+        version = await session.get(PipelineVersion, (run.pipeline_id, run.pipeline_version))
+        if pipeline is None or version is None:
+            raise RunGone(f"pipeline {run.pipeline_id} v{run.pipeline_version} is gone")
+        return RunContext(
+            run_id=run.id,
+            pipeline_id=pipeline.id,
+            mode=run.mode,
+            scope=run.scope,
+            hr_ids=tuple(run.hr_ids),
+            spec=parse_spec(version.spec),
+            source=await _side(session, rt, pipeline.source_id),
+            target=await _side(session, rt, pipeline.target_id),
+        )

@@ -1,0 +1,86 @@
+"""One pass over a pipeline's links before planning: who reports to whom, what is linked, and who is due.
+
+"Due" people need planning although the HR system reported no change: a joiner (or rehire) whose lead time has
+come (`Policies.provision_days_before_start`) and an active account whose person's termination date has passed. An
+incremental run plans them with the people it read, so time-driven changes never wait for a full run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from enrolsync.connectors.model import Person, PersonStatus
+from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver
+from enrolsync.sync.rules.policy import OnLeavePolicy, Policies
+from enrolsync.sync.run.context import RunContext, Runtime
+from enrolsync.sync.store import repo
+from enrolsync.sync.store.tables import Link
+
+
+@dataclass
+class Org:
+    """What planning needs to know about every person of a pipeline, from the links alone."""
+
+    everyone: set[str] = field(default_factory=set)
+    managers: dict[str, str] = field(default_factory=dict)  # report -> manager, for reports the role covers
+    due: set[str] = field(default_factory=set)
+    owners: dict[str, str] = field(default_factory=dict)  # linked account id -> hr_id
+    courses: set[str] = field(default_factory=set)  # courses any link's applied state holds
+    linked_accounts: int = 0
+    active_accounts: int = 0
+
+    def reports(self, gone: set[str]) -> dict[str, set[str]]:
+        """Direct reports of each manager, leaving out people gone from the HR system."""
+        by_manager: dict[str, set[str]] = defaultdict(set)
+        for report, manager in self.managers.items():
+            if report not in gone:
+                by_manager[manager].add(report)
+        return by_manager
+
+    def note(self, link: Link, policies: Policies, today: date) -> None:
+        """Take one link into account."""
+        self.everyone.add(link.hr_id)
+        active = bool(link.account_id) and bool((link.applied or {}).get("active"))
+        if link.account_id:
+            self.owners[link.account_id] = link.hr_id
+            self.linked_accounts += 1
+            self.active_accounts += active
+            self.courses.update((link.applied or {}).get("enrolments", ()))
+        if not link.person:
+            return
+        person = Person.model_validate(link.person)
+        leaver, waiting = is_leaver(person, today), awaiting_start(person, policies, today)
+        manager = person.manager_hr_id
+        # A leaver, or a hire not yet provisioned, has no account a manager role could be held over.
+        if manager and manager != person.hr_id and not leaver and not waiting:
+            self.managers[person.hr_id] = manager
+        if not waiting and _due(link, person, active, leaver, policies):
+            self.due.add(person.hr_id)
+            if manager:
+                self.due.add(manager)
+
+
+def _due(link: Link, person: Person, active: bool, leaver: bool, policies: Policies) -> bool:
+    """Whether the date alone (a start or termination date reached) changed what the person's account should be."""
+    suspended = person.status is PersonStatus.LEAVE and policies.on_leave is OnLeavePolicy.SUSPEND
+    should_be_active = not leaver and not suspended
+    if link.account_id:
+        return active != should_be_active
+    return should_be_active and not link.last_error
+
+
+async def read_org(rt: Runtime, ctx: RunContext) -> Org:
+    """Page through the pipeline's links (as the read just left them) once, in hr_id order."""
+    org = Org()
+    policies, today = ctx.spec.policies, rt.today()
+    after: str | None = None
+    while True:
+        async with rt.sessions() as session:
+            page = await repo.list_links(session, pipeline_id=ctx.pipeline_id, after=after, limit=rt.chunk)
+        for link in page:
+            org.note(link, policies, today)
+        if len(page) < rt.chunk:
+            return org
+        after = page[-1].hr_id

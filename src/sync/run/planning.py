@@ -1,0 +1,289 @@
+"""Step two of a run: desired state for each person in scope, first links, drift, and the diff stored as planned ops.
+
+Works in chunks of people so memory stays flat; ops are numbered so that reading them back by `seq` gives the
+plan order of `plan.ORDER` (creates first, deactivations last) without holding the whole plan in memory.
+
+A full run under `DriftPolicy.REPAIR` or `REPORT` first reads the target's actual state (`actual.snapshot`) and
+plans against it (`drift.rebase`), so changes made by hand on the target are repaired (or only counted).
+Unenrolments are planned only for enrolments the learner has not started. The deletion guard's verdict, the
+drift and the people awaiting their start date go to `run.counters` (see `PlanSummary.counters`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrolsync.connectors.model import Person
+from enrolsync.connectors.ops import Op, OpKind, Unenrol
+from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
+from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase
+from enrolsync.sync.plan.matching import match_people
+from enrolsync.sync.plan.order import ORDER, GuardVerdict, check_deactivations
+from enrolsync.sync.rules.desired import DesiredState
+from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state
+from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
+from enrolsync.sync.run import actual
+from enrolsync.sync.run.context import RunContext, Runtime
+from enrolsync.sync.run.org import Org, read_org
+from enrolsync.sync.run.reading import ReadResult
+from enrolsync.sync.store import ledger, repo
+from enrolsync.sync.store.tables import Link, Run, utcnow
+
+SEQ_BAND = 10_000_000  # ops of one kind per run; rank * band stays within a 32-bit integer column
+RANK = {kind: rank for rank, kind in enumerate(ORDER)}
+LISTED = 200  # hr_ids a run's counters list at most (the count beside them is exact)
+
+
+@dataclass
+class PlanSummary:
+    ops: int = 0
+    invalid: int = 0
+    conflicts: int = 0
+    deactivations: int = 0
+    awaiting_start: int = 0
+    kept_started: int = 0
+    drift: Counter[str] = field(default_factory=Counter)
+    conflicted: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+    verdict: GuardVerdict = field(default_factory=lambda: GuardVerdict(blocked=False, deactivations=0, allowed=0))
+    next_seq: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def seq(self, kind: Any) -> int:
+        rank = RANK[kind]
+        self.next_seq[rank] += 1
+        return rank * SEQ_BAND + self.next_seq[rank]
+
+    def counters(self) -> dict[str, Any]:
+        """What planning adds to `run.counters`; hr_id lists are capped at `LISTED`, counts are exact.
+
+        - `deactivating`: the deletion guard's verdict: count, allowed, blocked, reason, hr_ids.
+        - `conflicts`: people skipped because matching was ambiguous (the reason is on each link's `last_error`).
+        - `drift`: repairs planned (under `DriftPolicy.REPORT`: found) by op kind, and `account_missing`.
+        - `awaiting_start`: future hires not yet within the lead time.
+        - `kept_started`: unenrolments not planned because the learner had started the course.
+        """
+        verdict = self.verdict
+        return {
+            "deactivating": {
+                "count": verdict.deactivations,
+                "allowed": verdict.allowed,
+                "blocked": verdict.blocked,
+                "reason": verdict.reason,
+                "hr_ids": list(verdict.hr_ids[:LISTED]),
+            },
+            "conflicts": {"count": len(self.conflicted), "hr_ids": sorted(self.conflicted)[:LISTED]},
+            "drift": dict(sorted(self.drift.items())),
+            "awaiting_start": self.awaiting_start,
+            "kept_started": self.kept_started,
+        }
+
+
+@dataclass
+class _Chunk:
+    """Planning state of one chunk of people, all within one transaction."""
+
+    rt: Runtime
+    ctx: RunContext
+    target: Any
+    session: AsyncSession
+    links: dict[str, Link]
+    summary: PlanSummary
+    seen: Mapping[str, ObservedAccount] | None
+    matched: set[str] = field(default_factory=set)  # linked by this run: the snapshot predates them
+
+    def fail(self, link: Link, reason: str) -> None:
+        link.last_error, link.last_error_at = reason, utcnow()
+        self.session.add(link)
+
+
+def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mapping[str, set[str]]) -> dict[str, Any]:
+    """Each person's desired state (None: gone, or not managed). A future hire before the lead time is left out,
+    or held as last applied when they have an account (a rehire)."""
+    spec, today = chunk.ctx.spec, chunk.rt.today()
+    wanted: dict[str, DesiredState | None] = {}
+    for hr_id in hr_ids:
+        link = chunk.links[hr_id]
+        if hr_id in gone or not link.person:
+            wanted[hr_id] = None
+            continue
+        person = Person.model_validate(link.person)
+        if awaiting_start(person, spec.policies, today):
+            chunk.summary.awaiting_start += 1
+            held = _held(link, person, spec.policies, today)
+            if held is not None:
+                wanted[hr_id] = held
+            continue
+        direct = frozenset(reports.get(hr_id, ()))
+        try:
+            wanted[hr_id] = desired_state(person, spec, direct_reports=direct, today=today)
+        except InvalidPerson as error:
+            chunk.summary.invalid += 1
+            chunk.fail(link, str(error))
+    return wanted
+
+
+def _held(link: Link, person: Person, policies: Policies, today: date) -> DesiredState | None:
+    """What a linked account keeps while its person waits for a future start date: what was last applied, made
+    inactive when they are between two employments (a rehire), so a hand-made change is still repaired."""
+    if not link.account_id or not link.applied:
+        return None
+    applied = DesiredState.model_validate(link.applied)
+    between = person.termination_date is not None and person.termination_date <= today
+    if between and policies.leaver is not LeaverPolicy.IGNORE:
+        return applied.model_copy(update={"active": False})
+    return applied
+
+
+async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
+    """First links for active people without one; conflicted people are dropped from `wanted`."""
+    links = chunk.links
+    unlinked = {h: d for h, d in wanted.items() if d is not None and d.active and links[h].account_id is None}
+    ctx, session = chunk.ctx, chunk.session
+    matches = await match_people(
+        lambda field, values: chunk.target.find_accounts(field=field, values=values),
+        lambda ids: ledger.account_owners(session, pipeline_id=ctx.pipeline_id, account_ids=ids),
+        people=unlinked,
+        keys=ctx.spec.match_keys,
+    )
+    for hr_id, account in matches.matched.items():
+        chunk.matched.add(hr_id)
+        links[hr_id].account_id = account.account_id
+        links[hr_id].applied = observed(hr_id, account).model_dump(mode="json")
+        chunk.session.add(links[hr_id])
+    for hr_id, reason in matches.conflicts.items():
+        chunk.summary.conflicts += 1
+        chunk.summary.conflicted.append(hr_id)
+        chunk.fail(links[hr_id], f"matching conflict: {reason}")
+        wanted.pop(hr_id)
+
+
+def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: LinkedState) -> list[Op] | None:
+    """Ops planned against the target's actual state, or None when there is no snapshot to plan against."""
+    policies, summary = chunk.ctx.spec.policies, chunk.summary
+    if chunk.seen is None or state.account_id is None or state.applied is None or link.hr_id in chunk.matched:
+        return None
+    by_link = diff(desired, state, policy=policies)
+    seen = chunk.seen.get(link.hr_id)
+    if seen is None:
+        # Deleted by hand on the target: the link points at nothing, so the person is provisioned afresh.
+        summary.drift["account_missing"] += 1
+        if policies.drift is DriftPolicy.REPORT:
+            return by_link
+        link.account_id, link.applied = None, {}
+        return [op.model_copy(update={"drift": True}) for op in diff(desired, None, policy=policies)]
+    real = rebase(state.applied, desired, seen)
+    marked = mark_drift(by_link, diff(desired, LinkedState(account_id=state.account_id, applied=real), policy=policies))
+    summary.drift.update(op.kind.value for op in marked if op.drift)
+    if policies.drift is DriftPolicy.REPORT:
+        return by_link
+    link.applied = real.model_dump(mode="json")
+    return marked
+
+
+def _person_ops(chunk: _Chunk, link: Link, desired: DesiredState | None) -> list[Op]:
+    if link.last_error is not None:
+        link.last_error = None  # planned afresh: this run's outcome is what counts now
+    applied = DesiredState.model_validate(link.applied) if link.account_id and link.applied else None
+    state = LinkedState(account_id=link.account_id if applied else None, applied=applied)
+    ops = _reconciled(chunk, link, desired, state)
+    chunk.session.add(link)
+    return ops if ops is not None else diff(desired, state, policy=chunk.ctx.spec.policies)
+
+
+async def _keep_started(chunk: _Chunk, planned: dict[str, list[Op]]) -> None:
+    """Drop unenrolments of courses the learner has started; those enrolments stop being managed."""
+    pairs = {(op.account_id or "", op.course_id) for ops in planned.values() for op in ops if isinstance(op, Unenrol)}
+    if not pairs:
+        return
+    if chunk.seen is not None:
+        owner = {op.account_id: op.hr_id for ops in planned.values() for op in ops if isinstance(op, Unenrol)}
+        started = {(a, c) for a, c in pairs if (s := chunk.seen.get(owner[a])) is not None and s.started(c)}
+    else:
+        started = await actual.started_enrolments(chunk.target, pairs)
+    for hr_id, ops in planned.items():
+        planned[hr_id], kept = keep_started(ops, started)
+        if kept:
+            link = chunk.links[hr_id]
+            applied = DesiredState.model_validate(link.applied)
+            link.applied = applied.model_copy(
+                update={"enrolments": applied.enrolments - {op.course_id for op in kept}}
+            ).model_dump(mode="json")
+            chunk.session.add(link)
+            chunk.summary.kept_started += len(kept)
+
+
+async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports: Mapping[str, set[str]]) -> None:
+    summary = chunk.summary
+    wanted = _wanted(chunk, hr_ids, gone, reports)
+    await _match(chunk, wanted)
+    planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
+    await _keep_started(chunk, planned)
+    rows: list[tuple[int, str, str, dict[str, Any]]] = []
+    for hr_id, ops in planned.items():
+        for op in ops:
+            rows.append((summary.seq(op.kind), hr_id, op.kind.value, op.model_dump(mode="json")))
+            if op.kind is OpKind.DEACTIVATE_USER:
+                summary.deactivations += 1
+                summary.deactivated.append(hr_id)
+    summary.ops += len(rows)
+    await ledger.add_ops(chunk.session, run_id=chunk.ctx.run_id, ops=rows)
+
+
+def _in_scope(read: ReadResult, org: Org) -> list[str]:
+    if read.full:
+        return sorted(org.everyone)
+    return sorted((read.seen | read.removed | read.managers | org.due) & org.everyone)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+async def _snapshot(ctx: RunContext, target: Any, read: ReadResult, org: Org) -> dict[str, ObservedAccount] | None:
+    if not read.full or ctx.spec.policies.drift is DriftPolicy.IGNORE:
+        return None
+    courses = org.courses | {course for rule in ctx.spec.rules for course in rule.enrol}
+    return await actual.snapshot(target, owners=org.owners, courses=courses)
+
+
+async def _save_counters(rt: Runtime, ctx: RunContext, summary: PlanSummary) -> None:
+    async with rt.sessions() as session:
+        run = await session.get(Run, ctx.run_id)
+        if run is not None:
+            run.counters = {**run.counters, **summary.counters()}
+            session.add(run)
+            await session.commit()
+
+
+async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummary:
+    """Compute and store the run's ops. People missing from a full read count as gone (the guard watches).
+
+    A full run reads the target's actual state first unless the pipeline's drift policy is `ignore`.
+    """
+    org = await read_org(rt, ctx)
+    gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
+    reports = org.reports(gone)
+    summary = PlanSummary()
+    async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
+        seen = await _snapshot(ctx, target, read, org)
+        for hr_ids in _chunks(_in_scope(read, org), rt.chunk):
+            async with rt.sessions() as session:
+                links = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=hr_ids)
+                chunk = _Chunk(rt, ctx, target, session, links, summary, seen)
+                await _plan_chunk(chunk, hr_ids, gone, reports)
+                await session.commit()
+    summary.verdict = check_deactivations(
+        summary.deactivated,
+        linked_accounts=org.linked_accounts,
+        active_accounts=org.active_accounts,
+        guard=ctx.spec.policies.deactivation_guard,
+        source_empty=read.full and not read.seen,
+    )
+    await _save_counters(rt, ctx, summary)
+    return summary
