@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpKind, OpResult
@@ -53,7 +54,7 @@ def _resolve(item: Pending, links: dict[str, Link]) -> str | None:
     return None
 
 
-async def _call(target: Any, ops: Sequence[Op]) -> list[OpResult]:
+async def _call(target: TargetConnector, ops: Sequence[Op]) -> list[OpResult]:
     try:
         results = list(await target.apply(ops))
     except TransientError as error:
@@ -65,7 +66,7 @@ async def _call(target: Any, ops: Sequence[Op]) -> list[OpResult]:
     return results
 
 
-async def _reread(target: Any, item: Pending) -> OpResult | None:
+async def _reread(target: TargetConnector, item: Pending) -> OpResult | None:
     """Before re-sending a create whose answer was lost, look for the account it may have made."""
     if not isinstance(item.op, CreateUser) or not item.op.fields.external_id:
         return None
@@ -78,7 +79,7 @@ async def _reread(target: Any, item: Pending) -> OpResult | None:
     return None
 
 
-async def _apply_with_retries(rt: Runtime, target: Any, items: list[Pending]) -> None:
+async def _apply_with_retries(rt: Runtime, target: TargetConnector, items: list[Pending]) -> None:
     todo = items
     for attempt in range(1, rt.max_attempts + 1):
         results = await _call(target, [i.op for i in todo])
@@ -129,7 +130,7 @@ def _record(item: Pending, link: Link | None) -> None:
         link.last_error_at = row.updated_at
 
 
-async def _apply_batch(rt: Runtime, ctx: RunContext, target: Any, rows: list[RunOp]) -> None:
+async def _apply_batch(rt: Runtime, ctx: RunContext, target: TargetConnector, rows: list[RunOp]) -> None:
     items = [Pending(row=row, op=OP_ADAPTER.validate_python(row.op)) for row in rows]
     async with rt.sessions() as session:
         wanted = {i.op.hr_id for i in items} | {h for i in items if (h := getattr(i.op, "scope_hr_id", None))}

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
@@ -90,7 +91,7 @@ class _Chunk:
 
     rt: Runtime
     ctx: RunContext
-    target: Any
+    target: TargetConnector
     session: AsyncSession
     links: dict[str, Link]
     summary: PlanSummary
@@ -245,7 +246,9 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
-async def _snapshot(ctx: RunContext, target: Any, read: ReadResult, org: Org) -> dict[str, ObservedAccount] | None:
+async def _snapshot(
+    ctx: RunContext, target: TargetConnector, read: ReadResult, org: Org
+) -> dict[str, ObservedAccount] | None:
     if not read.full or ctx.spec.policies.drift is DriftPolicy.IGNORE:
         return None
     courses = org.courses | {course for rule in ctx.spec.rules for course in rule.enrol}
