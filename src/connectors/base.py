@@ -183,7 +183,9 @@ class ConnectorClass(Protocol[ConnectorT_co]):
     Written as the class object's own protocol (not `type[SourceConnector]`) because mypy never compares a
     class's `__init__` with a protocol's: only a `__call__` here makes the constructor part of what it checks.
     Checking a class against `SourceClass` covers both halves, the constructor and, through the instance it
-    returns, every method of `SourceConnector`.
+    returns, every method of `SourceConnector`. mypy words every mismatch as the constructor's: when `__init__`
+    looks right, a method drifted (the instance no longer satisfies the protocol), and assigning an instance to
+    a `SourceConnector` variable names the method.
 
     `config` is `Any` on purpose: each connector takes its own `ConnectorConfig` subclass, and a parameter typed
     `ConnectorConfig` here would (parameters being contravariant) demand that every connector accept any config.
