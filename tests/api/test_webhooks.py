@@ -147,6 +147,14 @@ async def test_unknown_connection_is_404(anonymous: httpx.AsyncClient) -> None:
     assert (await anonymous.post("/webhooks/nope", content=body, headers=headers)).status_code == 404
 
 
+async def test_a_target_connection_has_no_webhook(client: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> None:
+    target = (await client.post("/connections", json={
+        "name": "lms", "connector": "memory-target", "config": {"dataset": uuid.uuid4().hex},
+    })).json()  # fmt: skip
+    body, headers = _call([{"id": "ev-1", "type": "updated", "hr_id": "P1"}])
+    assert (await anonymous.post(f"/webhooks/{target['id']}", content=body, headers=headers)).status_code == 404
+
+
 async def test_a_burst_with_duplicates_and_forgeries_loses_nothing(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, app: FastAPI, queue: RecordingQueue
 ) -> None:
