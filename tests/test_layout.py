@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -122,3 +123,39 @@ def test_sync_wings_point_down_and_pure_wings_never_touch_storage(path: Path) ->
         banned = {"sqlalchemy", "sqlmodel", "httpx", "dbos"}
         roots = {m.split(".")[0] for m in _imports(path)}
         assert not roots & banned, f"sync/{'/'.join(parts)} is pure but imports {sorted(roots & banned)}"
+
+
+CONTRACT = ("base", "model", "ops", "errors")
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_the_contract_depends_on_no_mechanics(name: str) -> None:
+    # The kit, the testing kit and every connector build on the contract; the contract itself names only its nouns,
+    # so it reads alone and nothing it imports can import it back.
+    for module in _imports(SRC / "connectors" / f"{name}.py"):
+        if module.startswith("enrolsync."):
+            assert module in {f"enrolsync.connectors.{other}" for other in CONTRACT}, f"{name}.py imports {module}"
+
+
+def _connector_folders() -> list[Path]:
+    return sorted(
+        folder
+        for folder in (SRC / "connectors").iterdir()
+        if folder.is_dir() and (folder / "__init__.py").exists() and folder.name not in ("kit", "testing")
+    )
+
+
+@pytest.mark.parametrize("folder", _connector_folders(), ids=lambda folder: folder.name)
+def test_each_connector_class_is_checked_against_the_contract_by_mypy(folder: Path) -> None:
+    # `_contract: SourceClass = <Class>` is where mypy --strict compares a connector with the contract; a class
+    # without that line could drift unseen, so every class a folder exports must have one of the right kind.
+    package = importlib.import_module(f"enrolsync.connectors.{folder.name}")
+    kinds = {"hris": "SourceClass", "lms": "TargetClass"}
+    wanted = {name: kinds[getattr(package, name).info.kind] for name in package.__all__}
+    declared: dict[str, str] = {}
+    for path in folder.glob("*.py"):
+        for node in ast.parse(path.read_text(), filename=str(path)).body:
+            match node:
+                case ast.AnnAssign(annotation=ast.Name(id=kind), value=ast.Name(id=cls)) if kind in kinds.values():
+                    declared[cls] = kind
+    assert declared == wanted
