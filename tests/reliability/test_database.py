@@ -47,13 +47,7 @@ def company(engine: Engine, size: int = 12) -> None:
 
 
 async def requested(engine: Engine) -> str:
-    from enrolsync.sync.jobs import run_requests
-
-    async with engine.db.sessions() as session:
-        run, _ = await run_requests.request_run(
-            session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
-        )
-    return run.id
+    return await engine.request()
 
 
 async def consistent_links(engine: Engine, run_id: str) -> int:

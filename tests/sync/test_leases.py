@@ -40,13 +40,7 @@ class FakeJobs:
 
 
 async def _queued(engine: Engine) -> str:
-    async with engine.db.sessions() as session:
-        from enrolsync.sync.jobs import run_requests
-
-        run, _ = await run_requests.request_run(
-            session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
-        )
-        return run.id
+    return await engine.request()
 
 
 async def _lapse(engine: Engine, run_id: str) -> None:
