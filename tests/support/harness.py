@@ -64,8 +64,7 @@ def make_runtime(
 ) -> Runtime:
     """What a worker executes runs with, all time on `clock`: retries and rate limits wait on it, not for real.
     `transports` serve hosts from fakes; `today` is the run's date (the HR fake's, so its clock moves both)."""
-    dated = {"today": today} if today is not None else {}  # else the runtime's own: the real date
-    return Runtime(
+    rt = Runtime(
         sessions=sessions,
         registry=registry,
         box=box,
@@ -73,8 +72,10 @@ def make_runtime(
         clock=clock,
         max_attempts=max_attempts,
         chunk=50,  # small chunks: a few dozen people already span several planning and apply transactions
-        **dated,
     )
+    if today is not None:  # else the runtime's own: the real date
+        rt.today = today
+    return rt
 
 
 async def execute(rt: Runtime, run_id: str) -> str:
@@ -98,7 +99,8 @@ class End:
 async def add_pipeline(
     db: Database, box: SecretBox, source: End, target: End, spec: Mapping[str, Any], *, http_hosts: list[str]
 ) -> str:
-    """Write both connections and a pipeline at version 1, as the API would; returns the pipeline's id."""
+    """Write both connections and a pipeline at version 1 as the API does (without its audit entries); returns the
+    pipeline's id."""
     name = uuid.uuid4().hex[:12]
     parsed = parse_spec(dict(spec)).model_dump(mode="json")
     rows = []
