@@ -159,3 +159,37 @@ def test_each_connector_class_is_checked_against_the_contract_by_mypy(folder: Pa
                 case ast.AnnAssign(annotation=ast.Name(id=kind), value=ast.Name(id=cls)) if kind in kinds.values():
                     declared[cls] = kind
     assert declared == wanted
+
+
+# Tests share code through tests/support/ only: a conftest imported as a library registers its fixtures twice and
+# hides where a helper lives, and importing a test module collects its tests into the importer's namespace.
+TESTS = ROOT / "tests"
+
+
+def _test_imports(path: Path) -> list[str]:
+    """Every module `path` imports, relative imports resolved against its package (`from . import x` -> pkg.x)."""
+    package = ".".join(("tests", *path.parent.relative_to(TESTS).parts))
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            # `from pkg import conftest` names the module in the alias, not in `module`.
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(TESTS.rglob("*.py")), ids=lambda p: str(p.relative_to(TESTS)))
+def test_no_module_imports_a_conftest_or_a_test_module(path: Path) -> None:
+    for module in _test_imports(path):
+        parts = module.split(".")
+        if parts[0] != "tests":
+            continue
+        assert "conftest" not in parts, f"{path.relative_to(ROOT)} imports {module}: move it to tests/support/"
+        assert not any(p.startswith("test_") for p in parts), (
+            f"{path.relative_to(ROOT)} imports {module}, a test module: move what it shares to tests/support/"
+        )

@@ -11,9 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolsync.connectors.memory.state import Dataset
 from enrolsync.connectors.model import Person
 from enrolsync.sync.store.tables import ApiRole, Link
-from tests.api.company import create_pipeline, person, run, team
-from tests.api.conftest import Execute, MakeClient
-from tests.api.test_problems import assert_problem
+from tests.support.api import Execute, MakeClient, create_pipeline, run
+from tests.support.assertions import assert_problem
+from tests.support.factories import employee as person
+from tests.support.factories import team
 
 
 @pytest.fixture

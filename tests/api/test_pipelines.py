@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.tables import PipelineVersion
-from tests.api.conftest import RULE
+from tests.support.factories import RULE
 
 
 async def create_pipeline(client: httpx.AsyncClient, ends: tuple[str, str], **extra: Any) -> Any:

@@ -21,7 +21,7 @@ from enrolsync.connectors.model import Person
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import Event, Link, Run, RunStatus
-from tests.api.conftest import RecordingQueue
+from tests.support.harness import RecordingQueue
 
 SECRET = "hr-webhook-secret-8812"
 

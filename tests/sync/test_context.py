@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from enrolsync.sync.store.tables import Pipeline, RunStatus
-from tests.conftest import Database
-from tests.sync.conftest import make_engine
+from tests.support.database import Database
+from tests.support.harness import make_engine
 
 pytestmark = pytest.mark.usefixtures("cleanup_datasets")
 

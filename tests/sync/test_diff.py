@@ -29,7 +29,7 @@ from enrolsync.sync.plan.order import build_plan
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 from enrolsync.sync.rules.evaluate import desired_state
 from enrolsync.sync.rules.policy import Policies
-from tests.sync.people import SPEC, TODAY, person, reports_of
+from tests.support.factories import SPEC, TODAY, person, reports_of
 
 FIELDS = AccountFields(username="jane@example.com", given_name="Jane", family_name="Doe", email="jane@example.com")
 SSO = SsoSpec(auth="saml2", subject="jane@example.com")

@@ -11,7 +11,7 @@ from enrolsync.connectors.model import PersonStatus, RoleScope
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state
 from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
-from tests.sync.people import SPEC, TODAY, person, reports_of, spec_with
+from tests.support.factories import SPEC, TODAY, person, reports_of, spec_with
 
 LEARNER = RoleGrant(role="learner")
 EVERYONE = {"SAFETY-101", "BENEFITS"}

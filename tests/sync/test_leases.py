@@ -13,9 +13,7 @@ from sqlmodel import col
 from enrolsync.sync.jobs import maintenance
 from enrolsync.sync.run import lease, steps
 from enrolsync.sync.store.tables import Run, RunOp, RunOpStatus, RunStatus, utcnow
-from tests.conftest import Database
-from tests.sync.conftest import Engine, make_engine
-from tests.sync.test_runner import seed
+from tests.support.harness import Engine
 
 pytestmark = pytest.mark.usefixtures("cleanup_datasets")
 
@@ -42,13 +40,7 @@ class FakeJobs:
 
 
 async def _queued(engine: Engine) -> str:
-    async with engine.db.sessions() as session:
-        from enrolsync.sync.jobs import run_requests
-
-        run, _ = await run_requests.request_run(
-            session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
-        )
-        return run.id
+    return await engine.request()
 
 
 async def _lapse(engine: Engine, run_id: str) -> None:
@@ -56,13 +48,6 @@ async def _lapse(engine: Engine, run_id: str) -> None:
         stmt = sa.update(Run).where(col(Run.id) == run_id).values(lease_expires_at=utcnow() - timedelta(seconds=5))
         await (await session.connection()).execute(stmt)
         await session.commit()
-
-
-@pytest.fixture
-async def engine(db: Database) -> Engine:
-    built = await make_engine(db)
-    seed(built)
-    return built
 
 
 async def test_a_live_lease_keeps_other_workers_out(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import RunStatus
-from tests.conftest import Database
+from tests.support.database import Database
 
 SPEC = {"rules": [{"name": "sales", "enrol": ["C1"]}], "matching": ["external_id", "email"]}
 

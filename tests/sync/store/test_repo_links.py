@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Link
-from tests.conftest import Database
+from tests.support.database import Database
 
 PERSON = {
     "hr_id": "1",

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import RunOpStatus, RunStatus
-from tests.conftest import Database
+from tests.support.database import Database
 
 
 async def _pipeline(db: Database, name: str = "p") -> str:
