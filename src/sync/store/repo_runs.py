@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolsync.sync.store.db import dialect_insert
 from enrolsync.sync.store.tables import (
     ACTIVE_RUN_STATUSES,
+    FINISHED_RUN_STATUSES,
     QUEUED_RUN_PREDICATE,
     Pipeline,
     Run,
@@ -23,7 +24,6 @@ from enrolsync.sync.store.tables import (
 )
 
 DEFAULT_LIMIT = 100
-_FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.PARTIALLY_FAILED, RunStatus.FAILED, RunStatus.CANCELLED})
 _INSERT_CHUNK = 500
 # A coalesced run may finish between our insert and our look-up; after this many rounds something is wrong.
 _COALESCE_ATTEMPTS = 5
@@ -178,7 +178,7 @@ async def set_run_status(
         values["error"] = error
     if status == RunStatus.RUNNING:
         values["started_at"] = sa.func.coalesce(col(Run.started_at), moment)
-    if status in _FINISHED:
+    if status in FINISHED_RUN_STATUSES:
         values["finished_at"] = moment
     stmt = sa.update(Run).where(col(Run.id) == run_id).values(values)
     if from_statuses is not None:
