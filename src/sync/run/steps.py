@@ -26,8 +26,8 @@ from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_contex
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.run.planning import plan_run
 from enrolsync.sync.run.reading import read_source
-from enrolsync.sync.store import ledger
-from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Checkpoint, Run, RunOp, RunOpStatus, RunStatus, utcnow
+from enrolsync.sync.store import ledger, repo
+from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
 log = structlog.get_logger("enrolsync.run")
 T = TypeVar("T")
@@ -180,9 +180,7 @@ async def finish(rt: Runtime, run_id: str) -> str:
         people = run.counters.get("people", {})
         clean = status == RunStatus.SUCCEEDED and not people.get("invalid") and not people.get("conflicts")
         if ctx.mode == "apply" and clean and ctx.scope != "people" and run.cursor:
-            checkpoint = await session.get(Checkpoint, ctx.pipeline_id) or Checkpoint(pipeline_id=ctx.pipeline_id)
-            checkpoint.cursor, checkpoint.updated_at = run.cursor, utcnow()
-            session.add(checkpoint)
+            await repo.save_checkpoint(session, pipeline_id=ctx.pipeline_id, cursor=run.cursor)
         run.status, run.finished_at = status, utcnow()
         run.counters = {**run.counters, "ops": counts}
         session.add(run)
