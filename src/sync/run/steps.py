@@ -5,6 +5,9 @@ that runs them.
 `sync/jobs/workflow.py` makes each a durable step, so a worker that dies resumes at the first unfinished step and
 every test exercises what a worker runs. Every step is safe to repeat: planning is skipped once the plan is
 complete, applying takes only ops still `planned`, finishing recomputes from the recorded outcomes.
+
+Somewhat over 300 lines on purpose: the steps and the one sequence that orders them (and decides what a failure
+in any of them does to the run) are read together, and `steps.execute` is the entry point every harness calls.
 """
 
 from __future__ import annotations
