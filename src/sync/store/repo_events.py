@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.db import dialect_insert
-from enrolsync.sync.store.tables import Event, utcnow
+from enrolsync.sync.store.tables import Event
 
 DEFAULT_LIMIT = 100
 
@@ -79,14 +79,3 @@ async def list_events(
             )
         )
     return list((await session.exec(stmt)).all())
-
-
-async def set_events_run(session: AsyncSession, *, ids: Sequence[str], run_id: str) -> None:
-    """Record which run handles the events with these row ids (`Event.id`, not the source's event id)."""
-    if ids:
-        stmt = (
-            sa.update(Event)
-            .where(col(Event.id).in_(list(ids)))
-            .values(run_id=run_id, run_ids=[run_id], dispatched_at=utcnow())
-        )
-        await session.exec(stmt)
