@@ -175,7 +175,7 @@ def check(connection_id: Annotated[str, typer.Argument(help="The id of a stored 
 
 
 async def _check(settings: Settings, connection_id: str) -> tuple[bool, str]:
-    # Reads only: a check never migrates the database (it has stored connections, so it was migrated).
+    # A diagnostic an operator may point at a production database: it reads, and leaves the schema alone.
     async with await open_root(settings, migrate=False) as root:
         rt = root.runtime
         async with rt.sessions() as session:

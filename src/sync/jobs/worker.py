@@ -58,9 +58,13 @@ async def start(
     root = await open_root(settings, registry=registry, clients=clients, clock=clock)
     runtime = root.runtime
     system_url = settings.resolved_system_database_url()
-    await workflow.launch(
-        runtime, system_database_url=system_url, concurrency=settings.worker_concurrency, executor_id=runtime.owner
-    )
+    try:
+        await workflow.launch(
+            runtime, system_database_url=system_url, concurrency=settings.worker_concurrency, executor_id=runtime.owner
+        )
+    except BaseException:
+        await root.close()  # a worker that cannot start its engine leaves no pool behind
+        raise
     worker = Worker(root=root, queue=workflow.DbosRunQueue(system_url))
     if maintain:
         worker.loop_task = asyncio.create_task(_maintain(worker, settings.maintenance_seconds))
