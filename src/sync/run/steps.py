@@ -88,8 +88,8 @@ _NO_VERDICT = GuardVerdict(
 
 
 async def guard(rt: Runtime, run_id: str) -> bool:
-    """True when the run may apply; a plan the deletion guard judged (see `plan/order.py`) blocks an applied run
-    until an operator approves it."""
+    """True when the run may apply. Planning recorded the deletion guard's verdict (`check_deactivations`); a
+    blocked verdict stops an applied run as `blocked` until an operator approves it."""
     ctx = await load_context(rt, run_id)
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
