@@ -62,11 +62,11 @@ async def _run(api: httpx.AsyncClient, pipeline_id: str, mode: str, scope: str =
 
 
 def _report(title: str, run: dict[str, Any], moodle_writes: int) -> None:
-    ops = run["counters"].get("ops", {})
+    ops: dict[str, dict[str, int]] = run["ops"]
     outcome = "planned" if run["mode"] == "plan" else "done"
     count = {kind: sum(n for s, n in by.items() if s in (outcome, "already")) for kind, by in ops.items()}
     failed = sum(by.get("failed", 0) + by.get("not_attempted", 0) for by in ops.values())
-    people = run["counters"].get("people", {})
+    people = run["counters"]["people"]
     print(f"\n== {title}: {run['status']} ({run['mode']}, {run['scope']})")
     print(f"   people read {run['progress']['people_read']}, operations planned {run['progress']['ops_planned']}")
     verb = "would be" if run["mode"] == "plan" else "were"
@@ -84,9 +84,13 @@ def _report(title: str, run: dict[str, Any], moodle_writes: int) -> None:
         if count.get(kind):
             print(f"   {kind.replace('_', ' ')}: {count[kind]} {verb} applied")
     print(
-        f"   errors: {failed} operation(s), {people.get('invalid', 0)} invalid record(s), "
-        f"{people.get('conflicts', 0)} match conflict(s); write requests to Moodle so far: {moodle_writes}"
+        f"   errors: {failed} operation(s), {people['invalid']} invalid record(s), "
+        f"{people['conflicts']} match conflict(s); write requests to Moodle so far: {moodle_writes}"
     )
+    guard = run["guard"]
+    if guard and guard["blocked"]:
+        verb = "would stop" if run["mode"] == "plan" else "stopped"
+        print(f"   the deletion guard {verb} it until approved: {guard['reason']}")
 
 
 async def _configure(api: httpx.AsyncClient, systems: DemoSystems, hr_url: str, lms_url: str) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from enrolsync.connectors.base import Capability
 from enrolsync.sync.rules.spec import PipelineSpec
+from enrolsync.sync.store.tables import RunMode, RunScope
 
 T = TypeVar("T")
 
@@ -202,8 +203,8 @@ class RunCreate(_In):
         },
     )
 
-    mode: Literal["plan", "apply"] = Field(default="plan", description="`plan` is a dry run: it stops at the plan.")
-    scope: Literal["full", "incremental", "people"] = "full"
+    mode: RunMode = Field(default="plan", description="`plan` is a dry run: it stops at the plan.")
+    scope: RunScope = "full"
     hr_ids: list[HrId] = Field(default_factory=list, max_length=1000, description="The people of a `people` run.")
 
     @model_validator(mode="after")
@@ -213,47 +214,6 @@ class RunCreate(_In):
         if self.scope != "people" and self.hr_ids:
             raise ValueError("hr_ids are only accepted with scope 'people'")
         return self
-
-
-class RunProgress(BaseModel):
-    people_read: int
-    ops_planned: int
-    ops_applied: int
-
-
-class RunPublic(BaseModel):
-    id: str
-    pipeline_id: str
-    pipeline_version: int
-    status: str = Field(description="queued, running, blocked, succeeded, partially_failed, failed or cancelled.")
-    trigger: str
-    mode: str
-    scope: str
-    hr_ids: list[str]
-    counters: dict[str, Any]
-    progress: RunProgress
-    ops: dict[str, dict[str, int]] = Field(
-        description="Operations by kind, then by outcome (planned, done, already, failed, not_attempted)."
-    )
-    error: str | None
-    plan_run_id: str | None = Field(description="The dry run whose operations this run applies.")
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_seconds: float | None = Field(description="From start to finish (or to now, while running).")
-
-
-class RunOpPublic(BaseModel):
-    id: int
-    seq: int
-    hr_id: str
-    kind: str
-    op: dict[str, Any] = Field(description="The exact operation handed to the target.")
-    status: str = Field(description="planned, done, already, failed or not_attempted.")
-    attempts: int
-    last_error: str | None
-    ref: str | None
-    updated_at: datetime
 
 
 class HealthPublic(BaseModel):

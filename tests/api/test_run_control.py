@@ -42,7 +42,7 @@ async def test_cancel_a_queued_run_and_the_worker_skips_it(
 
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
-    assert response.json()["counters"]["cancelled_by"].startswith("token:")
+    assert response.json()["cancelled_by"].startswith("token:")
     assert response.json()["finished_at"] is not None
     assert await execute(run_id) == "skipped"
     again = assert_problem(await operator.post(f"/runs/{run_id}/cancel"), 409)
@@ -86,13 +86,16 @@ async def test_approve_a_blocked_run_requeues_it_and_the_worker_applies_it(
     data.hris.remove("E2")
     blocked = await run(admin, execute, pid)
     assert blocked["status"] == "blocked"
+    assert (blocked["guard"]["blocked"], blocked["guard"]["hr_ids"]) == (True, ["E2"]), "what is to be approved"
+    assert blocked["approval"] is None
 
     assert_problem(await viewer.post(f"/runs/{blocked['id']}/approve"), 403)
     approved = await operator.post(f"/runs/{blocked['id']}/approve")
 
     assert approved.status_code == 200
     assert approved.json()["status"] == "queued"
-    assert approved.json()["counters"]["approved_by"].startswith("token:")
+    assert approved.json()["approval"]["by"].startswith("token:")
+    assert approved.json()["approval"]["at"] is not None
     assert (queue.ids[-1], queue.generations[-1]) == (blocked["id"], 1)
     await execute(blocked["id"])
     done = (await admin.get(f"/runs/{blocked['id']}")).json()
@@ -132,6 +135,7 @@ async def test_apply_a_dry_run_applies_exactly_the_reviewed_operations(
     applied = response.json()
     assert response.headers["location"] == f"/runs/{applied['id']}"
     assert (applied["mode"], applied["status"], applied["plan_run_id"]) == ("apply", "queued", plan["id"])
+    assert applied["applied_by"].startswith("token:")
     assert queue.ids[-1] == applied["id"]
     copied = await operations(client, applied["id"])
     assert triple(copied) == triple(reviewed)

@@ -110,7 +110,16 @@ async def test_run_progress_and_operations_are_read_back(
 ) -> None:
     pid = await pipeline_id(client, ends)
     run_id = (await client.post(f"/pipelines/{pid}/runs")).json()["id"]
-    await finish(session, run_id, people_read=2, ops_planned=3, ops_applied=2, counters={"create_user": 2})
+    counters = {"people": {"invalid": 1, "conflicts": 1}, "drift": {"enrol": 1}, "awaiting_start": 2, "kept_started": 0}
+    await finish(
+        session,
+        run_id,
+        people_read=2,
+        ops_planned=3,
+        ops_applied=2,
+        counters={**counters, "ops": {"create_user": {"done": 2}}},
+        conflicted=["E3"],
+    )
     ops = [
         ("E1", "create_user", "done"),
         ("E1", "enrol", "failed"),
@@ -123,7 +132,9 @@ async def test_run_progress_and_operations_are_read_back(
     run = (await client.get(f"/runs/{run_id}")).json()
     assert run["status"] == "succeeded"
     assert run["progress"] == {"people_read": 2, "ops_planned": 3, "ops_applied": 2}
-    assert run["counters"] == {"create_user": 2}
+    assert run["counters"] == counters, "counts once each: the outcomes are `ops`"
+    assert run["conflicted"] == ["E3"]
+    assert (run["guard"], run["approval"], run["cancelled_by"], run["applied_by"]) == (None, None, None, None)
 
     url = f"/runs/{run_id}/operations"
     everything = (await client.get(url)).json()

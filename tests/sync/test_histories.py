@@ -140,7 +140,7 @@ async def run(engine: Engine, scope: Scope) -> Run:
         async with engine.db.sessions() as session:
             row = await session.get(Run, result.id)
             assert row is not None
-            row.status, row.counters = RunStatus.RUNNING, {**row.counters, "approved_by": "property test"}
+            row.status, row.approved_by = RunStatus.RUNNING, "property test"
             session.add(row)
             await session.commit()
         assert await steps.guard(engine.rt, result.id)

@@ -225,7 +225,7 @@ async def test_a_plan_left_half_written_by_a_crash_is_planned_again(engine: Engi
     async with engine.db.sessions() as session:
         run = await session.get(Run, run_id)
         assert run is not None
-        run.counters = {k: v for k, v in run.counters.items() if k != "planned"}
+        run.planned = False
         session.add(run)
         ops = await session.exec(sa.select(RunOp).where(col(RunOp.run_id) == run_id))  # type: ignore[call-overload]
         for op in list(ops.scalars())[3:]:

@@ -8,6 +8,7 @@ import pytest
 
 from enrolsync.connectors.errors import TransientError
 from enrolsync.connectors.model import AccountFields, PersonStatus, RoleScope
+from enrolsync.sync.run.planning import recorded_verdict
 from enrolsync.sync.store.tables import RunStatus
 from tests.support.database import Database
 from tests.support.factories import RULES, staff
@@ -123,8 +124,9 @@ async def test_an_empty_hr_answer_is_blocked_not_applied(db: Database) -> None:
     run = await engine.run()
 
     assert run.status == RunStatus.BLOCKED
-    assert run.counters["guard"]["deactivations"] == 4 and run.counters["guard"]["allowed"] == 2
-    assert run.counters["deactivating"]["hr_ids"] == ["1", "2", "3", "4"], "the blocked run names the people"
+    verdict = recorded_verdict(run)
+    assert verdict is not None and (verdict.deactivations, verdict.allowed) == (4, 2)
+    assert verdict.hr_ids == ("1", "2", "3", "4"), "the blocked run names the people"
     assert all(a.active for a in engine.data.lms.accounts.values())
 
 

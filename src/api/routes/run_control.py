@@ -15,7 +15,7 @@ from enrolsync.api.auth import Operator, Principal
 from enrolsync.api.deps import ClockDep, QueueDep, SessionDep, SettingsDep
 from enrolsync.api.problems import conflict, not_found, problem_responses
 from enrolsync.api.routes.runs import run_public
-from enrolsync.api.schemas import RunPublic
+from enrolsync.api.schemas_runs import RunPublic
 from enrolsync.sync.jobs import control
 from enrolsync.sync.store.tables import Run
 

@@ -13,9 +13,18 @@ from enrolsync.api import audit, queries
 from enrolsync.api.auth import Operator, Viewer
 from enrolsync.api.deps import AfterQuery, ClockDep, LimitQuery, QueueDep, SessionDep
 from enrolsync.api.problems import not_found, problem_responses
-from enrolsync.api.schemas import Page, RunCreate, RunOpPublic, RunProgress, RunPublic
+from enrolsync.api.schemas import Page, RunCreate
+from enrolsync.api.schemas_runs import (
+    GuardVerdictPublic,
+    RunApproval,
+    RunCounters,
+    RunOpPublic,
+    RunProgress,
+    RunPublic,
+)
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.jobs.run_requests import PipelineNotFound, request_run
+from enrolsync.sync.run.planning import recorded_verdict
 from enrolsync.sync.store import ledger
 from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus
 
@@ -31,6 +40,10 @@ def _duration(run: Run, now: datetime) -> float | None:
 
 def run_public(run: Run, *, now: datetime, ops: dict[str, dict[str, int]] | None = None) -> RunPublic:
     """The API view of a run; `ops` are live counts when given, else those the run recorded when it finished."""
+    verdict = recorded_verdict(run)
+    approval = None
+    if run.approved_by is not None and run.approved_at is not None:
+        approval = RunApproval(by=run.approved_by, at=run.approved_at)
     return RunPublic(
         id=run.id,
         pipeline_id=run.pipeline_id,
@@ -40,9 +53,14 @@ def run_public(run: Run, *, now: datetime, ops: dict[str, dict[str, int]] | None
         mode=run.mode,
         scope=run.scope,
         hr_ids=run.hr_ids,
-        counters=run.counters,
         progress=RunProgress(people_read=run.people_read, ops_planned=run.ops_planned, ops_applied=run.ops_applied),
         ops=ops if ops is not None else dict(run.counters.get("ops", {})),
+        counters=RunCounters.model_validate(run.counters),  # all but `ops`, which is answered above
+        conflicted=run.conflicted,
+        guard=None if verdict is None else GuardVerdictPublic.model_validate(verdict, from_attributes=True),
+        approval=approval,
+        cancelled_by=run.cancelled_by,
+        applied_by=run.applied_by,
         error=run.error,
         plan_run_id=run.plan_run_id,
         created_at=run.created_at,
@@ -135,7 +153,8 @@ async def list_runs(
 
 @router.get("/runs/{run_id}", responses=problem_responses(404))
 async def get_run(run_id: str, _: Viewer, session: SessionDep, now: ClockDep) -> RunPublic:
-    """One run: status, progress, operations by kind and outcome (live while it runs), counters and timings."""
+    """One run: status, progress, operations by kind and outcome (live while it runs), counters, the deletion
+    guard's verdict, who steered it, and timings."""
     run = await session.get(Run, run_id)
     if run is None:
         raise not_found("run", run_id)

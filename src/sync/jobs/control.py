@@ -5,9 +5,9 @@ Each function changes the run rows in the caller's session, lets the caller add 
 looks for a run that is not committed. The runner needs no special case for any of them:
 - a cancelled run is final: `runner.begin` skips it and the executor stops before its next batch;
 - an approved run goes back to `queued` as its next generation (its workflow for the last one has ended) with
-  `counters["approved_by"]`, which `runner.guard` honours; its plan exists, so `runner.plan` is skipped;
-- a run applying a dry run starts with a copy of the dry run's ops (`plan_run_id` set), so planning is skipped
-  and exactly the reviewed operations are applied.
+  `approved_by`, which the guard step honours; it is `planned`, so the plan step is skipped;
+- a run applying a dry run starts with a copy of the dry run's ops and planning state (`plan_run_id` set,
+  `planned`), so planning is skipped and exactly the reviewed operations are applied.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus, RunSt
 BeforeCommit = Callable[[Run], object] | None
 
 CANCELLABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.BLOCKED)
-# A dry run passes its planning counters on to the run that applies it (the deletion guard reads them there, as
-# it would have read them after planning); outcome counts and who steered the dry run are its own.
-_NOT_PASSED_ON = frozenset({"ops", "approved_by", "approved_at", "cancelled_by", "applied_by"})
 
 
 class RunControlError(Exception):
@@ -77,8 +74,9 @@ async def cancel_run(
         run = await _load(session, run_id)
         raise RunStateConflict(f"the run is {run.status}; only queued, running or blocked runs can be cancelled")
     run = await _load(session, run_id)
-    # The runner's `finish` leaves a cancelled run alone, so the outcome counts are taken here.
-    run.counters = {**run.counters, "cancelled_by": actor, "ops": await ledger.op_counts(session, run_id=run_id)}
+    # The finish step leaves a cancelled run alone, so the outcome counts are taken here.
+    run.cancelled_by = actor
+    run.counters = {**run.counters, "ops": await ledger.op_counts(session, run_id=run_id)}
     session.add(run)
     await _commit(session, run, before_commit)
     return run
@@ -103,14 +101,14 @@ async def approve_run(
     run = await _load(session, run_id)
     if run.status != RunStatus.BLOCKED:
         raise RunStateConflict(f"the run is {run.status}; only a run the deletion guard blocked can be approved")
-    counters = {**run.counters, "approved_by": actor, "approved_at": now.isoformat()}
     try:
         moved = await session.exec(
             sa.update(Run)
             .where(col(Run.id) == run_id, col(Run.status) == RunStatus.BLOCKED.value)
             .values(
                 status=RunStatus.QUEUED.value,
-                counters=counters,
+                approved_by=actor,
+                approved_at=now,
                 generation=col(Run.generation) + 1,
                 lease_owner=None,
                 lease_expires_at=None,
@@ -195,9 +193,12 @@ async def apply_plan(
     if not created:
         await session.rollback()
         raise RunStateConflict(f"run {run.id} of this pipeline is waiting to start; apply once it has started")
-    passed_on = {key: value for key, value in plan.counters.items() if key not in _NOT_PASSED_ON}
-    run.counters = {**passed_on, "applied_by": actor}
+    # What planning found passes on (the guard judges the copied plan by its verdict, as it would have after
+    # planning); the dry run's outcome counts and who steered it are its own.
+    run.planned, run.guard, run.conflicted = True, plan.guard, plan.conflicted
+    run.counters = {key: value for key, value in plan.counters.items() if key != "ops"}
     run.cursor, run.people_read, run.ops_planned = plan.cursor, plan.people_read, plan.ops_planned
+    run.applied_by = actor
     session.add(run)
     await _copy_ops(session, source_run_id=plan.id, run_id=run.id, now=now)
     await _commit(session, run, before_commit)

@@ -7,16 +7,17 @@ existing one is returned instead (a burst of requests is coalesced, not duplicat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.store import repo
-from enrolsync.sync.store.tables import Run
+from enrolsync.sync.store.tables import Run, RunMode, RunScope
 
-Mode = Literal["plan", "apply"]
-Scope = Literal["full", "incremental", "people"]
+# The names callers of `request_run` know them by; defined once, beside the run table whose columns they type.
+Mode = RunMode
+Scope = RunScope
 
 
 class RunQueue(Protocol):

@@ -18,11 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.jobs import run_requests
 from enrolsync.sync.run import quarantine
-from enrolsync.sync.store.tables import Pipeline, ScheduleState
+from enrolsync.sync.store.tables import Pipeline, RunScope, ScheduleState
 
 log = structlog.get_logger("enrolsync.schedules")
 
-KINDS = {"incremental": "schedule", "full": "full_reconcile_schedule"}
+KINDS: dict[RunScope, str] = {"incremental": "schedule", "full": "full_reconcile_schedule"}
 
 
 def latest_tick(expression: str, now: datetime) -> datetime:
@@ -72,9 +72,8 @@ async def fire_due(session: AsyncSession, *, queue: run_requests.RunQueue, now: 
                 continue
             if await _claim(session, pipeline.id, scope, tick, now):
                 run, _ = await run_requests.request_run(
-                    session, pipeline_id=pipeline.id, mode="apply", scope=scope,  # type: ignore[arg-type]
-                    trigger="schedule", queue=queue,
-                )  # fmt: skip
+                    session, pipeline_id=pipeline.id, mode="apply", scope=scope, trigger="schedule", queue=queue
+                )
                 log.info("schedule.fired", pipeline_id=pipeline.id, scope=scope, tick=tick.isoformat(), run_id=run.id)
                 started.append(run.id)
     return started

@@ -5,8 +5,9 @@ plan order (`plan.order`: creates first, deactivations last) without holding the
 
 A full run under `DriftPolicy.REPAIR` or `REPORT` first reads the target's actual state (`actual.snapshot`) and
 plans against it (`drift.rebase`), so changes made by hand on the target are repaired (or only counted).
-Unenrolments are planned only for enrolments the learner has not started. The deletion guard's verdict, the
-drift and the people awaiting their start date go to `run.counters` (see `PlanSummary.counters`).
+Unenrolments are planned only for enrolments the learner has not started. What planning found goes onto the run
+(`PlanSummary.record`): the deletion guard's verdict to `run.guard`, the people left in conflict to
+`run.conflicted`, counts (invalid people, conflicts, drift, people awaiting their start date) to `run.counters`.
 """
 
 from __future__ import annotations
@@ -37,15 +38,13 @@ from enrolsync.sync.run.reading import ReadResult
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, Run, utcnow
 
-LISTED = 200  # hr_ids a run's counters list at most (the count beside them is exact)
+LISTED = 200  # hr_ids a run lists at most (the count beside them is exact)
 
 
 @dataclass
 class PlanSummary:
     ops: int = 0
     invalid: int = 0
-    conflicts: int = 0
-    deactivations: int = 0
     awaiting_start: int = 0
     kept_started: int = 0
     drift: Counter[str] = field(default_factory=Counter)
@@ -55,28 +54,34 @@ class PlanSummary:
     order: PlanOrder = field(default_factory=PlanOrder)
 
     def counters(self) -> dict[str, Any]:
-        """What planning adds to `run.counters`; hr_id lists are capped at `LISTED`, counts are exact.
+        """What planning puts in `run.counters`: counts only, each exact and each once.
 
-        - `deactivating`: the deletion guard's verdict: count, allowed, blocked, reason, hr_ids.
-        - `conflicts`: people skipped because matching was ambiguous (the reason is on each link's `last_error`).
+        - `people`: `invalid` (skipped: their HR record does not map) and `conflicts` (skipped: matching was
+          ambiguous); the reason is on each one's link.
         - `drift`: repairs planned (under `DriftPolicy.REPORT`: found) by op kind, and `account_missing`.
         - `awaiting_start`: future hires not yet within the lead time.
         - `kept_started`: unenrolments not planned because the learner had started the course.
         """
-        verdict = self.verdict
         return {
-            "deactivating": {
-                "count": verdict.deactivations,
-                "allowed": verdict.allowed,
-                "blocked": verdict.blocked,
-                "reason": verdict.reason,
-                "hr_ids": list(verdict.hr_ids[:LISTED]),
-            },
-            "conflicts": {"count": len(self.conflicted), "hr_ids": sorted(self.conflicted)[:LISTED]},
+            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted)},
             "drift": dict(sorted(self.drift.items())),
             "awaiting_start": self.awaiting_start,
             "kept_started": self.kept_started,
         }
+
+    def record(self, run: Run) -> None:
+        """Write what planning found onto the run: counts, the guard's verdict, the people in conflict (both lists
+        capped at `LISTED`; their counts are exact)."""
+        verdict = self.verdict.model_copy(update={"hr_ids": self.verdict.hr_ids[:LISTED]})
+        run.ops_planned = self.ops
+        run.counters = self.counters()
+        run.guard = verdict.model_dump(mode="json")
+        run.conflicted = sorted(self.conflicted)[:LISTED]
+
+
+def recorded_verdict(run: Run) -> GuardVerdict | None:
+    """The deletion guard's verdict on the run's plan, as `PlanSummary.record` stored it; None before planning."""
+    return None if run.guard is None else GuardVerdict.model_validate(run.guard)
 
 
 @dataclass
@@ -152,7 +157,6 @@ async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
         links[hr_id].applied = observed(hr_id, account).model_dump(mode="json")
         chunk.session.add(links[hr_id])
     for hr_id, reason in matches.conflicts.items():
-        chunk.summary.conflicts += 1
         chunk.summary.conflicted.append(hr_id)
         chunk.fail(links[hr_id], f"matching conflict: {reason}")
         wanted.pop(hr_id)
@@ -223,7 +227,6 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     for seq, op in summary.order.number(op for ops in planned.values() for op in ops):
         rows.append((seq, op.hr_id, op.kind.value, op.model_dump(mode="json")))
         if op.kind is OpKind.DEACTIVATE_USER:
-            summary.deactivations += 1
             summary.deactivated.append(op.hr_id)
     summary.ops += len(rows)
     await ledger.add_ops(chunk.session, run_id=chunk.ctx.run_id, ops=rows)
@@ -248,19 +251,11 @@ async def _snapshot(
     return await actual.snapshot(target, owners=org.owners, courses=courses)
 
 
-async def _save_counters(rt: Runtime, ctx: RunContext, summary: PlanSummary) -> None:
-    async with rt.sessions() as session:
-        run = await session.get(Run, ctx.run_id)
-        if run is not None:
-            run.counters = {**run.counters, **summary.counters()}
-            session.add(run)
-            await session.commit()
-
-
 async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummary:
     """Compute and store the run's ops. People missing from a full read count as gone (the guard watches).
 
-    A full run reads the target's actual state first unless the pipeline's drift policy is `ignore`.
+    A full run reads the target's actual state first unless the pipeline's drift policy is `ignore`. The caller
+    records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
     """
     org = await read_org(rt, ctx)
     gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
@@ -281,5 +276,4 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
         guard=ctx.spec.policies.deactivation_guard,
         source_empty=read.full and not read.seen,
     )
-    await _save_counters(rt, ctx, summary)
     return summary

@@ -23,11 +23,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.errors import ConnectorError
+from enrolsync.sync.plan.guard import GuardVerdict
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.run.apply import RunAborted, apply_run
 from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_context
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
-from enrolsync.sync.run.planning import plan_run
+from enrolsync.sync.run.planning import plan_run, recorded_verdict
 from enrolsync.sync.run.reading import read_source
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Run, RunOp, RunOpStatus, RunStatus, utcnow
@@ -79,12 +80,12 @@ async def begin(rt: Runtime, run_id: str, generation: int = 0) -> Claim:
 async def plan(rt: Runtime, run_id: str) -> None:
     """Read the source and store the plan, unless an earlier attempt of this step already stored all of it.
 
-    A plan is complete only once `counters["planned"]` says so; ops left by an attempt that died halfway are a
-    partial plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats).
+    A plan is complete only once `run.planned` says so; ops left by an attempt that died halfway are a partial
+    plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats).
     """
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
-        if run is None or run.counters.get("planned"):
+        if run is None or run.planned:
             return
         if await ledger.has_ops(session, run_id=run_id):
             await ledger.delete_ops(session, run_id=run_id)
@@ -96,53 +97,40 @@ async def plan(rt: Runtime, run_id: str) -> None:
         run = await session.get(Run, run_id)
         if run is None:
             return
-        run.cursor = read.cursor
-        run.ops_planned = summary.ops
-        run.counters = {
-            **run.counters,
-            "people": {"invalid": summary.invalid, "conflicts": summary.conflicts},
-            "deactivations": summary.deactivations,
-            "planned": True,
-        }
+        # One commit: a run marked planned always has the guard's verdict on the plan it holds.
+        summary.record(run)
+        run.cursor, run.planned = read.cursor, True
         session.add(run)
         await session.commit()
-    log.info("planned", run_id=run_id, ops=summary.ops, invalid=summary.invalid, conflicts=summary.conflicts)
+    log.info("planned", run_id=run_id, ops=summary.ops, invalid=summary.invalid, conflicts=len(summary.conflicted))
+
+
+# A planned run without a verdict was planned by code older than the verdict (migration 0005 found nothing to
+# carry over): it needs an admin's eyes rather than a guess.
+_NO_VERDICT = GuardVerdict(
+    blocked=True, deactivations=0, allowed=0, reason="the plan has no recorded deletion guard verdict; approve to apply"
+)
 
 
 async def guard(rt: Runtime, run_id: str) -> bool:
-    """True when the run may apply; a plan that deactivates more than the pipeline allows blocks the run."""
+    """True when the run may apply. Planning recorded the deletion guard's verdict (`check_deactivations`); a
+    blocked verdict stops an applied run as `blocked` until an operator approves it."""
     ctx = await load_context(rt, run_id)
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
         if run is None:
             return False
-        if run.counters.get("approved_by"):
+        if run.approved_by:
             return True
-        # Planning judged the deactivations (threshold, an empty HR answer, every active account): see plan/guard.py.
-        check = run.counters.get("deactivating", {})
-        deactivations = int(check.get("count", run.counters.get("deactivations", 0)))
-        allowed = check.get("allowed")
-        if allowed is None:
-            linked = await ledger.count_linked_accounts(session, pipeline_id=ctx.pipeline_id)
-            allowed = ctx.spec.policies.deactivation_guard.allowed(linked)
-        would_block = bool(check.get("blocked", deactivations > allowed))
-        run.counters = {
-            **run.counters,
-            "guard": {
-                "deactivations": deactivations,
-                "allowed": allowed,
-                "hr_ids": check.get("hr_ids", []),
-                "reason": check.get("reason"),
-            },
-        }
+        verdict = recorded_verdict(run) or _NO_VERDICT
         # A dry run reports what the guard would do; only an applied run stops on it.
-        blocked = would_block and ctx.mode == "apply"
+        blocked = verdict.blocked and ctx.mode == "apply"
         if blocked:
             run.status = RunStatus.BLOCKED
-        session.add(run)
-        await session.commit()
+            session.add(run)
+            await session.commit()
     if blocked:
-        log.warning("blocked", run_id=run_id, deactivations=deactivations, allowed=allowed)
+        log.warning("blocked", run_id=run_id, deactivations=verdict.deactivations, allowed=verdict.allowed)
     return ctx.mode == "apply" and not blocked
 
 

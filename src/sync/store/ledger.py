@@ -58,11 +58,6 @@ async def account_owners(session: AsyncSession, *, pipeline_id: str, account_ids
     return owners
 
 
-async def count_linked_accounts(session: AsyncSession, *, pipeline_id: str) -> int:
-    stmt = sa.select(sa.func.count()).where(col(Link.pipeline_id) == pipeline_id, col(Link.account_id).is_not(None))
-    return int((await _execute(session, stmt)).scalar_one())
-
-
 async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int, str, str, dict[str, Any]]]) -> None:
     """Insert planned ops: (seq, hr_id, kind, op JSON) each."""
     if ops:

@@ -17,6 +17,8 @@ from enrolsync.sync.store.tables import (
     QUEUED_RUN_PREDICATE,
     Pipeline,
     Run,
+    RunMode,
+    RunScope,
     RunStatus,
 )
 
@@ -31,8 +33,8 @@ async def create_run(
     *,
     pipeline_id: str,
     trigger: str,
-    mode: str,
-    scope: str,
+    mode: RunMode,
+    scope: RunScope,
     hr_ids: Sequence[str] = (),
     plan_run_id: str | None = None,
 ) -> tuple[Run, bool]:
@@ -83,7 +85,7 @@ async def create_run(
     raise RuntimeError(f"could not queue a run for pipeline {pipeline_id}: queued runs keep starting")
 
 
-async def _join(session: AsyncSession, run: Run, scope: str, hr_ids: Sequence[str]) -> Run | None:
+async def _join(session: AsyncSession, run: Run, scope: RunScope, hr_ids: Sequence[str]) -> Run | None:
     """Widen a queued run to cover a request too, unless it started meanwhile (compare-and-set on its status):
     people are added to a person-scoped run; a broader scope replaces a narrower one (a full reconcile is not
     lost in a queued incremental run)."""

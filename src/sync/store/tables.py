@@ -2,6 +2,8 @@
 
 Run on SQLite and PostgreSQL alike: JSON columns use SQLAlchemy's portable JSON type, timestamps are stored as
 UTC and read back tz-aware on both (SQLite drops the offset, so `UtcDateTime` restores it).
+
+Over 300 lines on purpose: the whole schema in one place is what a migration is written and reviewed against.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +74,10 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# What a run does and over whom; the API takes and answers exactly these values, and the run table refuses others.
+RunMode = Literal["plan", "apply"]  # plan: a dry run that stops at the plan
+RunScope = Literal["full", "incremental", "people"]  # people: only the run's `hr_ids`
+
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 # A finished run never changes again: no worker takes it, nothing steers it, `finished_at` is stamped. A blocked run
 # is neither active nor finished: it waits for an admin's approval, which queues it again.
@@ -126,7 +132,21 @@ class PipelineVersion(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=column)
+
+
 class Run(SQLModel, table=True):
+    """One execution of a pipeline.
+
+    Control state has columns of its own: `planned` (the plan is stored whole; planning is not repeated),
+    `guard` (the deletion guard's verdict on that plan, a `GuardVerdict` as JSON), the approval that lets a blocked
+    run apply, and who cancelled it or asked for it to apply a dry run. `counters` holds counts only, each once:
+    `people` (`invalid`, `conflicts`), `awaiting_start`, `kept_started`, `drift` (by op kind) from planning, and
+    `ops` (by op kind, then outcome) once the run has finished.
+    """
+
     __table_args__ = (
         # Per pipeline, at most one run executes and at most one waits; a request while one waits joins it.
         # Enforced by the database (partial unique indexes on both dialects), whichever process asks.
@@ -144,17 +164,30 @@ class Run(SQLModel, table=True):
             sqlite_where=sa.text(RUNNING_RUN_PREDICATE),
             postgresql_where=sa.text(RUNNING_RUN_PREDICATE),
         ),
+        _one_of("mode", get_args(RunMode)),
+        _one_of("scope", get_args(RunScope)),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     pipeline_id: str = Field(foreign_key="pipeline.id", max_length=32, index=True)
     pipeline_version: int
     trigger: str = Field(max_length=20)
-    mode: str = Field(max_length=10)
-    scope: str = Field(max_length=20)
+    mode: RunMode = Field(sa_column=Column(sa.String(length=10), nullable=False))
+    scope: RunScope = Field(sa_column=Column(sa.String(length=20), nullable=False))
     hr_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     status: str = Field(default=RunStatus.QUEUED, max_length=20, index=True)
     counters: dict[str, Any] = _json()
+    planned: bool = False  # set in the same commit as the plan's last op and `guard`
+    # `GuardVerdict.model_dump(mode="json")` (sync/plan): the store does not import the pure wings, so readers
+    # validate it. SQL NULL (not JSON null) until planned.
+    guard: dict[str, Any] | None = Field(default=None, sa_column=Column(sa.JSON(none_as_null=True), nullable=True))
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_at: datetime | None = _ts(nullable=True, default=False)
+    cancelled_by: str | None = Field(default=None, max_length=200)
+    applied_by: str | None = Field(default=None, max_length=200)  # who asked to apply the dry run `plan_run_id`
+    # People planning skipped because matching was ambiguous (the first `planning.LISTED`; the count is exact in
+    # `counters["people"]["conflicts"]`); each one's reason is on their link.
+    conflicted: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     people_read: int = 0
     ops_planned: int = 0
     ops_applied: int = 0

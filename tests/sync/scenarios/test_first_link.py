@@ -40,7 +40,7 @@ async def test_two_people_matching_one_account_are_both_skipped_and_reported(sce
     run = await scenario.run()
 
     assert {hr_id for _, hr_id, _ in await scenario.planned(run.id)} == {other}, "only the unambiguous person"
-    assert run.counters["conflicts"] == {"count": 2, "hr_ids": sorted([first, second])}
+    assert run.conflicted == sorted([first, second])
     assert run.counters["people"]["conflicts"] == 2
     for hr_id, rival in ((first, second), (second, first)):
         link = await scenario.link(hr_id)
@@ -51,7 +51,7 @@ async def test_two_people_matching_one_account_are_both_skipped_and_reported(sce
     scenario.hr.update(second, email=f"sam.khan{second}@acme.example")  # HR fixes the duplicate
     fixed = await scenario.run()
 
-    assert fixed.counters["conflicts"]["count"] == 0
+    assert fixed.counters["people"]["conflicts"] == 0 and fixed.conflicted == []
     assert (await scenario.link(first)).account_id == str(account)
     assert ("create_user", second, "") in await scenario.planned(fixed.id)
     assert (await scenario.link(first)).last_error is None
@@ -66,7 +66,7 @@ async def test_one_person_matching_two_accounts_is_skipped_and_reported(scenario
     run = await scenario.run()
 
     assert await scenario.planned(run.id) == []
-    assert run.counters["conflicts"] == {"count": 1, "hr_ids": [person]}
+    assert (run.counters["people"]["conflicts"], run.conflicted) == (1, [person])
     link = await scenario.link(person)
     assert link.account_id is None and link.last_error is not None
     assert "2 accounts by email" in link.last_error and all(str(t) in link.last_error for t in twins)
@@ -81,4 +81,4 @@ async def test_the_external_id_wins_over_the_email(scenario: Scenario) -> None:
     run = await scenario.run()
 
     assert (await scenario.link(person)).account_id == str(mine)
-    assert run.counters["conflicts"]["count"] == 0
+    assert run.counters["people"]["conflicts"] == 0

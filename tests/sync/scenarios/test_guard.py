@@ -4,9 +4,18 @@ switches everyone off."""
 
 from __future__ import annotations
 
+from enrolsync.sync.plan.guard import GuardVerdict
+from enrolsync.sync.run.planning import recorded_verdict
+from enrolsync.sync.store.tables import Run
 from tests.support.systems import Systems as Scenario
 
 DEPARTMENTS = ("Engineering", "Sales", "Marketing")
+
+
+def verdict(run: Run) -> GuardVerdict:
+    recorded = recorded_verdict(run)
+    assert recorded is not None, "a planned run carries the guard's verdict"
+    return recorded
 
 
 async def staff(scenario: Scenario, n: int) -> list[str]:
@@ -23,9 +32,9 @@ async def test_a_truncated_hr_answer_is_blocked_with_the_people_it_would_deactiv
     run = await scenario.run()
 
     assert run.status == "blocked"
-    guard = run.counters["deactivating"]
-    assert (guard["count"], guard["allowed"], guard["blocked"]) == (27, 25, True)
-    assert guard["hr_ids"] == sorted(people[3:]) and "27" in guard["reason"]
+    guard = verdict(run)
+    assert (guard.deactivations, guard.allowed, guard.blocked) == (27, 25, True)
+    assert list(guard.hr_ids) == sorted(people[3:]) and "27" in (guard.reason or "")
     assert not any(u.suspended for u in scenario.lms.state.users.values()), "nothing was applied"
 
 
@@ -37,7 +46,7 @@ async def test_a_handful_of_leavers_is_within_the_default_threshold(scenario: Sc
     run = await scenario.run()
 
     assert run.status == "succeeded"
-    assert run.counters["deactivating"]["hr_ids"] == sorted(people[:5])
+    assert list(verdict(run).hr_ids) == sorted(people[:5])
     assert [scenario.account(h).suspended for h in people[:6]] == [True] * 5 + [False]
 
 
@@ -47,7 +56,7 @@ async def test_a_dry_run_reports_what_the_guard_would_do(scenario: Scenario) -> 
 
     run = await scenario.run(mode="plan")
 
-    assert run.status == "succeeded" and run.counters["deactivating"]["blocked"] is True
+    assert run.status == "succeeded" and verdict(run).blocked is True
 
 
 async def test_an_empty_hr_answer_never_deactivates_a_small_company(scenario: Scenario) -> None:
@@ -56,7 +65,7 @@ async def test_an_empty_hr_answer_never_deactivates_a_small_company(scenario: Sc
 
     run = await scenario.run()
 
-    assert run.counters["deactivating"]["blocked"] is True
-    assert "every active account" in run.counters["deactivating"]["reason"]
+    assert verdict(run).blocked is True
+    assert "every active account" in (verdict(run).reason or "")
     assert run.status == "blocked"
     assert not any(u.suspended for u in scenario.lms.state.users.values())

@@ -1,0 +1,101 @@
+"""Response models of runs: a run with its progress, counts, the deletion guard's verdict and who steered it; one
+logged operation. (`RunCreate`, the request, is in `schemas.py` with the other request models.)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from enrolsync.sync.run.planning import LISTED as LISTED_AT_MOST
+from enrolsync.sync.store.tables import RunMode, RunScope
+
+LISTED = f"the first {LISTED_AT_MOST}; the count beside them is exact"
+
+
+class RunProgress(BaseModel):
+    """Live while the run executes."""
+
+    people_read: int
+    ops_planned: int
+    ops_applied: int = Field(description="Operations done or found already done on the target.")
+
+
+class PeopleCounts(BaseModel):
+    invalid: int = Field(default=0, description="Skipped: their HR record does not map (reason on their status).")
+    conflicts: int = Field(default=0, description="Skipped: matching was ambiguous; they are listed in `conflicted`.")
+
+
+class RunCounters(BaseModel):
+    """What planning counted, each count once. Operations by kind and outcome are the run's `ops`."""
+
+    people: PeopleCounts = Field(default_factory=PeopleCounts)
+    awaiting_start: int = Field(default=0, description="Future hires not yet within the provisioning lead time.")
+    kept_started: int = Field(default=0, description="Unenrolments not planned: the learner had started the course.")
+    drift: dict[str, int] = Field(
+        default_factory=dict,
+        description="Hand-made changes found on the target by a full run, by operation kind (repaired unless the "
+        "drift policy is `report`), and `account_missing`.",
+    )
+
+
+class GuardVerdictPublic(BaseModel):
+    """The deletion guard's verdict on the run's plan."""
+
+    blocked: bool = Field(
+        description="The plan needs an operator's approval to apply: it deactivates more accounts than the "
+        "pipeline allows, or every active account, or acts on an empty answer from the HR system. A dry run "
+        "only reports it; an applied run stops as `blocked`."
+    )
+    deactivations: int = Field(description="Accounts the plan deactivates.")
+    allowed: int = Field(description="Deactivations the pipeline allows without approval.")
+    reason: str | None = Field(description="Why the plan is blocked; null when it is not.")
+    hr_ids: list[str] = Field(description=f"The people the plan deactivates ({LISTED}).")
+
+
+class RunApproval(BaseModel):
+    """An operator let a run the deletion guard blocked apply its plan as it stands."""
+
+    by: str = Field(description="Who: `token:<id>` for an API token, `oidc:<subject>` for an OIDC user.")
+    at: datetime
+
+
+class RunPublic(BaseModel):
+    id: str
+    pipeline_id: str
+    pipeline_version: int
+    status: str = Field(description="queued, running, blocked, succeeded, partially_failed, failed or cancelled.")
+    trigger: str
+    mode: RunMode = Field(description="`plan` is a dry run: it stops at the plan.")
+    scope: RunScope = Field(description="`people`: only the people in `hr_ids`.")
+    hr_ids: list[str]
+    progress: RunProgress
+    ops: dict[str, dict[str, int]] = Field(
+        description="Operations by kind, then by outcome (planned, done, already, failed, not_attempted)."
+    )
+    counters: RunCounters
+    conflicted: list[str] = Field(description=f"People skipped because matching was ambiguous ({LISTED}).")
+    guard: GuardVerdictPublic | None = Field(description="The deletion guard's verdict; null until planned.")
+    approval: RunApproval | None = Field(description="Set once an operator approved the blocked run.")
+    cancelled_by: str | None = Field(description="Who cancelled the run.")
+    applied_by: str | None = Field(description="Who asked for this run to apply the dry run `plan_run_id`.")
+    error: str | None
+    plan_run_id: str | None = Field(description="The dry run whose operations this run applies.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None = Field(description="From start to finish (or to now, while running).")
+
+
+class RunOpPublic(BaseModel):
+    id: int
+    seq: int
+    hr_id: str
+    kind: str
+    op: dict[str, Any] = Field(description="The exact operation handed to the target.")
+    status: str = Field(description="planned, done, already, failed or not_attempted.")
+    attempts: int
+    last_error: str | None
+    ref: str | None
+    updated_at: datetime
