@@ -34,7 +34,6 @@ from enrolsync.connectors.base import Rate
 from enrolsync.logs import configure_logging
 from enrolsync.sync.jobs.run_requests import Scope
 from enrolsync.sync.store import ledger
-from enrolsync.sync.store.migrate import upgrade
 
 UNLIMITED: dict[str, Rate | None] = {"bamboohr": None, "moodle": None}
 
@@ -97,8 +96,7 @@ async def measure(bench: Bench, args: argparse.Namespace, scope: Scope) -> dict[
 
 
 async def _open(args: argparse.Namespace, rates: dict[str, Rate | None]) -> Bench:
-    await asyncio.to_thread(upgrade, args.db)
-    bench = Bench.open(args.db, args.secret_key, rates=rates)
+    bench = await Bench.open(args.db, args.secret_key, rates=rates)
     info = await control(args.lms, "info")
     configs = connection_configs(args.hr, args.lms, info["role_ids"])
     await bench.add_pipeline(configs, pipeline_spec(info["course_ids"]))

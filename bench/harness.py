@@ -15,23 +15,22 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.ext.asyncio import AsyncEngine
+from pydantic import SecretStr
 
 from bench.serve_fake import COMPANY, HR_API_KEY, HR_WEBHOOK_KEY, LMS_TOKEN
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
 from enrolsync.connectors.base import ConnectorConfig, ConnectorInfo, Rate
 from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.moodle.config import MoodleConfig
-from enrolsync.connectors.registry import Registry
 from enrolsync.demo_systems import COURSES
+from enrolsync.settings import Settings
 from enrolsync.sync.jobs import run_requests
+from enrolsync.sync.jobs.root import Root, open_root
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store import repo_config
 from enrolsync.sync.store.connections import split_config
-from enrolsync.sync.store.crypto import SecretBox
-from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.tables import Run
 
 # Any database on the server: the bench connects there only to create and drop its own.
@@ -176,24 +175,21 @@ def connection_configs(hr_url: str, lms_url: str, role_ids: Mapping[str, int]) -
 class Bench:
     """One database, one runtime, one pipeline between the two fakes."""
 
-    engine: AsyncEngine
-    rt: Runtime
+    root: Root
     clients: BenchClientFactory
     pipeline_id: str = ""
     source_id: str = ""
 
+    @property
+    def rt(self) -> Runtime:
+        return self.root.runtime
+
     @classmethod
-    def open(cls, url: str, secret_key: str, *, rates: Mapping[str, Rate | None], chunk: int = 500) -> Bench:
-        engine = make_async_engine(url)
+    async def open(cls, url: str, secret_key: str, *, rates: Mapping[str, Rate | None]) -> Bench:
+        """Migrate the database at `url` and build the runtime the way the service does (its composition root)."""
+        settings = Settings(database_url=url, secret_keys=[SecretStr(secret_key)])
         clients = BenchClientFactory(rates=rates)
-        rt = Runtime(
-            sessions=session_factory(engine),
-            registry=Registry.from_entry_points(),
-            box=SecretBox([secret_key]),
-            clients=clients,
-            chunk=chunk,
-        )
-        return cls(engine=engine, rt=rt, clients=clients)
+        return cls(root=await open_root(settings, clients=clients), clients=clients)
 
     async def add_pipeline(self, configs: Mapping[str, Mapping[str, Any]], spec: Mapping[str, Any]) -> str:
         models: dict[str, type[ConnectorConfig]] = {"bamboohr": BambooHRConfig, "moodle": MoodleConfig}
@@ -241,7 +237,7 @@ class Bench:
         self.rt.stopping.set()
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.root.close()
 
 
 class _NoQueue:

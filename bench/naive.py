@@ -24,12 +24,12 @@ import httpx
 from bench.harness import BenchClientFactory, connection_configs, pipeline_spec
 from enrolsync.connectors.bamboohr import BambooHRSource
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
-from enrolsync.connectors.model import Person, PersonStatus
+from enrolsync.connectors.model import Person
 from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.mapping import create_payload
 from enrolsync.logs import configure_logging
 from enrolsync.sync.rules.desired import DesiredState
-from enrolsync.sync.rules.evaluate import desired_state
+from enrolsync.sync.rules.evaluate import desired_state, manager_of
 from enrolsync.sync.rules.spec import parse_spec
 
 
@@ -93,11 +93,12 @@ def naive_sync(hr_url: str, lms_url: str, info: dict[str, Any], limit: int) -> d
     started = time.perf_counter()
     people = asyncio.run(read_people(BambooHRConfig.model_validate(configs["bamboohr"])))
     read_s = time.perf_counter() - started
+    today = datetime.now(UTC).date()
     reports: dict[str, set[str]] = defaultdict(set)
     for person in people:
-        if person.manager_hr_id and person.status is not PersonStatus.TERMINATED:
-            reports[person.manager_hr_id].add(person.hr_id)
-    today = datetime.now(UTC).date()
+        # Who counts as a report as the engine counts them, so both grant the manager role over the same people.
+        if (manager := manager_of(person, spec.policies, today)) is not None:
+            reports[manager].add(person.hr_id)
     sample = sorted(people, key=lambda p: int(p.hr_id))[:limit]
     wanted = [
         w

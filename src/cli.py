@@ -25,12 +25,10 @@ from enrolsync.api.app import create_app
 from enrolsync.api.auth import Principal
 from enrolsync.api.checking import check_connection
 from enrolsync.api.tokens import issue_token, list_tokens, revoke_token, token_state
-from enrolsync.connectors.registry import Registry
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
-from enrolsync.sync.run.clients import ClientFactory
-from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
-from enrolsync.sync.store.db import backend_name, make_async_engine, session_factory
+from enrolsync.sync.jobs.root import open_root
+from enrolsync.sync.store.db import backend_name
 from enrolsync.sync.store.migrate import current_revision, upgrade
 from enrolsync.sync.store.tables import ApiRole, ApiToken, Connection, utcnow
 
@@ -101,10 +99,15 @@ def _check_database_url(url: str) -> None:
 
 
 def _preflight(settings: Settings) -> None:
-    """Migrate and open the secret keys now, so a bad database or key fails with one line, not a server trace."""
+    """Open the composition root once now (migrating, reading the secret keys), so a bad database or key fails
+    with one line, not a server trace."""
+
+    async def probe() -> None:
+        async with await open_root(settings):
+            return
+
     with user_errors():
-        upgrade(settings.resolved_database_url())
-        SecretBox(load_or_create_keys(settings))
+        asyncio.run(probe())
 
 
 @app.command()
@@ -172,19 +175,15 @@ def check(connection_id: Annotated[str, typer.Argument(help="The id of a stored 
 
 
 async def _check(settings: Settings, connection_id: str) -> tuple[bool, str]:
-    engine = make_async_engine(settings.resolved_database_url())
-    try:
-        async with session_factory(engine)() as session:
+    # A diagnostic an operator may point at a production database: it reads, and leaves the schema alone.
+    async with await open_root(settings, migrate=False) as root:
+        rt = root.runtime
+        async with rt.sessions() as session:
             connection = await session.get(Connection, connection_id)
         if connection is None:
             raise UserError(f"no connection with id {connection_id!r}")
-        box = SecretBox(load_or_create_keys(settings))
-        result = await check_connection(
-            connection, registry=Registry.from_entry_points(), box=box, clients=ClientFactory()
-        )
+        result = await check_connection(connection, registry=rt.registry, box=rt.box, clients=rt.clients)
         return result.ok, result.detail
-    finally:
-        await engine.dispose()
 
 
 # --- enrolsync token create | list | revoke ---------------------------------------------------------------------
@@ -194,18 +193,12 @@ async def _check(settings: Settings, connection_id: str) -> tuple[bool, str]:
 
 def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     settings = _settings()
-    url = settings.resolved_database_url()
 
     async def go() -> T:
-        engine = make_async_engine(url)
-        try:
-            async with session_factory(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
+        async with await open_root(settings) as root, root.runtime.sessions() as session:
+            return await work(session)
 
     with user_errors():
-        upgrade(url)
         return asyncio.run(go())
     raise AssertionError("unreachable: user_errors exits on every error")
 

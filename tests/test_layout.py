@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -123,3 +124,73 @@ def test_sync_wings_point_down_and_pure_wings_never_touch_storage(path: Path) ->
         banned = {"sqlalchemy", "sqlmodel", "httpx", "dbos"}
         roots = {m.split(".")[0] for m in _imports(path)}
         assert not roots & banned, f"sync/{'/'.join(parts)} is pure but imports {sorted(roots & banned)}"
+
+
+CONTRACT = ("base", "model", "ops", "errors")
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_the_contract_depends_on_no_mechanics(name: str) -> None:
+    # The kit, the testing kit and every connector build on the contract; the contract itself names only its nouns,
+    # so it reads alone and nothing it imports can import it back.
+    for module in _imports(SRC / "connectors" / f"{name}.py"):
+        if module.startswith("enrolsync."):
+            assert module in {f"enrolsync.connectors.{other}" for other in CONTRACT}, f"{name}.py imports {module}"
+
+
+def _connector_folders() -> list[Path]:
+    return sorted(
+        folder
+        for folder in (SRC / "connectors").iterdir()
+        if folder.is_dir() and (folder / "__init__.py").exists() and folder.name not in ("kit", "testing")
+    )
+
+
+@pytest.mark.parametrize("folder", _connector_folders(), ids=lambda folder: folder.name)
+def test_each_connector_class_is_checked_against_the_contract_by_mypy(folder: Path) -> None:
+    # `_contract: SourceClass = <Class>` is where mypy --strict compares a connector with the contract; a class
+    # without that line could drift unseen, so every class a folder exports must have one of the right kind.
+    package = importlib.import_module(f"enrolsync.connectors.{folder.name}")
+    kinds = {"hris": "SourceClass", "lms": "TargetClass"}
+    wanted = {name: kinds[getattr(package, name).info.kind] for name in package.__all__}
+    declared: dict[str, str] = {}
+    for path in folder.glob("*.py"):
+        for node in ast.parse(path.read_text(), filename=str(path)).body:
+            match node:
+                case ast.AnnAssign(annotation=ast.Name(id=kind), value=ast.Name(id=cls)) if kind in kinds.values():
+                    declared[cls] = kind
+    assert declared == wanted
+
+
+# Tests share code through tests/support/ only: a conftest imported as a library registers its fixtures twice and
+# hides where a helper lives, and importing a test module collects its tests into the importer's namespace.
+TESTS = ROOT / "tests"
+
+
+def _test_imports(path: Path) -> list[str]:
+    """Every module `path` imports, relative imports resolved against its package (`from . import x` -> pkg.x)."""
+    package = ".".join(("tests", *path.parent.relative_to(TESTS).parts))
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            # `from pkg import conftest` names the module in the alias, not in `module`.
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(TESTS.rglob("*.py")), ids=lambda p: str(p.relative_to(TESTS)))
+def test_no_module_imports_a_conftest_or_a_test_module(path: Path) -> None:
+    for module in _test_imports(path):
+        parts = module.split(".")
+        if parts[0] != "tests":
+            continue
+        assert "conftest" not in parts, f"{path.relative_to(ROOT)} imports {module}: move it to tests/support/"
+        assert not any(p.startswith("test_") for p in parts), (
+            f"{path.relative_to(ROOT)} imports {module}, a test module: move what it shares to tests/support/"
+        )

@@ -1,6 +1,6 @@
 """The control plane's application factory. Nothing is built at import: `create_app(settings)` makes an app and
-its lifespan builds the database engine (after migrating), the secret box, the connector registry and the OIDC
-verifier.
+its lifespan opens the process's composition root (`sync.jobs.root`: database after migrating, secret box,
+connector registry, client factory), then adds the run queue and the OIDC verifier.
 
 Routers come in two groups: `PUBLIC_ROUTERS` answer without a token (health; webhooks, which prove themselves
 with the HR system's signature), every other router is mounted behind the bearer-token check and each of its
@@ -9,7 +9,6 @@ routes must declare the role it needs (`auth.ensure_roles` refuses to build the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -39,12 +38,10 @@ from enrolsync.api.routes import (
 )
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
+from enrolsync.sync.jobs.root import open_root
 from enrolsync.sync.jobs.run_requests import RunQueue
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.quarantine import PipelineQuarantined
-from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
-from enrolsync.sync.store.db import make_async_engine, session_factory
-from enrolsync.sync.store.migrate import upgrade
 from enrolsync.sync.store.tables import utcnow
 
 log = structlog.get_logger("enrolsync.api")
@@ -111,19 +108,15 @@ async def _build_services(
     oidc_transport: httpx.AsyncBaseTransport | None,
     now: Callable[[], datetime],
 ) -> Services:
-    url = settings.resolved_database_url()
-    # Alembic is blocking; a thread keeps the event loop free while several processes wait on the lock.
-    await asyncio.to_thread(upgrade, url)
-    engine = make_async_engine(url)
-    stack.push_async_callback(engine.dispose)
+    root = await stack.enter_async_context(await open_root(settings, registry=registry, clients=clients))
     if queue is None:
         queue = await stack.enter_async_context(_default_queue(settings))
+    runtime = root.runtime
     return Services(
-        engine=engine,
-        sessions=session_factory(engine),
-        box=SecretBox(load_or_create_keys(settings)),
-        registry=registry if registry is not None else Registry.from_entry_points(),
-        clients=clients if clients is not None else ClientFactory(),
+        sessions=runtime.sessions,
+        box=runtime.box,
+        registry=runtime.registry,
+        clients=runtime.clients,
         queue=queue,
         oidc=await _oidc(settings, stack, oidc_transport, now),
         now=now,

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.api.oidc import OidcVerifier
@@ -27,9 +27,9 @@ from enrolsync.sync.store.tables import utcnow
 
 @dataclass(frozen=True)
 class Services:
-    """What the lifespan builds: one per app, closed when the app stops."""
+    """What the lifespan builds: one per app, closed when the app stops. The first four come from the
+    composition root (`sync.jobs.root`), shared with the worker and the command line."""
 
-    engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     box: SecretBox
     registry: Registry

@@ -22,7 +22,7 @@ from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op
 from enrolsync.sync.plan.diff import LinkedState, diff
 from enrolsync.sync.rules.desired import DesiredState
-from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state, is_leaver
+from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state, manager_of
 from enrolsync.sync.rules.policy import Policies
 from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.store.tables import Link
@@ -43,17 +43,6 @@ class LinkStatus:
     state: SyncState
 
 
-def _counts_as_report(link: Link, policies: Policies, today: date) -> bool:
-    # As `org.Org.note` decides for planning: leavers and hires not yet provisioned report to nobody.
-    person = _parse_person(link)
-    return (
-        person is not None
-        and person.manager_hr_id != person.hr_id
-        and not is_leaver(person, today)
-        and not awaiting_start(person, policies, today)
-    )
-
-
 async def reports_of(
     session: AsyncSession, *, pipeline_id: str, manager_ids: Collection[str], policies: Policies, today: date
 ) -> dict[str, list[Link]]:
@@ -68,8 +57,11 @@ async def reports_of(
             .order_by(col(Link.hr_id))
         )
         for link in (await session.exec(stmt)).all():
-            if _counts_as_report(link, policies, today):
-                found[str(link.person["manager_hr_id"])].append(link)
+            person = _parse_person(link)
+            # The engine's definition (`evaluate.manager_of`), so a team is who its manager holds the role over.
+            manager = manager_of(person, policies, today) if person is not None else None
+            if manager is not None:
+                found[manager].append(link)
     return found
 
 

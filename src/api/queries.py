@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from enrolsync.api.problems import BAD_REQUEST, Problem, conflict
-from enrolsync.sync.store.tables import Connection, Pipeline, Run, RunOp
+from enrolsync.sync.store.tables import Connection, Event, Pipeline, Run, RunOp
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -95,6 +95,7 @@ CONNECTIONS_ORDER: Keyset[Connection] = Keyset(Connection, (col(Connection.creat
 PIPELINES_ORDER: Keyset[Pipeline] = Keyset(Pipeline, (col(Pipeline.created_at), col(Pipeline.id)))
 RUNS_ORDER: Keyset[Run] = Keyset(Run, (col(Run.created_at), col(Run.id)), descending=True)
 OPS_ORDER: Keyset[RunOp] = Keyset(RunOp, (col(RunOp.seq), col(RunOp.id)))
+EVENTS_ORDER: Keyset[Event] = Keyset(Event, (col(Event.received_at), col(Event.id)), descending=True)
 
 
 async def pipelines_using(session: AsyncSession, *, connection_id: str) -> int:

@@ -1,7 +1,9 @@
 """The connector contract: what a source (HRIS) and a target (LMS) implement.
 
 Signatures only; the nouns are in `model.py` and `ops.py`, the error taxonomy in `errors.py`. The shared contract
-suite in `connectors/testing/contract.py` checks every connector against its fake.
+suite in `connectors/testing/contract.py` checks every connector against its fake; mypy checks every connector
+class against `SourceClass` / `TargetClass` (one annotated line in each connector module), so a signature that
+drifts fails `mypy --strict`. The contract names no mechanics: the kit depends on it, never the reverse.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, NewType, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, NewType, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, HttpUrl
 
-from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
@@ -74,14 +75,36 @@ class ConnectorInfo:
     max_concurrency: int = 4
 
 
+class Sleeper(Protocol):
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class ReadRetryPolicy(Protocol):
+    """How a connector retries its reads, as the engine hands it over (`retry=`).
+
+    The contract names only its shape: `kit.retry.ReadRetry` is the policy the engine builds and
+    `kit.retry.with_retry` the loop that follows it. Tests inject a clock here so no retry waits for real.
+    """
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def max_seconds(self) -> float: ...
+
+    @property
+    def initial_wait(self) -> float: ...
+
+    @property
+    def max_wait(self) -> float: ...
+
+    @property
+    def clock(self) -> Sleeper: ...
+
+
 @runtime_checkable
 class Connector(Protocol):
     info: ClassVar[ConnectorInfo]
-
-    def __init__(self, config: Any, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
-        """`config` is an instance of `info.config_model`; `http` is built by `kit.client.build_client`;
-        `retry` governs read retries (its clock is injected by tests so they never wait)."""
-        ...
 
     async def check(self) -> CheckResult:
         """Reach the system and prove the credentials and permissions work.
@@ -149,3 +172,35 @@ class TargetConnector(Connector, Protocol):
         Every op has its `account_id` filled, except `CreateUser`.
         """
         ...
+
+
+ConnectorT_co = TypeVar("ConnectorT_co", bound=Connector, covariant=True)
+
+
+class ConnectorClass(Protocol[ConnectorT_co]):
+    """A connector class as the engine holds it: its `info`, and a constructor that makes the connector.
+
+    Written as the class object's own protocol (not `type[SourceConnector]`) because mypy never compares a
+    class's `__init__` with a protocol's: only a `__call__` here makes the constructor part of what it checks.
+    Checking a class against `SourceClass` covers both halves, the constructor and, through the instance it
+    returns, every method of `SourceConnector`. mypy words every mismatch as the constructor's: when `__init__`
+    looks right, a method drifted (the instance no longer satisfies the protocol), and assigning an instance to
+    a `SourceConnector` variable names the method.
+
+    `config` is `Any` on purpose: each connector takes its own `ConnectorConfig` subclass, and a parameter typed
+    `ConnectorConfig` here would (parameters being contravariant) demand that every connector accept any config.
+    A protocol generic over the config type would not help the engine either: it learns the config type only at
+    run time (`info.config_model` validates the stored config), so it would write `Any` there in every place.
+    """
+
+    @property
+    def info(self) -> ConnectorInfo: ...
+
+    def __call__(self, config: Any, http: httpx.AsyncClient, *, retry: ReadRetryPolicy | None = None) -> ConnectorT_co:
+        """`config` is an instance of `info.config_model`; `http` is built by `kit.client.build_client`;
+        `retry` governs read retries (its clock is injected by tests so they never wait)."""
+        ...
+
+
+SourceClass: TypeAlias = ConnectorClass[SourceConnector]
+TargetClass: TypeAlias = ConnectorClass[TargetConnector]

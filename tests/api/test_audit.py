@@ -10,9 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.memory.state import Dataset
 from enrolsync.sync.store.tables import ApiRole, ApiToken
-from tests.api.company import SPEC, create_pipeline, person, run, seed
-from tests.api.conftest import Execute, MakeClient
-from tests.api.test_problems import assert_problem
+from tests.support.api import Execute, MakeClient, create_pipeline, run
+from tests.support.assertions import assert_problem
+from tests.support.factories import RULES as SPEC
+from tests.support.factories import employee as person
+from tests.support.factories import seed
 
 SECRET = "s3cret-audit-7"
 

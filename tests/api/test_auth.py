@@ -13,8 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolsync.api.auth import api_routes, ensure_roles, require, route_role
 from enrolsync.api.tokens import revoke_token
 from enrolsync.sync.store.tables import ApiRole, ApiToken, utcnow
-from tests.api.conftest import Clock, LeakGuard, MakeClient, token_for
-from tests.api.test_problems import assert_problem
+from tests.support.api import Clock, MakeClient, token_for
+from tests.support.assertions import assert_problem
+from tests.support.leaks import LeakGuard
 
 V, OP, A = ApiRole.VIEWER, ApiRole.OPERATOR, ApiRole.ADMIN
 PUBLIC = None

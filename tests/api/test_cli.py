@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import structlog
 from pydantic import SecretStr
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -26,19 +23,13 @@ from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.db import make_async_engine, session_factory
 from enrolsync.sync.store.migrate import upgrade
 from enrolsync.sync.store.tables import AuditEntry, Connection
-from tests.api.conftest import RecordingQueue
+from tests.support.harness import RecordingQueue
 
 KEY = generate_key()
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Each command configures process-wide logging; put it back for the tests that follow."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers, root.level = handlers, level
-    structlog.reset_defaults()
+# Each command configures process-wide logging; put it back for the tests that follow.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def run(*args: str, url: str, tmp_path: Path) -> tuple[int, str, str]:

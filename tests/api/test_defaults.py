@@ -11,7 +11,7 @@ from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
 from enrolsync.settings import Settings
 from enrolsync.sync.store.tables import ApiRole
-from tests.api.conftest import RULE
+from tests.support.factories import RULE
 
 
 async def test_installed_connectors_and_the_default_queue(settings: Settings) -> None:

@@ -15,15 +15,14 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from pydantic import SecretStr
 
 from enrolsync.api.oidc import OidcConfig, claim_roles
 from enrolsync.settings import Settings
-from enrolsync.sync.store.crypto import generate_key
 from enrolsync.sync.store.tables import ApiRole, utcnow
-from tests.api.conftest import Clock, LeakGuard, MakeClient
-from tests.api.test_problems import assert_problem
-from tests.conftest import Database
+from tests.support.api import Clock, MakeClient, app_settings
+from tests.support.assertions import assert_problem
+from tests.support.database import Database
+from tests.support.leaks import LeakGuard
 
 ISSUER = "https://idp.example.test/realms/acme"
 AUDIENCE = "enrolsync"
@@ -70,14 +69,7 @@ def oidc_transport(issuer: Issuer) -> httpx.AsyncBaseTransport:
 
 @pytest.fixture
 def settings(db: Database, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=db.url,
-        secret_keys=[SecretStr(generate_key())],
-        allowed_http_hosts=["127.0.0.1", "localhost", "memory.invalid"],
-        oidc_issuer=ISSUER,
-        oidc_audience=AUDIENCE,
-    )
+    return app_settings(db, tmp_path, oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
 
 
 def claims(**changes: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -9,11 +10,12 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.memory.state import Dataset
-from enrolsync.connectors.model import Person
+from enrolsync.connectors.model import Person, PersonStatus
 from enrolsync.sync.store.tables import ApiRole, Link
-from tests.api.company import create_pipeline, person, run, team
-from tests.api.conftest import Execute, MakeClient
-from tests.api.test_problems import assert_problem
+from tests.support.api import Execute, MakeClient, create_pipeline, run
+from tests.support.assertions import assert_problem
+from tests.support.factories import employee as person
+from tests.support.factories import seed, team
 
 
 @pytest.fixture
@@ -136,6 +138,27 @@ async def test_a_team_lists_direct_reports_then_the_subtree(client: httpx.AsyncC
         ("C3", True, True),  # A leads C
     ]
     assert subtree["truncated"] is False
+
+
+async def test_a_team_is_who_the_engine_grants_the_manager_role_over(
+    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
+) -> None:
+    # Besides A and B: T has left, L is on leave (still a report), F starts in two months (not provisioned yet).
+    team(memory[1])
+    later = datetime.now(UTC).date() + timedelta(days=60)
+    seed(
+        memory[1],
+        person("L", manager="M", status=PersonStatus.LEAVE),
+        person("F", manager="M").model_copy(update={"hire_date": later}),
+    )
+    pid = await create_pipeline(client, ends)
+    assert (await run(client, execute, pid))["status"] == "succeeded"
+
+    manager = (await client.get(f"/pipelines/{pid}/people/M")).json()
+    listed = members((await client.get(f"/pipelines/{pid}/teams/M")).json())
+
+    granted = {r["scope_hr_id"] for r in manager["applied"]["roles"] if r["scope"] == "user"}
+    assert granted == {hr_id for hr_id, _ in listed} == set(manager["direct_reports"]) == {"A", "B", "L"}
 
 
 async def test_a_team_shows_pending_enrolments(

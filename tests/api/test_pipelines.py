@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.tables import PipelineVersion
-from tests.api.conftest import RULE
+from tests.support.factories import RULE
 
 
 async def create_pipeline(client: httpx.AsyncClient, ends: tuple[str, str], **extra: Any) -> Any:
@@ -82,6 +82,27 @@ async def test_spec_and_end_changes_bump_the_version_and_keep_the_old_spec(
     versions = {v.version: v.spec for v in (await session.exec(stmt)).all()}
     assert sorted(versions) == [1, 2, 3]
     assert len(versions[1]["rules"]) == 1 and len(versions[2]["rules"]) == 2
+
+
+async def test_an_update_racing_another_answers_409_instead_of_overwriting_it(
+    client: httpx.AsyncClient, ends: tuple[str, str], session: AsyncSession
+) -> None:
+    pipeline = await create_pipeline(client, ends)
+    # Another admin's update recorded version 2 after this request loaded version 1. Only its version row is
+    # written here: that row is where two updates collide, and it makes the race happen on every run.
+    theirs = {"rules": [{**RULE, "name": "theirs"}]}
+    session.add(PipelineVersion(pipeline_id=pipeline["id"], version=2, spec=theirs))
+    await session.commit()
+
+    response = await client.patch(f"/pipelines/{pipeline['id']}", json={"spec": {"rules": [{**RULE, "name": "mine"}]}})
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    stmt = select(PipelineVersion).where(
+        col(PipelineVersion.pipeline_id) == pipeline["id"], PipelineVersion.version == 2
+    )
+    assert (await session.exec(stmt.execution_options(populate_existing=True))).one().spec == theirs
+    assert (await client.get(f"/pipelines/{pipeline['id']}")).json()["spec"]["rules"][0]["name"] == RULE["name"]
 
 
 async def test_bad_update_changes_nothing(client: httpx.AsyncClient, ends: tuple[str, str]) -> None:

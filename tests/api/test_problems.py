@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 
-PROBLEM_FIELDS = {"type", "title", "status", "instance"}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert set(body) >= PROBLEM_FIELDS
-    assert body["status"] == status
-    return body
+from tests.support.assertions import assert_problem
 
 
 async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:

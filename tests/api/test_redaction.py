@@ -12,8 +12,10 @@ import httpx
 import structlog
 
 from enrolsync.connectors.memory.state import Dataset
-from tests.api.company import create_pipeline, person, run, seed
-from tests.api.conftest import Execute, LeakGuard
+from tests.support.api import Execute, create_pipeline, run
+from tests.support.factories import employee as person
+from tests.support.factories import seed
+from tests.support.leaks import LeakGuard
 
 SECRET = "s3cret-Redaction-0815"
 

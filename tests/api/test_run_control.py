@@ -11,9 +11,12 @@ from enrolsync.connectors.memory.state import Dataset
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import ApiRole, utcnow
-from tests.api.company import SPEC, create_pipeline, person, run, seed
-from tests.api.conftest import Clock, Execute, MakeClient, RecordingQueue
-from tests.api.test_problems import assert_problem
+from tests.support.api import Clock, Execute, MakeClient, create_pipeline, run
+from tests.support.assertions import assert_problem
+from tests.support.factories import RULES as SPEC
+from tests.support.factories import employee as person
+from tests.support.factories import seed
+from tests.support.harness import RecordingQueue
 
 GUARDED = {**SPEC, "policies": {"deactivation_guard": {"percent": 0, "min_count": 0}}}
 

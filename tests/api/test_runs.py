@@ -8,7 +8,8 @@ import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.tables import Run, RunOp, RunStatus
-from tests.api.conftest import RULE, RecordingQueue
+from tests.support.factories import RULE
+from tests.support.harness import RecordingQueue
 
 
 async def pipeline_id(client: httpx.AsyncClient, ends: tuple[str, str]) -> str:

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, checks
 
 from enrolsync.connectors.memory.state import Dataset
-from tests.api.company import create_pipeline, person, run, seed
-from tests.api.conftest import Execute
+from tests.support.api import Execute, create_pipeline, run
+from tests.support.factories import employee as person
+from tests.support.factories import seed
 
 EXAMPLES = 20
 # A schema-valid request may still name something that does not exist (a connector key, a connection id in a

@@ -21,7 +21,7 @@ from enrolsync.connectors.model import Person
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import Event, Link, Run, RunStatus
-from tests.api.conftest import RecordingQueue
+from tests.support.harness import RecordingQueue
 
 SECRET = "hr-webhook-secret-8812"
 
@@ -87,6 +87,24 @@ async def test_a_redelivered_event_is_stored_once(
     assert len(await _events(app)) == 1
 
 
+async def test_events_page_newest_first_and_an_unknown_cursor_is_400(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    source_id, _, _ = await _setup(client)
+    for n in range(3):  # separate deliveries, separate instants
+        body, headers = _call([{"id": f"ev-{n}", "type": "updated", "hr_id": "P1"}])
+        assert (await anonymous.post(f"/webhooks/{source_id}", content=body, headers=headers)).status_code == 202
+    url = f"/connections/{source_id}/events"
+
+    first = (await client.get(url, params={"limit": 2})).json()
+    rest = (await client.get(url, params={"limit": 2, "after": first["next"]})).json()
+
+    assert [e["event_id"] for e in first["items"] + rest["items"]] == ["ev-2", "ev-1", "ev-0"]
+    assert rest["next"] is None
+    # As every other list: a cursor that names no event of this connection is refused, not an empty page.
+    assert (await client.get(url, params={"after": "no-such-event"})).status_code == 400
+
+
 @pytest.mark.parametrize(
     "tamper, status",
     [
@@ -145,6 +163,14 @@ async def test_an_oversized_body_is_refused(
 async def test_unknown_connection_is_404(anonymous: httpx.AsyncClient) -> None:
     body, headers = _call([{"id": "ev-1", "type": "updated", "hr_id": "P1"}])
     assert (await anonymous.post("/webhooks/nope", content=body, headers=headers)).status_code == 404
+
+
+async def test_a_target_connection_has_no_webhook(client: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> None:
+    target = (await client.post("/connections", json={
+        "name": "lms", "connector": "memory-target", "config": {"dataset": uuid.uuid4().hex},
+    })).json()  # fmt: skip
+    body, headers = _call([{"id": "ev-1", "type": "updated", "hr_id": "P1"}])
+    assert (await anonymous.post(f"/webhooks/{target['id']}", content=body, headers=headers)).status_code == 404
 
 
 async def test_a_burst_with_duplicates_and_forgeries_loses_nothing(

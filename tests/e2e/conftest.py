@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,91 +13,26 @@ from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs import worker as worker_module
-from enrolsync.sync.jobs import workflow
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.store.crypto import generate_key
 from enrolsync.sync.store.tables import ApiRole
-from tests.conftest import Database
-
-COURSES = ("SAFETY-101", "SEC-200", "LEAD-1", "SALES-110")
-
-
-@dataclass
-class Service:
-    api: httpx.AsyncClient
-    bamboohr: BambooHRFake
-    moodle: FakeMoodle
-    courses: dict[str, str]
-    clock: FakeClock
-    pipeline_id: str = ""
-
-    async def ok(self, response: httpx.Response) -> Any:
-        assert response.is_success, response.text
-        return response.json()
-
-    async def run(self, mode: str = "apply", scope: str = "full") -> dict[str, Any]:
-        run = await self.ok(
-            await self.api.post(f"/pipelines/{self.pipeline_id}/runs", json={"mode": mode, "scope": scope})
-        )
-        await workflow.outcome(run["id"])
-        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
-
-    async def operations(self, run_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": 200}
-        while True:
-            page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params=params))
-            items += page["items"]
-            if not page["next"]:
-                return items
-            params["after"] = page["next"]
-
-    async def setup_pipeline(self, spec: dict[str, Any]) -> None:
-        hr = await self.ok(await self.api.post("/connections", json={
-            "name": "BambooHR", "connector": "bamboohr",
-            "config": {"company_domain": "acme", "base_url": "https://bamboohr.test/api/gateway.php/acme/",
-                       "api_key": "e2e-bamboohr-key"},
-        }))  # fmt: skip
-        role_ids = {name: self.moodle.role_id(name) for name in ("student", "editingteacher", "manager", "parent")}
-        lms = await self.ok(await self.api.post("/connections", json={
-            "name": "Moodle", "connector": "moodle",
-            "config": {"base_url": "https://moodle.test/", "token": "e2e-moodle-token", "role_ids": role_ids,
-                       "role_mirror_field": "enrolsyncroles"},
-        }))  # fmt: skip
-        pipeline = await self.ok(await self.api.post("/pipelines", json={
-            "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
-        }))  # fmt: skip
-        self.pipeline_id = pipeline["id"]
-
-
-def default_spec(courses: dict[str, str]) -> dict[str, Any]:
-    return {
-        "rules": [
-            {"name": "everyone", "when": {"attr": "department", "op": "exists"}, "enrol": [courses["SAFETY-101"]]},
-            {"name": "eng", "when": {"attr": "department", "op": "equals", "value": "Engineering"},
-             "enrol": [courses["SEC-200"]]},
-            {"name": "leads", "when": {"op": "is_manager"}, "enrol": [courses["LEAD-1"]]},
-            {"name": "sales", "when": {"attr": "department", "op": "equals", "value": "Sales"},
-             "enrol": [courses["SALES-110"]]},
-        ],
-        "mapping": {"username": "work_email", "sso": {"auth": "saml2", "subject": "work_email"}},
-    }  # fmt: skip
+from tests.support.database import Database
+from tests.support.service import Service
+from tests.support.systems import HR_HOST, LMS_HOST, site
 
 
 @pytest.fixture
 async def service(db: Database, tmp_path: Path) -> AsyncIterator[Service]:
+    """The service with an admin's client, a 40-person company in BambooHR and a Moodle site with `COURSES`."""
     bamboohr = BambooHRFake.seeded(40, 3, company_domain="acme", api_key="e2e-bamboohr-key")
-    moodle = FakeMoodle(token="e2e-moodle-token")
-    moodle.add_profile_field("enrolsyncroles")
-    courses = {name: str(moodle.add_course(name)) for name in COURSES}
+    moodle, courses = site("e2e-moodle-token")
     clock = FakeClock()
     clients = ClientFactory(
-        transports={"bamboohr.test": bamboohr.transport(), "moodle.test": moodle.transport()},
+        transports={HR_HOST: bamboohr.transport(), LMS_HOST: moodle.transport()},
         clock=clock,
         read_retry=ReadRetry(clock=clock),
     )

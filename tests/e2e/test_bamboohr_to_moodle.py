@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Service, default_spec
+from tests.support.service import Service
+from tests.support.systems import default_spec
 
 
 def active_people(service: Service) -> dict[str, dict[str, Any]]:

@@ -32,8 +32,8 @@ from enrolsync.sync.store import repo
 from enrolsync.sync.store.connections import split_config
 from enrolsync.sync.store.crypto import SecretBox, generate_key
 from enrolsync.sync.store.tables import Run, RunOp, RunStatus
-from tests.conftest import Database
-from tests.e2e.conftest import COURSES, default_spec
+from tests.support.database import Database
+from tests.support.systems import COURSES, default_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_DELAY = 0.25  # seconds the fake Moodle takes per write: a run then lasts long enough to be killed mid-way

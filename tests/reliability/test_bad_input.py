@@ -11,7 +11,6 @@ import hmac
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,18 +25,17 @@ from enrolsync.api.deps import Services
 from enrolsync.connectors.bamboohr import BambooHRSource
 from enrolsync.connectors.kit.webhooks import GENERIC_HEADER, sign_timestamped
 from enrolsync.connectors.memory import MemorySource, MemoryTarget
-from enrolsync.connectors.memory.state import DATASETS
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.registry import Registry
 from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver
 from enrolsync.sync.rules.policy import Policies
 from enrolsync.sync.store.tables import Event, RunStatus
-from tests.conftest import Database
-from tests.reliability.chaos import ShakyBambooHR
-from tests.reliability.explore import explore
-from tests.reliability.figures import Figures
-from tests.reliability.systems import build
-from tests.sync.conftest import make_engine
+from tests.support.chaos import ShakyBambooHR
+from tests.support.database import Database
+from tests.support.explore import explore
+from tests.support.figures import Figures
+from tests.support.harness import make_engine
+from tests.support.systems import build
 
 EXAMPLES = 20
 BAMBOO_EXAMPLES = 8
@@ -94,12 +92,7 @@ def companies(draw: st.DrawFn) -> Company:
     return Company(tuple(people))
 
 
-@pytest.fixture(autouse=True)
-def _datasets() -> Iterator[None]:
-    before = set(DATASETS)
-    yield
-    for name in set(DATASETS) - before:
-        DATASETS.pop(name, None)
+pytestmark = pytest.mark.usefixtures("cleanup_datasets")  # forget the memory systems made
 
 
 async def test_generated_hr_records_never_crash_a_run(db: Database, figures: Figures) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -23,7 +23,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.base import ConnectorInfo
 from enrolsync.connectors.memory import MemorySource, MemoryTarget
-from enrolsync.connectors.memory.state import DATASETS
 from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpResult
 from enrolsync.connectors.registry import Registry
 from enrolsync.sync.jobs import maintenance
@@ -31,20 +30,16 @@ from enrolsync.sync.plan.diff import record
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.run import steps
 from enrolsync.sync.store.tables import Link, Run, RunOp, RunOpStatus, RunStatus, utcnow
-from tests.api.company import person, seed
-from tests.conftest import Database
-from tests.reliability.figures import Figures
-from tests.sync.conftest import Engine, RecordingQueue, make_engine
+from tests.support.database import Database
+from tests.support.factories import employee as person
+from tests.support.factories import seed
+from tests.support.figures import Figures
+from tests.support.harness import Engine, RecordingQueue, make_engine
 
 DONE = (RunOpStatus.DONE, RunOpStatus.ALREADY)
 
 
-@pytest.fixture(autouse=True)
-def _datasets() -> Iterator[None]:
-    before = set(DATASETS)
-    yield
-    for name in set(DATASETS) - before:
-        DATASETS.pop(name, None)
+pytestmark = pytest.mark.usefixtures("cleanup_datasets")  # forget the memory systems made
 
 
 def company(engine: Engine, size: int = 12) -> None:
@@ -52,13 +47,7 @@ def company(engine: Engine, size: int = 12) -> None:
 
 
 async def requested(engine: Engine) -> str:
-    from enrolsync.sync.jobs import run_requests
-
-    async with engine.db.sessions() as session:
-        run, _ = await run_requests.request_run(
-            session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
-        )
-    return run.id
+    return await engine.request()
 
 
 async def consistent_links(engine: Engine, run_id: str) -> int:

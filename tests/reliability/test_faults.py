@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from enrolsync.sync.store.tables import Run, RunOpStatus, RunStatus
-from tests.conftest import Database
-from tests.reliability.chaos import PAGE_KINDS, Chaos, calm, shaky
-from tests.reliability.figures import Figures
-from tests.reliability.systems import Systems, build, duplicates, target_state, unrecorded_roles
+from tests.support.chaos import PAGE_KINDS, Chaos, calm, shaky
+from tests.support.database import Database
+from tests.support.figures import Figures
+from tests.support.systems import Systems, build, duplicates, target_state, unrecorded_roles
 
 SOAK_RUNS = int(os.environ.get("ENROLSYNC_SOAK_RUNS", "100"))
 GOOD = {RunOpStatus.DONE, RunOpStatus.ALREADY}

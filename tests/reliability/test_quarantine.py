@@ -6,31 +6,23 @@ lifted by an operator (audited). Memory connectors; the engine on both databases
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from enrolsync.connectors.memory.state import DATASETS, Dataset
+from enrolsync.connectors.memory.state import Dataset
 from enrolsync.sync.jobs import events, maintenance, run_requests, schedules
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.run.quarantine import DEFAULT_POLICY, PipelineQuarantined
 from enrolsync.sync.store.tables import ApiRole, Event, Pipeline, PipelineHealth, Run, RunStatus, utcnow
-from tests.api.company import create_pipeline, person, seed
-from tests.api.conftest import Execute, MakeClient, RecordingQueue
-from tests.conftest import Database
-from tests.reliability.figures import Figures
-from tests.sync.conftest import Engine, make_engine
-
-
-@pytest.fixture
-def engine_datasets() -> Iterator[None]:
-    before = set(DATASETS)
-    yield
-    for name in set(DATASETS) - before:
-        DATASETS.pop(name, None)
+from tests.support.api import Execute, MakeClient, create_pipeline
+from tests.support.database import Database
+from tests.support.factories import employee as person
+from tests.support.factories import seed
+from tests.support.figures import Figures
+from tests.support.harness import Engine, RecordingQueue, make_engine
 
 
 async def _engine(db: Database) -> Engine:
@@ -53,7 +45,7 @@ async def _fail_until_quarantined(engine: Engine) -> list[Run]:
     return failed
 
 
-@pytest.mark.usefixtures("engine_datasets")
+@pytest.mark.usefixtures("cleanup_datasets")
 async def test_failures_back_off_exponentially_then_quarantine_with_the_reason(db: Database, figures: Figures) -> None:
     engine = await _engine(db)
     engine.data.lms.token = "revoked"
@@ -71,7 +63,7 @@ async def test_failures_back_off_exponentially_then_quarantine_with_the_reason(d
     figures.add("quarantine", runs=DEFAULT_POLICY.threshold)
 
 
-@pytest.mark.usefixtures("engine_datasets")
+@pytest.mark.usefixtures("cleanup_datasets")
 async def test_a_run_that_gets_through_resets_the_count(db: Database) -> None:
     engine = await _engine(db)
     engine.data.lms.token = "revoked"
@@ -84,7 +76,7 @@ async def test_a_run_that_gets_through_resets_the_count(db: Database) -> None:
     assert (row.failures, row.hold_until, row.quarantined_at) == (0, None, None)
 
 
-@pytest.mark.usefixtures("engine_datasets")
+@pytest.mark.usefixtures("cleanup_datasets")
 async def test_while_quarantined_no_scheduled_event_or_requested_run_starts(db: Database) -> None:
     engine = await _engine(db)
     queue = RecordingQueue()
@@ -121,7 +113,7 @@ async def test_while_quarantined_no_scheduled_event_or_requested_run_starts(db: 
     assert len(queue.ids) == 2 and queue.ids[1:] == fired
 
 
-@pytest.mark.usefixtures("engine_datasets")
+@pytest.mark.usefixtures("cleanup_datasets")
 async def test_probes_back_off_and_lift_the_quarantine_when_the_systems_answer(db: Database) -> None:
     engine = await _engine(db)
     await _fail_until_quarantined(engine)

@@ -20,9 +20,8 @@ from sqlmodel import select
 from enrolsync.api.deps import Services
 from enrolsync.api.limits import MAX_BODY_BYTES
 from enrolsync.sync.store.tables import Connection
-from tests.api.conftest import LeakGuard
-from tests.conftest import SecretSweep
-from tests.reliability.figures import Figures
+from tests.support.figures import Figures
+from tests.support.leaks import LeakGuard, SecretSweep
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

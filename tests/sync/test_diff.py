@@ -25,11 +25,11 @@ from enrolsync.connectors.ops import (
     UpdateUser,
 )
 from enrolsync.sync.plan.diff import LinkedState, diff, observed, record
-from enrolsync.sync.plan.order import build_plan
+from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 from enrolsync.sync.rules.evaluate import desired_state
 from enrolsync.sync.rules.policy import Policies
-from tests.sync.people import SPEC, TODAY, person, reports_of
+from tests.support.factories import SPEC, TODAY, person, reports_of
 
 FIELDS = AccountFields(username="jane@example.com", given_name="Jane", family_name="Doe", email="jane@example.com")
 SSO = SsoSpec(auth="saml2", subject="jane@example.com")
@@ -53,7 +53,7 @@ def _linked(applied: DesiredState) -> LinkedState:
 
 
 def _apply(applied: DesiredState | None, ops: list[Op]) -> DesiredState | None:
-    return reduce(record, build_plan(ops).ops, applied)
+    return reduce(record, [op for _, op in sorted(PlanOrder().number(ops))], applied)  # in plan order
 
 
 def test_a_joiner_gets_an_account_and_everything_the_rules_give() -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from enrolsync.connectors.model import PersonStatus, RoleScope
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
-from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state
+from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state, manager_of
 from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
-from tests.sync.people import SPEC, TODAY, person, reports_of, spec_with
+from tests.support.factories import SPEC, TODAY, person, reports_of, spec_with
 
 LEARNER = RoleGrant(role="learner")
 EVERYONE = {"SAFETY-101", "BENEFITS"}
@@ -205,6 +205,25 @@ def test_a_future_hire_waits_for_the_lead_time(starts_in: int, lead: int, waitin
     hire = person(hire_date=TODAY + timedelta(days=starts_in))
 
     assert awaiting_start(hire, policies, TODAY) is waiting
+
+
+@pytest.mark.parametrize(
+    ("fields", "manager"),
+    [
+        pytest.param({"manager_hr_id": "m1"}, "m1", id="active"),
+        pytest.param({"manager_hr_id": "m1", "status": PersonStatus.LEAVE}, "m1", id="on-leave"),
+        pytest.param({"manager_hr_id": "m1", "hire_date": TODAY + timedelta(days=7)}, "m1", id="joiner-in-lead-time"),
+        pytest.param({"manager_hr_id": "m1", "hire_date": TODAY + timedelta(days=8)}, None, id="not-yet-provisioned"),
+        pytest.param({"manager_hr_id": "m1", "status": PersonStatus.TERMINATED}, None, id="terminated"),
+        pytest.param({"manager_hr_id": "m1", "termination_date": TODAY}, None, id="last-day-reached"),
+        pytest.param({"manager_hr_id": "m1", "termination_date": TODAY + timedelta(days=1)}, "m1", id="leaving"),
+        pytest.param({"manager_hr_id": "e1"}, None, id="own-manager"),
+        pytest.param({}, None, id="no-manager"),
+    ],
+)
+def test_who_counts_as_a_report(fields: dict[str, Any], manager: str | None) -> None:
+    # The manager role is granted over exactly these people, and the API's team views list exactly them.
+    assert manager_of(person("e1", **fields), SPEC.policies, TODAY) == manager
 
 
 def test_a_future_hire_within_the_lead_time_is_an_active_joiner() -> None:

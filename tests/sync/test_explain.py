@@ -9,7 +9,7 @@ import pytest
 from enrolsync.connectors.model import Person
 from enrolsync.sync.rules.evaluate import desired_state
 from enrolsync.sync.rules.explain import LeafVerdict, RuleVerdict, explain
-from tests.sync.people import SPEC, TODAY, person
+from tests.support.factories import SPEC, TODAY, person
 
 
 def _verdict(verdicts: list[RuleVerdict], name: str) -> RuleVerdict:

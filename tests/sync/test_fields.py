@@ -10,7 +10,7 @@ from enrolsync.connectors.model import Person
 from enrolsync.sync.rules.evaluate import InvalidPerson, account_fields
 from enrolsync.sync.rules.fields import FieldRule, check_value, render
 from enrolsync.sync.rules.spec import SpecInvalid, parse_spec
-from tests.sync.people import person
+from tests.support.factories import person
 
 RENDERED = [
     pytest.param({"source": "work_email"}, {}, "e1@example.com", id="source"),

@@ -25,8 +25,8 @@ from enrolsync.sync.rules.evaluate import awaiting_start, desired_state, is_leav
 from enrolsync.sync.rules.spec import parse_spec
 from enrolsync.sync.run import steps
 from enrolsync.sync.store.tables import Run, RunStatus
-from tests.conftest import Database
-from tests.sync.conftest import Engine, make_engine
+from tests.support.database import Database
+from tests.support.harness import Engine, make_engine
 
 pytestmark = pytest.mark.usefixtures("cleanup_datasets")
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from enrolsync.sync.jobs import maintenance
+from enrolsync.connectors.testing.fakes import FakeClock
+from enrolsync.sync.jobs import control, maintenance
 from enrolsync.sync.run import lease, steps
 from enrolsync.sync.store.tables import Run, RunOp, RunOpStatus, RunStatus, utcnow
-from tests.conftest import Database
-from tests.sync.conftest import Engine, make_engine
-from tests.sync.test_runner import seed
+from tests.support.harness import Engine
 
 pytestmark = pytest.mark.usefixtures("cleanup_datasets")
+T = TypeVar("T")
 
 
 class FakeJobs:
@@ -42,13 +44,7 @@ class FakeJobs:
 
 
 async def _queued(engine: Engine) -> str:
-    async with engine.db.sessions() as session:
-        from enrolsync.sync.jobs import run_requests
-
-        run, _ = await run_requests.request_run(
-            session, pipeline_id=engine.pipeline_id, mode="apply", scope="full", queue=engine.queue
-        )
-        return run.id
+    return await engine.request()
 
 
 async def _lapse(engine: Engine, run_id: str) -> None:
@@ -56,13 +52,6 @@ async def _lapse(engine: Engine, run_id: str) -> None:
         stmt = sa.update(Run).where(col(Run.id) == run_id).values(lease_expires_at=utcnow() - timedelta(seconds=5))
         await (await session.connection()).execute(stmt)
         await session.commit()
-
-
-@pytest.fixture
-async def engine(db: Database) -> Engine:
-    built = await make_engine(db)
-    seed(built)
-    return built
 
 
 async def test_a_live_lease_keeps_other_workers_out(engine: Engine) -> None:
@@ -99,6 +88,98 @@ async def test_a_run_waits_while_its_pipelines_other_run_executes(engine: Engine
     assert await steps.begin(engine.rt, second) is lease.Claim.WAIT
     assert await steps.finish(engine.rt, first) in ("succeeded", "partially_failed", "failed")
     assert await steps.begin(engine.rt, second) is lease.Claim.GO
+
+
+class OtherRunEnds(FakeClock):
+    """A clock on which something happens during the `at`th pause of a waiting run (no test waits on wall time)."""
+
+    def __init__(self, at: int, meanwhile: Callable[[], Awaitable[object]]) -> None:
+        super().__init__()
+        self.at, self.meanwhile = at, meanwhile
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        if len(self.sleeps) == self.at:
+            await self.meanwhile()
+
+
+async def test_a_run_requested_while_another_executes_waits_for_it_then_runs(engine: Engine) -> None:
+    first = await _queued(engine)
+    assert await steps.begin(engine.rt, first) is lease.Claim.GO  # executing, on another worker say
+    second = await _queued(engine)
+    clock = OtherRunEnds(at=3, meanwhile=lambda: steps.execute(engine.rt, first))
+
+    assert await steps.execute(dataclasses.replace(engine.rt, clock=clock), second) == "succeeded"
+
+    assert clock.sleeps == [steps.WAIT_SECONDS] * 3, "it looked again every few seconds until the other ended"
+    runs = [await engine.get_run(run_id) for run_id in (first, second)]
+    assert [run.status for run in runs] == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
+    assert runs[0].finished_at is not None and runs[1].started_at is not None
+    assert runs[1].started_at >= runs[0].finished_at, "never two executing runs of one pipeline"
+
+
+async def test_a_waiting_run_cancelled_meanwhile_is_skipped(engine: Engine) -> None:
+    first = await _queued(engine)
+    assert await steps.begin(engine.rt, first) is lease.Claim.GO
+    second = await _queued(engine)
+
+    async def cancel() -> None:
+        async with engine.db.sessions() as session:
+            await control.cancel_run(session, run_id=second, actor="token:test", now=utcnow())
+
+    clock = OtherRunEnds(at=1, meanwhile=cancel)
+
+    assert await steps.execute(dataclasses.replace(engine.rt, clock=clock), second) == "skipped"
+    assert (await engine.get_run(second)).status == RunStatus.CANCELLED
+    assert engine.data.lms.writes == 0
+
+
+class Journal:
+    """A `StepRunner` that records each step's name and result, as the durable engine does, and replays a
+    recorded prefix instead of running those steps again (a worker restarted after a crash)."""
+
+    def __init__(self, replay: Sequence[tuple[str, Any]] = (), crash_at: str | None = None) -> None:
+        self.replay, self.crash_at = list(replay), crash_at
+        self.recorded: list[tuple[str, Any]] = []
+        self.ran: list[str] = []
+
+    async def __call__(self, name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        position = len(self.recorded)
+        if position < len(self.replay):
+            recorded_name, result = self.replay[position]
+            assert recorded_name == name, f"step {position} was {recorded_name}, now asked for {name}"
+        else:
+            if name == self.crash_at:
+                raise Crash(name)
+            self.ran.append(name)
+            result = await fn()
+        self.recorded.append((name, result))
+        return cast(T, result)
+
+
+class Crash(BaseException):
+    """The worker process died (a BaseException: nothing in the sequence may catch it)."""
+
+
+CLEAN_RUN = ["begin_step", "plan_step", "guard_step", "apply_step", "blocked_step", "finish_step"]
+
+
+async def test_the_sequence_asks_for_the_same_steps_in_the_same_order_when_replayed(engine: Engine) -> None:
+    clean_writes = engine.data.lms.writes
+    run_id = await _queued(engine)
+    first = Journal(crash_at="finish_step")
+    with pytest.raises(Crash):
+        await steps.run_sequence(engine.rt, run_id, 0, step=first, pause=engine.clock.sleep)
+    writes = engine.data.lms.writes - clean_writes
+    assert first.ran == CLEAN_RUN[:-1] and writes > 0
+
+    recovered = Journal(replay=first.recorded)
+    result = await steps.run_sequence(engine.rt, run_id, 0, step=recovered, pause=engine.clock.sleep)
+
+    assert result == "succeeded"
+    assert [name for name, _ in recovered.recorded] == CLEAN_RUN
+    assert recovered.ran == ["finish_step"], "finished steps are not run again"
+    assert engine.data.lms.writes - clean_writes == writes
 
 
 async def test_stopping_hands_the_run_over_between_batches_without_repeating_effects(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Plan order, batching to the target's limits and the deactivation guard."""
+"""Plan order (the numbers the planner stores ops under), batching to the target's limits and the deletion guard."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from enrolsync.connectors.model import AccountFields, RoleScope
 from enrolsync.connectors.ops import (
+    OP_ADAPTER,
     AddToGroup,
     AssignRole,
     CreateUser,
@@ -20,7 +21,8 @@ from enrolsync.connectors.ops import (
     Unenrol,
     UpdateUser,
 )
-from enrolsync.sync.plan.order import Batch, GuardVerdict, Plan, batches, build_plan, check_deactivations, guard
+from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
+from enrolsync.sync.plan.order import PlanOrder, batches
 from enrolsync.sync.rules.policy import DeactivationGuard
 
 FIELDS = AccountFields(username="u", given_name="U", family_name="V", email="u@example.com")
@@ -40,10 +42,15 @@ ONE_OF_EACH: list[Op] = [
 ]
 
 
-def test_accounts_come_first_enrolments_after_roles_groups_and_sso_removals_and_deactivations_last() -> None:
-    plan = build_plan(ONE_OF_EACH)
+def planned(ops: list[Op], order: PlanOrder | None = None) -> list[Op]:
+    """Ops as the executor reads them back: numbered by the planner, then sorted by number (`ORDER BY seq`)."""
+    return [op for _, op in sorted((order or PlanOrder()).number(ops))]
 
-    assert [op.kind for op in plan.ops] == [
+
+def test_accounts_come_first_enrolments_after_roles_groups_and_sso_removals_and_deactivations_last() -> None:
+    plan = planned(ONE_OF_EACH)
+
+    assert [op.kind for op in plan] == [
         OpKind.CREATE_USER,
         OpKind.REACTIVATE_USER,
         OpKind.UPDATE_USER,
@@ -56,26 +63,50 @@ def test_accounts_come_first_enrolments_after_roles_groups_and_sso_removals_and_
         OpKind.REMOVE_FROM_GROUP,
         OpKind.DEACTIVATE_USER,
     ]
-    assert plan.counts()[OpKind.ENROL] == 1
+    assert sorted(plan, key=lambda op: op.key) == sorted(ONE_OF_EACH, key=lambda op: op.key), "no op lost"
 
 
 def test_ops_of_one_kind_keep_their_order() -> None:
     ops = [Enrol(hr_id=f"p{n}", course_id="C1") for n in (3, 1, 2)] + [CreateUser(hr_id="p0", fields=FIELDS)]
 
-    plan = build_plan(ops)
+    plan = planned(ops)
 
-    assert [op.hr_id for op in plan.ops] == ["p0", "p3", "p1", "p2"]
+    assert [op.hr_id for op in plan] == ["p0", "p3", "p1", "p2"]
+
+
+def test_plan_order_holds_across_chunks_of_people() -> None:
+    order = PlanOrder()
+    early = order.number([Enrol(hr_id="p1", course_id="C1"), DeactivateUser(hr_id="p2", account_id="a2")])
+    late = order.number([CreateUser(hr_id="p9", fields=FIELDS), Enrol(hr_id="p9", course_id="C1")])
+
+    by_number = [op for _, op in sorted(early + late)]
+
+    assert [(op.kind, op.hr_id) for op in by_number] == [
+        (OpKind.CREATE_USER, "p9"),
+        (OpKind.ENROL, "p1"),
+        (OpKind.ENROL, "p9"),
+        (OpKind.DEACTIVATE_USER, "p2"),
+    ]
 
 
 def test_the_same_effect_planned_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="enrol:p1:C1"):
-        build_plan([Enrol(hr_id="p1", course_id="C1"), Enrol(hr_id="p1", account_id="a1", course_id="C1")])
+        planned([Enrol(hr_id="p1", course_id="C1"), Enrol(hr_id="p1", account_id="a1", course_id="C1")])
+
+
+def test_a_kind_with_more_ops_than_its_band_is_refused_rather_than_misordered() -> None:
+    order = PlanOrder(band=3)
+    order.number(_enrols(2))
+
+    with pytest.raises(ValueError, match="more than 2 enrol ops"):
+        order.number(_enrols(1, start=2))
 
 
 def test_a_stored_plan_reads_back_exactly() -> None:
-    plan = build_plan(ONE_OF_EACH)
+    # What the planner stores per op (`RunOp.op`) and what the executor validates back before applying it.
+    stored = [op.model_dump(mode="json") for op in planned(ONE_OF_EACH)]
 
-    assert Plan.model_validate_json(plan.model_dump_json()) == plan
+    assert [OP_ADAPTER.validate_python(row) for row in stored] == planned(ONE_OF_EACH)
 
 
 def _enrols(count: int, start: int = 0) -> list[Op]:
@@ -92,22 +123,26 @@ def _enrols(count: int, start: int = 0) -> list[Op]:
     ],
 )
 def test_batches_cut_runs_of_one_kind_to_the_limit(limits: dict[OpKind, int], sizes: list[int]) -> None:
-    plan = build_plan([CreateUser(hr_id="new", fields=FIELDS), *_enrols(5), DeactivateUser(hr_id="x", account_id="ax")])
+    plan = planned([CreateUser(hr_id="new", fields=FIELDS), *_enrols(5), DeactivateUser(hr_id="x", account_id="ax")])
 
-    cut = batches(plan, limits)
+    cut = batches(plan, limits, kind=_kind)
 
-    assert [len(batch.ops) for batch in cut] == sizes
-    assert all(len({op.kind for op in batch.ops}) == 1 and batch.kind == batch.ops[0].kind for batch in cut)
-    assert [op for batch in cut for op in batch.ops] == list(plan.ops)
+    assert [len(batch) for batch in cut] == sizes
+    assert all(len({op.kind for op in batch}) == 1 for batch in cut)
+    assert [op for batch in cut for op in batch] == plan
 
 
 def test_an_empty_plan_has_no_batch() -> None:
-    assert batches(Plan(), {OpKind.ENROL: 10}) == []
-    assert batches(build_plan(_enrols(2)), {OpKind.ENROL: 10}) == [Batch(kind=OpKind.ENROL, ops=tuple(_enrols(2)))]
+    assert batches([], {OpKind.ENROL: 10}, kind=_kind) == []
+    assert batches(planned(_enrols(2)), {OpKind.ENROL: 10}, kind=_kind) == [_enrols(2)]
 
 
-def _deactivations(count: int) -> Plan:
-    return build_plan([DeactivateUser(hr_id=f"p{n:03}", account_id=f"a{n}") for n in range(count)])
+def _kind(op: Op) -> OpKind:
+    return op.kind
+
+
+def _deactivations(count: int) -> list[str]:
+    return [f"p{n:03}" for n in range(count)]
 
 
 GUARD_CASES = [
@@ -126,15 +161,20 @@ GUARD_CASES = [
 def test_the_guard_blocks_a_plan_deactivating_more_than_the_threshold(
     linked: int, count: int, threshold: DeactivationGuard, blocked: bool, allowed: int
 ) -> None:
-    verdict = guard(_deactivations(count), linked_accounts=linked, guard=threshold)
+    verdict = check_deactivations(
+        _deactivations(count), linked_accounts=linked, active_accounts=linked, guard=threshold
+    )
 
     assert (verdict.blocked, verdict.deactivations, verdict.allowed) == (blocked, count, allowed)
 
 
 def test_a_blocked_verdict_lists_who_would_be_deactivated() -> None:
-    plan = build_plan([*_enrols(3), *_deactivations(3).ops])
+    # As the planner collects them, person by person: unsorted, a person possibly twice.
+    deactivated = ["p002", "p000", "p001", "p000"]
 
-    verdict = guard(plan, linked_accounts=10, guard=DeactivationGuard(percent=10, min_count=2))
+    verdict = check_deactivations(
+        deactivated, linked_accounts=10, active_accounts=10, guard=DeactivationGuard(percent=10, min_count=2)
+    )
 
     assert verdict == GuardVerdict(
         blocked=True,

@@ -9,7 +9,7 @@ import pytest
 
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, LogicalRole, MatchKey, UnenrolPolicy
 from enrolsync.sync.rules.spec import Equals, In, NotOf, PipelineSpec, SpecInvalid, parse_spec
-from tests.sync.people import DOCUMENT
+from tests.support.factories import DOCUMENT
 
 
 def _rule(when: Any, **actions: Any) -> dict[str, Any]:

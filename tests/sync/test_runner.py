@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 
 from enrolsync.connectors.errors import TransientError
-from enrolsync.connectors.model import AccountFields, Person, PersonStatus, RoleScope
+from enrolsync.connectors.model import AccountFields, PersonStatus, RoleScope
 from enrolsync.sync.store.tables import RunStatus
-from tests.conftest import Database
-from tests.sync.conftest import RULES, Engine, make_engine
+from tests.support.database import Database
+from tests.support.factories import RULES, staff
+from tests.support.harness import Engine, make_engine
+from tests.support.harness import seed_staff as seed
 
 pytestmark = pytest.mark.usefixtures("cleanup_datasets")
-
-
-def staff(hr_id: str, department: str = "Engineering", manager: str | None = "1", **extra: Any) -> Person:
-    return Person(
-        hr_id=hr_id,
-        given_name="Given",
-        family_name=f"Family{hr_id}",
-        work_email=f"person{hr_id}@example.com",
-        department=department,
-        manager_hr_id=manager,
-        hire_date=date(2020, 1, 1),
-        **extra,
-    )
-
-
-def seed(engine: Engine) -> None:
-    engine.data.hris.put(staff("1", manager=None))
-    engine.data.hris.put(staff("2"))
-    engine.data.hris.put(staff("3"))
-    engine.data.hris.put(staff("4", department="Sales"))
 
 
 def enrolled(engine: Engine) -> dict[str, set[str]]:
@@ -46,13 +27,6 @@ def enrolled(engine: Engine) -> dict[str, set[str]]:
 
 def summary(ops: list[Any]) -> list[tuple[str, str, str | None]]:
     return sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in ops)
-
-
-@pytest.fixture
-async def engine(db: Database) -> Engine:
-    built = await make_engine(db)
-    seed(built)
-    return built
 
 
 async def test_dry_run_plans_everything_and_writes_nothing(engine: Engine) -> None:

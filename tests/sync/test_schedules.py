@@ -10,8 +10,9 @@ from sqlmodel import select
 
 from enrolsync.sync.jobs import schedules
 from enrolsync.sync.store.tables import Pipeline, Run
-from tests.conftest import Database
-from tests.sync.conftest import RULES, make_engine
+from tests.support.database import Database
+from tests.support.factories import RULES
+from tests.support.harness import make_engine
 
 pytestmark = pytest.mark.usefixtures("cleanup_datasets")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Response
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 
 from enrolsync.api import audit, queries
-from enrolsync.api.auth import Admin, Viewer
+from enrolsync.api.auth import Admin, Principal, Viewer
 from enrolsync.api.checking import check_connection
 from enrolsync.api.deps import (
     AfterQuery,
@@ -33,6 +34,7 @@ from enrolsync.sync.store.tables import Connection, Event, utcnow
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 log = structlog.get_logger("enrolsync.api")
+Verb = Literal["create", "update", "delete"]
 
 
 def connection_public(connection: Connection, *, registry: Registry, box: SecretBox) -> ConnectionPublic:
@@ -83,8 +85,33 @@ async def _load(session: SessionDep, connection_id: str) -> Connection:
     return connection
 
 
-async def _commit(session: SessionDep, name: str) -> None:
-    await queries.commit_or_conflict(session, f"a connection named {name!r} exists")
+def _audit(
+    session: SessionDep, principal: Principal, now: ClockDep, connection: Connection, verb: Verb, detail: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        principal,
+        action=f"connection.{verb}",
+        resource_type="connection",
+        resource_id=connection.id,
+        at=now(),
+        detail=detail,
+    )
+
+
+async def _save(
+    session: SessionDep,
+    principal: Principal,
+    now: ClockDep,
+    connection: Connection,
+    verb: Literal["create", "update"],
+    detail: dict[str, Any],
+) -> None:
+    """Write a created or changed connection and its audit entry in one commit; a taken name is a conflict."""
+    session.add(connection)
+    _audit(session, principal, now, connection, verb, detail)
+    await queries.commit_or_conflict(session, f"a connection named {connection.name!r} exists")
+    log.info(f"connection.{verb}d", connection_id=connection.id, connector=connection.connector)
 
 
 @router.post("", status_code=201, responses=problem_responses(409, 422))
@@ -105,19 +132,9 @@ async def create_connection(
     connection = Connection(
         name=body.name, connector=body.connector, config=public, secrets=box.encrypt(secrets) if secrets else ""
     )
-    session.add(connection)
-    detail = {"connector": body.connector, "secrets_set": sorted(secrets)}
-    audit.record(
-        session,
-        principal,
-        action="connection.create",
-        resource_type="connection",
-        resource_id=connection.id,
-        at=now(),
-        detail=detail,
+    await _save(
+        session, principal, now, connection, "create", {"connector": body.connector, "secrets_set": sorted(secrets)}
     )
-    await _commit(session, body.name)
-    log.info("connection.created", connection_id=connection.id, connector=connection.connector)
     response.headers["Location"] = f"/connections/{connection.id}"
     return connection_public(connection, registry=registry, box=box)
 
@@ -173,20 +190,9 @@ async def update_connection(
     if body.name is not None:
         connection.name = body.name
     connection.updated_at = utcnow()
-    session.add(connection)
     # Field names only: values may be secrets.
     changed = {"name": body.name is not None, "config_fields": sorted(body.config or {})}
-    audit.record(
-        session,
-        principal,
-        action="connection.update",
-        resource_type="connection",
-        resource_id=connection.id,
-        at=now(),
-        detail=changed,
-    )
-    await _commit(session, connection.name)
-    log.info("connection.updated", connection_id=connection.id)
+    await _save(session, principal, now, connection, "update", changed)
     return connection_public(connection, registry=registry, box=box)
 
 
@@ -199,15 +205,7 @@ async def delete_connection(connection_id: str, principal: Admin, now: ClockDep,
         raise conflict(f"the connection is used by {used} pipeline(s); delete or repoint them first")
     await queries.delete_where(session, Event, col(Event.connection_id) == connection_id)
     await session.delete(connection)
-    audit.record(
-        session,
-        principal,
-        action="connection.delete",
-        resource_type="connection",
-        resource_id=connection_id,
-        at=now(),
-        detail={"connector": connection.connector},
-    )
+    _audit(session, principal, now, connection, "delete", {"connector": connection.connector})
     await queries.commit_or_conflict(session, "the connection is in use")
     log.info("connection.deleted", connection_id=connection_id)
 

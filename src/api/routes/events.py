@@ -7,14 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlmodel import col, select
 
+from enrolsync.api import queries
 from enrolsync.api.auth import Viewer
 from enrolsync.api.deps import AfterQuery, LimitQuery, SessionDep
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas import Page
 from enrolsync.sync.jobs.events import describe_body
-from enrolsync.sync.store import repo
-from enrolsync.sync.store.tables import Connection
+from enrolsync.sync.store.tables import Connection, Event
 
 router = APIRouter(prefix="/connections", tags=["events"])
 
@@ -29,14 +30,15 @@ class EventPublic(BaseModel):
     body: Any = Field(description="The body as received (JSON when it is JSON).")
 
 
-@router.get("/{connection_id}/events", responses=problem_responses(404))
+@router.get("/{connection_id}/events", responses=problem_responses(400, 404))
 async def list_events(
     connection_id: str, session: SessionDep, _: Viewer, after: AfterQuery = None, limit: LimitQuery = 50
 ) -> Page[EventPublic]:
     """Events newest first; pass `next` as `after` for older ones."""
     if await session.get(Connection, connection_id) is None:
         raise not_found("connection", connection_id)
-    rows = await repo.list_events(session, connection_id=connection_id, before=after, limit=limit + 1)
+    stmt = select(Event).where(col(Event.connection_id) == connection_id)
+    rows, following = await queries.page(session, stmt, queries.EVENTS_ORDER, after=after, limit=limit)
     items = [
         EventPublic(
             id=e.id,
@@ -47,6 +49,6 @@ async def list_events(
             run_ids=e.run_ids,
             body=describe_body(e),
         )  # fmt: skip
-        for e in rows[:limit]
+        for e in rows
     ]
-    return Page(items=items, next=rows[limit - 1].id if len(rows) > limit else None)
+    return Page(items=items, next=following)

@@ -16,7 +16,7 @@ from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, QueueDep, RegistryD
 from enrolsync.api.problems import Problem, not_found, problem_responses, unauthorized
 from enrolsync.connectors.base import Capability
 from enrolsync.connectors.errors import AuthError, Invalid
-from enrolsync.connectors.registry import UnknownConnector
+from enrolsync.connectors.registry import UnknownConnector, WrongKind
 from enrolsync.sync.jobs import events
 from enrolsync.sync.store.connections import load_config
 from enrolsync.sync.store.tables import Connection
@@ -61,9 +61,11 @@ async def receive(
     if connection is None:
         raise not_found("connection", connection_id)
     try:
-        connector_cls = registry.get(connection.connector)
+        connector_cls = registry.source(connection.connector)
     except UnknownConnector:
         raise not_found("connection", connection_id) from None
+    except WrongKind:  # a target connection receives no HR events
+        raise not_found("webhook endpoint for connection", connection_id) from None
     if Capability.EVENTS not in connector_cls.info.capabilities:
         raise not_found("webhook endpoint for connection", connection_id)
     body = await _body(request)

@@ -23,12 +23,13 @@ from pydantic import BaseModel, ValidationError
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
 from enrolsync.connectors.bamboohr.mapping import format_instant
 from enrolsync.connectors.bamboohr.models import ChangedEmployees, DatasetPage, DatasetRow
+from enrolsync.connectors.base import ReadRetryPolicy
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.kit.auth import ApiKeyBasic
 from enrolsync.connectors.kit.errors import classify as default_classify
 from enrolsync.connectors.kit.errors import transport_errors
 from enrolsync.connectors.kit.paginate import paginate
-from enrolsync.connectors.kit.retry import ReadRetry, with_retry
+from enrolsync.connectors.kit.retry import with_retry
 
 CHANGED_PATH = "v1/employees/changed"
 DATASET_PATH = "v2/datasets/{dataset}/data"
@@ -121,7 +122,7 @@ class _BodyPageNumber:
 
 
 class BambooHRClient:
-    def __init__(self, http: httpx.AsyncClient, config: BambooHRConfig, retry: ReadRetry) -> None:
+    def __init__(self, http: httpx.AsyncClient, config: BambooHRConfig, retry: ReadRetryPolicy) -> None:
         self._http = http
         self._config = config
         self._retry = retry

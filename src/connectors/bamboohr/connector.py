@@ -22,7 +22,7 @@ from enrolsync.connectors.bamboohr.mapping import (
     to_person,
 )
 from enrolsync.connectors.bamboohr.models import ChangedEntry, Checkpoint, DatasetRow
-from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, Rate
+from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, Rate, ReadRetryPolicy, SourceClass
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import CheckResult, HrEvent, Page, Person, RawRequest
@@ -53,7 +53,9 @@ class BambooHRSource:
         default_rate=Rate(calls=100, per_seconds=60),
     )
 
-    def __init__(self, config: BambooHRConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
+    def __init__(
+        self, config: BambooHRConfig, http: httpx.AsyncClient, *, retry: ReadRetryPolicy | None = None
+    ) -> None:
         self._config = config
         self._client = BambooHRClient(http, config, retry or ReadRetry())
 
@@ -174,3 +176,7 @@ def _read_before(entry: ChangedEntry, resume: Checkpoint) -> bool:
         return False
     changed, read_up_to = parse_instant(entry.last_changed), parse_instant(resume.latest)
     return changed is not None and read_up_to is not None and changed <= read_up_to
+
+
+# The contract, checked: mypy fails here when a method or the constructor drifts from `SourceConnector`.
+_contract: SourceClass = BambooHRSource

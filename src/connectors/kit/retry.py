@@ -19,6 +19,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from enrolsync.connectors.base import ReadRetryPolicy
 from enrolsync.connectors.errors import TransientError
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 
@@ -27,7 +28,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ReadRetry:
-    """How a connector retries its reads: attempts, a total time budget, and the clock it sleeps on."""
+    """How a connector retries its reads: attempts, a total time budget, and the clock it sleeps on.
+
+    The engine's `ReadRetryPolicy` (the contract names the shape, so it does not depend on this module)."""
 
     attempts: int = 5
     max_seconds: float = 300.0
@@ -36,7 +39,7 @@ class ReadRetry:
     clock: Clock = field(default=SYSTEM_CLOCK)
 
 
-def _wait(policy: ReadRetry) -> Callable[[RetryCallState], float]:
+def _wait(policy: ReadRetryPolicy) -> Callable[[RetryCallState], float]:
     backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
 
     def wait(state: RetryCallState) -> float:
@@ -49,7 +52,7 @@ def _wait(policy: ReadRetry) -> Callable[[RetryCallState], float]:
     return wait
 
 
-async def with_retry(call: Callable[[], Awaitable[T]], policy: ReadRetry) -> T:
+async def with_retry(call: Callable[[], Awaitable[T]], policy: ReadRetryPolicy) -> T:
     """Run `call`, retrying on `TransientError` per `policy`; re-raises the last error when out of tries."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TransientError),

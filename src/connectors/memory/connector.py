@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor
+from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, ReadRetryPolicy, SourceClass, TargetClass
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound
 from enrolsync.connectors.kit.batching import apply_each
 from enrolsync.connectors.kit.retry import ReadRetry, with_retry
@@ -42,7 +42,7 @@ class MemorySource:
         ),
     )
 
-    def __init__(self, config: MemoryConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
+    def __init__(self, config: MemoryConfig, http: httpx.AsyncClient, *, retry: ReadRetryPolicy | None = None) -> None:
         self.config = config
         self.retry = retry or ReadRetry()
 
@@ -132,7 +132,7 @@ class MemoryTarget:
         batch_limits={OpKind.CREATE_USER: 50, OpKind.ENROL: 100},
     )
 
-    def __init__(self, config: MemoryConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
+    def __init__(self, config: MemoryConfig, http: httpx.AsyncClient, *, retry: ReadRetryPolicy | None = None) -> None:
         self.config = config
         self.retry = retry or ReadRetry()
 
@@ -200,3 +200,8 @@ class MemoryTarget:
         results = await apply_each(ops, one, concurrency=1)
         lms.write_calls += lms.writes > before
         return results
+
+
+# The contract, checked: mypy fails here when a method or the constructor drifts from the protocols.
+_source_contract: SourceClass = MemorySource
+_target_contract: TargetClass = MemoryTarget

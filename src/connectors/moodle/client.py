@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
+from enrolsync.connectors.base import ReadRetryPolicy
 from enrolsync.connectors.errors import PermanentError
 from enrolsync.connectors.kit.errors import transport_errors
-from enrolsync.connectors.kit.retry import ReadRetry, with_retry
+from enrolsync.connectors.kit.retry import with_retry
 from enrolsync.connectors.moodle.errors import classify
 from enrolsync.connectors.moodle.models import (
     Course,
@@ -72,7 +73,7 @@ _UPDATE = TypeAdapter(UpdateAnswer | None)
 
 
 class MoodleClient:
-    def __init__(self, http: httpx.AsyncClient, token: SecretStr, retry: ReadRetry) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: SecretStr, retry: ReadRetryPolicy) -> None:
         self._http = http
         self._token = token
         self._retry = retry

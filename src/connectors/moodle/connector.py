@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Rate
+from enrolsync.connectors.base import Capability, ConnectorInfo, Rate, ReadRetryPolicy, TargetClass
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
@@ -79,7 +79,7 @@ class MoodleTarget:
         max_concurrency=2,
     )
 
-    def __init__(self, config: MoodleConfig, http: httpx.AsyncClient, *, retry: ReadRetry | None = None) -> None:
+    def __init__(self, config: MoodleConfig, http: httpx.AsyncClient, *, retry: ReadRetryPolicy | None = None) -> None:
         self.config = config
         self._client = MoodleClient(http, config.token, retry or ReadRetry())
         self._book = RoleBook(config)
@@ -247,3 +247,7 @@ class MoodleTarget:
                 raise
             return [out.get(index) or op_failure(error) for index in range(len(ops))]
         return [out[index] for index in range(len(ops))]
+
+
+# The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
+_contract: TargetClass = MoodleTarget

@@ -15,13 +15,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pydantic
 import pytest
 from structlog.testing import capture_logs
 
-from enrolsync.connectors.base import Capability, ConnectorConfig, Cursor
+from enrolsync.connectors.base import (
+    Capability,
+    Connector,
+    ConnectorClass,
+    ConnectorConfig,
+    Cursor,
+    SourceClass,
+    SourceConnector,
+    TargetClass,
+    TargetConnector,
+)
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
@@ -41,6 +51,7 @@ from enrolsync.connectors.ops import (
 from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
 
 GROUP = "enrolsync.connectors"
+C = TypeVar("C", bound=Connector)
 
 
 def secret_values(config: ConnectorConfig) -> list[str]:
@@ -51,32 +62,34 @@ async def collect(iterator: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in iterator]
 
 
-class _Common:
+class _Common(Generic[C]):
     @pytest.fixture
     def clock(self) -> FakeClock:
         return FakeClock()
 
     @pytest.fixture
     async def connector(
-        self, connector_cls: type[Any], config: ConnectorConfig, fake: FakeServer, clock: FakeClock
-    ) -> Any:
+        self, connector_cls: ConnectorClass[C], config: ConnectorConfig, fake: FakeServer, clock: FakeClock
+    ) -> AsyncIterator[C]:
         async with build_client(config, transport=fake.transport()) as http:
             yield connector_cls(config, http, retry=ReadRetry(attempts=4, clock=clock))
 
     @pytest.fixture
-    async def bad_connector(self, connector_cls: type[Any], bad_config: ConnectorConfig, fake: FakeServer) -> Any:
+    async def bad_connector(
+        self, connector_cls: ConnectorClass[C], bad_config: ConnectorConfig, fake: FakeServer
+    ) -> AsyncIterator[C]:
         async with build_client(bad_config, transport=fake.transport()) as http:
             yield connector_cls(bad_config, http, retry=ReadRetry(attempts=2, clock=FakeClock()))
 
-    def requires(self, connector_cls: type[Any], capability: Capability) -> None:
+    def requires(self, connector_cls: ConnectorClass[Connector], capability: Capability) -> None:
         if capability not in connector_cls.info.capabilities:
             pytest.skip(f"{connector_cls.info.key} does not declare {capability}")
 
-    async def test_check_ok(self, connector: Any) -> None:
+    async def test_check_ok(self, connector: C) -> None:
         result = await connector.check()
         assert result.ok, result.detail
 
-    async def test_check_bad_credentials_is_a_result(self, bad_connector: Any, bad_config: ConnectorConfig) -> None:
+    async def test_check_bad_credentials_is_a_result(self, bad_connector: C, bad_config: ConnectorConfig) -> None:
         with capture_logs() as logs:
             result = await bad_connector.check()
         assert not result.ok
@@ -84,7 +97,7 @@ class _Common:
             assert secret not in result.detail
             assert secret not in json.dumps(logs, default=str)
 
-    def test_config_schema(self, connector_cls: type[Any], config: ConnectorConfig) -> None:
+    def test_config_schema(self, connector_cls: ConnectorClass[C], config: ConnectorConfig) -> None:
         model = connector_cls.info.config_model
         schema = model.model_json_schema()
         json.dumps(schema)
@@ -94,16 +107,17 @@ class _Common:
         with pytest.raises(pydantic.ValidationError):
             model.model_validate({**config.model_dump(mode="json"), "no_such_option": 1})
 
-    def test_key_is_the_entry_point_name(self, connector_cls: type[Any]) -> None:
-        names = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    def test_key_is_the_entry_point_name(self, connector_cls: ConnectorClass[C]) -> None:
+        found = {ep.name: ep for ep in entry_points(group=GROUP)}
         key = connector_cls.info.key
-        assert key in names, f"no entry point named {key!r}"
-        module, _, attr = names[key].partition(":")
-        assert (connector_cls.__module__.startswith(module), connector_cls.__name__) == (True, attr)
+        assert key in found, f"no entry point named {key!r}"
+        assert found[key].load() is connector_cls, f"entry point {key!r} loads {found[key].value}, not this class"
 
 
-class SourceContract(_Common):
-    async def read_all(self, connector: Any, since: Cursor | None = None) -> tuple[list[Person], list[str], str | None]:
+class SourceContract(_Common[SourceConnector]):
+    async def read_all(
+        self, connector: SourceConnector, since: Cursor | None = None
+    ) -> tuple[list[Person], list[str], str | None]:
         persons: list[Person] = []
         removed: list[str] = []
         checkpoint = None
@@ -113,7 +127,7 @@ class SourceContract(_Common):
             checkpoint = page.checkpoint
         return persons, removed, checkpoint
 
-    async def test_full_read_yields_everyone_once(self, connector: Any, expected_hr_ids: set[str]) -> None:
+    async def test_full_read_yields_everyone_once(self, connector: SourceConnector, expected_hr_ids: set[str]) -> None:
         persons, _, checkpoint = await self.read_all(connector)
         ids = [p.hr_id for p in persons]
         assert len(ids) == len(set(ids)), "a person was yielded twice"
@@ -121,7 +135,11 @@ class SourceContract(_Common):
         assert checkpoint is not None
 
     async def test_checkpoint_resumes_after_changes(
-        self, connector: Any, connector_cls: type[Any], fake: FakeServer, mutate: Callable[[FakeServer], str]
+        self,
+        connector: SourceConnector,
+        connector_cls: SourceClass,
+        fake: FakeServer,
+        mutate: Callable[[FakeServer], str],
     ) -> None:
         self.requires(connector_cls, Capability.PERSONS_INCREMENTAL)
         everyone, _, checkpoint = await self.read_all(connector)
@@ -132,7 +150,7 @@ class SourceContract(_Common):
         assert len(seen) < len(everyone), "an incremental read returned everyone"
 
     async def test_reading_named_people_reads_just_them(
-        self, connector: Any, connector_cls: type[Any], expected_hr_ids: set[str]
+        self, connector: SourceConnector, connector_cls: SourceClass, expected_hr_ids: set[str]
     ) -> None:
         self.requires(connector_cls, Capability.PERSONS_BY_ID)
         named = sorted(expected_hr_ids)[:3]
@@ -145,7 +163,7 @@ class SourceContract(_Common):
         assert removed == ["no-such-person-9041"]
 
     async def test_throttle_is_honoured(
-        self, connector: Any, fake: FakeServer, clock: FakeClock, expected_hr_ids: set[str]
+        self, connector: SourceConnector, fake: FakeServer, clock: FakeClock, expected_hr_ids: set[str]
     ) -> None:
         fake.fail_next(1, status=503, retry_after=7)
         fake.fail_next(1, status=429, retry_after=3)
@@ -153,22 +171,24 @@ class SourceContract(_Common):
         assert {p.hr_id for p in persons} == expected_hr_ids
         assert 7 in clock.sleeps and 3 in clock.sleeps
 
-    async def test_server_errors_are_retried(self, connector: Any, fake: FakeServer, expected_hr_ids: set[str]) -> None:
+    async def test_server_errors_are_retried(
+        self, connector: SourceConnector, fake: FakeServer, expected_hr_ids: set[str]
+    ) -> None:
         fake.fail_next(2, status=502)
         persons, _, _ = await self.read_all(connector)
         assert {p.hr_id for p in persons} == expected_hr_ids
 
-    async def test_timeouts_are_transient(self, connector: Any, fake: FakeServer) -> None:
+    async def test_timeouts_are_transient(self, connector: SourceConnector, fake: FakeServer) -> None:
         fake.timeout_next(10)
         with pytest.raises(TransientError):
             await self.read_all(connector)
 
-    async def test_bad_credentials_raise_auth_error(self, bad_connector: Any) -> None:
+    async def test_bad_credentials_raise_auth_error(self, bad_connector: SourceConnector) -> None:
         with pytest.raises(AuthError):
             await self.read_all(bad_connector)
 
     def test_event_with_valid_signature(
-        self, connector_cls: type[Any], connector: Any, request: pytest.FixtureRequest
+        self, connector_cls: SourceClass, connector: SourceConnector, request: pytest.FixtureRequest
     ) -> None:
         self.requires(connector_cls, Capability.EVENTS)
         event_request: RawRequest = request.getfixturevalue("event_request")
@@ -177,7 +197,7 @@ class SourceContract(_Common):
         assert [e.event_id for e in events] == [e.event_id for e in connector.parse_event(event_request)]
 
     def test_event_with_tampered_body_is_rejected(
-        self, connector_cls: type[Any], connector: Any, request: pytest.FixtureRequest
+        self, connector_cls: SourceClass, connector: SourceConnector, request: pytest.FixtureRequest
     ) -> None:
         self.requires(connector_cls, Capability.EVENTS)
         event_request: RawRequest = request.getfixturevalue("event_request")
@@ -196,23 +216,23 @@ def _fields(n: int) -> AccountFields:
     )
 
 
-class TargetContract(_Common):
-    async def create(self, connector: Any, n: int) -> str:
+class TargetContract(_Common[TargetConnector]):
+    async def create(self, connector: TargetConnector, n: int) -> str:
         [result] = await connector.apply([CreateUser(hr_id=f"CT-{n}", fields=_fields(n))])
         assert result.outcome == "done", result
         assert result.ref is not None
         return str(result.ref.id)
 
-    async def apply_twice(self, connector: Any, op: Op) -> tuple[OpResult, OpResult]:
+    async def apply_twice(self, connector: TargetConnector, op: Op) -> tuple[OpResult, OpResult]:
         [first] = await connector.apply([op])
         [second] = await connector.apply([op])
         return first, second
 
-    async def test_lists_seeded_accounts(self, connector: Any, existing_accounts: set[str]) -> None:
+    async def test_lists_seeded_accounts(self, connector: TargetConnector, existing_accounts: set[str]) -> None:
         listed = {a.account_id for a in await collect(connector.list_accounts())}
         assert existing_accounts <= listed
 
-    async def test_create_is_idempotent(self, connector: Any) -> None:
+    async def test_create_is_idempotent(self, connector: TargetConnector) -> None:
         account_id = await self.create(connector, 1)
         [again] = await connector.apply([CreateUser(hr_id="CT-1", fields=_fields(1))])
         assert again.outcome == "already" and again.ref is not None and again.ref.id == account_id
@@ -220,7 +240,7 @@ class TargetContract(_Common):
         assert [a.account_id for a in found] == [account_id]
         assert sum(a.fields.username == "contract.user1" for a in await collect(connector.list_accounts())) == 1
 
-    async def test_deactivate_and_reactivate(self, connector: Any) -> None:
+    async def test_deactivate_and_reactivate(self, connector: TargetConnector) -> None:
         account_id = await self.create(connector, 2)
         first, second = await self.apply_twice(connector, DeactivateUser(hr_id="CT-2", account_id=account_id))
         assert (first.outcome, second.outcome) == ("done", "already")
@@ -231,7 +251,9 @@ class TargetContract(_Common):
         accounts = {a.account_id: a for a in await collect(connector.list_accounts())}
         assert accounts[account_id].active is True
 
-    async def test_enrol_round_trip(self, connector: Any, connector_cls: type[Any], course_ids: list[str]) -> None:
+    async def test_enrol_round_trip(
+        self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str]
+    ) -> None:
         self.requires(connector_cls, Capability.ENROLMENTS)
         account_id = await self.create(connector, 3)
         first, second = await self.apply_twice(
@@ -241,7 +263,9 @@ class TargetContract(_Common):
         enrolled = {(e.account_id, e.course_id) for e in await collect(connector.list_enrolments())}
         assert (account_id, course_ids[0]) in enrolled
 
-    async def test_unenrol_round_trip(self, connector: Any, connector_cls: type[Any], course_ids: list[str]) -> None:
+    async def test_unenrol_round_trip(
+        self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str]
+    ) -> None:
         self.requires(connector_cls, Capability.ENROLMENTS)
         account_id = await self.create(connector, 8)
         await connector.apply([Enrol(hr_id="CT-8", account_id=account_id, course_id=course_ids[0])])
@@ -253,7 +277,12 @@ class TargetContract(_Common):
         assert (account_id, course_ids[0]) not in enrolled
 
     async def test_a_started_enrolment_is_never_removed(
-        self, connector: Any, connector_cls: type[Any], course_ids: list[str], fake: FakeServer, request: Any
+        self,
+        connector: TargetConnector,
+        connector_cls: TargetClass,
+        course_ids: list[str],
+        fake: FakeServer,
+        request: pytest.FixtureRequest,
     ) -> None:
         self.requires(connector_cls, Capability.ENROLMENTS)
         account_id = await self.create(connector, 9)
@@ -267,7 +296,7 @@ class TargetContract(_Common):
         assert [(e.course_id, e.started) for e in listed] == [(course_ids[0], True)]
 
     async def test_enrolments_can_be_listed_for_some_courses(
-        self, connector: Any, connector_cls: type[Any], course_ids: list[str]
+        self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str]
     ) -> None:
         self.requires(connector_cls, Capability.ENROLMENTS)
         account_id = await self.create(connector, 13)
@@ -279,7 +308,9 @@ class TargetContract(_Common):
         assert (account_id, course_ids[1]) in {(e.account_id, e.course_id) for e in listed}
         assert await collect(connector.list_enrolments(course_ids=[])) == []
 
-    async def test_manager_scope_round_trip(self, connector: Any, connector_cls: type[Any], roles: list[str]) -> None:
+    async def test_manager_scope_round_trip(
+        self, connector: TargetConnector, connector_cls: TargetClass, roles: list[str]
+    ) -> None:
         self.requires(connector_cls, Capability.MANAGER_SCOPE)
         manager, report = await self.create(connector, 4), await self.create(connector, 5)
         op = AssignRole(
@@ -290,7 +321,9 @@ class TargetContract(_Common):
         held = await collect(connector.list_role_assignments())
         assert any(r.account_id == manager and r.scope is RoleScope.USER and r.scope_id == report for r in held)
 
-    async def test_sso_identity_round_trip(self, connector: Any, connector_cls: type[Any], sso_auth: str) -> None:
+    async def test_sso_identity_round_trip(
+        self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str
+    ) -> None:
         self.requires(connector_cls, Capability.SSO)
         account_id = await self.create(connector, 6)
         op = SetSsoIdentity(hr_id="CT-6", account_id=account_id, auth=sso_auth, subject="contract.user6@example.com")
@@ -300,7 +333,7 @@ class TargetContract(_Common):
         assert (account_id, sso_auth) in identities
 
     async def test_one_result_per_op_in_order(
-        self, connector: Any, connector_cls: type[Any], course_ids: list[str]
+        self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str]
     ) -> None:
         self.requires(connector_cls, Capability.ENROLMENTS)
         account_id = await self.create(connector, 7)
@@ -313,7 +346,7 @@ class TargetContract(_Common):
         assert [r.outcome for r in results] == ["done", "failed", "done"]
 
     async def test_create_batch_goes_out_together(
-        self, connector: Any, connector_cls: type[Any], fake: FakeServer
+        self, connector: TargetConnector, connector_cls: TargetClass, fake: FakeServer
     ) -> None:
         limit = connector_cls.info.batch_limits.get(OpKind.CREATE_USER, 1)
         if limit < 3:
@@ -324,14 +357,14 @@ class TargetContract(_Common):
         assert len(fake.writes) - before == 1
 
     async def test_reads_honour_throttling(
-        self, connector: Any, fake: FakeServer, clock: FakeClock, existing_accounts: set[str]
+        self, connector: TargetConnector, fake: FakeServer, clock: FakeClock, existing_accounts: set[str]
     ) -> None:
         fake.fail_next(1, status=503, retry_after=5)
         listed = {a.account_id for a in await collect(connector.list_accounts())}
         assert existing_accounts <= listed
         assert 5 in clock.sleeps
 
-    async def test_writes_are_not_retried_on_server_errors(self, connector: Any, fake: FakeServer) -> None:
+    async def test_writes_are_not_retried_on_server_errors(self, connector: TargetConnector, fake: FakeServer) -> None:
         fake.fail_next(1, status=503, when=fake.is_write)
         try:
             results = await connector.apply([CreateUser(hr_id="CT-20", fields=_fields(20))])
@@ -342,11 +375,11 @@ class TargetContract(_Common):
         created = [a for a in await collect(connector.list_accounts()) if a.fields.username == "contract.user20"]
         assert created == []
 
-    async def test_bad_credentials_raise_auth_error(self, bad_connector: Any) -> None:
+    async def test_bad_credentials_raise_auth_error(self, bad_connector: TargetConnector) -> None:
         with pytest.raises(AuthError):
             await collect(bad_connector.list_accounts())
 
-    async def test_errors_carry_no_secret(self, bad_connector: Any, bad_config: ConnectorConfig) -> None:
+    async def test_errors_carry_no_secret(self, bad_connector: TargetConnector, bad_config: ConnectorConfig) -> None:
         with capture_logs() as logs, pytest.raises(ConnectorError) as caught:
             await bad_connector.apply([CreateUser(hr_id="CT-30", fields=_fields(30))])
         for secret in secret_values(bad_config):

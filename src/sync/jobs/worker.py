@@ -8,38 +8,32 @@ batch in flight, records it, hands its runs back and exits; another worker (or t
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 from dataclasses import dataclass, field
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs import maintenance, workflow
+from enrolsync.sync.jobs.root import Root, open_root
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
-from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
-from enrolsync.sync.store.db import make_async_engine, session_factory
-from enrolsync.sync.store.migrate import upgrade
 
 log = structlog.get_logger("enrolsync.worker")
 
 
 @dataclass
 class Worker:
-    runtime: Runtime
-    engine: AsyncEngine
+    root: Root
     queue: workflow.DbosRunQueue
     loop_task: asyncio.Task[None] | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
-
-def _worker_id(settings: Settings) -> str:
-    return settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    @property
+    def runtime(self) -> Runtime:
+        return self.root.runtime
 
 
 async def _maintain(worker: Worker, every: float) -> None:
@@ -61,23 +55,17 @@ async def start(
     maintain: bool = True,
 ) -> Worker:
     """Migrate, build the runtime, launch the engine in this process and start the maintenance loop."""
-    url = settings.resolved_database_url()
-    await asyncio.to_thread(upgrade, url)
-    engine = make_async_engine(url)
-    runtime = Runtime(
-        sessions=session_factory(engine),
-        registry=registry or Registry.from_entry_points(),
-        box=SecretBox(load_or_create_keys(settings)),
-        clients=clients or ClientFactory(clock=clock),
-        clock=clock,
-        owner=_worker_id(settings),
-        lease_seconds=settings.run_lease_seconds,
-    )
+    root = await open_root(settings, registry=registry, clients=clients, clock=clock)
+    runtime = root.runtime
     system_url = settings.resolved_system_database_url()
-    await workflow.launch(
-        runtime, system_database_url=system_url, concurrency=settings.worker_concurrency, executor_id=runtime.owner
-    )
-    worker = Worker(runtime=runtime, engine=engine, queue=workflow.DbosRunQueue(system_url))
+    try:
+        await workflow.launch(
+            runtime, system_database_url=system_url, concurrency=settings.worker_concurrency, executor_id=runtime.owner
+        )
+    except BaseException:
+        await root.close()  # a worker that cannot start its engine leaves no pool behind
+        raise
+    worker = Worker(root=root, queue=workflow.DbosRunQueue(system_url))
     if maintain:
         worker.loop_task = asyncio.create_task(_maintain(worker, settings.maintenance_seconds))
     log.info("worker started", worker_id=runtime.owner)
@@ -92,7 +80,7 @@ async def stop(worker: Worker, *, timeout_seconds: int = 30) -> None:
         await worker.loop_task
     await asyncio.to_thread(workflow.shutdown, timeout_seconds)
     worker.queue.close()
-    await worker.engine.dispose()
+    await worker.root.close()
 
 
 async def serve(settings: Settings) -> None:

@@ -1,27 +1,29 @@
-"""The durable-engine binding (DBOS Transact): one workflow per run, one step per stage, one queue for runs.
+"""The durable-engine binding (DBOS Transact): a run's step sequence as one workflow, each step a DBOS step.
 
-Nothing else imports dbos. A workflow's id is its run's id and generation, so enqueueing a run twice runs it
-once. Each step is idempotent (see `steps.py`); a worker that dies lets its run's lease lapse and another worker
-takes the run over as the next generation, which continues where the records say the last one stopped (see
-`sync/run/lease.py`). DBOS keeps its state in a system database: a SQLite file beside the app database on the embedded
-default, the app's PostgreSQL database (schema `dbos`) in production, where workers on several machines share it.
+The sequence itself is `steps.run_sequence`, which tests drive directly; this module only binds it (and one
+queue for runs) to DBOS, and nothing else imports dbos. A workflow's id is its run's id and generation, so
+enqueueing a run twice runs it once. Each step is idempotent (see `steps.py`); a worker that dies lets its run's
+lease lapse and another worker takes the run over as the next generation, which continues where the records say
+the last one stopped (see `sync/run/lease.py`). DBOS keeps its state in a system database: a SQLite file beside
+the app database on the embedded default, the app's PostgreSQL database (schema `dbos`) in production, where
+workers on several machines share it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSClient, DBOSConfig, run_dbos_database_migrations
 
-from enrolsync.sync.run import lease, steps
+from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
 
 T = TypeVar("T")
 QUEUE = "enrolsync-runs"
 WORKFLOW = "run_workflow"
 
-# DBOS steps receive only the run id (job arguments carry ids, never credentials); the process's runtime is
+# DBOS workflows receive only the run id (job arguments carry ids, never credentials); the process's runtime is
 # installed here once by `launch`.
 _runtime: Runtime | None = None
 
@@ -32,85 +34,22 @@ def _rt() -> Runtime:
     return _runtime
 
 
-WAIT_SECONDS = 2.0  # how often a run waiting for its pipeline's other run looks again (a durable sleep)
+async def durable_step(name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The production `StepRunner`: run one step as a DBOS step, its result (or error) recorded under `name`, so a
+    recovered workflow skips the steps it finished and replays their results."""
 
+    # DBOS runs a coroutine *function* on the event loop; handed `fn` (a lambda returning a coroutine) it would
+    # take it for a blocking function and run it in a thread.
+    async def body() -> T:
+        return await fn()
 
-@DBOS.step()
-async def begin_step(run_id: str, generation: int) -> str:
-    return str(await steps.begin(_rt(), run_id, generation))
-
-
-async def _held(run_id: str, generation: int, step: Callable[[], Awaitable[T]]) -> T:
-    return await lease.holding(_rt(), run_id, generation, step)
-
-
-@DBOS.step()
-async def plan_step(run_id: str, generation: int) -> None:
-    await _held(run_id, generation, lambda: steps.plan(_rt(), run_id))
-
-
-@DBOS.step()
-async def guard_step(run_id: str, generation: int) -> bool:
-    return await _held(run_id, generation, lambda: steps.guard(_rt(), run_id))
-
-
-@DBOS.step()
-async def apply_step(run_id: str, generation: int) -> bool:
-    done = await _held(run_id, generation, lambda: steps.apply(_rt(), run_id, generation))
-    if not done:
-        await lease.release(_rt(), run_id, generation)
-    return done
-
-
-@DBOS.step()
-async def finish_step(run_id: str, generation: int) -> str:
-    return await _held(run_id, generation, lambda: steps.finish(_rt(), run_id))
-
-
-@DBOS.step()
-async def fail_step(run_id: str, reason: str) -> None:
-    await steps.fail(_rt(), run_id, reason)
-
-
-@DBOS.step()
-async def release_step(run_id: str, generation: int) -> None:
-    try:
-        await lease.release(_rt(), run_id, generation)
-    except Exception as error:  # still unreachable: the lease lapses by itself
-        if not steps.database_gone(error):
-            raise
-
-
-@DBOS.step()
-async def blocked_step(run_id: str) -> bool:
-    return await steps.is_blocked(_rt(), run_id)
+    return await DBOS.run_step_async({"name": name}, body)
 
 
 @DBOS.workflow()
 async def run_workflow(run_id: str, generation: int = 0) -> str:
-    claim = await begin_step(run_id, generation)
-    while claim == lease.Claim.WAIT:
-        await DBOS.sleep_async(WAIT_SECONDS)
-        claim = await begin_step(run_id, generation)
-    if claim != lease.Claim.GO:
-        return "skipped"
-    try:
-        await plan_step(run_id, generation)
-        if await guard_step(run_id, generation) and not await apply_step(run_id, generation):
-            return "interrupted"  # shutting down or taken over: the run's records say where it stopped
-        if await blocked_step(run_id):
-            return "blocked"
-        return await finish_step(run_id, generation)
-    except lease.LeaseLost:
-        return "superseded"
-    except Exception as error:  # the run must end visibly failed, whatever broke
-        if steps.database_gone(error):
-            # Our database went away mid-step: hand the run back; a worker takes it over as the next
-            # generation once the database answers (see `steps.execute`).
-            await release_step(run_id, generation)
-            return "interrupted"
-        await fail_step(run_id, steps.describe(error))
-        return "failed"
+    """One run's workflow: the step sequence every test drives, each step durable, each pause a durable sleep."""
+    return await steps.run_sequence(_rt(), run_id, generation, step=durable_step, pause=DBOS.sleep_async)
 
 
 def workflow_id(run_id: str, generation: int = 0) -> str:

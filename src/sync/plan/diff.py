@@ -129,8 +129,8 @@ def diff(desired: DesiredState | None, link: LinkedState | None, *, policy: Poli
         policy: the pipeline's policies.
 
     Returns:
-        Ops for this person only, unordered across kinds (`plan.build_plan` orders them). A new account's ops
-        carry `account_id=None`; the executor fills it in once `CreateUser` succeeded.
+        Ops for this person only, unordered across kinds (`order.PlanOrder` numbers them in plan order). A new
+        account's ops carry `account_id=None`; the executor fills it in once `CreateUser` succeeded.
 
     Raises:
         ValueError: `desired` and the link's applied state belong to different people.

@@ -120,6 +120,19 @@ def awaiting_start(person: Person, policies: Policies, today: date) -> bool:
     return hired is not None and (hired - today).days > policies.provision_days_before_start
 
 
+def manager_of(person: Person, policies: Policies, today: date) -> str | None:
+    """Whom `person` counts as a direct report of, or None: the one definition of "who counts as a report".
+
+    The engine grants the manager role over each report and evaluates `is_manager` on them; the API's people and
+    team views list them. A leaver, or a hire not yet provisioned, has no account a manager role could be held
+    over, so they report to nobody; nor does anyone report to themselves (bad HR data).
+    """
+    manager = person.manager_hr_id
+    if not manager or manager == person.hr_id or is_leaver(person, today) or awaiting_start(person, policies, today):
+        return None
+    return manager
+
+
 def account_fields(person: Person, mapping: FieldMapping) -> AccountFields:
     """The target account's profile for `person` under `mapping`.
 

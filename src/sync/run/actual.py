@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from typing import Any
 
-from enrolsync.connectors.base import Capability
+from enrolsync.connectors.base import Capability, TargetConnector
 from enrolsync.sync.plan.drift import ObservedAccount
 from enrolsync.sync.rules.desired import SsoSpec
 
 
-async def snapshot(target: Any, *, owners: Mapping[str, str], courses: Collection[str]) -> dict[str, ObservedAccount]:
+async def snapshot(
+    target: TargetConnector, *, owners: Mapping[str, str], courses: Collection[str]
+) -> dict[str, ObservedAccount]:
     """The target's state for every linked account, by hr_id. A linked account the target no longer has is
     absent from the result.
 
@@ -61,7 +62,7 @@ async def snapshot(target: Any, *, owners: Mapping[str, str], courses: Collectio
     }
 
 
-async def started_enrolments(target: Any, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+async def started_enrolments(target: TargetConnector, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the (account id, course id) enrolments the learner has started, reading only their courses."""
     if not pairs or Capability.ENROLMENTS not in target.info.capabilities:
         return set()

@@ -1,6 +1,7 @@
 """The executor: apply a run's planned ops through the target, record each outcome with its link update.
 
-Ops are taken from the database in plan order and cut into batches of one kind (the target's batch limits).
+Ops are taken from the database in plan order and cut into batches of one kind (`plan.order.batches`, to the
+target's batch limits).
 Each batch's outcomes and link updates are committed in one transaction, so a crash repeats at most one batch,
 and the targets' idempotency turns those repeats into `already`.
 Ops that come back `retry` are retried here (the one retry layer for writes) after re-reading the target, so a
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
+from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpKind, OpResult
 from enrolsync.sync.plan.diff import record
+from enrolsync.sync.plan.order import batches
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
@@ -53,7 +55,7 @@ def _resolve(item: Pending, links: dict[str, Link]) -> str | None:
     return None
 
 
-async def _call(target: Any, ops: Sequence[Op]) -> list[OpResult]:
+async def _call(target: TargetConnector, ops: Sequence[Op]) -> list[OpResult]:
     try:
         results = list(await target.apply(ops))
     except TransientError as error:
@@ -65,7 +67,7 @@ async def _call(target: Any, ops: Sequence[Op]) -> list[OpResult]:
     return results
 
 
-async def _reread(target: Any, item: Pending) -> OpResult | None:
+async def _reread(target: TargetConnector, item: Pending) -> OpResult | None:
     """Before re-sending a create whose answer was lost, look for the account it may have made."""
     if not isinstance(item.op, CreateUser) or not item.op.fields.external_id:
         return None
@@ -78,7 +80,7 @@ async def _reread(target: Any, item: Pending) -> OpResult | None:
     return None
 
 
-async def _apply_with_retries(rt: Runtime, target: Any, items: list[Pending]) -> None:
+async def _apply_with_retries(rt: Runtime, target: TargetConnector, items: list[Pending]) -> None:
     todo = items
     for attempt in range(1, rt.max_attempts + 1):
         results = await _call(target, [i.op for i in todo])
@@ -129,7 +131,7 @@ def _record(item: Pending, link: Link | None) -> None:
         link.last_error_at = row.updated_at
 
 
-async def _apply_batch(rt: Runtime, ctx: RunContext, target: Any, rows: list[RunOp]) -> None:
+async def _apply_batch(rt: Runtime, ctx: RunContext, target: TargetConnector, rows: list[RunOp]) -> None:
     items = [Pending(row=row, op=OP_ADAPTER.validate_python(row.op)) for row in rows]
     async with rt.sessions() as session:
         wanted = {i.op.hr_id for i in items} | {h for i in items if (h := getattr(i.op, "scope_hr_id", None))}
@@ -183,15 +185,6 @@ async def _refuse_shared_accounts(session: Any, pipeline_id: str, items: list[Pe
             )
 
 
-def _cut(rows: list[RunOp], limits: Any) -> list[list[RunOp]]:
-    batches: list[list[RunOp]] = []
-    for kind, group in groupby(rows, key=lambda r: r.kind):
-        run = list(group)
-        size = max(limits.get(OpKind(kind), 1), 1)
-        batches += [run[i : i + size] for i in range(0, len(run), size)]
-    return batches
-
-
 async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Awaitable[bool]]) -> bool:
     """Apply every planned op of the run, in plan order; returns False when interrupted between batches.
 
@@ -206,7 +199,7 @@ async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Aw
                 rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk)
             if not rows:
                 return True
-            for batch in _cut(rows, info.batch_limits):
+            for batch in batches(rows, info.batch_limits, kind=lambda row: OpKind(row.kind)):
                 if rt.stopping.is_set() or not await still_ours():
                     return False
                 await _apply_batch(rt, ctx, target, batch)

@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
-from enrolsync.connectors.base import ConnectorConfig, ConnectorInfo
+from enrolsync.connectors.base import Connector, ConnectorClass, ConnectorConfig, ConnectorInfo
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.kit.retry import ReadRetry
+
+C = TypeVar("C", bound=Connector)
 
 
 @dataclass
@@ -43,11 +45,11 @@ class ClientFactory:
 
     @asynccontextmanager
     async def connector(
-        self, connector_cls: type[Any], config: ConnectorConfig, *, limiter: RateLimiter | None = None
-    ) -> AsyncIterator[Any]:
-        """A connector with its own client; the client closes when the block ends."""
-        info: ConnectorInfo = connector_cls.info
-        limiter = limiter or self.limiter(info, config)
+        self, connector_cls: ConnectorClass[C], config: ConnectorConfig, *, limiter: RateLimiter | None = None
+    ) -> AsyncIterator[C]:
+        """A connector with its own client (a source for a `SourceClass`, a target for a `TargetClass`); the
+        client closes when the block ends."""
+        limiter = limiter or self.limiter(connector_cls.info, config)
         retry = self.read_retry or ReadRetry(clock=self.clock)
         async with build_client(config, transport=self._transport(config), limiter=limiter) as http:
             yield connector_cls(config, http, retry=retry)

@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.connectors.base import ConnectorConfig
+from enrolsync.connectors.base import Connector, ConnectorClass, ConnectorConfig, SourceConnector, TargetConnector
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.registry import Registry
 from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
@@ -42,9 +42,14 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set on SIGTERM: finish the batch, hand over
 
 
+C = TypeVar("C", bound=Connector)
+
+
 @dataclass(frozen=True)
-class Side:
-    cls: type[Any]
+class Side(Generic[C]):
+    """One end of the pipeline: its connector class (a source or a target) and the connection's config."""
+
+    cls: ConnectorClass[C]
     config: ConnectorConfig
 
 
@@ -56,19 +61,22 @@ class RunContext:
     scope: str
     hr_ids: tuple[str, ...]
     spec: PipelineSpec
-    source: Side
-    target: Side
+    source: Side[SourceConnector]
+    target: Side[TargetConnector]
 
 
 class RunGone(LookupError):
     """The run (or its pipeline or a connection) no longer exists."""
 
 
-async def _side(session: AsyncSession, rt: Runtime, connection_id: str) -> Side:
+async def _connection(session: AsyncSession, connection_id: str) -> Connection:
     connection = await session.get(Connection, connection_id)
     if connection is None:
         raise RunGone(f"connection {connection_id} is gone")
-    cls = rt.registry.get(connection.connector)
+    return connection
+
+
+def _side(rt: Runtime, connection: Connection, cls: ConnectorClass[C]) -> Side[C]:
     return Side(cls=cls, config=load_config(cls.info.config_model, connection.config, connection.secrets, rt.box))
 
 
@@ -81,6 +89,8 @@ async def load_context(rt: Runtime, run_id: str) -> RunContext:
         version = await session.get(PipelineVersion, (run.pipeline_id, run.pipeline_version))
         if pipeline is None or version is None:
             raise RunGone(f"pipeline {run.pipeline_id} v{run.pipeline_version} is gone")
+        source = await _connection(session, pipeline.source_id)
+        target = await _connection(session, pipeline.target_id)
         return RunContext(
             run_id=run.id,
             pipeline_id=pipeline.id,
@@ -88,6 +98,6 @@ async def load_context(rt: Runtime, run_id: str) -> RunContext:
             scope=run.scope,
             hr_ids=tuple(run.hr_ids),
             spec=parse_spec(version.spec),
-            source=await _side(session, rt, pipeline.source_id),
-            target=await _side(session, rt, pipeline.target_id),
+            source=_side(rt, source, rt.registry.source(source.connector)),
+            target=_side(rt, target, rt.registry.target(target.connector)),
         )

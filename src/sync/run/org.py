@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from enrolsync.connectors.model import Person, PersonStatus
-from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver
+from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver, manager_of
 from enrolsync.sync.rules.policy import OnLeavePolicy, Policies
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import repo
@@ -52,14 +52,13 @@ class Org:
             return
         person = Person.model_validate(link.person)
         leaver, waiting = is_leaver(person, today), awaiting_start(person, policies, today)
-        manager = person.manager_hr_id
-        # A leaver, or a hire not yet provisioned, has no account a manager role could be held over.
-        if manager and manager != person.hr_id and not leaver and not waiting:
+        manager = manager_of(person, policies, today)
+        if manager is not None:
             self.managers[person.hr_id] = manager
         if not waiting and _due(link, person, active, leaver, policies):
             self.due.add(person.hr_id)
-            if manager:
-                self.due.add(manager)
+            if person.manager_hr_id:
+                self.due.add(person.manager_hr_id)
 
 
 def _due(link: Link, person: Person, active: bool, leaver: bool, policies: Policies) -> bool:

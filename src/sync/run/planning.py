@@ -1,7 +1,7 @@
 """Step two of a run: desired state for each person in scope, first links, drift, and the diff stored as planned ops.
 
 Works in chunks of people so memory stays flat; ops are numbered so that reading them back by `seq` gives the
-plan order of `plan.ORDER` (creates first, deactivations last) without holding the whole plan in memory.
+plan order (`plan.order`: creates first, deactivations last) without holding the whole plan in memory.
 
 A full run under `DriftPolicy.REPAIR` or `REPORT` first reads the target's actual state (`actual.snapshot`) and
 plans against it (`drift.rebase`), so changes made by hand on the target are repaired (or only counted).
@@ -11,7 +11,7 @@ drift and the people awaiting their start date go to `run.counters` (see `PlanSu
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,12 +19,14 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
 from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase
+from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
 from enrolsync.sync.plan.matching import match_people
-from enrolsync.sync.plan.order import ORDER, GuardVerdict, check_deactivations
+from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
@@ -35,8 +37,6 @@ from enrolsync.sync.run.reading import ReadResult
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, Run, utcnow
 
-SEQ_BAND = 10_000_000  # ops of one kind per run; rank * band stays within a 32-bit integer column
-RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 LISTED = 200  # hr_ids a run's counters list at most (the count beside them is exact)
 
 
@@ -52,12 +52,7 @@ class PlanSummary:
     conflicted: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
     verdict: GuardVerdict = field(default_factory=lambda: GuardVerdict(blocked=False, deactivations=0, allowed=0))
-    next_seq: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-
-    def seq(self, kind: Any) -> int:
-        rank = RANK[kind]
-        self.next_seq[rank] += 1
-        return rank * SEQ_BAND + self.next_seq[rank]
+    order: PlanOrder = field(default_factory=PlanOrder)
 
     def counters(self) -> dict[str, Any]:
         """What planning adds to `run.counters`; hr_id lists are capped at `LISTED`, counts are exact.
@@ -90,7 +85,7 @@ class _Chunk:
 
     rt: Runtime
     ctx: RunContext
-    target: Any
+    target: TargetConnector
     session: AsyncSession
     links: dict[str, Link]
     summary: PlanSummary
@@ -225,12 +220,11 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
     await _keep_started(chunk, planned)
     rows: list[tuple[int, str, str, dict[str, Any]]] = []
-    for hr_id, ops in planned.items():
-        for op in ops:
-            rows.append((summary.seq(op.kind), hr_id, op.kind.value, op.model_dump(mode="json")))
-            if op.kind is OpKind.DEACTIVATE_USER:
-                summary.deactivations += 1
-                summary.deactivated.append(hr_id)
+    for seq, op in summary.order.number(op for ops in planned.values() for op in ops):
+        rows.append((seq, op.hr_id, op.kind.value, op.model_dump(mode="json")))
+        if op.kind is OpKind.DEACTIVATE_USER:
+            summary.deactivations += 1
+            summary.deactivated.append(op.hr_id)
     summary.ops += len(rows)
     await ledger.add_ops(chunk.session, run_id=chunk.ctx.run_id, ops=rows)
 
@@ -245,7 +239,9 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
-async def _snapshot(ctx: RunContext, target: Any, read: ReadResult, org: Org) -> dict[str, ObservedAccount] | None:
+async def _snapshot(
+    ctx: RunContext, target: TargetConnector, read: ReadResult, org: Org
+) -> dict[str, ObservedAccount] | None:
     if not read.full or ctx.spec.policies.drift is DriftPolicy.IGNORE:
         return None
     courses = org.courses | {course for rule in ctx.spec.rules for course in rule.enrol}

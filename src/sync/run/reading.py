@@ -8,7 +8,7 @@ from enrolsync.connectors.base import Capability, Cursor
 from enrolsync.connectors.model import Person
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
-from enrolsync.sync.store.tables import Checkpoint, Run
+from enrolsync.sync.store.tables import Run
 
 
 @dataclass
@@ -26,8 +26,8 @@ async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
     if ctx.scope != "incremental":
         return None
     async with rt.sessions() as session:
-        checkpoint = await session.get(Checkpoint, ctx.pipeline_id)
-    return Cursor(checkpoint.cursor) if checkpoint and checkpoint.cursor else None
+        cursor = await repo.get_checkpoint(session, pipeline_id=ctx.pipeline_id)
+    return Cursor(cursor) if cursor else None
 
 
 async def _store_page(rt: Runtime, ctx: RunContext, persons: list[Person], result: ReadResult) -> None:

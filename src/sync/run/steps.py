@@ -1,13 +1,20 @@
-"""One run as idempotent steps keyed by run id: begin -> read -> plan -> guard -> apply -> finish.
+"""One run as idempotent steps keyed by run id (begin -> plan -> guard -> apply -> finish), and the one sequence
+that runs them.
 
-`sync/jobs/workflow.py` wraps each step in the durable engine, so a worker that dies resumes at the first unfinished
-step; tests call the steps directly. Every step is safe to repeat: planning is skipped once ops exist, applying
-takes only ops still `planned`, finishing recomputes from the recorded outcomes.
+`run_sequence` is parametrised by how each step runs: `execute` calls each directly (tests, benchmarks), and
+`sync/jobs/workflow.py` makes each a durable step, so a worker that dies resumes at the first unfinished step and
+every test exercises what a worker runs. Every step is safe to repeat: planning is skipped once the plan is
+complete, applying takes only ops still `planned`, finishing recomputes from the recorded outcomes.
+
+Somewhat over 300 lines on purpose: the steps and the one sequence that orders them (and decides what a failure
+in any of them does to the run) are read together, and `steps.execute` is the entry point every harness calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -22,12 +29,25 @@ from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_contex
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.run.planning import plan_run
 from enrolsync.sync.run.reading import read_source
-from enrolsync.sync.store import ledger
-from enrolsync.sync.store.tables import Checkpoint, Run, RunOp, RunOpStatus, RunStatus, utcnow
+from enrolsync.sync.store import ledger, repo
+from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
 log = structlog.get_logger("enrolsync.run")
+T = TypeVar("T")
 
-FINAL = {RunStatus.SUCCEEDED, RunStatus.PARTIALLY_FAILED, RunStatus.FAILED, RunStatus.CANCELLED}
+WAIT_SECONDS = 2.0  # how often a run waiting for its pipeline's other run looks again
+
+
+class StepRunner(Protocol):
+    """How the sequence runs one step: call `fn` and return its result, recording it under `name` if durable.
+
+    A step's result is stored by the durable engine, so steps return only None, bool, str or a `Claim`.
+    """
+
+    async def __call__(self, name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T: ...
+
+
+Pause = Callable[[float], Awaitable[None]]
 
 
 async def _set(rt: Runtime, run_id: str, **changes: object) -> Run | None:
@@ -46,7 +66,12 @@ async def begin(rt: Runtime, run_id: str, generation: int = 0) -> Claim:
     """Take the run for this worker: GO, WAIT (the pipeline's other run is executing) or SKIP (nothing to do)."""
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
-        if run is None or run.status in FINAL or run.status == RunStatus.BLOCKED or run.generation > generation:
+        if (
+            run is None
+            or run.status in FINISHED_RUN_STATUSES
+            or run.status == RunStatus.BLOCKED
+            or run.generation > generation
+        ):
             return Claim.SKIP
     return await claim(rt, run_id, generation)
 
@@ -149,7 +174,7 @@ async def finish(rt: Runtime, run_id: str) -> str:
         run = await session.get(Run, run_id)
         if run is None:
             return "gone"
-        if run.status in FINAL:
+        if run.status in FINISHED_RUN_STATUSES:
             return str(run.status)
         if run.error and ctx.mode == "apply":
             await _abandon_planned(session, run_id, run.error)
@@ -158,9 +183,7 @@ async def finish(rt: Runtime, run_id: str) -> str:
         people = run.counters.get("people", {})
         clean = status == RunStatus.SUCCEEDED and not people.get("invalid") and not people.get("conflicts")
         if ctx.mode == "apply" and clean and ctx.scope != "people" and run.cursor:
-            checkpoint = await session.get(Checkpoint, ctx.pipeline_id) or Checkpoint(pipeline_id=ctx.pipeline_id)
-            checkpoint.cursor, checkpoint.updated_at = run.cursor, utcnow()
-            session.add(checkpoint)
+            await repo.save_checkpoint(session, pipeline_id=ctx.pipeline_id, cursor=run.cursor)
         run.status, run.finished_at = status, utcnow()
         run.counters = {**run.counters, "ops": counts}
         session.add(run)
@@ -180,12 +203,12 @@ async def _abandon_planned(session: AsyncSession, run_id: str, error: str) -> No
     await (await session.connection()).execute(stmt)
 
 
-async def fail(rt: Runtime, run_id: str, reason: str) -> None:
+async def fail(rt: Runtime, run_id: str, reason: str, generation: int = 0) -> None:
     """Mark a run failed for a reason outside the ops (source unreachable, bad stored config); a run-level
-    failure counts toward the pipeline's quarantine."""
+    failure counts toward the pipeline's quarantine. A newer generation's run is not this worker's to fail."""
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
-        if run is None or run.status in FINAL:
+        if run is None or run.status in FINISHED_RUN_STATUSES or run.generation > generation:
             return
         run.status, run.error, run.finished_at = RunStatus.FAILED, reason[:2000], utcnow()
         session.add(run)
@@ -194,45 +217,101 @@ async def fail(rt: Runtime, run_id: str, reason: str) -> None:
     log.warning("failed", run_id=run_id, reason=reason[:200])
 
 
-async def execute(rt: Runtime, run_id: str, generation: int = 0) -> str:
-    """All steps in order, in-process, holding the lease (the worker runs the same steps under the engine)."""
+async def direct(name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The plain `StepRunner`: run the step now, in this process, with nothing recorded around it."""
+    return await fn()
+
+
+async def run_sequence(rt: Runtime, run_id: str, generation: int, *, step: StepRunner, pause: Pause) -> str:
+    """Take the run and run its steps in order: the one sequence tests and workers execute.
+
+    Args:
+        step: how each step runs: `direct` in-process, or as a durable step (`sync/jobs/workflow.py`).
+        pause: how a run waiting for its pipeline's other run sleeps: the runtime's clock in tests (no test waits
+            on wall time), the durable engine's sleep in production (a recovered workflow skips slept time).
+
+    Returns:
+        The run's final status, `blocked`, `interrupted` (handed back between batches: shutdown, takeover or our
+        database gone; another worker continues it), `superseded` (a newer generation owns it), `gone`, or
+        `skipped` (nothing to do: finished, cancelled, blocked, or held by a live worker).
+    """
     try:
-        if await begin(rt, run_id, generation) is not Claim.GO:
-            return "skipped"
-        await holding(rt, run_id, generation, lambda: plan(rt, run_id))
-        may_apply = await holding(rt, run_id, generation, lambda: guard(rt, run_id))
-        if may_apply and not await holding(rt, run_id, generation, lambda: apply(rt, run_id, generation)):
-            await release(rt, run_id, generation)
-            return "interrupted"
-        if await is_blocked(rt, run_id):
-            return str(RunStatus.BLOCKED)
-        return await holding(rt, run_id, generation, lambda: finish(rt, run_id))
-    except (RunGone, LeaseLost) as error:
-        log.warning("stopped", run_id=run_id, reason=type(error).__name__)
-        return "superseded" if isinstance(error, LeaseLost) else "gone"
+        return await _sequence(rt, run_id, generation, step, pause)
+    except LeaseLost:
+        log.warning("stopped", run_id=run_id, reason="LeaseLost")
+        return "superseded"
+    except RunGone as error:
+        log.warning("stopped", run_id=run_id, reason="RunGone")
+        gone = str(error)  # our own message: ids only
+        await step("fail_step", lambda: fail(rt, run_id, gone, generation))  # for when the run's row is left
+        return "gone"
     except DBAPIError as error:
         if not database_gone(error):
-            return await _crashed(rt, run_id, error)
+            return await _crashed(rt, run_id, generation, step, error)
         # Our own database went away mid-step: that step's transaction rolled back whole, so the run's records
         # are consistent. Hand the run back; once the database answers again a worker takes it over and
         # continues where the records say (the lease lapses by itself if even this release cannot be written).
         log.warning("run.database_unavailable", run_id=run_id, error=type(error).__name__)
-        with suppress(DBAPIError):
-            await release(rt, run_id, generation)
+        await step("release_step", lambda: _release_if_reachable(rt, run_id, generation))
         return "interrupted"
     except ConnectorError as error:
         # A remote system failed the whole run (down, throttling past every retry, looping pages): expected
         # in operation, so no stack trace; the run's error says what the system answered.
-        log.warning("run failed", run_id=run_id, error=describe(error))
-        await fail(rt, run_id, describe(error))
+        reason = describe(error)
+        log.warning("run failed", run_id=run_id, error=reason)
+        await step("fail_step", lambda: fail(rt, run_id, reason, generation))
         return str(RunStatus.FAILED)
     except Exception as error:  # the run must end visibly failed, whatever broke
-        return await _crashed(rt, run_id, error)
+        return await _crashed(rt, run_id, generation, step, error)
 
 
-async def _crashed(rt: Runtime, run_id: str, error: Exception) -> str:
+async def _sequence(rt: Runtime, run_id: str, generation: int, step: StepRunner, pause: Pause) -> str:
+    # Step names are the durable engine's record of the sequence: a recovered workflow replays recorded results
+    # by position and name, so the order below may depend only on earlier steps' results. They keep the names
+    # the steps had as decorated functions, so a workflow in flight across an upgrade still replays.
+    def held(fn: Callable[[], Awaitable[T]]) -> Callable[[], Coroutine[Any, Any, T]]:
+        return lambda: holding(rt, run_id, generation, fn)
+
+    claim = Claim(await step("begin_step", lambda: begin(rt, run_id, generation)))
+    while claim is Claim.WAIT:
+        await pause(WAIT_SECONDS)  # one executing run per pipeline: this one starts when the other ends
+        claim = Claim(await step("begin_step", lambda: begin(rt, run_id, generation)))
+    if claim is not Claim.GO:
+        return "skipped"
+    await step("plan_step", held(lambda: plan(rt, run_id)))
+    may_apply = await step("guard_step", held(lambda: guard(rt, run_id)))
+    if may_apply and not await step("apply_step", lambda: _apply_or_hand_back(rt, run_id, generation)):
+        return "interrupted"  # shutting down or taken over: the run's records say where it stopped
+    if await step("blocked_step", lambda: is_blocked(rt, run_id)):
+        return str(RunStatus.BLOCKED)
+    return await step("finish_step", held(lambda: finish(rt, run_id)))
+
+
+async def _apply_or_hand_back(rt: Runtime, run_id: str, generation: int) -> bool:
+    """Apply while holding the lease; an apply interrupted between batches hands the run back at once."""
+    done = await holding(rt, run_id, generation, lambda: apply(rt, run_id, generation))
+    if not done:
+        await release(rt, run_id, generation)
+    return done
+
+
+async def _release_if_reachable(rt: Runtime, run_id: str, generation: int) -> None:
+    with suppress(DBAPIError):  # still unreachable: the lease lapses by itself
+        await release(rt, run_id, generation)
+
+
+async def execute(rt: Runtime, run_id: str, generation: int = 0) -> str:
+    """`run_sequence` in this process, each step called directly, pausing on the runtime's clock.
+
+    What tests and benchmarks drive; a worker runs the same sequence with each step made durable.
+    """
+    return await run_sequence(rt, run_id, generation, step=direct, pause=rt.clock.sleep)
+
+
+async def _crashed(rt: Runtime, run_id: str, generation: int, step: StepRunner, error: Exception) -> str:
     log.exception("run crashed", run_id=run_id)
-    await fail(rt, run_id, describe(error))
+    reason = describe(error)
+    await step("fail_step", lambda: fail(rt, run_id, reason, generation))
     return str(RunStatus.FAILED)
 
 

@@ -6,7 +6,7 @@ call works on a chunk of rows in one statement and one transaction.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,19 +43,6 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
         set_={"person": stmt.excluded.person, "updated_at": stmt.excluded.updated_at},
     )
     await _execute(session, stmt)
-
-
-async def stream_people(session: AsyncSession, *, pipeline_id: str) -> AsyncIterator[tuple[str, str | None, Any]]:
-    """(hr_id, account_id, person JSON) of every link of a pipeline, streamed."""
-    stmt = (
-        sa.select(Link.hr_id, Link.account_id, Link.person)  # type: ignore[call-overload]
-        .where(Link.pipeline_id == pipeline_id)
-        .order_by(Link.hr_id)
-        .execution_options(yield_per=2000)
-    )
-    result = await session.stream(stmt)
-    async for hr_id, account_id, person in result:
-        yield hr_id, account_id, person
 
 
 async def account_owners(session: AsyncSession, *, pipeline_id: str, account_ids: Sequence[str]) -> dict[str, str]:

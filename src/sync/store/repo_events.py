@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.db import dialect_insert
-from enrolsync.sync.store.tables import Event, utcnow
+from enrolsync.sync.store.tables import Event
 
 DEFAULT_LIMIT = 100
 
@@ -58,35 +57,12 @@ async def list_events(
     *,
     connection_id: str | None = None,
     pending: bool = False,
-    before: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> list[Event]:
-    """Events newest first; `pending` keeps those not yet turned into a run. Pass the last id of a page as
-    `before` for the next (older) page."""
+    """The newest `limit` events; `pending` keeps those not yet turned into a run."""
     stmt = select(Event).order_by(col(Event.received_at).desc(), col(Event.id).desc()).limit(limit)
     if connection_id is not None:
         stmt = stmt.where(Event.connection_id == connection_id)
     if pending:
         stmt = stmt.where(col(Event.dispatched_at).is_(None))
-    if before is not None:
-        cursor = await session.get(Event, before)
-        if cursor is None:
-            return []
-        stmt = stmt.where(
-            sa.or_(
-                col(Event.received_at) < cursor.received_at,
-                sa.and_(col(Event.received_at) == cursor.received_at, col(Event.id) < cursor.id),
-            )
-        )
     return list((await session.exec(stmt)).all())
-
-
-async def set_events_run(session: AsyncSession, *, ids: Sequence[str], run_id: str) -> None:
-    """Record which run handles the events with these row ids (`Event.id`, not the source's event id)."""
-    if ids:
-        stmt = (
-            sa.update(Event)
-            .where(col(Event.id).in_(list(ids)))
-            .values(run_id=run_id, run_ids=[run_id], dispatched_at=utcnow())
-        )
-        await session.exec(stmt)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from collections.abc import Iterable
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.db import dialect_insert
@@ -40,63 +39,6 @@ async def list_links(
     if after is not None:
         stmt = stmt.where(col(Link.hr_id) > after)
     return list((await session.exec(stmt)).all())
-
-
-async def upsert_link(
-    session: AsyncSession,
-    *,
-    pipeline_id: str,
-    hr_id: str,
-    account_id: str | None,
-    applied: Mapping[str, Any],
-    person: Mapping[str, Any] | None = None,
-) -> Link:
-    """Create or update the link of one person after an apply: sets `account_id` and `applied`, clears the
-    last error, and replaces `person` when given (kept otherwise). One statement, race-free on both databases.
-    """
-    now = utcnow()
-    insert = dialect_insert(session, Link).values(
-        pipeline_id=pipeline_id,
-        hr_id=hr_id,
-        account_id=account_id,
-        applied=dict(applied),
-        person=dict(person or {}),
-        last_error=None,
-        last_error_at=None,
-        updated_at=now,
-    )
-    changes: dict[str, Any] = {
-        "account_id": insert.excluded.account_id,
-        "applied": insert.excluded.applied,
-        "last_error": None,
-        "last_error_at": None,
-        "updated_at": now,
-    }
-    if person is not None:
-        changes["person"] = insert.excluded.person
-    stmt = insert.on_conflict_do_update(index_elements=["pipeline_id", "hr_id"], set_=changes).returning(Link)
-    return cast(Link, (await session.exec(stmt.execution_options(populate_existing=True))).scalars().one())
-
-
-async def record_link_error(session: AsyncSession, *, pipeline_id: str, hr_id: str, error: str) -> Link:
-    """Note why a person could not be synced (creating the link, without an account, if there is none)."""
-    now = utcnow()
-    insert = dialect_insert(session, Link).values(
-        pipeline_id=pipeline_id, hr_id=hr_id, person={}, applied={}, last_error=error, last_error_at=now, updated_at=now
-    )
-    stmt = insert.on_conflict_do_update(
-        index_elements=["pipeline_id", "hr_id"],
-        set_={"last_error": error, "last_error_at": now, "updated_at": now},
-    ).returning(Link)
-    return cast(Link, (await session.exec(stmt.execution_options(populate_existing=True))).scalars().one())
-
-
-async def count_links(session: AsyncSession, *, pipeline_id: str, with_errors: bool = False) -> int:
-    """How many people a pipeline links (only those whose last sync failed, with `with_errors`)."""
-    stmt = select(func.count()).select_from(Link).where(Link.pipeline_id == pipeline_id)
-    if with_errors:
-        stmt = stmt.where(col(Link.last_error).is_not(None))
-    return (await session.exec(stmt)).one()
 
 
 # --- checkpoints -------------------------------------------------------------------------------------------

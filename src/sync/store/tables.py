@@ -73,6 +73,11 @@ class RunStatus(StrEnum):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# A finished run never changes again: no worker takes it, nothing steers it, `finished_at` is stamped. A blocked run
+# is neither active nor finished: it waits for an admin's approval, which queues it again.
+FINISHED_RUN_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.PARTIALLY_FAILED, RunStatus.FAILED, RunStatus.CANCELLED}
+)
 # Predicates of the partial unique indexes, as literal SQL: an upsert's conflict target must repeat them verbatim
 # (bound parameters would keep PostgreSQL and SQLite from matching it to the index).
 QUEUED_RUN_PREDICATE = "status = 'queued'"

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
 from enrolsync.connectors.bamboohr import BambooHRSource
-from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNames
+from enrolsync.connectors.bamboohr.config import BambooHRConfig
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import RawRequest
 from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
-
-PAYLOADS = Path(__file__).parent / "payloads"
-COMPANY_SIZE = 57
-PAGE_SIZE = 10
-FIELDS = BambooHRFieldNames(username="customUsername", custom={"cost_centre": "customCostCenter"})
-
-
-def payload(name: str) -> Any:
-    return json.loads((PAYLOADS / name).read_text())
-
-
-def make_config(fake: BambooHRFake, **overrides: Any) -> BambooHRConfig:
-    options: dict[str, Any] = {
-        "company_domain": fake.company_domain,
-        "api_key": SecretStr(fake.api_key),
-        "webhook_private_key": SecretStr(fake.webhook_key),
-        "page_size": PAGE_SIZE,
-        "fields": FIELDS,
-        **overrides,
-    }
-    return BambooHRConfig(**options)
+from tests.support.connectors import COMPANY_SIZE, make_config
 
 
 @pytest.fixture
@@ -96,7 +72,3 @@ async def source(config: BambooHRConfig, fake: BambooHRFake, sleeps: FakeClock) 
     """The connector on a client built without auth, as the engine builds it: the connector adds its own."""
     async with build_client(config, transport=fake.transport()) as http:
         yield BambooHRSource(config, http, retry=ReadRetry(attempts=4, clock=sleeps))
-
-
-def dataset_requests(fake: BambooHRFake) -> list[httpx.Request]:
-    return [r for r in fake.requests if r.url.path.endswith("/datasets/employee/data")]

@@ -24,7 +24,7 @@ from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.connectors.testing.openapi import ExchangeLog, OpenApiSpec, SpecViolation
-from tests.connectors.bamboohr.conftest import PAYLOADS, make_config
+from tests.support.connectors import PAYLOADS, make_config
 
 SPEC = Path(__file__).parent / "openapi" / "bamboohr-public.yaml"
 GATEWAY = re.compile(r"^/api/gateway\.php/(?P<domain>[^/]+)/(?P<rest>.*)$")

@@ -19,7 +19,7 @@ from enrolsync.connectors.bamboohr.mapping import (
 from enrolsync.connectors.bamboohr.models import Checkpoint, DatasetPage
 from enrolsync.connectors.errors import Invalid
 from enrolsync.connectors.model import HrEventKind, Person, PersonStatus
-from tests.connectors.bamboohr.conftest import FIELDS, PAYLOADS, payload
+from tests.support.connectors import FIELDS, PAYLOADS, payload
 
 TODAY = date(2025, 6, 2)
 LEAVE = ("Leave of Absence", "On Leave")

@@ -18,7 +18,7 @@ from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import HrEventKind, Page, Person, PersonStatus
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.bamboohr.conftest import PAGE_SIZE, PAYLOADS, dataset_requests, make_config
+from tests.support.connectors import PAGE_SIZE, PAYLOADS, dataset_requests, make_config
 
 
 async def pages_of(source: BambooHRSource, since: str | None = None) -> list[Page[Person]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -14,14 +13,12 @@ from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.testing.fakes import FakeClock
-
-TOKEN = "moodle-test-token-5f2c9a"
-MIRROR_FIELD = "enrolsyncroles"
+from tests.support.connectors import MIRROR_FIELD, MOODLE_TOKEN
 
 
 @pytest.fixture
 def fake() -> FakeMoodle:
-    return FakeMoodle.seeded(token=TOKEN)
+    return FakeMoodle.seeded(token=MOODLE_TOKEN)
 
 
 @pytest.fixture
@@ -29,7 +26,7 @@ def config(fake: FakeMoodle) -> MoodleConfig:
     role_ids = {name: fake.role_id(name) for name in ("student", "editingteacher", "manager", "parent")}
     return MoodleConfig(
         base_url="https://moodle.example.test/",
-        token=SecretStr(TOKEN),
+        token=SecretStr(MOODLE_TOKEN),
         role_ids=role_ids,
         role_mirror_field=MIRROR_FIELD,
         job_title_field="jobtitle",
@@ -75,7 +72,3 @@ def clock() -> FakeClock:
 async def target(config: MoodleConfig, fake: FakeMoodle, clock: FakeClock) -> AsyncIterator[MoodleTarget]:
     async with build_client(config, transport=fake.transport()) as http:
         yield MoodleTarget(config, http, retry=ReadRetry(attempts=3, clock=clock))
-
-
-async def collect(iterator: Any) -> list[Any]:
-    return [item async for item in iterator]

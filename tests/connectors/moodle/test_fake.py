@@ -10,7 +10,7 @@ import httpx
 from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.fake.params import parse_php_form
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
-from tests.connectors.moodle.conftest import TOKEN
+from tests.support.connectors import MOODLE_TOKEN as TOKEN
 
 URL = "https://moodle.example.test/webservice/rest/server.php"
 

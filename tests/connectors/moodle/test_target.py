@@ -16,7 +16,8 @@ from enrolsync.connectors.moodle.errors import classify, error_code
 from enrolsync.connectors.moodle.fake.server import PAYLOADS, FakeMoodle
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, Enrol, Op, ReactivateUser, SetSsoIdentity, UpdateUser
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.moodle.conftest import TOKEN, collect
+from tests.support.connectors import MOODLE_TOKEN as TOKEN
+from tests.support.connectors import collect
 
 
 def person(n: int, **changes: str) -> AccountFields:

@@ -8,7 +8,7 @@ from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.ops import AssignRole, Enrol, Op, RevokeRole, Unenrol
-from tests.connectors.moodle.conftest import MIRROR_FIELD, collect
+from tests.support.connectors import MIRROR_FIELD, collect
 
 
 async def test_enrol_and_unenrol_round_trip(target: MoodleTarget, fake: FakeMoodle) -> None:

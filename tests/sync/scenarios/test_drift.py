@@ -4,8 +4,9 @@ repair as drift in its op and counting it on the run. Incremental runs trust the
 
 from __future__ import annotations
 
-from tests.conftest import Database
-from tests.sync.scenarios.conftest import Scenario, make_scenario
+from tests.support.database import Database
+from tests.support.systems import Systems as Scenario
+from tests.support.systems import make_scenario
 
 
 def unenrol_by_hand(scenario: Scenario, hr_id: str, course: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Database
-from tests.sync.scenarios.conftest import make_scenario
+from tests.support.database import Database
+from tests.support.systems import make_scenario
 
 MAPPING: dict[str, Any] = {
     "username": "work_email",

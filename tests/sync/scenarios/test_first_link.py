@@ -4,7 +4,7 @@ run, and the person is skipped until it is resolved."""
 
 from __future__ import annotations
 
-from tests.sync.scenarios.conftest import Scenario
+from tests.support.systems import Systems as Scenario
 
 
 async def test_an_existing_account_is_matched_by_email_whatever_its_case(scenario: Scenario) -> None:

@@ -4,7 +4,7 @@ switches everyone off."""
 
 from __future__ import annotations
 
-from tests.sync.scenarios.conftest import Scenario
+from tests.support.systems import Systems as Scenario
 
 DEPARTMENTS = ("Engineering", "Sales", "Marketing")
 

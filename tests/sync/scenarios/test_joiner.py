@@ -3,8 +3,9 @@ gets their account on the pipeline's lead time (7 days before the start date by 
 
 from __future__ import annotations
 
-from tests.conftest import Database
-from tests.sync.scenarios.conftest import Scenario, in_days, make_scenario
+from tests.support.database import Database
+from tests.support.systems import Systems as Scenario
+from tests.support.systems import in_days, make_scenario
 
 
 async def test_a_joiner_gets_the_mapped_account_sso_role_and_courses(scenario: Scenario) -> None:

@@ -4,8 +4,9 @@ account through the same link."""
 
 from __future__ import annotations
 
-from tests.conftest import Database
-from tests.sync.scenarios.conftest import Scenario, in_days, make_scenario
+from tests.support.database import Database
+from tests.support.systems import Systems as Scenario
+from tests.support.systems import in_days, make_scenario
 
 
 async def test_a_leaver_is_suspended_and_keeps_their_training(scenario: Scenario) -> None:

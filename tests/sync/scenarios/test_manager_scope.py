@@ -3,7 +3,7 @@ reports' user contexts; when a report moves to another manager, the scope moves 
 
 from __future__ import annotations
 
-from tests.sync.scenarios.conftest import Scenario
+from tests.support.systems import Systems as Scenario
 
 
 async def test_a_manager_gets_the_role_over_each_report_and_it_follows_a_move(scenario: Scenario) -> None:

@@ -3,8 +3,9 @@ is removed only if they have not started it, and a started or completed one is k
 
 from __future__ import annotations
 
-from tests.conftest import Database
-from tests.sync.scenarios.conftest import Scenario, make_scenario
+from tests.support.database import Database
+from tests.support.systems import Systems as Scenario
+from tests.support.systems import make_scenario
 
 
 async def test_a_move_updates_the_profile_and_swaps_unstarted_courses(scenario: Scenario) -> None:

@@ -3,7 +3,7 @@ changed email updates the identity of the same account (matching is by external 
 
 from __future__ import annotations
 
-from tests.sync.scenarios.conftest import Scenario
+from tests.support.systems import Systems as Scenario
 
 
 async def test_a_changed_email_updates_the_identity_of_the_same_account(scenario: Scenario) -> None:

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from enrolsync.sync.store.db import async_url, make_async_engine, make_sync_engine, session_factory, sync_url
 from enrolsync.sync.store.tables import Connection
-from tests.conftest import Database
+from tests.support.database import Database
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 from enrolsync.sync.store.db import make_sync_engine
 from enrolsync.sync.store.migrate import alembic_config, current_revision, head_revision, upgrade
-from tests.conftest import Database
+from tests.support.database import Database
 
 
 def _schema_diff(url: str) -> list[Any]:

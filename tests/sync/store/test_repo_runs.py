@@ -1,17 +1,21 @@
-"""Runs and their op log on both databases: coalescing, status transitions, progress, op filters and outcomes."""
+"""Queueing runs on both databases: one waiting run per pipeline, requests coalesced into it or joining it."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync.store import repo
-from enrolsync.sync.store.tables import RunOpStatus, RunStatus
-from tests.conftest import Database
+from enrolsync.connectors.model import AccountFields
+from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Enrol, Op
+from enrolsync.sync.plan.order import PlanOrder
+from enrolsync.sync.store import ledger, repo
+from enrolsync.sync.store.tables import Pipeline, Run, RunOpStatus, RunStatus
+from tests.support.database import Database
 
 
 async def _pipeline(db: Database, name: str = "p") -> str:
@@ -21,6 +25,11 @@ async def _pipeline(db: Database, name: str = "p") -> str:
         pipeline = await repo.create_pipeline(s, name=name, source_id=hr.id, target_id=lms.id, spec={})
         await s.commit()
     return pipeline.id
+
+
+async def _set_status(session: AsyncSession, run_id: str, status: RunStatus) -> None:
+    """Move a run as the engine or an admin would (`lease.claim`, `steps.finish`, `control`), committing nothing."""
+    await session.exec(sa.update(Run).where(col(Run.id) == run_id).values(status=status.value))
 
 
 async def test_a_second_request_gets_the_active_run_instead_of_a_duplicate(db: Database) -> None:
@@ -36,11 +45,11 @@ async def test_a_second_request_gets_the_active_run_instead_of_a_duplicate(db: D
             s, pipeline_id=pipeline_id, trigger="webhook", mode="apply", scope="full"
         )
         # The caller's transaction is still usable after the coalesced insert (no aborted transaction on PG).
-        assert await repo.get_pipeline(s, pipeline_id=pipeline_id) is not None
+        assert await s.get(Pipeline, pipeline_id) is not None
         await s.commit()
     assert (again.id, created_again) == (run.id, False)
     async with db.sessions() as s:
-        await repo.set_run_status(s, run_id=run.id, status=RunStatus.RUNNING)
+        await _set_status(s, run.id, RunStatus.RUNNING)
         # While one executes, the next waits queued (it may need what the running one read too late to see).
         waiting, created_waiting = await repo.create_run(
             s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full"
@@ -48,7 +57,7 @@ async def test_a_second_request_gets_the_active_run_instead_of_a_duplicate(db: D
         again_waiting, created_again_waiting = await repo.create_run(
             s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full"
         )
-        await repo.set_run_status(s, run_id=run.id, status=RunStatus.SUCCEEDED)
+        await _set_status(s, run.id, RunStatus.SUCCEEDED)
         await s.commit()
     assert created_waiting and waiting.id != run.id
     assert (again_waiting.id, created_again_waiting) == (waiting.id, False)
@@ -80,19 +89,19 @@ async def test_concurrent_requests_from_separate_sessions_queue_exactly_one_run(
     assert len({run_id for run_id, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     async with db.sessions() as s:
-        assert len(await repo.list_runs(s, pipeline_id=pipeline_id)) == 1
+        assert len((await s.exec(select(Run).where(Run.pipeline_id == pipeline_id))).all()) == 1
 
 
 async def test_the_database_itself_refuses_two_active_runs(db: Database) -> None:
     pipeline_id = await _pipeline(db)
     async with db.sessions() as s:
         first, _ = await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full")
-        await repo.set_run_status(s, run_id=first.id, status=RunStatus.BLOCKED)
+        await _set_status(s, first.id, RunStatus.BLOCKED)
         await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full")
         await s.commit()
         # Approving the blocked run while another is queued would make two active runs.
         with pytest.raises(IntegrityError):
-            await repo.set_run_status(s, run_id=first.id, status=RunStatus.QUEUED)
+            await _set_status(s, first.id, RunStatus.QUEUED)
 
 
 async def test_create_run_for_a_missing_pipeline_fails(db: Database) -> None:
@@ -101,127 +110,38 @@ async def test_create_run_for_a_missing_pipeline_fails(db: Database) -> None:
             await repo.create_run(s, pipeline_id="missing", trigger="admin", mode="plan", scope="full")
 
 
-async def test_status_changes_stamp_times_and_honour_the_expected_status(db: Database) -> None:
-    pipeline_id = await _pipeline(db)
-    started, finished = datetime(2030, 1, 1, 8, tzinfo=UTC), datetime(2030, 1, 1, 9, tzinfo=UTC)
-    async with db.sessions() as s:
-        run, _ = await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="apply", scope="full")
-        running = await repo.set_run_status(
-            s, run_id=run.id, status=RunStatus.RUNNING, from_statuses=[RunStatus.QUEUED], now=started
-        )
-        assert running is not None and running.started_at == started and running.finished_at is None
-        # A second worker trying to take the same run finds it no longer queued.
-        assert (
-            await repo.set_run_status(s, run_id=run.id, status=RunStatus.RUNNING, from_statuses=[RunStatus.QUEUED])
-            is None
-        )
-        done = await repo.set_run_status(s, run_id=run.id, status=RunStatus.FAILED, error="target down", now=finished)
-        await s.commit()
-    assert done is not None and (done.status, done.error) == (RunStatus.FAILED, "target down")
-    async with db.sessions() as s:
-        stored = await repo.get_run(s, run_id=run.id)
-    assert stored is not None
-    assert (stored.started_at, stored.finished_at) == (started, finished)
-    assert stored.finished_at is not None and stored.finished_at.tzinfo is not None
-    async with db.sessions() as s:
-        assert await repo.set_run_status(s, run_id="missing", status=RunStatus.CANCELLED) is None
-
-
-async def test_progress_adds_up_across_sessions(db: Database) -> None:
-    pipeline_id = await _pipeline(db)
-    async with db.sessions() as s:
-        run, _ = await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="apply", scope="full")
-        await s.commit()
-
-    async def page(n: int) -> None:
-        async with db.sessions() as s:
-            await repo.add_run_progress(s, run_id=run.id, people_read=n, ops_applied=1, counters={"created": 1})
-            await s.commit()
-
-    await asyncio.gather(*(page(n) for n in (10, 20, 30)))
-    async with db.sessions() as s:
-        after = await repo.add_run_progress(s, run_id=run.id, ops_planned=5, counters={"failed": 2})
-        await s.commit()
-    assert (after.people_read, after.ops_planned, after.ops_applied) == (60, 5, 3)
-    assert after.counters == {"created": 3, "failed": 2}
-    async with db.sessions() as s:
-        with pytest.raises(LookupError):
-            await repo.add_run_progress(s, run_id="missing", people_read=1)
-
-
-async def test_runs_list_newest_first_in_pages(db: Database) -> None:
-    first, second = await _pipeline(db, "a"), await _pipeline(db, "b")
-    made: list[str] = []
-    async with db.sessions() as s:
-        for pipeline_id in (first, second, first, first):
-            run, _ = await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="plan", scope="full")
-            await repo.set_run_status(s, run_id=run.id, status=RunStatus.SUCCEEDED)
-            made.append(run.id)
-        await s.commit()
-        page1 = await repo.list_runs(s, pipeline_id=first, limit=2)
-        page2 = await repo.list_runs(s, pipeline_id=first, limit=2, before=page1[-1].id)
-        assert [r.id for r in page1 + page2] == [made[3], made[2], made[0]]
-        assert [r.id for r in await repo.list_runs(s, status=RunStatus.SUCCEEDED)] == made[::-1]
-        assert await repo.list_runs(s, status=[RunStatus.QUEUED, RunStatus.RUNNING]) == []
-
-
-OPS: list[dict[str, Any]] = [
-    {"kind": "create_user", "hr_id": "1", "fields": {"email": "ann@example.test"}},
-    {"kind": "enrol", "hr_id": "1", "account_id": None, "course_id": "C1"},
-    {"kind": "create_user", "hr_id": "2", "fields": {"email": "bob@example.test"}},
-    {"kind": "enrol", "hr_id": "2", "account_id": None, "course_id": "C1"},
+FIELDS = [AccountFields(username=n, given_name=n, family_name="X", email=f"{n}@example.test") for n in ("ann", "bob")]
+OPS: list[Op] = [
+    CreateUser(hr_id="1", fields=FIELDS[0]),
+    Enrol(hr_id="1", course_id="C1"),
+    CreateUser(hr_id="2", fields=FIELDS[1]),
+    Enrol(hr_id="2", course_id="C1"),
 ]
 
 
-async def _run_with_ops(db: Database) -> str:
+async def test_planned_ops_are_stored_verbatim_and_read_back_in_plan_order_until_done(db: Database) -> None:
     pipeline_id = await _pipeline(db)
     async with db.sessions() as s:
         run, _ = await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="apply", scope="full")
-        assert await repo.add_run_ops(s, run_id=run.id, ops=OPS[:2]) == [1, 2]
-        # A later batch continues the numbering.
-        assert await repo.add_run_ops(s, run_id=run.id, ops=OPS[2:]) == [3, 4]
+        # Stored chunk by chunk of people (one each here), numbered in plan order by the planner's `PlanOrder`.
+        order, numbered = PlanOrder(), []
+        for chunk in (OPS[:2], OPS[2:]):
+            numbered += order.number(chunk)
+            rows = [(seq, op.hr_id, op.kind.value, op.model_dump(mode="json")) for seq, op in numbered[-len(chunk) :]]
+            await ledger.add_ops(s, run_id=run.id, ops=rows)
         await s.commit()
-    return run.id
-
-
-async def test_ops_are_stored_verbatim_in_plan_order_and_filterable(db: Database) -> None:
-    run_id = await _run_with_ops(db)
     async with db.sessions() as s:
-        everything = await repo.list_run_ops(s, run_id=run_id)
-        assert [(o.seq, o.op) for o in everything] == list(enumerate(OPS, start=1))
-        assert all(o.status == RunOpStatus.PLANNED and o.attempts == 0 for o in everything)
-        assert [o.seq for o in await repo.list_run_ops(s, run_id=run_id, hr_id="2")] == [3, 4]
-        assert [o.seq for o in await repo.list_run_ops(s, run_id=run_id, kind="enrol")] == [2, 4]
-        assert [o.seq for o in await repo.list_run_ops(s, run_id=run_id, kind=["enrol", "create_user"], hr_id="1")] == [
-            1,
-            2,
-        ]
-        assert [o.seq for o in await repo.list_run_ops(s, run_id=run_id, after_seq=1, limit=2)] == [2, 3]
-        assert await repo.list_run_ops(s, run_id="other") == []
-
-
-async def test_op_outcomes_count_attempts_and_keep_refs(db: Database) -> None:
-    run_id = await _run_with_ops(db)
-    async with db.sessions() as s:
-        await repo.record_op_outcome(s, run_id=run_id, seq=1, status=RunOpStatus.PLANNED, error="503 retry")
-        await repo.record_op_outcome(s, run_id=run_id, seq=1, status=RunOpStatus.DONE, ref="u-17")
-        await repo.record_op_outcome(s, run_id=run_id, seq=2, status=RunOpStatus.FAILED, error="course missing")
-        await repo.record_op_outcome(s, run_id=run_id, seq=3, status=RunOpStatus.NOT_ATTEMPTED)
+        planned = await ledger.next_planned(s, run_id=run.id, limit=3)
+        assert [(op.kind, op.hr_id) for op in planned] == [("create_user", "1"), ("create_user", "2"), ("enrol", "1")]
+        assert [OP_ADAPTER.validate_python(op.op) for op in planned] == [op for _, op in sorted(numbered)][:3]
+        assert all(op.status == RunOpStatus.PLANNED and op.attempts == 0 for op in planned)
+        planned[0].status = RunOpStatus.DONE
+        s.add(planned[0])
         await s.commit()
-        with pytest.raises(LookupError):
-            await repo.record_op_outcome(s, run_id=run_id, seq=99, status=RunOpStatus.DONE)
-    async with db.sessions() as s:
-        ops = {o.seq: o for o in await repo.list_run_ops(s, run_id=run_id)}
-        assert (ops[1].status, ops[1].attempts, ops[1].last_error, ops[1].ref) == (RunOpStatus.DONE, 2, None, "u-17")
-        assert (ops[2].status, ops[2].attempts, ops[2].last_error) == (RunOpStatus.FAILED, 1, "course missing")
-        assert (ops[3].status, ops[3].attempts) == (RunOpStatus.NOT_ATTEMPTED, 0)
-        unfinished = await repo.list_run_ops(s, run_id=run_id, status=[RunOpStatus.PLANNED, RunOpStatus.FAILED])
-        assert [o.seq for o in unfinished] == [2, 4]
-
-
-async def test_ops_without_kind_or_person_are_refused(db: Database) -> None:
-    pipeline_id = await _pipeline(db)
-    async with db.sessions() as s:
-        run, _ = await repo.create_run(s, pipeline_id=pipeline_id, trigger="admin", mode="apply", scope="full")
-        with pytest.raises(ValueError, match="no hr_id or kind"):
-            await repo.add_run_ops(s, run_id=run.id, ops=[{"kind": "create_user"}])
+        rest = await ledger.next_planned(s, run_id=run.id, limit=10)
+        assert [(op.kind, op.hr_id) for op in rest] == [("create_user", "2"), ("enrol", "1"), ("enrol", "2")]
+        assert await ledger.op_counts(s, run_id=run.id) == {
+            "create_user": {"done": 1, "planned": 1},
+            "enrol": {"planned": 2},
+        }
+        assert await ledger.next_planned(s, run_id="other", limit=10) == []

@@ -1,5 +1,8 @@
 """Driving an async check with hypothesis: examples are drawn in a worker thread and each one is checked on the
-test's own event loop (hypothesis's `@given` is synchronous; the engine and the database are not)."""
+test's own event loop (hypothesis's `@given` is synchronous; the engine and the database are not).
+
+Only tests/reliability/test_bad_input.py uses it today; it lives here because it knows nothing of that module's
+inputs (any async property check can use it) and that module is near the 300-line bound."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""What the connector tests of one system share beyond their fixtures: credentials, payload samples, configs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNames
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
+
+T = TypeVar("T")
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+async def collect(iterator: AsyncIterable[T]) -> list[T]:
+    """Everything an async iterator yields, in order."""
+    return [item async for item in iterator]
+
+
+# --- Moodle ----------------------------------------------------------------------------------------------------
+
+MOODLE_TOKEN = "moodle-test-token-5f2c9a"
+MIRROR_FIELD = "enrolsyncroles"  # the profile field the connector records the roles it assigned in
+
+# --- BambooHR --------------------------------------------------------------------------------------------------
+
+PAYLOADS = TESTS / "connectors" / "bamboohr" / "payloads"  # sanitised samples from BambooHR's documentation
+COMPANY_SIZE = 57
+PAGE_SIZE = 10
+FIELDS = BambooHRFieldNames(username="customUsername", custom={"cost_centre": "customCostCenter"})
+
+
+def payload(name: str) -> Any:
+    """A BambooHR payload sample, parsed."""
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def make_config(fake: BambooHRFake, **overrides: Any) -> BambooHRConfig:
+    """The config that reaches `fake` with its key, in pages of `PAGE_SIZE`, with `FIELDS`; `overrides` win."""
+    options: dict[str, Any] = {
+        "company_domain": fake.company_domain,
+        "api_key": SecretStr(fake.api_key),
+        "webhook_private_key": SecretStr(fake.webhook_key),
+        "page_size": PAGE_SIZE,
+        "fields": FIELDS,
+        **overrides,
+    }
+    return BambooHRConfig(**options)
+
+
+def dataset_requests(fake: BambooHRFake) -> list[httpx.Request]:
+    """The requests `fake` received for the employee dataset (the paged full read)."""
+    return [r for r in fake.requests if r.url.path.endswith("/datasets/employee/data")]
