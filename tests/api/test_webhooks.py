@@ -211,6 +211,9 @@ async def test_a_burst_with_duplicates_and_forgeries_loses_nothing(
     assert named <= linked, "every person an event named was provisioned"
     covered = {h for r in runs for h in r.hr_ids}
     assert covered == named
+    held = {r.id: set(r.hr_ids) for r in runs}
+    told_wrong = [e.event_id for e in stored if not all(set(e.hr_ids) <= held[run_id] for run_id in e.run_ids)]
+    assert not told_wrong, "an event marked handed to a run that does not hold its person"
     assert {
         ("C1" in {c for a, c in dataset(name).lms.enrolments if a == acc}) for acc in dataset(name).lms.accounts
     } == {True}
