@@ -22,7 +22,7 @@ from enrolsync.connectors.model import HrEvent, RawRequest
 from enrolsync.sync.jobs import run_requests
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.store import repo
-from enrolsync.sync.store.tables import Event, Pipeline, utcnow
+from enrolsync.sync.store.tables import Event, Pipeline, Run, utcnow
 
 log = structlog.get_logger("enrolsync.events")
 
@@ -54,10 +54,14 @@ async def store(session: AsyncSession, *, connection_id: str, raw: RawRequest, e
 
 
 async def dispatch(session: AsyncSession, *, connection_id: str, queue: run_requests.RunQueue, limit: int = 500) -> int:
-    """Hand pending events of a connection to person-scoped applied runs; returns how many were handed over.
+    """Hand pending events of a connection to person-scoped applied runs, each pipeline on its own; returns how
+    many (event, pipeline) handovers were made.
 
-    Events stay pending when a pipeline's waiting run cannot take them (e.g. a dry run is queued): the next
-    dispatch tries again.
+    An event records the runs it was handed to (`run_ids`), one per pipeline, so each pipeline gets it once: a
+    pipeline on hold (back-off, quarantine) or whose waiting run cannot take it (a dry run is queued) keeps it
+    pending for itself only, while the others get it now and never again. `dispatched_at` is set once every
+    pipeline of the connection has it. Two dispatchers at once may both hand an event to a pipeline; joining
+    the same people to a waiting run twice changes nothing, so that costs nothing.
     """
     pending = list(
         (
@@ -71,35 +75,61 @@ async def dispatch(session: AsyncSession, *, connection_id: str, queue: run_requ
     )
     if not pending:
         return 0
-    pipelines = (await session.exec(select(Pipeline.id).where(Pipeline.source_id == connection_id))).all()
-    people = sorted({hr_id for event in pending for hr_id in event.hr_ids})
-    run_ids: list[str] = []
+    pipelines = list(
+        (await session.exec(select(Pipeline.id).where(Pipeline.source_id == connection_id).order_by(Pipeline.id))).all()
+    )
+    handed = await _handed_to(session, pending)
+    handovers = 0
     for pipeline_id in pipelines:
-        held = await quarantine.holds(session, pipeline_id, now=utcnow())
-        if held is not None:
-            # Kept pending, not dropped: handed over once the pipeline may run again.
-            log.debug("events.held", connection_id=connection_id, pipeline_id=pipeline_id, why=held[:200])
-            return 0
-        run, _ = await run_requests.request_run(
-            session,
-            pipeline_id=pipeline_id,
-            mode="apply",
-            scope="people",
-            hr_ids=people,
-            trigger="webhook",
-            queue=queue,
-        )
-        if run.mode != "apply" or run.scope != "people" or not set(people) <= set(run.hr_ids):
-            log.info("events.deferred", connection_id=connection_id, pipeline_id=pipeline_id, waiting_run=run.id)
-            return 0
-        run_ids.append(run.id)
+        todo = [event for event in pending if pipeline_id not in handed[event.id]]
+        run_id = await _hand_over(session, connection_id, pipeline_id, todo, queue) if todo else None
+        if run_id is None:
+            continue  # nothing to hand over, or held: pending for this pipeline, the others go on
+        for event in todo:
+            event.run_ids = [*event.run_ids, run_id]
+            event.run_id = event.run_id or run_id
+            handed[event.id].add(pipeline_id)
+            session.add(event)
+        handovers += len(todo)
     now = utcnow()
     for event in pending:
-        event.run_ids, event.run_id, event.dispatched_at = run_ids, (run_ids[0] if run_ids else None), now
-        session.add(event)
+        if handed[event.id] >= set(pipelines):
+            event.dispatched_at = now
+            session.add(event)
     await session.commit()
-    log.info("events.dispatched", connection_id=connection_id, events=len(pending), runs=len(run_ids))
-    return len(pending)
+    log.info("events.dispatched", connection_id=connection_id, events=len(pending), handovers=handovers)
+    return handovers
+
+
+async def _handed_to(session: AsyncSession, events: Sequence[Event]) -> dict[str, set[str]]:
+    """The pipelines each event was already handed to (those of the runs it records)."""
+    run_ids = {run_id for event in events for run_id in event.run_ids}
+    stmt = select(Run.id, Run.pipeline_id).where(col(Run.id).in_(run_ids))
+    pipeline_of = dict((await session.exec(stmt)).all()) if run_ids else {}
+    return {event.id: {pipeline_of[r] for r in event.run_ids if r in pipeline_of} for event in events}
+
+
+async def _hand_over(
+    session: AsyncSession, connection_id: str, pipeline_id: str, todo: Sequence[Event], queue: run_requests.RunQueue
+) -> str | None:
+    """Request a run of `pipeline_id` for the people `todo` names; the run that will re-read them, or None when
+    none may take them now (the events stay pending for this pipeline)."""
+    held = await quarantine.holds(session, pipeline_id, now=utcnow())
+    if held is not None:
+        log.debug("events.held", connection_id=connection_id, pipeline_id=pipeline_id, why=held[:200])
+        return None
+    people = sorted({hr_id for event in todo for hr_id in event.hr_ids})
+    try:
+        run, _ = await run_requests.request_run(
+            session, pipeline_id=pipeline_id, mode="apply", scope="people", hr_ids=people, trigger="webhook",
+            queue=queue,
+        )  # fmt: skip
+    except quarantine.PipelineQuarantined:  # quarantined since `holds` looked
+        return None
+    if not repo.run_covers(run, mode="apply", hr_ids=people):
+        log.info("events.deferred", connection_id=connection_id, pipeline_id=pipeline_id, waiting_run=run.id)
+        return None
+    return run.id
 
 
 def describe_body(event: Event) -> Any:

@@ -111,6 +111,14 @@ async def _join(session: AsyncSession, run: Run, scope: RunScope, hr_ids: Sequen
     return (await session.exec(stmt)).scalars().first()
 
 
+def run_covers(run: Run, *, mode: RunMode, hr_ids: Sequence[str]) -> bool:
+    """True when `run` in `mode` re-reads every person in `hr_ids`: a full run reads everyone, a person-scoped
+    one its own people (an incremental run reads only what the source says changed, so it covers no one)."""
+    if run.mode != mode:
+        return False
+    return run.scope == "full" or (run.scope == "people" and set(hr_ids) <= set(run.hr_ids))
+
+
 async def queued_run(session: AsyncSession, *, pipeline_id: str, lock: bool = False) -> Run | None:
     """The pipeline's queued (waiting) run, if any; `lock` holds its row until the caller's transaction ends
     (SELECT ... FOR UPDATE on PostgreSQL; SQLite renders no lock and relies on its database-wide write lock)."""
