@@ -1,4 +1,4 @@
-"""HR events: verified webhook calls, stored verbatim, then handed to person-scoped applied run_requests.
+"""HR events: verified webhook calls, each event stored once, then handed to person-scoped applied run_requests.
 
 Receiving and dispatching are apart on purpose: an event is committed before the HR system hears 202, and
 dispatch (here right after, and again from the worker's maintenance loop) retries until every pipeline fed by
@@ -26,8 +26,11 @@ from enrolsync.sync.store.tables import Event, Pipeline, Run, utcnow
 
 log = structlog.get_logger("enrolsync.events")
 
-# Headers worth keeping with the stored body (the signature ones are what an audit of a delivery needs).
+# Headers worth keeping with each event (the signature ones are what an audit of a delivery needs), within a
+# budget per event: a call's headers are stored with each of its events, so they must stay small.
 _DROP_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_HEADER_VALUE_LIMIT = 512
+_HEADERS_BUDGET = 2048
 
 
 @dataclass(frozen=True)
@@ -36,21 +39,61 @@ class Received:
     duplicates: int
 
 
+class ReusedEventId(Exception):
+    """A call reuses a stored event's id for a different event: its sender reuses ids, or someone replays one."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event id {event_id!r} was received before for a different event")
+        self.event_id = event_id
+
+
 def raw_request(headers: Mapping[str, str], body: bytes, received_at: datetime) -> RawRequest:
     return RawRequest(headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=received_at)
 
 
 async def store(session: AsyncSession, *, connection_id: str, raw: RawRequest, events: Sequence[HrEvent]) -> Received:
-    """Store each verified event verbatim (de-duplicated by its event id). The caller commits."""
-    kept = {k: v for k, v in raw.headers.items() if k not in _DROP_HEADERS}
-    body = raw.body.decode("utf-8", errors="replace")
+    """Store each verified event once (de-duplicated by its event id); the caller commits.
+
+    Each event keeps its own part (the event as read: id, kind, person, when), never the whole body: a call of
+    a thousand events would otherwise store its body a thousand times. A redelivery (same id, same kind and
+    person) is counted as a duplicate; the same id for a different event raises `ReusedEventId`, after which
+    the caller rolls back so nothing of the call is kept.
+    """
+    kept = _kept_headers(raw.headers)
     new = 0
     for event in events:
-        _, created = await repo.store_event(
-            session, connection_id=connection_id, event_id=event.event_id, body=body, headers=kept, hr_ids=[event.hr_id]
+        stored, created = await repo.store_event(
+            session,
+            connection_id=connection_id,
+            event_id=event.event_id,
+            body=event.model_dump_json(),
+            headers=kept,
+            hr_ids=[event.hr_id],
         )
+        if not created and not _same_event(stored, event):
+            raise ReusedEventId(event.event_id)
         new += created
     return Received(new=new, duplicates=len(events) - new)
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    size = 0
+    for name, value in sorted(headers.items()):
+        if name in _DROP_HEADERS or len(value) > _HEADER_VALUE_LIMIT or size + len(name) + len(value) > _HEADERS_BUDGET:
+            continue
+        kept[name] = value
+        size += len(name) + len(value)
+    return kept
+
+
+def _same_event(stored: Event, event: HrEvent) -> bool:
+    """Whether a stored event is `event` delivered again. The time is not compared: a sender re-signing a retry
+    stamps it anew. Events stored before their own part was kept hold the whole body: their person decides."""
+    if stored.hr_ids != [event.hr_id]:
+        return False
+    own = describe_body(stored)
+    return not isinstance(own, dict) or own.get("kind", event.kind) == event.kind
 
 
 async def dispatch(session: AsyncSession, *, connection_id: str, queue: run_requests.RunQueue, limit: int = 500) -> int:
@@ -136,5 +179,5 @@ def describe_body(event: Event) -> Any:
     """The stored body as JSON when it is JSON (for the events listing), else the text."""
     try:
         return json.loads(event.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # bodies stored whole before issue 20 may be anything a sender signed
         return event.body
