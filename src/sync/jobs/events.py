@@ -122,23 +122,26 @@ async def dispatch(session: AsyncSession, *, connection_id: str, queue: run_requ
         (await session.exec(select(Pipeline.id).where(Pipeline.source_id == connection_id).order_by(Pipeline.id))).all()
     )
     handed = await _handed_to(session, pending)
-    handovers = 0
+    # Collected, then written together at the end: rows changed now would be flushed (and locked on PostgreSQL)
+    # while the next pipeline's waiting run is locked, an order another dispatcher could take the other way.
+    new_runs: dict[str, list[str]] = {event.id: [] for event in pending}
     for pipeline_id in pipelines:
         todo = [event for event in pending if pipeline_id not in handed[event.id]]
         run_id = await _hand_over(session, connection_id, pipeline_id, todo, queue) if todo else None
         if run_id is None:
             continue  # nothing to hand over, or held: pending for this pipeline, the others go on
         for event in todo:
-            event.run_ids = [*event.run_ids, run_id]
-            event.run_id = event.run_id or run_id
+            new_runs[event.id].append(run_id)
             handed[event.id].add(pipeline_id)
-            session.add(event)
-        handovers += len(todo)
     now = utcnow()
     for event in pending:
+        if new_runs[event.id]:
+            event.run_ids = [*event.run_ids, *new_runs[event.id]]
+            event.run_id = event.run_id or event.run_ids[0]
         if handed[event.id] >= set(pipelines):
             event.dispatched_at = now
-            session.add(event)
+        session.add(event)
+    handovers = sum(len(runs) for runs in new_runs.values())
     await session.commit()
     log.info("events.dispatched", connection_id=connection_id, events=len(pending), handovers=handovers)
     return handovers
