@@ -31,18 +31,25 @@ async def _pipeline(db: Database) -> str:
     return pipeline.id
 
 
-async def _request(db: Database, pipeline_id: str, hr_id: str, queue: RecordingQueue) -> tuple[str, str]:
+async def _request(
+    db: Database, pipeline_id: str, hr_id: str, queue: RecordingQueue, answered: asyncio.Event | None = None
+) -> tuple[str, str]:
     async with db.sessions() as s:
         run, _ = await run_requests.request_run(
             s, pipeline_id=pipeline_id, mode="apply", scope="people", hr_ids=[hr_id], trigger="webhook", queue=queue
         )
+    if answered is not None:
+        answered.set()
     return hr_id, run.id
 
 
-async def _worker(db: Database, pipeline_id: str, done: asyncio.Event) -> int:
-    """Start the waiting run and finish the running one, over and over, as workers do while requests arrive."""
+async def _worker(db: Database, pipeline_id: str, answered: asyncio.Event, done: asyncio.Event) -> int:
+    """Start the waiting run and finish the running one, as workers do while requests arrive: a round after each
+    answer (not in a tight loop, which on SQLite could hold the write lock long enough to starve the requests)."""
     starts = 0
     while not done.is_set():
+        await answered.wait()
+        answered.clear()
         async with db.sessions() as s:
             running = sa.update(Run).where(col(Run.pipeline_id) == pipeline_id, col(Run.status) == RunStatus.RUNNING)
             await s.exec(running.values(status=RunStatus.SUCCEEDED))
@@ -76,13 +83,14 @@ async def test_a_burst_of_person_scoped_requests_joins_one_waiting_run_without_l
 async def test_requests_racing_a_worker_that_keeps_starting_the_waiting_run_lose_no_one(db: Database) -> None:
     pipeline_id = await _pipeline(db)
     queue = RecordingQueue()
-    done = asyncio.Event()
-    worker = asyncio.create_task(_worker(db, pipeline_id, done))
+    answered, done = asyncio.Event(), asyncio.Event()
+    worker = asyncio.create_task(_worker(db, pipeline_id, answered, done))
 
     try:
-        told = await asyncio.gather(*(_request(db, pipeline_id, f"P{n}", queue) for n in range(PEOPLE)))
+        told = await asyncio.gather(*(_request(db, pipeline_id, f"P{n}", queue, answered) for n in range(PEOPLE)))
     finally:
         done.set()
+        answered.set()  # let a worker waiting for the next answer see that there is none
         starts = await worker
 
     await _everyone_in_the_run_they_were_told(db, pipeline_id, list(told))
