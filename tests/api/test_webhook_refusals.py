@@ -5,6 +5,8 @@ a call stores each event's own part once, at most `MAX_EVENTS_PER_CALL` of them;
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import uuid
@@ -125,6 +127,24 @@ async def test_a_signed_call_that_is_not_a_storable_event_is_400_with_nothing_st
     assert await _stored(app) == [] and queue.ids == []
     assert not [e for e in logs if "exc_info" in e or e["log_level"] in ("error", "critical")], logs
     assert not [r for r in caplog.records if r.exc_info], "a refused call logged a traceback"
+
+
+async def test_bamboohr_calls_nested_deeper_than_any_parser_are_400_too(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    bamboo = (await client.post("/connections", json={
+        "name": "bamboo", "connector": "bamboohr",
+        "config": {"company_domain": "acme", "api_key": "k-1", "webhook_private_key": SECRET},
+    })).json()["id"]  # fmt: skip
+    body = BAD_SIGNED_BODIES["nested-deeper-than-any-parser"]
+    stamp = str(int(NOW.timestamp()))
+    signature = hmac.new(SECRET.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
+    headers = {"X-BambooHR-Signature": signature, "X-BambooHR-Timestamp": stamp}
+
+    answer = await anonymous.post(f"/webhooks/{bamboo}", content=body, headers=headers)
+
+    assert_problem(answer, 400)
+    assert await _stored(app) == [] and not [r for r in caplog.records if r.exc_info]
 
 
 async def test_a_signature_of_non_ascii_bytes_is_401_not_a_crash(
