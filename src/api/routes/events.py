@@ -22,6 +22,7 @@ router = APIRouter(prefix="/connections", tags=["events"])
 # A page ends after `limit` events or once this many bytes of bodies are in it, whichever comes first (at least
 # one event a page): events stored before issue 20 carry their call's whole body, up to a megabyte each.
 PAGE_BYTES = 256 * 1024
+READ_CHUNK = 25
 
 
 class EventPublic(BaseModel):
@@ -46,22 +47,29 @@ async def list_events(
     if await session.get(Connection, connection_id) is None:
         raise not_found("connection", connection_id)
     stmt = select(Event).where(col(Event.connection_id) == connection_id)
-    rows, following = await queries.page(session, stmt, queries.EVENTS_ORDER, after=after, limit=limit)
     items: list[EventPublic] = []
     size = 0
-    for e in rows:
-        size += len(e.body)
-        if items and size > PAGE_BYTES:
-            return Page(items=items, next=items[-1].id)
-        items.append(
-            EventPublic(
-                id=e.id,
-                event_id=e.event_id,
-                hr_ids=e.hr_ids,
-                received_at=e.received_at,
-                dispatched_at=e.dispatched_at,
-                run_ids=e.run_ids,
-                body=describe_body(e),
-            )
-        )
-    return Page(items=items, next=following)
+    # Read in chunks, so a page of events stored whole (up to a megabyte each) is never in memory at once.
+    while True:
+        chunk = min(READ_CHUNK, limit - len(items))
+        rows, following = await queries.page(session, stmt, queries.EVENTS_ORDER, after=after, limit=chunk)
+        for e in rows:
+            size += len(e.body)
+            if items and size > PAGE_BYTES:
+                return Page(items=items, next=items[-1].id)
+            items.append(_public(e))
+        if following is None or len(items) >= limit:
+            return Page(items=items, next=following)
+        after = following
+
+
+def _public(e: Event) -> EventPublic:
+    return EventPublic(
+        id=e.id,
+        event_id=e.event_id,
+        hr_ids=e.hr_ids,
+        received_at=e.received_at,
+        dispatched_at=e.dispatched_at,
+        run_ids=e.run_ids,
+        body=describe_body(e),
+    )
