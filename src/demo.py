@@ -186,6 +186,13 @@ def main(settings: Settings, *, people: int = 60, keep_running: bool = False) ->
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
     demo_settings = settings.model_copy(
-        update={"data_dir": demo_dir, "database_url": None, "system_database_url": None, "secret_keys": []}
+        update={
+            "data_dir": demo_dir,
+            "database_url": None,
+            "system_database_url": None,
+            "secret_keys": [],
+            # The demo's fakes listen on loopback, which the egress policy refuses unless admitted, as here.
+            "allowed_private_hosts": [*settings.allowed_private_hosts, "127.0.0.1"],
+        }
     )
     asyncio.run(_demo(demo_settings, people, keep_running))
