@@ -184,7 +184,9 @@ def main(settings: Settings, *, people: int = 60, keep_running: bool = False) ->
     """Run the demo on a fresh embedded database under `data_dir/demo`, so each demo starts from scratch."""
     demo_dir = settings.data_dir / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
-    demo_dir.mkdir(parents=True)
+    # The demo's database and key are personal data too: folders the owner's only, as the service makes them.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    demo_dir.mkdir(mode=0o700)
     demo_settings = settings.model_copy(
         update={
             "data_dir": demo_dir,

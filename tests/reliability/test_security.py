@@ -76,7 +76,15 @@ async def test_without_an_allow_list_only_public_addresses_are_accepted(client: 
         ("https://lms.example.com/", 201),
     ]:
         body = {"name": url, "connector": "memory-target", "config": {"dataset": "urls", "base_url": url}}
-        assert (await client.post("/connections", json=body)).status_code == status, url
+        created = await client.post("/connections", json=body)
+        assert created.status_code == status, url
+    # A saved public connection cannot be moved onto a name that resolves to the metadata address either.
+    moved = await client.patch(
+        f"/connections/{created.json()['id']}",
+        json={"config": {"base_url": "https://metadata.internal.test/", "token": "t"}},
+    )
+    assert moved.status_code == 422 and moved.json()["errors"][0]["type"] == "unsafe_base_url"
+    assert "169.254" not in moved.text  # the address a name resolves to is not told
 
 
 async def test_a_base_url_cannot_be_changed_to_an_unsafe_one(client: httpx.AsyncClient) -> None:

@@ -37,7 +37,14 @@ from enrolsync.api.schemas import CheckPublic, ConnectionCreate, ConnectionPubli
 from enrolsync.connectors.base import ConnectorConfig
 from enrolsync.connectors.kit.egress import EgressRefused
 from enrolsync.connectors.registry import Registry, UnknownConnector
-from enrolsync.sync.store.connections import SecretsRequired, UnsafeBaseUrl, merge_update, split_config
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.connections import (
+    SecretsRequired,
+    UnsafeBaseUrl,
+    location_fields,
+    merge_update,
+    split_config,
+)
 from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
 from enrolsync.sync.store.tables import Connection, Event, utcnow
 
@@ -93,6 +100,13 @@ def _config_problems() -> Iterator[None]:
         raise invalid(field_problems(error, prefix=("config",)), "the connection config is invalid") from None
 
 
+async def _check_egress(clients: ClientFactory, model: type[ConnectorConfig], public: dict[str, Any]) -> None:
+    """Every address the config points at (base URL, token URLs) must pass the egress policy now."""
+    for name in sorted(location_fields(model)):
+        if public.get(name):
+            await clients.check_egress(str(public[name]))
+
+
 async def _load(session: SessionDep, connection_id: str) -> Connection:
     connection = await session.get(Connection, connection_id)
     if connection is None:
@@ -145,7 +159,7 @@ async def create_connection(
     model = _config_model(registry, body.connector)
     with _config_problems():
         public, secrets = split_config(model, body.config, allowed_http_hosts=settings.allowed_http_hosts)
-        await clients.check_egress(public["base_url"])
+        await _check_egress(clients, model, public)
     connection = Connection(
         name=body.name, connector=body.connector, config=public, secrets=box.encrypt(secrets) if secrets else ""
     )
@@ -205,7 +219,7 @@ async def update_connection(
                 body.config,
                 allowed_http_hosts=settings.allowed_http_hosts,
             )
-            await clients.check_egress(public["base_url"])
+            await _check_egress(clients, model, public)
         connection.config, connection.secrets = public, box.encrypt(secrets) if secrets else ""
     if body.name is not None:
         connection.name = body.name

@@ -13,7 +13,7 @@ import unicodedata
 
 def lowered(value: str) -> str:
     """`value` trimmed, with letter case lowered except where a character from outside ASCII would lower into it
-    (U+212A, U+0130): those are kept. No normalisation either: the Kelvin sign's canonical form is already `K`,
+    (U+212A, the Kelvin sign): those are kept. No normalisation either: the Kelvin sign's canonical form is already `K`,
     so even NFC would make it someone else's `k`."""
     return "".join(c.lower() if c.isascii() or not c.lower().isascii() else c for c in value.strip())
 
