@@ -190,6 +190,21 @@ async def test_apply_needs_a_finished_dry_run_with_operations(
     assert_problem(await client.post("/runs/nope/apply"), 404)
 
 
+async def test_apply_while_another_run_waits_is_a_conflict_naming_it(
+    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
+) -> None:
+    seed(memory[1], person("E1"))
+    pid = await create_pipeline(client, ends)
+    plan = await run(client, execute, pid, mode="plan")
+    waiting = (await client.post(f"/pipelines/{pid}/runs", json={"mode": "apply"})).json()
+
+    body = assert_problem(await client.post(f"/runs/{plan['id']}/apply"), 409)
+
+    assert waiting["id"] in body["detail"] and "waiting" in body["detail"]
+    listed = (await client.get(f"/pipelines/{pid}/runs")).json()["items"]
+    assert sorted(r["id"] for r in listed) == sorted([plan["id"], waiting["id"]]), "the refusal wrote nothing"
+
+
 async def test_a_reviewed_plan_that_deactivates_too_many_is_still_guarded(
     client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
 ) -> None:

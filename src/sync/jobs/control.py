@@ -191,8 +191,11 @@ async def apply_plan(
         plan_run_id=plan.id,
     )
     if not created:
+        # Read the id before the rollback: it expires every loaded object, and reading an expired attribute
+        # would load it lazily, which an async session cannot do (MissingGreenlet, a 500 instead of this 409).
+        waiting = run.id
         await session.rollback()
-        raise RunStateConflict(f"run {run.id} of this pipeline is waiting to start; apply once it has started")
+        raise RunStateConflict(f"run {waiting} of this pipeline is waiting to start; apply once it has started")
     # What planning found passes on (the guard judges the copied plan by its verdict, as it would have after
     # planning); the dry run's outcome counts and who steered it are its own.
     run.planned, run.guard, run.conflicted = True, plan.guard, plan.conflicted

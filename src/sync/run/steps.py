@@ -81,7 +81,8 @@ async def plan(rt: Runtime, run_id: str) -> None:
     """Read the source and store the plan, unless an earlier attempt of this step already stored all of it.
 
     A plan is complete only once `run.planned` says so; ops left by an attempt that died halfway are a partial
-    plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats).
+    plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats). The read
+    starts over too, so `people_read` counts from zero: a worker taking over does not count people twice.
     """
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
@@ -89,7 +90,9 @@ async def plan(rt: Runtime, run_id: str) -> None:
             return
         if await ledger.has_ops(session, run_id=run_id):
             await ledger.delete_ops(session, run_id=run_id)
-            await session.commit()
+        run.people_read = 0
+        session.add(run)
+        await session.commit()
     ctx = await load_context(rt, run_id)
     read = await read_source(rt, ctx)
     summary = await plan_run(rt, ctx, read)
