@@ -40,6 +40,11 @@ class PersonStatusPublic(BaseModel):
     pipeline_version: int
     hr_id: str
     person: dict[str, Any] = Field(description="The person as last read from the HR system.")
+    gone_from_hr_at: datetime | None = Field(
+        default=None,
+        description="When the HR system stopped returning the person (deleted there); null while it returns them. "
+        "A person gone from HR is treated as a leaver until it shows them again.",
+    )
     account_id: str | None = Field(description="The person's account on the learning platform, once linked.")
     desired: DesiredState | None = Field(
         description="What the pipeline's current rules want the target to hold; null when the person is not managed."

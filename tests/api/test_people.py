@@ -195,3 +195,21 @@ async def test_depth_is_validated(client: httpx.AsyncClient) -> None:
         body = assert_problem(await client.get("/pipelines/p/teams/M", params={"depth": depth}), 422)
 
         assert [e["path"] for e in body["errors"]] == ["query.depth"]
+
+
+async def test_a_person_deleted_in_hr_is_shown_gone_and_leaves_the_team(
+    client: httpx.AsyncClient, memory: tuple[str, Dataset], execute: Execute, synced: str
+) -> None:
+    memory[1].hris.remove("A")  # the record is deleted in the HR system
+    await run(client, execute, synced, scope="incremental")
+    await run(client, execute, synced, scope="incremental")  # nothing changed since: the account stays suspended
+
+    gone = (await client.get(f"/pipelines/{synced}/people/A")).json()
+    manager = (await client.get(f"/pipelines/{synced}/people/M")).json()
+
+    assert gone["gone_from_hr_at"] is not None and gone["person"]["hr_id"] == "A", "the last record is kept"
+    assert (gone["desired"]["active"], gone["applied"]["active"], gone["sync_state"]) == (False, False, "in_sync")
+    assert manager["direct_reports"] == ["B"] and manager["sync_state"] == "in_sync"
+    assert not any(g.get("scope_hr_id") == "A" for g in manager["applied"]["roles"]), "no role over someone gone"
+    assert (await client.get(f"/pipelines/{synced}/people/B")).json()["gone_from_hr_at"] is None
+    assert members((await client.get(f"/pipelines/{synced}/teams/M")).json()) == [("B", 1)]

@@ -86,6 +86,7 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
         pipeline_version=pipeline.version,
         hr_id=hr_id,
         person=link.person,
+        gone_from_hr_at=link.gone_at,
         account_id=link.account_id,
         desired=status.desired,
         desired_error=status.desired_error,

@@ -117,6 +117,12 @@ def is_leaver(person: Person, today: date) -> bool:
     return person.hire_date is None or person.hire_date < ended
 
 
+def vanished(person: Person) -> Person:
+    """`person` as last read, once the HR system no longer returns them (deleted there): a leaver, until it
+    shows them again. Kept out of teams, role scopes and direct reports like any leaver (`manager_of`)."""
+    return person.model_copy(update={"status": PersonStatus.TERMINATED})
+
+
 def awaiting_start(person: Person, policies: Policies, today: date) -> bool:
     """A future hire not yet within the pipeline's lead time: not provisioned, and not touched if linked.
 
