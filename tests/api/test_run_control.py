@@ -219,7 +219,12 @@ async def test_a_reviewed_plan_that_deactivates_too_many_is_still_guarded(
     applied = (await client.post(f"/runs/{plan['id']}/apply")).json()
     await execute(applied["id"])
 
-    assert (await client.get(f"/runs/{applied['id']}")).json()["status"] == "blocked"
+    blocked = (await client.get(f"/runs/{applied['id']}")).json()
+    assert blocked["status"] == "blocked"
+    assert (
+        blocked["blocked_reason"] == blocked["guard"]["reason"] and "deactivate 1 accounts" in blocked["blocked_reason"]
+    )
+    assert plan["blocked_reason"] is None, "a dry run is not blocked: it only reports the verdict"
     assert all(account.active for account in data.lms.accounts.values())
 
 

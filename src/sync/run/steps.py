@@ -110,7 +110,7 @@ async def plan(rt: Runtime, run_id: str) -> None:
 
 # A planned run without a verdict was planned by code older than the verdict (migration 0005 found nothing to
 # carry over): it needs an admin's eyes rather than a guess.
-_NO_VERDICT = GuardVerdict(
+NO_VERDICT = GuardVerdict(
     blocked=True, deactivations=0, allowed=0, reason="the plan has no recorded deletion guard verdict; approve to apply"
 )
 
@@ -125,7 +125,7 @@ async def guard(rt: Runtime, run_id: str) -> bool:
             return False
         if run.approved_by:
             return True
-        verdict = recorded_verdict(run) or _NO_VERDICT
+        verdict = recorded_verdict(run) or NO_VERDICT
         # A dry run reports what the guard would do; only an applied run stops on it.
         blocked = verdict.blocked and ctx.mode == "apply"
         if blocked:
