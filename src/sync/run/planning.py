@@ -143,10 +143,17 @@ def _held(link: Link, person: Person, policies: Policies, today: date) -> Desire
     return applied
 
 
+def _to_match(chunk: _Chunk, desired: DesiredState | None, link: Link) -> bool:
+    # Leavers too, on full runs: an account made before the first sync for someone who has since left must not
+    # stay open for want of a link. Only full runs look them up, so each incremental run stays cheap.
+    wanted = desired is not None and (desired.active or chunk.ctx.scope == "full")
+    return wanted and link.account_id is None
+
+
 async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
-    """First links for active people without one; conflicted people are dropped from `wanted`."""
+    """First links for people without one; conflicted people are dropped from `wanted`."""
     links = chunk.links
-    unlinked = {h: d for h, d in wanted.items() if d is not None and d.active and links[h].account_id is None}
+    unlinked = {h: d for h, d in wanted.items() if d is not None and _to_match(chunk, d, links[h])}
     ctx, session = chunk.ctx, chunk.session
     matches = await match_people(
         lambda field, values: chunk.target.find_accounts(field=field, values=values),
