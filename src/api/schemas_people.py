@@ -92,3 +92,20 @@ class TeamPublic(BaseModel):
     depth: int
     members: list[TeamMemberPublic] = Field(description="Breadth first: direct reports, then their reports, ...")
     truncated: bool = Field(description="True when the team has more members than one answer lists.")
+
+
+class PersonFoundPublic(BaseModel):
+    """A person found by a lookup, with enough to tell them apart; `GET .../people/{hr_id}` says everything."""
+
+    hr_id: str
+    name: str
+    work_email: str | None
+    account_id: str | None = Field(description="The person's account on the learning platform, once linked.")
+    sync_state: SyncState = Field(description=SYNC_STATE_DESCRIPTION)
+    gone_from_hr_at: datetime | None = Field(description="When the HR system stopped returning the person.")
+
+
+class PeopleFoundPublic(BaseModel):
+    items: list[PersonFoundPublic] = Field(
+        description="Everyone the lookup matched, by hr_id (work emails may repeat)."
+    )

@@ -213,3 +213,21 @@ async def test_a_person_deleted_in_hr_is_shown_gone_and_leaves_the_team(
     assert not any(g.get("scope_hr_id") == "A" for g in manager["applied"]["roles"]), "no role over someone gone"
     assert (await client.get(f"/pipelines/{synced}/people/B")).json()["gone_from_hr_at"] is None
     assert members((await client.get(f"/pipelines/{synced}/teams/M")).json()) == [("B", 1)]
+
+
+async def test_people_are_found_by_work_email_whatever_its_case(client: httpx.AsyncClient, synced: str) -> None:
+    found = await client.get(f"/pipelines/{synced}/people", params={"email": "  A@Example.COM "})
+    nobody = await client.get(f"/pipelines/{synced}/people", params={"email": "zed@example.com"})
+
+    assert found.status_code == 200
+    [a] = found.json()["items"]
+    assert (a["hr_id"], a["work_email"], a["name"], a["sync_state"]) == (
+        "A",
+        "a@example.com",
+        "GivenA Example",
+        "in_sync",
+    )
+    assert a["account_id"] is not None and a["gone_from_hr_at"] is None
+    assert nobody.json()["items"] == []
+    assert_problem(await client.get(f"/pipelines/{synced}/people"), 422)
+    assert_problem(await client.get("/pipelines/nope/people", params={"email": "a@example.com"}), 404)
