@@ -17,6 +17,31 @@ SYNC_STATE_DESCRIPTION = (
     "(listed in `pending`); `error`: the last run or the person's HR data failed (see `last_error`)."
 )
 
+SituationCode = Literal[
+    "unreadable_record",
+    "invalid_hr_data",
+    "gone_from_hr",
+    "matching_conflict",
+    "failed",
+    "awaiting_start",
+    "not_managed",
+    "left_before_provisioning",
+    "leaver",
+    "on_leave_suspended",
+    "not_provisioned",
+    "pending",
+    "in_sync",
+]
+SITUATION_CODES = (
+    "`gone_from_hr`: deleted in the HR system, a leaver until it shows them again; `matching_conflict`: matching "
+    "found several accounts (or one another person holds); `invalid_hr_data`, `unreadable_record`, `failed`: see "
+    "`situation_detail`; `awaiting_start`: a future hire outside the lead time; `not_managed`: a leaver under "
+    "the `ignore` policy; `left_before_provisioning`: terminated before any account was made, so none is; "
+    "`leaver`: the account is suspended; `on_leave_suspended`: on leave under the `suspend` policy; "
+    "`not_provisioned`: the pipeline does not provision people without an account; `pending`, `in_sync`: as "
+    "`sync_state`."
+)
+
 
 class PersonOpPublic(BaseModel):
     """One operation for this person in a recent run."""
@@ -46,6 +71,10 @@ class PersonStatusPublic(BaseModel):
         "A person gone from HR is treated as a leaver until it shows them again.",
     )
     account_id: str | None = Field(description="The person's account on the learning platform, once linked.")
+    situation: SituationCode = Field(
+        default="in_sync", description=f"Why the person is in this state, as a code. {SITUATION_CODES}"
+    )
+    situation_detail: str = Field(default="", description="The same in words, with the dates and errors involved.")
     desired: DesiredState | None = Field(
         description="What the pipeline's current rules want the target to hold; null when the person is not managed."
     )

@@ -21,6 +21,7 @@ from enrolsync.api.schemas_people import (
     TeamMemberPublic,
     TeamPublic,
 )
+from enrolsync.api.situations import situation
 from enrolsync.sync.rules.explain import explain
 from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.store.tables import ApiRole, Link, Pipeline, Run, RunOp
@@ -84,6 +85,7 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
     )
     direct = frozenset(report.hr_id for report in reports.get(hr_id, []))
     status = link_status(link, spec, direct_reports=direct, today=today)
+    code, words = situation(link, status, spec.policies, today)
     verdicts = explain(status.person, spec, direct_reports=direct, today=today) if status.person else []
     return PersonStatusPublic(
         pipeline_id=pipeline_id,
@@ -92,6 +94,8 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
         person=link.person,
         gone_from_hr_at=link.gone_at,
         account_id=link.account_id,
+        situation=code,
+        situation_detail=words,
         desired=status.desired,
         desired_error=status.desired_error,
         awaiting_start=status.awaiting_start,
