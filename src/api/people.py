@@ -3,7 +3,8 @@
 The desired state and the pending operations are computed with the engine's own pure functions
 (`evaluate.desired_state`, `diff.diff`) over the persons as last read, with direct reports taken from the stored
 snapshots the same way the planner takes them, so this view agrees with what the next run would plan (except
-that a person without an account may still be matched to an existing one by that run).
+that a person without an account may still be matched to an existing one by that run). A person gone from the HR
+system is a leaver here too (`org.known_person`): in nobody's team.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op
 from enrolsync.sync.plan.diff import LinkedState, diff
 from enrolsync.sync.rules.desired import DesiredState
-from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state, manager_of
+from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, manager_of
 from enrolsync.sync.rules.policy import Policies
 from enrolsync.sync.rules.spec import PipelineSpec
+from enrolsync.sync.run.org import known_person, waiting_to_start
 from enrolsync.sync.store.tables import Link
 
 _IN_CHUNK = 500
@@ -57,19 +59,12 @@ async def reports_of(
             .order_by(col(Link.hr_id))
         )
         for link in (await session.exec(stmt)).all():
-            person = _parse_person(link)
+            person = known_person(link)
             # The engine's definition (`evaluate.manager_of`), so a team is who its manager holds the role over.
             manager = manager_of(person, policies, today) if person is not None else None
             if manager is not None:
                 found[manager].append(link)
     return found
-
-
-def _parse_person(link: Link) -> Person | None:
-    try:
-        return Person.model_validate(link.person) if link.person else None
-    except ValidationError:
-        return None
 
 
 def _parse_applied(link: Link) -> DesiredState | None:
@@ -81,9 +76,9 @@ def _parse_applied(link: Link) -> DesiredState | None:
 
 def link_status(link: Link, spec: PipelineSpec, *, direct_reports: frozenset[str], today: date) -> LinkStatus:
     """Desired state now, applied state and pending operations of one linked person, as the planner sees them."""
-    person = _parse_person(link)
+    person = known_person(link)
     applied = _parse_applied(link) if link.account_id else None
-    waiting = person is not None and awaiting_start(person, spec.policies, today)
+    waiting = person is not None and waiting_to_start(link, person, spec.policies, today)
     desired: DesiredState | None = None
     problem: str | None = None
     if person is None:

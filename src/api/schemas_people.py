@@ -17,6 +17,31 @@ SYNC_STATE_DESCRIPTION = (
     "(listed in `pending`); `error`: the last run or the person's HR data failed (see `last_error`)."
 )
 
+SituationCode = Literal[
+    "unreadable_record",
+    "invalid_hr_data",
+    "gone_from_hr",
+    "matching_conflict",
+    "failed",
+    "awaiting_start",
+    "not_managed",
+    "left_before_provisioning",
+    "leaver",
+    "on_leave_suspended",
+    "not_provisioned",
+    "pending",
+    "in_sync",
+]
+SITUATION_CODES = (
+    "`gone_from_hr`: deleted in the HR system, a leaver until it shows them again; `matching_conflict`: matching "
+    "found several accounts (or one another person holds); `invalid_hr_data`, `unreadable_record`, `failed`: see "
+    "`situation_detail`; `awaiting_start`: a future hire outside the lead time; `not_managed`: a leaver under "
+    "the `ignore` policy; `left_before_provisioning`: terminated before any account was made, so none is; "
+    "`leaver`: the account is suspended; `on_leave_suspended`: on leave under the `suspend` policy; "
+    "`not_provisioned`: the pipeline does not provision people without an account; `pending`, `in_sync`: as "
+    "`sync_state`."
+)
+
 
 class PersonOpPublic(BaseModel):
     """One operation for this person in a recent run."""
@@ -40,7 +65,16 @@ class PersonStatusPublic(BaseModel):
     pipeline_version: int
     hr_id: str
     person: dict[str, Any] = Field(description="The person as last read from the HR system.")
+    gone_from_hr_at: datetime | None = Field(
+        default=None,
+        description="When the HR system stopped returning the person (deleted there); null while it returns them. "
+        "A person gone from HR is treated as a leaver until it shows them again.",
+    )
     account_id: str | None = Field(description="The person's account on the learning platform, once linked.")
+    situation: SituationCode = Field(
+        default="in_sync", description=f"Why the person is in this state, as a code. {SITUATION_CODES}"
+    )
+    situation_detail: str = Field(default="", description="The same in words, with the dates and errors involved.")
     desired: DesiredState | None = Field(
         description="What the pipeline's current rules want the target to hold; null when the person is not managed."
     )
@@ -87,3 +121,20 @@ class TeamPublic(BaseModel):
     depth: int
     members: list[TeamMemberPublic] = Field(description="Breadth first: direct reports, then their reports, ...")
     truncated: bool = Field(description="True when the team has more members than one answer lists.")
+
+
+class PersonFoundPublic(BaseModel):
+    """A person found by a lookup, with enough to tell them apart; `GET .../people/{hr_id}` says everything."""
+
+    hr_id: str
+    name: str
+    work_email: str | None
+    account_id: str | None = Field(description="The person's account on the learning platform, once linked.")
+    sync_state: SyncState = Field(description=SYNC_STATE_DESCRIPTION)
+    gone_from_hr_at: datetime | None = Field(description="When the HR system stopped returning the person.")
+
+
+class PeopleFoundPublic(BaseModel):
+    items: list[PersonFoundPublic] = Field(
+        description="Everyone the lookup matched, by hr_id (work emails may repeat)."
+    )

@@ -77,6 +77,11 @@ class RunPublic(BaseModel):
     counters: RunCounters
     conflicted: list[str] = Field(description=f"People skipped because matching was ambiguous ({LISTED}).")
     guard: GuardVerdictPublic | None = Field(description="The deletion guard's verdict; null until planned.")
+    blocked_reason: str | None = Field(
+        default=None,
+        description="Why the run stopped as `blocked` and waits for an operator's approval (the deletion guard's "
+        "reason); null unless the run is blocked.",
+    )
     approval: RunApproval | None = Field(description="Set once an operator approved the blocked run.")
     cancelled_by: str | None = Field(description="Who cancelled the run.")
     applied_by: str | None = Field(description="Who asked for this run to apply the dry run `plan_run_id`.")

@@ -48,6 +48,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("POST", "/runs/{run_id}/cancel"): OP,
     ("POST", "/runs/{run_id}/approve"): OP,
     ("POST", "/runs/{run_id}/apply"): OP,
+    ("GET", "/pipelines/{pipeline_id}/people"): V,
     ("GET", "/pipelines/{pipeline_id}/people/{hr_id}"): V,
     ("GET", "/pipelines/{pipeline_id}/teams/{manager_hr_id}"): V,
     ("GET", "/audit"): A,

@@ -10,12 +10,13 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.memory.state import Dataset
-from enrolsync.connectors.model import Person, PersonStatus
+from enrolsync.connectors.model import AccountFields, Person, PersonStatus
 from enrolsync.sync.store.tables import ApiRole, Link
 from tests.support.api import Execute, MakeClient, create_pipeline, run
 from tests.support.assertions import assert_problem
+from tests.support.factories import RULES, employee, seed, team
 from tests.support.factories import employee as person
-from tests.support.factories import seed, team
+from tests.support.factories import person as named
 
 
 @pytest.fixture
@@ -195,3 +196,74 @@ async def test_depth_is_validated(client: httpx.AsyncClient) -> None:
         body = assert_problem(await client.get("/pipelines/p/teams/M", params={"depth": depth}), 422)
 
         assert [e["path"] for e in body["errors"]] == ["query.depth"]
+
+
+async def test_a_person_deleted_in_hr_is_shown_gone_and_leaves_the_team(
+    client: httpx.AsyncClient, memory: tuple[str, Dataset], execute: Execute, synced: str
+) -> None:
+    memory[1].hris.remove("A")  # the record is deleted in the HR system
+    await run(client, execute, synced, scope="incremental")
+    await run(client, execute, synced, scope="incremental")  # nothing changed since: the account stays suspended
+
+    gone = (await client.get(f"/pipelines/{synced}/people/A")).json()
+    manager = (await client.get(f"/pipelines/{synced}/people/M")).json()
+
+    assert gone["gone_from_hr_at"] is not None and gone["person"]["hr_id"] == "A", "the last record is kept"
+    assert gone["situation"] == "gone_from_hr" and "treated as a leaver" in gone["situation_detail"]
+    assert (gone["desired"]["active"], gone["applied"]["active"], gone["sync_state"]) == (False, False, "in_sync")
+    assert manager["direct_reports"] == ["B"] and manager["sync_state"] == "in_sync"
+    assert not any(g.get("scope_hr_id") == "A" for g in manager["applied"]["roles"]), "no role over someone gone"
+    assert (await client.get(f"/pipelines/{synced}/people/B")).json()["gone_from_hr_at"] is None
+    assert members((await client.get(f"/pipelines/{synced}/teams/M")).json()) == [("B", 1)]
+
+
+async def test_people_are_found_by_work_email_whatever_its_case(client: httpx.AsyncClient, synced: str) -> None:
+    found = await client.get(f"/pipelines/{synced}/people", params={"email": "  A@Example.COM "})
+    nobody = await client.get(f"/pipelines/{synced}/people", params={"email": "zed@example.com"})
+
+    assert found.status_code == 200
+    [a] = found.json()["items"]
+    assert (a["hr_id"], a["work_email"], a["name"], a["sync_state"]) == (
+        "A",
+        "a@example.com",
+        "GivenA Example",
+        "in_sync",
+    )
+    assert a["account_id"] is not None and a["gone_from_hr_at"] is None
+    assert nobody.json()["items"] == []
+    assert_problem(await client.get(f"/pipelines/{synced}/people"), 422)
+    assert_problem(await client.get("/pipelines/nope/people", params={"email": "a@example.com"}), 404)
+
+
+async def test_each_person_never_provisioned_says_why_in_a_code_and_words(
+    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
+) -> None:
+    _, data = memory
+    later = datetime.now(UTC).date() + timedelta(days=60)
+    seed(
+        data,
+        employee("Z"),
+        employee("T", status=PersonStatus.TERMINATED),  # left before the first sync
+        employee("L", status=PersonStatus.LEAVE),
+        named("J", hire_date=later),  # a future hire outside the lead time
+        named("X1", work_email="dup@example.com"),
+        named("X2", work_email="dup@example.com"),  # a duplicate HR record: two people, one account
+    )
+    data.lms.new_account(AccountFields(username="dup", given_name="D", family_name="U", email="dup@example.com"))
+    pid = await create_pipeline(client, ends, spec={**RULES, "policies": {"on_leave": "suspend"}})
+    await run(client, execute, pid)
+
+    async def situation(hr_id: str) -> tuple[str, str]:
+        body = (await client.get(f"/pipelines/{pid}/people/{hr_id}")).json()
+        return body["situation"], body["situation_detail"]
+
+    assert (await situation("Z"))[0] == "in_sync"
+    assert (await situation("T"))[0] == "left_before_provisioning"
+    assert (await situation("L"))[0] == "on_leave_suspended"
+    code, words = await situation("J")
+    assert code == "awaiting_start" and later.isoformat() in words
+    for twin in ("X1", "X2"):
+        code, words = await situation(twin)
+        assert code == "matching_conflict" and "matching conflict" in words
+    found = (await client.get(f"/pipelines/{pid}/people", params={"email": "DUP@example.com"})).json()["items"]
+    assert [p["hr_id"] for p in found] == ["X1", "X2"]

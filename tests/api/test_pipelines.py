@@ -134,3 +134,21 @@ async def test_duplicate_name_is_409(client: httpx.AsyncClient, ends: tuple[str,
     response = await client.post("/pipelines", json={"name": "sales", "source_id": ends[0], "target_id": ends[1]})
 
     assert response.status_code == 409
+
+
+async def test_a_spec_asking_more_than_the_target_can_do_is_422_naming_the_field(
+    client: httpx.AsyncClient, ends: tuple[str, str]
+) -> None:
+    spec = {"rules": [RULE], "policies": {"leaver": "delete"}}  # the memory target cannot delete accounts
+    body = {"name": "p", "source_id": ends[0], "target_id": ends[1], "spec": spec}
+
+    created = await client.post("/pipelines", json=body)
+    pipeline = await create_pipeline(client, ends)
+    patched = await client.patch(f"/pipelines/{pipeline['id']}", json={"spec": spec})
+
+    for response in (created, patched):
+        assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+        [error] = response.json()["errors"]
+        assert error["path"] == "spec.policies.leaver" and "hard_delete" in error["message"]
+    assert [p["id"] for p in (await client.get("/pipelines")).json()["items"]] == [pipeline["id"]]
+    assert (await client.get(f"/pipelines/{pipeline['id']}")).json()["version"] == 1

@@ -10,7 +10,7 @@ import httpx
 from enrolsync.connectors.memory.state import Dataset
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
-from enrolsync.sync.store.tables import ApiRole, utcnow
+from enrolsync.sync.store.tables import ApiRole, PipelineHealth, utcnow
 from tests.support.api import Clock, Execute, MakeClient, create_pipeline, run
 from tests.support.assertions import assert_problem
 from tests.support.factories import RULES as SPEC
@@ -190,6 +190,46 @@ async def test_apply_needs_a_finished_dry_run_with_operations(
     assert_problem(await client.post("/runs/nope/apply"), 404)
 
 
+async def test_apply_while_another_run_waits_is_a_conflict_naming_it(
+    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
+) -> None:
+    seed(memory[1], person("E1"))
+    pid = await create_pipeline(client, ends)
+    plan = await run(client, execute, pid, mode="plan")
+    waiting = (await client.post(f"/pipelines/{pid}/runs", json={"mode": "apply"})).json()
+
+    body = assert_problem(await client.post(f"/runs/{plan['id']}/apply"), 409)
+
+    assert waiting["id"] in body["detail"] and "waiting" in body["detail"]
+    listed = (await client.get(f"/pipelines/{pid}/runs")).json()["items"]
+    assert sorted(r["id"] for r in listed) == sorted([plan["id"], waiting["id"]]), "the refusal wrote nothing"
+
+
+async def test_a_quarantined_pipeline_neither_approves_nor_applies_a_plan(
+    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute, runtime: Runtime
+) -> None:
+    _, data = memory
+    seed(data, person("E1"), person("E2"))
+    pid = await create_pipeline(client, ends, spec=GUARDED)
+    await run(client, execute, pid)
+    data.hris.remove("E2")
+    blocked = await run(client, execute, pid)
+    plan = await run(client, execute, pid, mode="plan")
+    assert blocked["status"] == "blocked" and plan["status"] == "succeeded"
+    async with runtime.sessions() as session:  # three whole-run failures in a row would have done this
+        session.add(PipelineHealth(pipeline_id=pid, failures=3, quarantined_at=utcnow(), reason="AuthError: 401"))
+        await session.commit()
+
+    approve = assert_problem(await client.post(f"/runs/{blocked['id']}/approve"), 409)
+    apply = assert_problem(await client.post(f"/runs/{plan['id']}/apply"), 409)
+
+    assert "quarantined" in approve["detail"] and "quarantined" in apply["detail"]
+    assert (await client.get(f"/runs/{blocked['id']}")).json()["status"] == "blocked"
+    assert [
+        r["id"] for r in (await client.get(f"/pipelines/{pid}/runs")).json()["items"] if r["status"] == "queued"
+    ] == []
+
+
 async def test_a_reviewed_plan_that_deactivates_too_many_is_still_guarded(
     client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
 ) -> None:
@@ -204,7 +244,12 @@ async def test_a_reviewed_plan_that_deactivates_too_many_is_still_guarded(
     applied = (await client.post(f"/runs/{plan['id']}/apply")).json()
     await execute(applied["id"])
 
-    assert (await client.get(f"/runs/{applied['id']}")).json()["status"] == "blocked"
+    blocked = (await client.get(f"/runs/{applied['id']}")).json()
+    assert blocked["status"] == "blocked"
+    assert (
+        blocked["blocked_reason"] == blocked["guard"]["reason"] and "deactivate 1 accounts" in blocked["blocked_reason"]
+    )
+    assert plan["blocked_reason"] is None, "a dry run is not blocked: it only reports the verdict"
     assert all(account.active for account in data.lms.accounts.values())
 
 

@@ -119,9 +119,7 @@ def test_under_unenrol_never_a_dropped_course_stays() -> None:
 LEAVERS = [
     pytest.param(_state(active=False), DEFAULT, id="terminated"),
     pytest.param(
-        _state(active=False, enrolments=frozenset(), roles=frozenset(), groups=frozenset()),
-        DEFAULT,
-        id="rules-dropped-all",
+        _state(active=False, enrolments=frozenset(), groups=frozenset()), DEFAULT, id="rules-dropped-courses-groups"
     ),
     pytest.param(None, DEFAULT, id="gone-from-hr"),
     pytest.param(None, Policies(leaver="delete"), id="delete-policy"),
@@ -138,6 +136,23 @@ def test_a_leaver_is_deactivated_and_keeps_training_records_roles_and_groups(
 
     assert ops == [DeactivateUser(hr_id="e1", account_id="a1")]
     assert diff(desired, _linked(_state(active=False)), policy=policy) == []
+
+
+MANAGER_OVER = [RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id=r) for r in ("r1", "r2")]
+
+
+@pytest.mark.parametrize("still_active", [True, False], ids=["leaving-now", "already-suspended"])
+def test_a_leaver_loses_every_role_the_rules_no_longer_give(still_active: bool) -> None:
+    """Every difference in role scope is revoked, whatever else happens: a manager who leaves as one of their
+    reports moves to someone else keeps no role over that report."""
+    applied = _state(active=still_active, roles=frozenset({RoleGrant(role="learner"), *MANAGER_OVER}))
+    desired = _state(active=False, roles=frozenset({RoleGrant(role="learner"), MANAGER_OVER[1]}))
+
+    ops = diff(desired, _linked(applied), policy=DEFAULT)
+
+    revoke = RevokeRole(hr_id="e1", account_id="a1", role="manager", scope=RoleScope.USER, scope_hr_id="r1")
+    assert ops == [DeactivateUser(hr_id="e1", account_id="a1")] * still_active + [revoke]
+    assert diff(desired, _linked(_apply(applied, ops) or applied), policy=DEFAULT) == []
 
 
 def test_under_leaver_policy_ignore_a_vanished_person_is_left_alone() -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enrolsync.connectors.model import AccountFields, RoleScope
-from enrolsync.connectors.ops import Op, OpKind
+from enrolsync.connectors.ops import Op, OpKind, RevokeRole
 from enrolsync.sync.plan.diff import LinkedState, diff, record
 from enrolsync.sync.plan.order import ORDER, PlanOrder
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
@@ -91,13 +91,18 @@ def test_identical_desired_and_applied_states_yield_no_op(desired: DesiredState,
 
 
 @given(desired=st.none() | states, applied=states, policy=policies)
-def test_an_inactive_or_vanished_person_loses_nothing_but_access(
+def test_an_inactive_or_vanished_person_loses_access_and_stray_roles_only(
     desired: DesiredState | None, applied: DesiredState, policy: Policies
 ) -> None:
     ops = diff(desired, LinkedState(account_id="a1", applied=applied), policy=policy)
 
-    if desired is None or not desired.active:
+    if desired is None:
         assert {op.kind for op in ops} <= {OpKind.DEACTIVATE_USER}
+    elif not desired.active:
+        # Training records and groups stay; a role the desired state lacks never does.
+        assert {op.kind for op in ops} <= {OpKind.DEACTIVATE_USER, OpKind.REVOKE_ROLE}
+        revoked = {(op.role, op.scope, op.scope_id, op.scope_hr_id) for op in ops if isinstance(op, RevokeRole)}
+        assert revoked == {(g.role, g.scope, g.scope_id, g.scope_hr_id) for g in applied.roles - desired.roles}
 
 
 @given(desired=st.none() | states, link=links, policy=policies)

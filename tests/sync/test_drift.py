@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from enrolsync.connectors.model import Account, AccountFields
+from enrolsync.connectors.model import Account, AccountFields, RoleScope
 from enrolsync.connectors.ops import Enrol, Op, Unenrol
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started
-from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase
-from enrolsync.sync.rules.desired import DesiredState, SsoSpec
+from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase, without_scope_over
+from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 from enrolsync.sync.rules.policy import Policies
 
 FIELDS = AccountFields(
@@ -100,3 +100,15 @@ def test_a_started_enrolment_is_kept_back_from_the_plan() -> None:
 
     assert [op.key for op in planned] == ["unenrol:e1:C1", "enrol:e1:C3"]
     assert [op.course_id for op in kept] == ["C2"]
+
+
+def test_roles_over_a_replaced_account_are_dropped_so_they_are_granted_again() -> None:
+    over = {r: RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id=r) for r in ("r1", "r2")}
+    applied = APPLIED.model_copy(update={"roles": frozenset({RoleGrant(role="learner"), *over.values()})})
+
+    rebased = without_scope_over(applied, {"r1"})
+
+    assert rebased.roles == frozenset({RoleGrant(role="learner"), over["r2"]})
+    assert without_scope_over(applied, set()) is applied
+    ops = diff(applied, LinkedState(account_id="a1", applied=rebased), policy=Policies())
+    assert [(op.kind, getattr(op, "scope_hr_id", None)) for op in ops] == [("assign_role", "r1")]

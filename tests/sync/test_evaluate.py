@@ -135,6 +135,15 @@ def test_a_rehire_is_active_again_although_the_old_termination_date_has_passed()
     assert "SALES-1" in state.enrolments  # hired within 30 days again: onboarding again
 
 
+def test_a_same_day_rehire_shown_active_is_no_leaver() -> None:
+    """Hired again on the day they left: the two dates are equal, and the status (active) is the latest word."""
+    left = TODAY - timedelta(days=3)
+
+    assert _state(hire_date=left, termination_date=left).active
+    assert not _state(hire_date=left, termination_date=left, status=PersonStatus.TERMINATED).active
+    assert not _state(hire_date=left - timedelta(days=1), termination_date=left).active, "HR not yet flipped"
+
+
 def test_under_leaver_policy_ignore_a_leaver_has_no_desired_state() -> None:
     assert _desired(spec_with(leaver="ignore"), status=PersonStatus.TERMINATED) is None
 

@@ -15,6 +15,8 @@ from sqlmodel import col
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.sync.jobs import control, maintenance
 from enrolsync.sync.run import lease, steps
+from enrolsync.sync.run.context import load_context
+from enrolsync.sync.run.reading import read_source
 from enrolsync.sync.store.tables import Run, RunOp, RunOpStatus, RunStatus, utcnow
 from tests.support.harness import Engine
 
@@ -235,3 +237,16 @@ async def test_a_plan_left_half_written_by_a_crash_is_planned_again(engine: Engi
     await steps.plan(engine.rt, run_id)
 
     assert sorted((op.kind, op.hr_id, op.op.get("course_id")) for op in await engine.ops(run_id)) == complete
+    assert (await engine.get_run(run_id)).people_read == len(engine.data.hris.persons), "each person counted once"
+
+
+async def test_a_worker_taking_over_mid_read_counts_each_person_once(engine: Engine) -> None:
+    run_id = await _queued(engine)
+    assert await steps.begin(engine.rt, run_id) is lease.Claim.GO
+    # The first worker read every page, then died before planning stored anything.
+    await read_source(engine.rt, await load_context(engine.rt, run_id))
+    assert (await engine.get_run(run_id)).people_read == len(engine.data.hris.persons)
+
+    await steps.plan(engine.rt, run_id)
+
+    assert (await engine.get_run(run_id)).people_read == len(engine.data.hris.persons)

@@ -234,3 +234,28 @@ def test_runs_and_steps_against_one_system_share_its_request_budget() -> None:
     other = factory.limiter(info, MemoryConfig(dataset="a", base_url="http://other.invalid/"))  # type: ignore[arg-type]
     assert same[0] is same[1], "one endpoint, one budget (its Retry-After pauses every caller)"
     assert other is not same[0]
+
+
+async def test_a_person_gone_from_hr_stays_a_leaver_until_hr_shows_them_again(engine: Engine) -> None:
+    await engine.run()
+    person = engine.data.hris.persons["2"]
+    engine.data.hris.remove("2")
+
+    gone = await engine.run(scope="incremental")
+
+    assert {(op.kind, op.hr_id) for op in await engine.ops(gone.id)} == {
+        ("deactivate_user", "2"),
+        ("revoke_role", "1"),
+    }
+    assert (await engine.run(scope="incremental")).ops_planned == 0
+    assert (await engine.run()).ops_planned == 0
+    engine.data.hris.put(person)  # HR shows them again
+
+    back = await engine.run(scope="incremental")
+
+    assert {(op.kind, op.hr_id) for op in await engine.ops(back.id)} == {
+        ("reactivate_user", "2"),
+        ("assign_role", "1"),
+    }
+    assert (await engine.link("2")).gone_at is None
+    assert (await engine.run()).ops_planned == 0

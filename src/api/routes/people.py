@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, select
 
@@ -13,11 +14,14 @@ from enrolsync.api.people import LinkStatus, link_status, load_team, reports_of
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas_people import (
     EnrolmentStatus,
+    PeopleFoundPublic,
+    PersonFoundPublic,
     PersonOpPublic,
     PersonStatusPublic,
     TeamMemberPublic,
     TeamPublic,
 )
+from enrolsync.api.situations import situation
 from enrolsync.sync.rules.explain import explain
 from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.store.tables import ApiRole, Link, Pipeline, Run, RunOp
@@ -27,6 +31,7 @@ router = APIRouter(prefix="/pipelines/{pipeline_id}", tags=["people"], dependenc
 RECENT_OPS = 50
 MAX_DEPTH = 10
 MAX_MEMBERS = 1000
+MAX_FOUND = 50  # people sharing one work email: bad HR data, but listed rather than hidden
 
 
 async def _pipeline(session: SessionDep, pipeline_id: str) -> tuple[Pipeline, PipelineSpec]:
@@ -80,13 +85,17 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
     )
     direct = frozenset(report.hr_id for report in reports.get(hr_id, []))
     status = link_status(link, spec, direct_reports=direct, today=today)
+    code, words = situation(link, status, spec.policies, today)
     verdicts = explain(status.person, spec, direct_reports=direct, today=today) if status.person else []
     return PersonStatusPublic(
         pipeline_id=pipeline_id,
         pipeline_version=pipeline.version,
         hr_id=hr_id,
         person=link.person,
+        gone_from_hr_at=link.gone_at,
         account_id=link.account_id,
+        situation=code,
+        situation_detail=words,
         desired=status.desired,
         desired_error=status.desired_error,
         awaiting_start=status.awaiting_start,
@@ -99,6 +108,49 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
         explanation=verdicts,
         operations=await _recent_ops(session, pipeline_id, hr_id),
     )
+
+
+@router.get("/people", responses=problem_responses(404, 422))
+async def find_people(
+    pipeline_id: str,
+    session: SessionDep,
+    now: ClockDep,
+    email: Annotated[str, Query(min_length=3, max_length=320, description="A work email, in any case.")],
+) -> PeopleFoundPublic:
+    """The people of this pipeline with this work email (as last read from HR), compared case-insensitively and
+    ignoring surrounding spaces: "why isn't jane.doe@example.com enrolled?" without knowing her HR id."""
+    _, spec = await _pipeline(session, pipeline_id)
+    stored = sa.func.lower(sa.func.trim(col(Link.person)["work_email"].as_string()))
+    stmt = (
+        select(Link)
+        .where(col(Link.pipeline_id) == pipeline_id, stored == email.strip().lower())
+        .order_by(col(Link.hr_id))
+        .limit(MAX_FOUND)
+    )
+    today = now().date()
+    items = []
+    for link in (await session.exec(stmt)).all():
+        reports = await reports_of(
+            session, pipeline_id=pipeline_id, manager_ids=[link.hr_id], policies=spec.policies, today=today
+        )
+        direct = frozenset(report.hr_id for report in reports.get(link.hr_id, []))
+        status = link_status(link, spec, direct_reports=direct, today=today)
+        person = link.person or {}
+        items.append(
+            PersonFoundPublic(
+                hr_id=link.hr_id,
+                name=_name(person),
+                work_email=person.get("work_email"),
+                account_id=link.account_id,
+                sync_state=status.state,
+                gone_from_hr_at=link.gone_at,
+            )
+        )
+    return PeopleFoundPublic(items=items)
+
+
+def _name(person: dict[str, Any]) -> str:
+    return " ".join(part for part in (person.get("given_name"), person.get("family_name")) if part)
 
 
 @router.get("/teams/{manager_hr_id}", responses=problem_responses(404))
@@ -135,7 +187,7 @@ def _member(link: Link, level: int, status: LinkStatus) -> TeamMemberPublic:
     person = link.person or {}
     wanted = set(status.desired.enrolments) if status.desired else set()
     held = set(status.applied.enrolments) if status.applied else set()
-    name = " ".join(part for part in (person.get("given_name"), person.get("family_name")) if part)
+    name = _name(person)
     return TeamMemberPublic(
         hr_id=link.hr_id,
         manager_hr_id=person.get("manager_hr_id"),

@@ -18,6 +18,7 @@ from enrolsync.api.problems import FieldProblem, conflict, invalid, not_found, p
 from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import Page, PipelineCreate, PipelinePublic, PipelineUpdate
 from enrolsync.connectors.registry import Registry
+from enrolsync.sync.rules.fit import misfits
 from enrolsync.sync.rules.spec import PipelineSpec, SpecInvalid, parse_spec
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Connection, Pipeline, PipelineVersion, utcnow
@@ -69,6 +70,19 @@ async def _check_end(
         problems.append(FieldProblem(path=field, message=message, type="wrong_kind"))
 
 
+async def _check_fit(
+    session: SessionDep, registry: Registry, target_id: str, spec: PipelineSpec, problems: list[FieldProblem]
+) -> None:
+    """Refuse what the target cannot do (groups on Moodle) now, naming the field, rather than at apply."""
+    connection = await session.get(Connection, target_id)
+    if connection is None or connection.connector not in registry.classes:
+        return  # `_check_end` reported it
+    info = registry.info(connection.connector)
+    if info.kind == "lms":
+        found = misfits(spec, info.capabilities, target=info.key)
+        problems.extend(FieldProblem(path=f"spec.{m.path}", message=m.message, type="unsupported") for m in found)
+
+
 def _audit(
     session: AsyncSession,
     principal: Principal,
@@ -110,6 +124,8 @@ async def create_pipeline(
     await _check_end(session, registry, "source_id", body.source_id, problems)
     await _check_end(session, registry, "target_id", body.target_id, problems)
     spec = _spec(body.spec, problems)
+    if spec is not None:
+        await _check_fit(session, registry, body.target_id, spec, problems)
     if problems or spec is None:
         raise invalid(problems, "the pipeline is invalid")
     pipeline = Pipeline(name=body.name, source_id=body.source_id, target_id=body.target_id, spec=spec.to_json())
@@ -158,6 +174,10 @@ async def update_pipeline(
         if new is not None and new != getattr(pipeline, field):
             await _check_end(session, registry, field, new, problems)
     spec = _spec(body.spec, problems) if body.spec is not None else None
+    retargeted = body.target_id is not None and body.target_id != pipeline.target_id
+    if not problems and (spec is not None or retargeted):
+        checked = spec or PipelineSpec.model_validate(pipeline.spec)
+        await _check_fit(session, registry, body.target_id or pipeline.target_id, checked, problems)
     if problems:
         raise invalid(problems, "the pipeline is invalid")
     changes: dict[str, Any] = {

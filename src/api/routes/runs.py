@@ -24,9 +24,11 @@ from enrolsync.api.schemas_runs import (
 )
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.jobs.run_requests import PipelineNotFound, request_run
+from enrolsync.sync.plan.guard import GuardVerdict
 from enrolsync.sync.run.planning import recorded_verdict
+from enrolsync.sync.run.steps import NO_VERDICT
 from enrolsync.sync.store import ledger
-from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus
+from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus, RunStatus
 
 router = APIRouter(tags=["runs"])
 log = structlog.get_logger("enrolsync.api")
@@ -36,6 +38,13 @@ def _duration(run: Run, now: datetime) -> float | None:
     if run.started_at is None:
         return None
     return ((run.finished_at or now) - run.started_at).total_seconds()
+
+
+def _blocked_reason(run: Run, verdict: GuardVerdict | None) -> str | None:
+    if run.status != RunStatus.BLOCKED:
+        return None
+    # The guard step blocks on the recorded verdict, or on `NO_VERDICT` for a plan made by older code.
+    return (verdict or NO_VERDICT).reason
 
 
 def run_public(run: Run, *, now: datetime, ops: dict[str, dict[str, int]] | None = None) -> RunPublic:
@@ -58,6 +67,7 @@ def run_public(run: Run, *, now: datetime, ops: dict[str, dict[str, int]] | None
         counters=RunCounters.model_validate(run.counters),  # all but `ops`, which is answered above
         conflicted=run.conflicted,
         guard=None if verdict is None else GuardVerdictPublic.model_validate(verdict, from_attributes=True),
+        blocked_reason=_blocked_reason(run, verdict),
         approval=approval,
         cancelled_by=run.cancelled_by,
         applied_by=run.applied_by,

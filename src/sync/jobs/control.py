@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.jobs.run_requests import RunQueue
+from enrolsync.sync.run import quarantine
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Pipeline, Run, RunOp, RunOpStatus, RunStatus
 
@@ -97,10 +98,12 @@ async def approve_run(
     Raises:
         RunNotFound: no such run.
         RunStateConflict: the run is not blocked, or another run of its pipeline is waiting in the queue.
+        PipelineQuarantined: the pipeline is quarantined; an approved run would start against failing systems.
     """
     run = await _load(session, run_id)
     if run.status != RunStatus.BLOCKED:
         raise RunStateConflict(f"the run is {run.status}; only a run the deletion guard blocked can be approved")
+    await quarantine.ensure_open(session, run.pipeline_id)
     try:
         moved = await session.exec(
             sa.update(Run)
@@ -178,9 +181,11 @@ async def apply_plan(
     Raises:
         RunNotFound: no such run.
         RunStateConflict: not a finished dry run, stale as above, or a run of the pipeline is waiting to start.
+        PipelineQuarantined: the pipeline is quarantined, as for any run requested by an admin.
     """
     plan = await _load(session, plan_run_id)
     await _check_plan(session, plan, now=now, max_age=max_age)
+    await quarantine.ensure_open(session, plan.pipeline_id)
     run, created = await repo.create_run(
         session,
         pipeline_id=plan.pipeline_id,
@@ -191,8 +196,11 @@ async def apply_plan(
         plan_run_id=plan.id,
     )
     if not created:
+        # Read the id before the rollback: it expires every loaded object, and reading an expired attribute
+        # would load it lazily, which an async session cannot do (MissingGreenlet, a 500 instead of this 409).
+        waiting = run.id
         await session.rollback()
-        raise RunStateConflict(f"run {run.id} of this pipeline is waiting to start; apply once it has started")
+        raise RunStateConflict(f"run {waiting} of this pipeline is waiting to start; apply once it has started")
     # What planning found passes on (the guard judges the copied plan by its verdict, as it would have after
     # planning); the dry run's outcome counts and who steered it are its own.
     run.planned, run.guard, run.conflicted = True, plan.guard, plan.conflicted

@@ -4,8 +4,10 @@ An unchanged person yields no op, so a no-op re-run makes zero writes. `record` 
 state after one op succeeded, stored in the link in the same transaction as the op's outcome. Folding `record`
 over a person's ops and diffing again yields nothing (tested as a property).
 
-What an inactive account keeps is decided here: a leaver, or a person suspended while on leave, is only
-deactivated; their enrolments, roles and groups stay as last applied (training records stay).
+What an inactive account keeps is decided here: a leaver, or a person suspended while on leave, is deactivated;
+their enrolments and groups stay as last applied (training records stay). Roles are the exception: every role the
+account holds that the desired state no longer has is revoked, whatever else happens to the person, so a manager
+who leaves as their reports move to someone else does not keep the role over them.
 """
 
 from __future__ import annotations
@@ -109,7 +111,11 @@ def _provision(desired: DesiredState | None, policy: Policies) -> list[Op]:
 def _update(desired: DesiredState, applied: DesiredState, account_id: str, policy: Policies) -> list[Op]:
     hr_id = desired.hr_id
     if not desired.active:
-        return [DeactivateUser(hr_id=hr_id, account_id=account_id)] if applied.active else []
+        # Revokes only: an inactive account is granted nothing new, but it never keeps scope over people (or
+        # courses) its rules no longer give it, such as reports who moved to another manager as it left.
+        revokes = [_grant_op(RevokeRole, grant, hr_id, account_id) for grant in _grants(applied.roles - desired.roles)]
+        deactivate: list[Op] = [DeactivateUser(hr_id=hr_id, account_id=account_id)] if applied.active else []
+        return deactivate + revokes
     ops: list[Op] = []
     if not applied.active:
         ops.append(ReactivateUser(hr_id=hr_id, account_id=account_id))

@@ -12,7 +12,7 @@ user-context role assignments back. An optional profile field the target shows e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from enrolsync.connectors.model import Account, AccountFields
@@ -83,6 +83,13 @@ def rebase(applied: DesiredState, desired: DesiredState | None, seen: ObservedAc
     if seen.groups is not None:
         update["groups"] = (applied.groups | wanted.groups) & seen.groups
     return applied.model_copy(update=update)
+
+
+def without_scope_over(applied: DesiredState, replaced: Collection[str]) -> DesiredState:
+    """`applied` without the roles held over people whose account the target no longer has (deleted by hand):
+    such a role went with the account, and must be granted again over the account that replaces it."""
+    kept = frozenset(grant for grant in applied.roles if grant.scope_hr_id not in replaced)
+    return applied if kept == applied.roles else applied.model_copy(update={"roles": kept})
 
 
 def _changed(op: Op) -> frozenset[str]:

@@ -103,13 +103,25 @@ def holds(condition: Condition, facts: Facts) -> bool:
 
 
 def is_leaver(person: Person, today: date) -> bool:
-    """Terminated, or their termination date is reached (a rehire's later hire date starts a new employment)."""
+    """Terminated, or their termination date is reached while no later employment started.
+
+    Decided by the employment status and the latest event, never by two dates alone: a person the HR system
+    shows terminated is a leaver; otherwise a termination date that has come ends the employment unless a hire
+    on or after it started a new one. A same-day rehire (hired again on the day they left, so the old
+    termination date equals the new hire date) is shown active, and the hire is the latest event.
+    """
     if person.status is PersonStatus.TERMINATED:
         return True
     ended = person.termination_date
     if ended is None or ended > today:
         return False
-    return person.hire_date is None or person.hire_date <= ended
+    return person.hire_date is None or person.hire_date < ended
+
+
+def vanished(person: Person) -> Person:
+    """`person` as last read, once the HR system no longer returns them (deleted there): a leaver, until it
+    shows them again. Kept out of teams, role scopes and direct reports like any leaver (`manager_of`)."""
+    return person.model_copy(update={"status": PersonStatus.TERMINATED})
 
 
 def awaiting_start(person: Person, policies: Policies, today: date) -> bool:

@@ -3,6 +3,9 @@
 "Due" people need planning although the HR system reported no change: a joiner (or rehire) whose lead time has
 come (`Policies.provision_days_before_start`) and an active account whose person's termination date has passed. An
 incremental run plans them with the people it read, so time-driven changes never wait for a full run.
+
+A person gone from the HR system (`Link.gone_at`) is a leaver here as everywhere (`known_person`): reported to by
+nobody, and due while their account is still active, so no run brings a vanished person's account back.
 """
 
 from __future__ import annotations
@@ -11,12 +14,29 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from pydantic import ValidationError
+
 from enrolsync.connectors.model import Person, PersonStatus
-from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver, manager_of
+from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver, manager_of, vanished
 from enrolsync.sync.rules.policy import OnLeavePolicy, Policies
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Link
+
+
+def known_person(link: Link) -> Person | None:
+    """The person as the engine knows them: as last read, and a leaver (`evaluate.vanished`) while the HR system
+    no longer returns them. None when no readable record is stored."""
+    try:
+        person = Person.model_validate(link.person) if link.person else None
+    except ValidationError:
+        return None
+    return vanished(person) if person is not None and link.gone_at is not None else person
+
+
+def waiting_to_start(link: Link, person: Person, policies: Policies, today: date) -> bool:
+    """`evaluate.awaiting_start` for a person still in the HR system: a vanished future hire waits for nothing."""
+    return link.gone_at is None and awaiting_start(person, policies, today)
 
 
 @dataclass
@@ -48,10 +68,10 @@ class Org:
             self.linked_accounts += 1
             self.active_accounts += active
             self.courses.update((link.applied or {}).get("enrolments", ()))
-        if not link.person:
+        person = known_person(link)
+        if person is None:
             return
-        person = Person.model_validate(link.person)
-        leaver, waiting = is_leaver(person, today), awaiting_start(person, policies, today)
+        leaver, waiting = is_leaver(person, today), waiting_to_start(link, person, policies, today)
         manager = manager_of(person, policies, today)
         if manager is not None:
             self.managers[person.hr_id] = manager

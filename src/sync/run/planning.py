@@ -24,16 +24,16 @@ from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
-from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase
+from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase, without_scope_over
 from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
 from enrolsync.sync.plan.matching import match_people
 from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState
-from enrolsync.sync.rules.evaluate import InvalidPerson, awaiting_start, desired_state
+from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, vanished
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
 from enrolsync.sync.run import actual
 from enrolsync.sync.run.context import RunContext, Runtime
-from enrolsync.sync.run.org import Org, read_org
+from enrolsync.sync.run.org import Org, known_person, read_org, waiting_to_start
 from enrolsync.sync.run.reading import ReadResult
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, Run, utcnow
@@ -95,6 +95,7 @@ class _Chunk:
     links: dict[str, Link]
     summary: PlanSummary
     seen: Mapping[str, ObservedAccount] | None
+    replaced: frozenset[str] = frozenset()  # people whose linked account the target no longer has
     matched: set[str] = field(default_factory=set)  # linked by this run: the snapshot predates them
 
     def fail(self, link: Link, reason: str) -> None:
@@ -103,17 +104,19 @@ class _Chunk:
 
 
 def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mapping[str, set[str]]) -> dict[str, Any]:
-    """Each person's desired state (None: gone, or not managed). A future hire before the lead time is left out,
-    or held as last applied when they have an account (a rehire)."""
+    """Each person's desired state (None: not managed). A person gone from the HR system is a leaver. A future hire
+    before the lead time is left out, or held as last applied when they have an account (a rehire)."""
     spec, today = chunk.ctx.spec, chunk.rt.today()
     wanted: dict[str, DesiredState | None] = {}
     for hr_id in hr_ids:
         link = chunk.links[hr_id]
-        if hr_id in gone or not link.person:
+        person = known_person(link)
+        if person is None:
             wanted[hr_id] = None
             continue
-        person = Person.model_validate(link.person)
-        if awaiting_start(person, spec.policies, today):
+        if hr_id in gone:
+            person = vanished(person)
+        elif waiting_to_start(link, person, spec.policies, today):
             chunk.summary.awaiting_start += 1
             held = _held(link, person, spec.policies, today)
             if held is not None:
@@ -140,10 +143,17 @@ def _held(link: Link, person: Person, policies: Policies, today: date) -> Desire
     return applied
 
 
+def _to_match(chunk: _Chunk, desired: DesiredState | None, link: Link) -> bool:
+    # Leavers too, on full runs: an account made before the first sync for someone who has since left must not
+    # stay open for want of a link. Only full runs look them up, so each incremental run stays cheap.
+    wanted = desired is not None and (desired.active or chunk.ctx.scope == "full")
+    return wanted and link.account_id is None
+
+
 async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
-    """First links for active people without one; conflicted people are dropped from `wanted`."""
+    """First links for people without one; conflicted people are dropped from `wanted`."""
     links = chunk.links
-    unlinked = {h: d for h, d in wanted.items() if d is not None and d.active and links[h].account_id is None}
+    unlinked = {h: d for h, d in wanted.items() if d is not None and _to_match(chunk, d, links[h])}
     ctx, session = chunk.ctx, chunk.session
     matches = await match_people(
         lambda field, values: chunk.target.find_accounts(field=field, values=values),
@@ -176,7 +186,8 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
             return by_link
         link.account_id, link.applied = None, {}
         return [op.model_copy(update={"drift": True}) for op in diff(desired, None, policy=policies)]
-    real = rebase(state.applied, desired, seen)
+    # A role held over someone whose account is gone went with that account: it is granted again over the new one.
+    real = without_scope_over(rebase(state.applied, desired, seen), chunk.replaced)
     marked = mark_drift(by_link, diff(desired, LinkedState(account_id=state.account_id, applied=real), policy=policies))
     summary.drift.update(op.kind.value for op in marked if op.drift)
     if policies.drift is DriftPolicy.REPORT:
@@ -217,8 +228,21 @@ async def _keep_started(chunk: _Chunk, planned: dict[str, list[Op]]) -> None:
             chunk.summary.kept_started += len(kept)
 
 
+def _remember_gone(chunk: _Chunk, gone: set[str]) -> None:
+    """Mark who this run found gone from the HR system; the mark stays until the source returns them.
+
+    Marked even when the whole answer was empty (an outage looks the same): the deletion guard stops every run
+    that would deactivate them, this one and the next, until an admin approves or a full read shows them again.
+    """
+    for hr_id, link in chunk.links.items():
+        if hr_id in gone and link.gone_at is None:
+            link.gone_at = utcnow()
+            chunk.session.add(link)
+
+
 async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports: Mapping[str, set[str]]) -> None:
     summary = chunk.summary
+    _remember_gone(chunk, gone)
     wanted = _wanted(chunk, hr_ids, gone, reports)
     await _match(chunk, wanted)
     planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
@@ -232,10 +256,12 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     await ledger.add_ops(chunk.session, run_id=chunk.ctx.run_id, ops=rows)
 
 
-def _in_scope(read: ReadResult, org: Org) -> list[str]:
+def _in_scope(read: ReadResult, org: Org, gone: set[str]) -> list[str]:
     if read.full:
         return sorted(org.everyone)
-    return sorted((read.seen | read.removed | read.managers | org.due) & org.everyone)
+    # The manager of someone who just vanished loses the role over them in this run, not at the next full one.
+    managers = {org.managers[hr_id] for hr_id in gone if hr_id in org.managers}
+    return sorted((read.seen | read.removed | read.managers | managers | org.due) & org.everyone)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -252,7 +278,8 @@ async def _snapshot(
 
 
 async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummary:
-    """Compute and store the run's ops. People missing from a full read count as gone (the guard watches).
+    """Compute and store the run's ops. People missing from a full read count as gone (the guard watches), and are
+    remembered as gone until the source returns them (`Link.gone_at`).
 
     A full run reads the target's actual state first unless the pipeline's drift policy is `ignore`. The caller
     records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
@@ -263,10 +290,11 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     summary = PlanSummary()
     async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
         seen = await _snapshot(ctx, target, read, org)
-        for hr_ids in _chunks(_in_scope(read, org), rt.chunk):
+        replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
+        for hr_ids in _chunks(_in_scope(read, org, gone), rt.chunk):
             async with rt.sessions() as session:
                 links = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=hr_ids)
-                chunk = _Chunk(rt, ctx, target, session, links, summary, seen)
+                chunk = _Chunk(rt, ctx, target, session, links, summary, seen, replaced)
                 await _plan_chunk(chunk, hr_ids, gone, reports)
                 await session.commit()
     summary.verdict = check_deactivations(

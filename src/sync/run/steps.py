@@ -81,7 +81,8 @@ async def plan(rt: Runtime, run_id: str) -> None:
     """Read the source and store the plan, unless an earlier attempt of this step already stored all of it.
 
     A plan is complete only once `run.planned` says so; ops left by an attempt that died halfway are a partial
-    plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats).
+    plan, dropped and planned again (matching and snapshots are idempotent, so nothing else repeats). The read
+    starts over too, so `people_read` counts from zero: a worker taking over does not count people twice.
     """
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
@@ -89,7 +90,9 @@ async def plan(rt: Runtime, run_id: str) -> None:
             return
         if await ledger.has_ops(session, run_id=run_id):
             await ledger.delete_ops(session, run_id=run_id)
-            await session.commit()
+        run.people_read = 0
+        session.add(run)
+        await session.commit()
     ctx = await load_context(rt, run_id)
     read = await read_source(rt, ctx)
     summary = await plan_run(rt, ctx, read)
@@ -107,7 +110,7 @@ async def plan(rt: Runtime, run_id: str) -> None:
 
 # A planned run without a verdict was planned by code older than the verdict (migration 0005 found nothing to
 # carry over): it needs an admin's eyes rather than a guess.
-_NO_VERDICT = GuardVerdict(
+NO_VERDICT = GuardVerdict(
     blocked=True, deactivations=0, allowed=0, reason="the plan has no recorded deletion guard verdict; approve to apply"
 )
 
@@ -122,7 +125,7 @@ async def guard(rt: Runtime, run_id: str) -> bool:
             return False
         if run.approved_by:
             return True
-        verdict = recorded_verdict(run) or _NO_VERDICT
+        verdict = recorded_verdict(run) or NO_VERDICT
         # A dry run reports what the guard would do; only an applied run stops on it.
         blocked = verdict.blocked and ctx.mode == "apply"
         if blocked:

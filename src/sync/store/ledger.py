@@ -29,18 +29,26 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 
 
 async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]]) -> None:
-    """Store the person as last read for each hr_id, creating links (without an account) as needed."""
+    """Store the person as last read for each hr_id, creating links (without an account) as needed. A person the
+    source returns is no longer gone from it."""
     if not persons:
         return
     now = utcnow()
     rows = [
-        {"pipeline_id": pipeline_id, "hr_id": hr_id, "person": person, "applied": {}, "updated_at": now}
+        {
+            "pipeline_id": pipeline_id,
+            "hr_id": hr_id,
+            "person": person,
+            "applied": {},
+            "gone_at": None,
+            "updated_at": now,
+        }
         for hr_id, person in persons.items()
     ]
     stmt = _insert(session, Link.__table__).values(rows)  # type: ignore[attr-defined]
     stmt = stmt.on_conflict_do_update(
         index_elements=["pipeline_id", "hr_id"],
-        set_={"person": stmt.excluded.person, "updated_at": stmt.excluded.updated_at},
+        set_={"person": stmt.excluded.person, "gone_at": None, "updated_at": stmt.excluded.updated_at},
     )
     await _execute(session, stmt)
 

@@ -232,6 +232,9 @@ class Link(SQLModel, table=True):
     applied: dict[str, Any] = _json()
     last_error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     last_error_at: datetime | None = _ts(nullable=True, default=False)
+    # When the HR system stopped returning the person (deleted there, or missing from a full read); cleared when
+    # it shows them again. Until then they are a leaver on every kind of run (`run.org.known_person`).
+    gone_at: datetime | None = _ts(nullable=True, default=False)
     updated_at: datetime = _ts()
 
 

@@ -92,3 +92,24 @@ async def test_under_the_report_policy_drift_is_counted_not_repaired(db: Databas
     assert await scenario.planned(run.id) == []
     assert run.counters["drift"] == {"enrol": 1}
     assert "SEC" not in scenario.courses_of(ava)
+
+
+async def test_a_managers_role_over_an_account_recreated_by_repair_is_granted_again(scenario: Scenario) -> None:
+    grace = scenario.hire("Grace", "Hughes", "Engineering")
+    ava = scenario.hire("Ava", "Abbott", "Engineering", manager=grace)
+    await scenario.run()
+    old = scenario.account(ava)
+    old.deleted, old.username, old.idnumber = True, f"{old.email}.1717000000", ""
+    # Deleting a user deletes their context, and every role assignment held in it.
+    scenario.lms.state.assignments = {a for a in scenario.lms.state.assignments if a[2:] != ("user", old.id)}
+    assert scenario.user_roles(grace) == set()
+
+    run = await scenario.run()
+
+    planned = await scenario.planned(run.id)
+    assert ("create_user", ava, "") in planned and ("assign_role", grace, f"manager over {ava}") in planned
+    regrant = [op for op in await scenario.ops(run.id) if op.kind == "assign_role"]
+    assert [op.op["drift"] for op in regrant] == [True]
+    assert run.counters["drift"] == {"account_missing": 1, "assign_role": 1}
+    assert scenario.user_roles(grace) == {("parent", ava)}, "held over the new account"
+    assert await scenario.planned((await scenario.run()).id) == [], "repaired: the next reconcile finds nothing"

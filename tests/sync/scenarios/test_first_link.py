@@ -112,3 +112,19 @@ async def test_a_non_ascii_email_written_alike_finds_its_account(scenario: Scena
 
     assert run.conflicted == []
     assert (await scenario.link(person)).account_id == str(existing)
+
+
+async def test_a_leaver_with_an_account_from_before_the_first_sync_is_matched_and_suspended(
+    scenario: Scenario,
+) -> None:
+    liam = scenario.hire("Liam", "Larsen", "Sales")
+    scenario.hr.terminate(liam, scenario.hr.today)  # left before the pipeline's first run
+    existing = scenario.lms.add_user("llarsen", "Liam", "Larsen", f"liam.larsen{liam}@acme.example")
+
+    run = await scenario.run()
+
+    assert await scenario.planned(run.id) == [("deactivate_user", liam, "")]
+    assert (await scenario.link(liam)).account_id == str(existing)
+    assert scenario.lms.state.users[existing].suspended, "an unlinked leaver's account does not stay open"
+    assert await scenario.planned((await scenario.run()).id) == []
+    assert await scenario.planned((await scenario.run(scope="incremental")).id) == []

@@ -124,3 +124,21 @@ async def test_between_two_employments_the_account_stays_suspended_even_if_react
     assert await scenario.planned(reconcile.id) == [("deactivate_user", person, "")]
     assert reconcile.counters["drift"] == {"deactivate_user": 1}
     assert scenario.account(person).suspended
+
+
+async def test_a_same_day_rehire_is_reactivated(scenario: Scenario) -> None:
+    person = scenario.hire("Rosa", "Rossi", "Sales")
+    await scenario.run()
+    scenario.hr.terminate(person, scenario.hr.today)
+    await scenario.run(scope="incremental")
+    assert scenario.account(person).suspended
+    # Hired again on the day they left: the new hire date equals the old termination date, and HR shows Active.
+    scenario.hr.rehire(person, scenario.hr.today)
+
+    run = await scenario.run(scope="incremental")
+
+    assert await scenario.planned(run.id) == [("reactivate_user", person, "")]
+    assert not scenario.account(person).suspended
+    scenario.days(1)  # the next day nothing has changed: the employment that started on that date goes on
+    assert await scenario.planned((await scenario.run()).id) == []
+    assert not scenario.account(person).suspended
