@@ -71,17 +71,20 @@ def server_time(response: httpx.Response) -> datetime | None:
 
 
 class _Body:
-    """The file-like reader ijson's async parser wants, over httpx's streamed body."""
+    """The file-like reader ijson's async parser wants, over httpx's streamed body (chunks of any size; an offset,
+    not re-slicing, so a large chunk is not copied once per read)."""
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
-        self._buffer = b""
+        self._chunk = b""
+        self._at = 0
 
     async def read(self, size: int = -1) -> bytes:
-        if not self._buffer:
-            self._buffer = await anext(self._chunks, b"")
-        cut = len(self._buffer) if size < 0 else size
-        data, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        if self._at >= len(self._chunk):
+            self._chunk, self._at = await anext(self._chunks, b""), 0
+        end = len(self._chunk) if size < 0 else self._at + size
+        data = self._chunk[self._at : end]
+        self._at += len(data)
         return data
 
 

@@ -35,7 +35,8 @@ def lookup(employee: Mapping[str, Any], path: str) -> Any:
     node: Any = employee
     parts = path.split(".")
     for part in parts[1:] if parts[0] == "root" else parts:
-        if not isinstance(node, Mapping) or part not in node:
+        # dict, not the Mapping ABC: parsed JSON is dicts, and ABC checks cost a tenth of a read's time.
+        if not isinstance(node, dict) or part not in node:
             return _MISSING
         node = node[part]
     return node
@@ -48,7 +49,7 @@ def omitted(employee: Mapping[str, Any], paths: Iterable[str]) -> list[str]:
 
 def text(value: Any) -> str | None:
     """A value's text, or None when empty; numbers read as their text (`employeeIdInCompany` is a number)."""
-    if value is _MISSING or value is None or isinstance(value, Mapping | list):
+    if value is _MISSING or value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -61,7 +62,7 @@ def label(employee: Mapping[str, Any], path: str | None) -> str | None:
     if path is None:
         return None
     readable = employee.get(READABLE)
-    if isinstance(readable, Mapping) and (shown := text(lookup(readable, path))) is not None:
+    if isinstance(readable, dict) and (shown := text(lookup(readable, path))) is not None:
         return shown
     return text(lookup(employee, path))
 
@@ -78,7 +79,7 @@ def parse_date(value: Any) -> date | None:
 def reference(value: Any) -> str | None:
     """An employee reference's backend id: `work.reportsTo` is `{id, displayName, ...}` in machine format and a
     name in REPLACE mode (no id to link), `work.manager` an id string."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return text(value.get("id"))
     found = text(value)
     return found if found is not None and found.isdigit() else None
