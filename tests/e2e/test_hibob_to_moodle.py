@@ -99,8 +99,9 @@ async def test_a_webhook_reads_just_the_employee_it_names(service: HiBobService)
 async def test_bobs_ping_is_accepted_and_a_forged_call_refused(service: HiBobService) -> None:
     await service.setup_pipeline(default_spec(service.courses))
     url = f"/webhooks/{service.hr_connection_id}"
-    ping = await service.api.post(
-        url, content=b"Ping test", headers={"Bob-Signature": service.hibob.sign(b"Ping test")}
-    )
-    forged = await service.api.post(url, content=b"Ping test", headers={"Bob-Signature": "Zm9yZ2Vk"})
+    call = service.hibob.webhook_request("120")
+    ping = await service.api.post(url, content=b"Ping test")
+    forged = await service.api.post(url, content=call.body, headers={"Bob-Signature": "Zm9yZ2Vk"})
+    events = await service.ok(await service.api.get(f"/connections/{service.hr_connection_id}/events"))
     assert ping.status_code == 202 and forged.status_code == 401
+    assert events["items"] == [], "neither a ping nor a forged call is recorded"

@@ -14,7 +14,14 @@ from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, Rate, R
 from enrolsync.connectors.errors import AuthError, ConnectorError
 from enrolsync.connectors.hibob.client import HiBobClient
 from enrolsync.connectors.hibob.config import HiBobConfig
-from enrolsync.connectors.hibob.mapping import decode_cursor, encode_cursor, events_from_body, omitted, to_person
+from enrolsync.connectors.hibob.mapping import (
+    decode_cursor,
+    encode_cursor,
+    events_from_body,
+    is_ping,
+    omitted,
+    to_person,
+)
 from enrolsync.connectors.hibob.models import Checkpoint, FieldMeta
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.kit.webhooks import hibob_signature
@@ -94,7 +101,13 @@ class HiBobSource:
 
     def parse_event(self, request: RawRequest) -> list[HrEvent]:
         """Verify `Bob-Signature` (HMAC-SHA512 of the raw body, base64 or hex), then name the employee the
-        event is about; Bob's "Ping test" gives no event (so it is answered 2xx). Raises `AuthError`/`Invalid`."""
+        event is about. Raises `AuthError`/`Invalid`.
+
+        Bob's "Ping test" when a webhook is saved gives no event and is answered 2xx signed or not: whether Bob
+        signs it is not documented, it names nobody, stores nothing and starts no run, and refusing it would
+        make Bob refuse the webhook."""
+        if is_ping(request.body):
+            return []
         secret = self._config.webhook_secret
         if secret is None:
             raise AuthError("no webhook secret is configured for this connection")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -149,3 +151,19 @@ def test_config_keeps_secrets_write_only() -> None:
     schema = HiBobConfig.model_json_schema()
     assert schema["properties"]["service_user_token"]["writeOnly"] is True
     assert HiBobConfig.model_fields["base_url"].default is not None
+
+
+async def test_an_answer_arriving_in_small_pieces_reads_the_same(fake: HiBobFake, config: HiBobConfig) -> None:
+    async def trickle(body: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 7):  # cuts through keys, strings and numbers
+            yield body[start : start + 7]
+
+    def in_pieces(request: httpx.Request) -> httpx.Response:
+        answer = fake.handler(request)
+        return httpx.Response(answer.status_code, headers=answer.headers, content=trickle(answer.content))
+
+    async with build_client(config, transport=httpx.MockTransport(in_pieces)) as http:
+        pieces, _ = await read(HiBobSource(config, http, retry=ReadRetry(clock=FakeClock())))
+    async with build_client(config, transport=fake.transport()) as http:
+        whole, _ = await read(HiBobSource(config, http, retry=ReadRetry(clock=FakeClock())))
+    assert pieces == whole and len(whole) == len(fake.hr_ids())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +13,10 @@ from enrolsync.connectors.hibob.config import HiBobConfig
 from enrolsync.connectors.hibob.fake.server import HiBobFake
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.model import HrEventKind, RawRequest
+
+
+def source_time() -> datetime:
+    return datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("encoding", ["base64", "hex"])
@@ -48,10 +53,17 @@ def test_another_secret_does_not_verify(source: HiBobSource, fake: HiBobFake) ->
         source.parse_event(fake.webhook_request("120"))
 
 
-def test_bobs_ping_is_answered_with_no_event(source: HiBobSource, fake: HiBobFake) -> None:
-    body = b"Ping test"
-    ping = RawRequest(headers={"Bob-Signature": fake.sign(body)}, body=body, received_at=fake.now)
-    assert source.parse_event(ping) == []
+@pytest.mark.parametrize("body", [b"Ping test", b'{"text": "Ping test"}'])
+def test_bobs_ping_is_answered_with_no_event_signed_or_not(source: HiBobSource, fake: HiBobFake, body: bytes) -> None:
+    signed = RawRequest(headers={"Bob-Signature": fake.sign(body)}, body=body, received_at=fake.now)
+    unsigned = RawRequest(headers={}, body=body, received_at=fake.now)
+    assert source.parse_event(signed) == [] and source.parse_event(unsigned) == []
+
+
+def test_a_ping_lookalike_carrying_an_event_must_be_signed(source: HiBobSource) -> None:
+    body = b'{"text": "Ping test", "type": "employee.deleted", "data": {"employeeId": "120"}}'
+    with pytest.raises(AuthError):
+        source.parse_event(RawRequest(headers={}, body=body, received_at=source_time()))
 
 
 async def test_without_a_configured_secret_nothing_verifies(config: HiBobConfig, fake: HiBobFake) -> None:
