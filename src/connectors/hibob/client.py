@@ -1,9 +1,9 @@
 """Thin typed calls to the three HiBob endpoints the source uses, with read retries and error mapping.
 
-- `POST people/search`: everyone in one answer, no pagination (https://apidocs.hibob.com/reference/
-  post_people-search); the answer is parsed as a stream (ijson), one employee at a time, never held whole.
-- `POST people/{identifier}`: one employee by backend id or email (https://apidocs.hibob.com/reference/
-  post_people-identifier).
+- `POST people/search`: everyone in one answer, no pagination; the answer is parsed as a stream (ijson), one
+  employee at a time, never held whole (https://apidocs.hibob.com/reference/post_people-search).
+- `POST people/{identifier}`: one employee by backend id or email
+  (https://apidocs.hibob.com/reference/post_people-identifier).
 - `GET company/people/fields`: field metadata (id, category); needs no permission, so `check` learns from it
   which category a missing field belongs to.
 Paths are relative to the connection's base URL (`https://api.hibob.com/v1/`).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
 
 from enrolsync.connectors.base import ConnectorConfig
 
@@ -13,6 +13,8 @@ API_URL = "https://api.hibob.com/v1/"
 """Production API root (sandbox: `https://api.sandbox.hibob.com/v1/`); paths such as `people/search` are relative."""
 
 HumanReadable = Literal["APPEND", "REPLACE", "NONE"]
+MAX_FIELDS = 400
+"""`people/search` takes at most 400 field paths (https://apidocs.hibob.com/reference/post_people-search)."""
 
 
 class HiBobFieldPaths(BaseModel):
@@ -65,6 +67,14 @@ class HiBobFieldPaths(BaseModel):
             *self.custom.values(),
         ]
         return list(dict.fromkeys(path for path in paths if path))
+
+    @model_validator(mode="after")
+    def _within_bobs_limit(self) -> HiBobFieldPaths:
+        if len(self.requested()) > MAX_FIELDS:
+            raise ValueError(
+                f"HiBob returns at most {MAX_FIELDS} fields per search; {len(self.requested())} configured"
+            )
+        return self
 
     def status_paths(self) -> list[str]:
         """The paths a person's status is read from: without them a leaver would read as active."""

@@ -22,8 +22,8 @@ READABLE = "humanReadable"
 _MISSING = object()
 _KINDS = {"employee.created": HrEventKind.CREATED, "employee.deleted": HrEventKind.DELETED}
 # Everything else about one employee (employee.updated, the lifecycle events employee.joined/left/activated/
-# inactivated, table.entry.created/updated) is a change to re-read; https://apidocs.hibob.com/reference/
-# employee-data-webhooks.
+# inactivated, table.entry.created/updated) is a change to re-read:
+# https://apidocs.hibob.com/reference/employee-data-webhooks
 _EMPLOYEE_EVENTS = ("employee.", "table.entry.")
 PING = "Ping test"
 """Bob's test call when a webhook is saved (https://apidocs.hibob.com/docs/working-with-webhooks)."""

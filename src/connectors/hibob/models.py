@@ -38,8 +38,8 @@ class EventData(_Wire):
 
 
 class EventPayload(_Wire):
-    """A webhook call: v2 names the employee in `data.employeeId` (https://apidocs.hibob.com/reference/
-    post_webhook_employee-updated); v1 (legacy, still delivered) in `employee.id`."""
+    """A webhook call: v2 names the employee in `data.employeeId`, v1 (legacy, still delivered) in `employee.id`
+    (https://apidocs.hibob.com/reference/post_webhook_employee-updated)."""
 
     type: str
     company_id: int | str | None = Field(default=None, alias="companyId")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.errors import AuthError, Invalid, TransientError
@@ -167,3 +167,8 @@ async def test_an_answer_arriving_in_small_pieces_reads_the_same(fake: HiBobFake
     async with build_client(config, transport=fake.transport()) as http:
         whole, _ = await read(HiBobSource(config, http, retry=ReadRetry(clock=FakeClock())))
     assert pieces == whole and len(whole) == len(fake.hr_ids())
+
+
+def test_more_fields_than_bob_returns_are_refused_when_configured() -> None:
+    with pytest.raises(ValidationError, match="at most 400"):
+        HiBobFieldPaths(custom={f"c{i}": f"work.custom.field_{i}" for i in range(390)})

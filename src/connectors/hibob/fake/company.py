@@ -5,6 +5,7 @@ Terminated) beside the access status (Active/Inactive)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -54,20 +55,21 @@ FIELDS = {
 _TITLES = sorted(
     {t for d in DEPARTMENTS for t in (d.head_title, d.manager_title, *d.titles)} | {"Chief Executive Officer"}
 )
-_LISTS = {
-    "work.department": [EXECUTIVE, *(d.name for d in DEPARTMENTS)],
-    "work.title": _TITLES,
-    "internal.lifecycleStatus": ["hired", "employed", "leave", "terminated"],
+_LISTS: dict[str, tuple[str, ...]] = {
+    "work.department": (EXECUTIVE, *(d.name for d in DEPARTMENTS)),
+    "work.title": tuple(_TITLES),
+    "internal.lifecycleStatus": ("hired", "employed", "leave", "terminated"),
 }
 _LIFECYCLE_LABELS = {"hired": "Hired", "employed": "Employed", "leave": "Leave", "terminated": "Terminated"}
 
 
 def list_item_id(path: str, value: str) -> str:
-    """The machine value of a list field: the list item's id (new values get the next id)."""
+    """The machine value of a list field: the list item's id. A value not in the seeded lists gets an id derived
+    from its text, so every fake gives the same value the same id without shared mutable state."""
     items = _LISTS[path]
-    if value not in items:
-        items.append(value)
-    return str(1_000_000 + 1000 * sorted(_LISTS).index(path) + items.index(value))
+    if value in items:
+        return str(1_000_000 + 1000 * sorted(_LISTS).index(path) + items.index(value))
+    return str(2_000_000 + int(hashlib.sha256(f"{path}:{value}".encode()).hexdigest()[:8], 16) % 1_000_000)
 
 
 def lifecycle(person: Employee, today: date) -> str:
