@@ -12,6 +12,8 @@ from pydantic import SecretStr
 
 from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNames
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
+from enrolsync.connectors.hibob.config import HiBobConfig, HiBobFieldPaths
+from enrolsync.connectors.hibob.fake.server import HiBobFake
 
 T = TypeVar("T")
 
@@ -57,3 +59,21 @@ def make_config(fake: BambooHRFake, **overrides: Any) -> BambooHRConfig:
 def dataset_requests(fake: BambooHRFake) -> list[httpx.Request]:
     """The requests `fake` received for the employee dataset (the paged full read)."""
     return [r for r in fake.requests if r.url.path.endswith("/datasets/employee/data")]
+
+
+# --- HiBob -----------------------------------------------------------------------------------------------------
+
+HIBOB_FIELDS = HiBobFieldPaths(custom={"cost_centre": "work.custom.field_1711886937296"})
+
+
+def hibob_config(fake: HiBobFake, **overrides: Any) -> HiBobConfig:
+    """The config that reaches `fake` with its service user and webhook secret, in pages of `PAGE_SIZE`."""
+    options: dict[str, Any] = {
+        "service_user_id": fake.service_user_id,
+        "service_user_token": SecretStr(fake.token),
+        "webhook_secret": SecretStr(fake.webhook_secret),
+        "page_size": PAGE_SIZE,
+        "fields": HIBOB_FIELDS,
+        **overrides,
+    }
+    return HiBobConfig(**options)

@@ -1,0 +1,9 @@
+"""HiBob passes the shared source contract against its fake (fixtures in conftest.py)."""
+
+from __future__ import annotations
+
+from enrolsync.connectors.testing.contract import SourceContract
+
+
+class TestHiBobContract(SourceContract):
+    pass
