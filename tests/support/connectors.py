@@ -12,6 +12,9 @@ from pydantic import SecretStr
 
 from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNames
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
+from enrolsync.connectors.personio.config import PersonioConfig
+from enrolsync.connectors.personio.fake import PersonioFake
+from enrolsync.connectors.personio.fake.company import COST_CENTRE_ATTRIBUTE, USERNAME_ATTRIBUTE
 
 T = TypeVar("T")
 
@@ -57,3 +60,20 @@ def make_config(fake: BambooHRFake, **overrides: Any) -> BambooHRConfig:
 def dataset_requests(fake: BambooHRFake) -> list[httpx.Request]:
     """The requests `fake` received for the employee dataset (the paged full read)."""
     return [r for r in fake.requests if r.url.path.endswith("/datasets/employee/data")]
+
+
+# --- Personio --------------------------------------------------------------------------------------------------
+
+
+def personio_config(fake: PersonioFake, **overrides: Any) -> PersonioConfig:
+    """The config that reaches `fake` with its credentials and webhook token, in pages of `PAGE_SIZE`."""
+    options: dict[str, Any] = {
+        "client_id": fake.client_id,
+        "client_secret": SecretStr(fake.client_secret),
+        "webhook_token": SecretStr(fake.webhook_token),
+        "page_size": PAGE_SIZE,
+        "username_attribute": USERNAME_ATTRIBUTE,
+        "custom": {"cost_centre": COST_CENTRE_ATTRIBUTE},
+        **overrides,
+    }
+    return PersonioConfig(**options)
