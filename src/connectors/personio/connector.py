@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import httpx
@@ -26,9 +26,8 @@ from enrolsync.connectors.personio.mapping import (
 )
 from enrolsync.connectors.personio.models import Checkpoint, PersonWire
 
-# `Date` has second precision and a change may land in the second a read starts: step back one second, so a
-# change is read twice at worst (idempotent), never lost.
-_OVERLAP = timedelta(seconds=1)
+# Checkpoints take the server's `Date` header, which is whole seconds rounded down: a change in the second a read
+# starts is newer than it (`updated_at.gt` is strict) and read next time; our own clock's skew never matters.
 
 
 class PersonioSource:
@@ -119,7 +118,7 @@ class PersonioSource:
     async def _read_full(self, resume: Checkpoint | None) -> AsyncIterator[Page[Person]]:
         started = parse_instant(resume.started) if resume else None
         async for page in self._client.persons(start_href=resume.next_href if resume else None):
-            started = started or (page.server_time or datetime.now(UTC)) - _OVERLAP
+            started = started or (page.server_time or datetime.now(UTC))
             items = tuple([await self._complete(person) for person in page.persons])
             if page.next_href and page.persons:
                 checkpoint = Checkpoint(next_href=page.next_href, started=format_instant(started))
@@ -143,7 +142,7 @@ class PersonioSource:
                 for person in page.persons:
                     if person.id not in changed and await self._client.employments(person.id, updated_after=after):
                         changed[person.id] = person
-        final = encode_cursor(Checkpoint(since=format_instant((now or datetime.now(UTC)) - _OVERLAP)))
+        final = encode_cursor(Checkpoint(since=format_instant(now or datetime.now(UTC))))
         people = sorted(changed.values(), key=lambda person: person.id)
         size = self._config.page_size
         chunks = [people[i : i + size] for i in range(0, len(people), size)] or [[]]
