@@ -34,6 +34,7 @@ from enrolsync.connectors.personio.fake.wire import (
     iso,
     make_cursor,
     only,
+    problem,
     read_offset,
     times_match,
 )
@@ -161,6 +162,12 @@ class PersonioFake(FakeServer):
         """Remove the person outright (not a termination): the API no longer knows them."""
         self._entries[hr_id].deleted = True
         self.tick()
+
+    def throttle_next(self, n: int = 1, *, retry_after: float = 1) -> None:
+        """The next `n` requests answer 429 as Personio does: `Retry-After` and a problem body."""
+        refused = problem(429, "common.too_many_requests", "Too Many Requests", "Rate limit exceeded.")
+        headers = {"Content-Type": "application/problem+json"}
+        self.fail_next(n, status=429, retry_after=retry_after, body=refused.content, headers=headers)
 
     # -- webhooks -------------------------------------------------------------------------------------------
     def webhook_request(self, hr_id: str, event: str = "person.updated", *, token: str | None = None) -> RawRequest:
