@@ -41,7 +41,6 @@ from enrolsync.connectors.personio.fake.wire import (
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
 START = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
-BASE = "https://api.personio.de"
 _PERSON = re.compile(r"^/v2/persons/(?P<id>[^/]+)(?P<employments>/employments)?$")
 _PERSON_FILTERS = frozenset({"id", "email", "first_name", "last_name", "preferred_name", "status"})
 
@@ -203,7 +202,7 @@ class PersonioFake(FakeServer):
         if request.method != "GET":
             raise Refused(405, "common.method_not_allowed", "Method Not Allowed", "Only GET is served here.")
         if path == "/v2/persons":
-            return self._list(request, self._persons(request.url.params))
+            return self._list(request, self._persons(request.url.params, _origin(request)))
         match = _PERSON.match(path)
         if match is None:
             raise Refused(404, "common.requested_resource_not_found", "Not Found", "Unknown path.")
@@ -216,7 +215,7 @@ class PersonioFake(FakeServer):
             only(params, TIME_FILTERS - {"created_at", "created_at.gt", "created_at.lt"})
             return self._list(request, [e for e in [entry.employment] if times_match(e, params)])
         only(request.url.params, frozenset())
-        return json_response(200, self._person_out(entry))
+        return json_response(200, self._person_out(entry, _origin(request)))
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -240,7 +239,7 @@ class PersonioFake(FakeServer):
                 401, "common.unauthorized", "Unauthorized", "The access token is missing, invalid or expired."
             )
 
-    def _persons(self, params: httpx.QueryParams) -> list[dict[str, Any]]:
+    def _persons(self, params: httpx.QueryParams, origin: str) -> list[dict[str, Any]]:
         only(params, _PERSON_FILTERS | TIME_FILTERS)
         status = params.get("status")
         if status is not None and status not in ("ACTIVE", "INACTIVE"):
@@ -251,11 +250,11 @@ class PersonioFake(FakeServer):
             if entry.deleted or not times_match(person, params):
                 continue
             if all(str(person.get(name)) == params[name] for name in _PERSON_FILTERS if name in params):
-                chosen.append(self._person_out(entry))
+                chosen.append(self._person_out(entry, origin))
         return chosen
 
-    def _person_out(self, entry: _Entry) -> dict[str, Any]:
-        links = {"employments": {"href": f"{BASE}/v2/persons/{entry.person['id']}/employments"}}
+    def _person_out(self, entry: _Entry, origin: str) -> dict[str, Any]:
+        links = {"employments": {"href": f"{origin}/v2/persons/{entry.person['id']}/employments"}}
         return {**entry.person, "_meta": {"links": links}}
 
     def _list(self, request: httpx.Request, items: list[dict[str, Any]]) -> httpx.Response:
@@ -269,6 +268,11 @@ class PersonioFake(FakeServer):
         links: dict[str, Any] = {"self": {"href": str(request.url)}}
         if offset + limit < len(items):
             token = make_cursor(0 if self.repeat_cursor else offset + limit)
-            href = httpx.URL(f"{BASE}{request.url.path}").copy_merge_params({**query, "cursor": token})
+            href = httpx.URL(f"{_origin(request)}{request.url.path}").copy_merge_params({**query, "cursor": token})
             links["next"] = {"href": f"{href.raw_path.decode()}" if self.relative_links else str(href)}
         return json_response(200, {"_data": window, "_meta": {"links": links}})
+
+
+def _origin(request: httpx.Request) -> str:
+    """Links name the host that was asked, as Personio's name its own (tests reach the fake under any host)."""
+    return f"{request.url.scheme}://{request.url.netloc.decode()}"
