@@ -46,6 +46,7 @@ class PersonioService:
     moodle: FakeMoodle
     courses: dict[str, str]
     pipeline_id: str = ""
+    source_id: str = ""
 
     async def ok(self, response: httpx.Response) -> Any:
         assert response.is_success, response.text
@@ -79,7 +80,12 @@ class PersonioService:
         pipeline = await self.ok(await self.api.post("/pipelines", json={
             "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
         }))  # fmt: skip
-        self.pipeline_id = pipeline["id"]
+        self.pipeline_id, self.source_id = pipeline["id"], hr["id"]
+
+    async def webhook(self, hr_id: str, event: str, token: str | None = None) -> httpx.Response:
+        """A call as Personio makes it: its own `Authorization` (the configured token), no enrolsync bearer."""
+        call = self.personio.webhook_request(hr_id, event, token=token)
+        return await self.api.post(f"/webhooks/{self.source_id}", content=call.body, headers=dict(call.headers))
 
     async def run(self, scope: str = "full") -> dict[str, Any]:
         path = f"/pipelines/{self.pipeline_id}/runs"
@@ -166,3 +172,19 @@ async def test_personio_people_are_created_moved_and_deactivated_in_moodle(servi
     moved = service.moodle.user(company[mover].email)
     assert service.moodle.courses_of(moved.id) == {c["SAFETY-101"], c["SALES-110"]}
     assert (await service.run(scope="incremental"))["progress"]["ops_planned"] == 0
+
+    # A webhook names one person; its run re-reads just them (token checked, no signature: Personio signs nothing).
+    back = next(h for h in reversed(engineers) if h not in (mover, leaver))
+    refused = await service.webhook(back, "person.updated", token="Bearer guessed")
+    assert refused.status_code == 401
+    personio.update_person(back, custom_attributes=sales_centre)
+    answer = await service.webhook(back, "person.updated")
+    assert answer.status_code == 202, answer.text
+    [listed] = (await service.ok(await service.api.get(f"/connections/{service.source_id}/events")))["items"]
+    [run_id] = listed["run_ids"]
+    await workflow.outcome(run_id)
+    run = await service.ok(await service.api.get(f"/runs/{run_id}"))
+    assert (run["status"], run["scope"], run["hr_ids"]) == ("succeeded", "people", [back]), run
+    assert await service.operations(run_id) == sorted([
+        ("enrol", back, service.courses["SALES-110"]), ("unenrol", back, service.courses["SEC-200"]),
+    ])  # fmt: skip
