@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from enrolsync.connectors.base import ReadRetryPolicy
-from enrolsync.connectors.errors import ConnectorError, NotFound, TransientError
+from enrolsync.connectors.errors import ConnectorError, NotFound, PermanentError, TransientError
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.kit.errors import classify as default_classify
 from enrolsync.connectors.kit.errors import transport_errors
@@ -85,7 +85,16 @@ class _NextLink:
         page: ListPage[Any] = items[0]
         if not page.next_href or not page.data:
             return None
-        return httpx.Request("GET", request.url.join(page.next_href), headers=request.headers)
+        return httpx.Request("GET", same_origin(request.url, page.next_href), headers=request.headers)
+
+
+def same_origin(base: httpx.URL, href: str) -> httpx.URL:
+    """`href` resolved against `base`; refused when it leaves base's scheme and host, since the request
+    carries our bearer token wherever the link points."""
+    url = base.join(href)
+    if (url.scheme, url.netloc) != (base.scheme, base.netloc):
+        raise PermanentError(f"Personio's next link leaves {base.host}; not followed")
+    return url
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,10 @@ class PersonioClient:
         self, *, filters: Mapping[str, str] | None = None, start_href: str | None = None
     ) -> AsyncIterator[PersonsPage]:
         """Persons page by page, from the first page (with `filters`) or from a `next` link of an earlier read."""
-        first = self._get(start_href) if start_href else self._get(PERSONS_PATH, self._list_params(filters))
+        if start_href:
+            first = self._get(str(same_origin(self._http.base_url, start_href)))
+        else:
+            first = self._get(PERSONS_PATH, self._list_params(filters))
         async for response, items in paginate(self._send, first, _NextLink(), _extract_persons):
             page: ListPage[PersonWire] = items[0]
             yield PersonsPage(page.data, page.next_href, server_time(response))

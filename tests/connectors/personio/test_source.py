@@ -83,6 +83,15 @@ async def test_relative_next_links_are_followed(source: PersonioSource, fake: Pe
     assert set(people) == fake.hr_ids()
 
 
+async def test_a_next_link_to_another_host_is_not_followed(source: PersonioSource, fake: PersonioFake) -> None:
+    page = await anext(aiter(source.read_persons(None)))
+    assert page.checkpoint is not None
+    forged = page.checkpoint.replace("https://api.personio.de/", "https://collector.example/")
+    with pytest.raises(PermanentError, match="leaves api.personio.de"):
+        await read(source, forged)
+    assert all(r.url.host == "api.personio.de" for r in fake.requests)
+
+
 async def test_a_repeated_cursor_stops_the_read(source: PersonioSource, fake: PersonioFake) -> None:
     fake.repeat_cursor = True
     with pytest.raises(PermanentError, match="pagination loop"):
