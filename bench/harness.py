@@ -187,7 +187,7 @@ class Bench:
     @classmethod
     async def open(cls, url: str, secret_key: str, *, rates: Mapping[str, Rate | None]) -> Bench:
         """Migrate the database at `url` and build the runtime the way the service does (its composition root)."""
-        settings = Settings(database_url=url, secret_keys=[SecretStr(secret_key)])
+        settings = Settings(database_url=url, secret_keys=[SecretStr(secret_key)], allowed_private_hosts=LOOPBACK)
         clients = BenchClientFactory(rates=rates)
         return cls(root=await open_root(settings, clients=clients), clients=clients)
 

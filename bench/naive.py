@@ -21,9 +21,10 @@ from typing import Any
 
 import httpx
 
-from bench.harness import BenchClientFactory, connection_configs, pipeline_spec
+from bench.harness import LOOPBACK, BenchClientFactory, connection_configs, pipeline_spec
 from enrolsync.connectors.bamboohr import BambooHRSource
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
+from enrolsync.connectors.kit.egress import EgressPolicy
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.mapping import create_payload
@@ -35,7 +36,7 @@ from enrolsync.sync.rules.spec import parse_spec
 
 async def read_people(config: BambooHRConfig) -> list[Person]:
     """Everyone, into memory, as such a script does (through the engine's own reader: reading is not the point)."""
-    clients = BenchClientFactory(rates={"bamboohr": None})
+    clients = BenchClientFactory(rates={"bamboohr": None}, egress=EgressPolicy(LOOPBACK))
     people: list[Person] = []
     async with clients.connector(BambooHRSource, config) as source:
         async for page in source.read_persons(None):

@@ -15,21 +15,20 @@ import asyncio
 import json
 import math
 import random
-import re
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import uvicorn
 
-from bench.fast_moodle import IndexedMoodle
-from enrolsync.connectors.bamboohr.fake.company import DEPARTMENTS, Row, generate_company
-from enrolsync.connectors.bamboohr.fake.odata import FilterError, compile_filter
-from enrolsync.connectors.bamboohr.fake.server import BambooHRFake, _DatasetQuery, _problem
+from enrolsync.connectors.bamboohr.fake import BambooHRFake
+from enrolsync.connectors.bamboohr.fake.company import DEPARTMENTS, generate_company
+from enrolsync.connectors.moodle.fake import FakeMoodle
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 from enrolsync.demo_systems import COURSES
 
@@ -38,8 +37,6 @@ HR_WEBHOOK_KEY = "bench-bamboohr-webhook-key"
 LMS_TOKEN = "bench-moodle-token"  # noqa: S105 - a stand-in site's token
 COMPANY = "acme"
 CONTROL = "/_bench/"
-_ID_FILTER = re.compile(r"eeid eq \d+(?: or eeid eq \d+)*")
-_ID = re.compile(r"eeid eq (\d+)")
 
 
 class Meter:
@@ -137,38 +134,6 @@ class BenchBambooHR(Metered, BambooHRFake):
     def __init__(self, rows: Any, **options: Any) -> None:
         super().__init__(rows, **options)
         self.controls |= {"move_some": self._move_some, "move": self._move, "webhook": self._webhook}
-        self._version = 0  # bumped by every change (each one ticks the clock)
-        self._sorted: tuple[Any, list[Row]] | None = None
-
-    def tick(self, seconds: float = 1) -> datetime:
-        self._version += 1
-        return super().tick(seconds)
-
-    def _matching(self, where: str | None, keep: Callable[[Row], bool]) -> Iterator[Row]:
-        # An incremental read asks for its ids as `eeid eq 1 or eeid eq 2 ...`: look them up, do not scan everyone.
-        if where and _ID_FILTER.fullmatch(where):
-            found = (self._employees.get(hr_id) for hr_id in _ID.findall(where))
-            return (e.fields for e in found if e is not None and not e.deleted)
-        return (e.fields for e in self._employees.values() if not e.deleted and keep(e.fields))
-
-    def _dataset(self, request: httpx.Request) -> httpx.Response:
-        """The fake's dataset answer, keeping the filtered, sorted rows from page to page of one read: the fake
-        filters and sorts the whole company for every page, which at 100,000 people is the fake measuring itself."""
-        try:
-            query = _DatasetQuery.parse(request.content)
-            keep = compile_filter(query.where)
-        except FilterError as exc:
-            return _problem(exc.status, exc.code, str(exc))
-        key = (self._version, query.where, tuple(query.order))
-        if self._sorted is None or self._sorted[0] != key:
-            self._sorted = (key, query.sort(self._matching(query.where, keep)))
-        rows = self._sorted[1]
-        pages = math.ceil(len(rows) / query.size)
-        window = rows[(query.page - 1) * query.size : query.page * query.size]
-        data = [{"fields": {f: row[f] for f in query.fields if row.get(f) is not None}} for row in window]
-        links = {"next": f"{request.url}?page={query.page + 1}"} if query.page < pages else {}
-        meta = {"page": query.page, "pageSize": query.size, "totalPages": pages, "totalItems": len(rows)}
-        return json_response(200, {"data": data, "links": links, "meta": meta})
 
     def _active(self) -> list[str]:
         return sorted((i for i in self.hr_ids() if self.row(i)["status"] == "Active"), key=int)
@@ -205,16 +170,23 @@ class BenchBambooHR(Metered, BambooHRFake):
         return {"headers": headers, "body": raw.body.decode()}
 
 
-class BenchMoodle(Metered, IndexedMoodle):
+class BenchMoodle(Metered, FakeMoodle):
     """The fake Moodle site with the demo's courses, with controls to read its state."""
 
     def __init__(self, token: str) -> None:
         super().__init__(token)
+        self.call_counts: Counter[str] = Counter()
         self.add_profile_field("jobtitle")
         self.add_profile_field("enrolsyncroles")
         self.course_ids = {short: self.add_course(short, full) for short, full in COURSES.items()}
         self.controls |= {"info": self._info, "enrolled": self._enrolled, "counts": lambda _: self._counts()}
         self.controls["reset"] = self._reset
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        response = super().handler(request)
+        self.call_counts.update(name for name, _ in self.calls)
+        self.calls.clear()  # counted, not kept: a log of every call's parameters would grow with the company
+        return response
 
     def _reset(self, _: dict[str, Any]) -> None:
         self.meter.reset()
@@ -229,10 +201,11 @@ class BenchMoodle(Metered, IndexedMoodle):
 
     def _enrolled(self, body: dict[str, Any]) -> list[str]:
         """Shortnames of the courses the account with idnumber `idnumber` is enrolled in."""
-        user = self.user_by_idnumber(str(body["idnumber"]))
-        if user is None:
+        found = [u for u in self.state.users.with_idnumber(str(body["idnumber"])) if not u.deleted]
+        if len(found) != 1:
             return []
-        return sorted(short for short, course_id in self.course_ids.items() if user.id in self.roster[course_id])
+        courses = self.courses_of(found[0].id)
+        return sorted(short for short, course_id in self.course_ids.items() if course_id in courses)
 
     def _counts(self) -> dict[str, int]:
         return {

@@ -63,6 +63,7 @@ def main() -> None:
         database_url=args.db,
         secret_keys=[SecretStr(args.secret_key)],
         log_level="WARNING",
+        allowed_private_hosts=["127.0.0.1"],  # the fakes listen on loopback
     )
     asyncio.run(serve_until_stopped(settings))
 

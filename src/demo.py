@@ -184,8 +184,17 @@ def main(settings: Settings, *, people: int = 60, keep_running: bool = False) ->
     """Run the demo on a fresh embedded database under `data_dir/demo`, so each demo starts from scratch."""
     demo_dir = settings.data_dir / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
-    demo_dir.mkdir(parents=True)
+    # The demo's database and key are personal data too: folders the owner's only, as the service makes them.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    demo_dir.mkdir(mode=0o700)
     demo_settings = settings.model_copy(
-        update={"data_dir": demo_dir, "database_url": None, "system_database_url": None, "secret_keys": []}
+        update={
+            "data_dir": demo_dir,
+            "database_url": None,
+            "system_database_url": None,
+            "secret_keys": [],
+            # The demo's fakes listen on loopback, which the egress policy refuses unless admitted, as here.
+            "allowed_private_hosts": [*settings.allowed_private_hosts, "127.0.0.1"],
+        }
     )
     asyncio.run(_demo(demo_settings, people, keep_running))

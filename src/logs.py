@@ -113,10 +113,29 @@ def configure_logging(level: str = "INFO", json: bool = False, *, stream: TextIO
     # hooks already log method, host, path and status. DBOS is chatty at INFO about its own start and stop.
     for name in ("httpx", "httpcore", "dbos"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The database drivers log every statement with its parameters at DEBUG (names, emails, encrypted secrets):
+    # never wanted, even when debugging the service.
+    for name in ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "psycopg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # uvicorn installs its own handlers unless told not to; route its records through ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, DropQueryStrings) for f in access.filters):
+        access.addFilter(DropQueryStrings())
+
+
+class DropQueryStrings(logging.Filter):
+    """Cut the query string off the path in uvicorn's access log records: a client may send a token as
+    `?access_token=...`, and a query string is not needed to read the log. The path is the record's third
+    argument (uvicorn's format: client, method, path with query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
 
 
 def _keep(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     )
     allowed_http_hosts: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
-        description="Hosts a connection may reach over plain http (local fakes); every other host needs https.",
+        description="Hosts a connection may reach over plain http (local fakes); every other host needs https. "
+        "IPv6 addresses may be written with or without brackets.",
+    )
+    allowed_private_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names, addresses or networks (10.0.0.0/8, [::1]) a connection may reach although they "
+        "are private, loopback, link-local or metadata addresses; default none: only public addresses.",
     )
     demo_port: int = Field(default=8000, ge=0, le=65535, description="Where `enrolsync demo` serves the API.")
     log_level: str = "INFO"

@@ -78,10 +78,11 @@ def test_vendor_folders_use_only_the_contract_and_the_kit() -> None:
 def test_the_wheel_lists_every_package_folder() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(project["tool"]["setuptools"]["packages"])
+    # Data folders too (a fake's payloads): setuptools ignores files in an importable folder it was not given.
     folders = {
         ".".join(("enrolsync", *p.parent.relative_to(SRC).parts))
-        for p in SRC.rglob("__init__.py")
-        if "__pycache__" not in p.parts
+        for p in SRC.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
     }
     assert listed == folders
 

@@ -11,6 +11,8 @@ import httpx
 import structlog
 
 from enrolsync.connectors.errors import ConnectorError
+from enrolsync.connectors.kit.errors import UNREACHABLE
+from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import CheckResult
 from enrolsync.connectors.registry import Registry, UnknownConnector
 from enrolsync.sync.run.clients import ClientFactory
@@ -19,6 +21,9 @@ from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
 from enrolsync.sync.store.tables import Connection
 
 log = structlog.get_logger("enrolsync.api")
+# An admin waits for the answer: an unreachable host is reported in seconds, and a check is not retried.
+CHECK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+CHECK_RETRY = ReadRetry(attempts=1)
 
 
 async def check_connection(
@@ -44,12 +49,13 @@ async def check_connection(
     except (ValueError, SecretsUndecryptable) as error:
         return CheckResult(ok=False, detail=str(error))
     try:
-        async with clients.connector(connector_cls, config) as connector:
+        async with clients.connector(connector_cls, config, http_timeout=CHECK_TIMEOUT, retry=CHECK_RETRY) as connector:
             result: CheckResult = await connector.check()
     except ConnectorError as error:
         result = CheckResult(ok=False, detail=f"{type(error).__name__}: {error}")
     except httpx.HTTPError as error:
-        # The exception text can hold the full URL; the type says enough (ConnectError, ReadTimeout, ...).
-        result = CheckResult(ok=False, detail=f"cannot reach {config.base_url.host}: {type(error).__name__}")
+        # The exception text can hold the full URL, and its kind would tell an open port from a closed one.
+        log.info("connection.unreachable", connection_id=connection.id, kind=type(error).__name__)
+        result = CheckResult(ok=False, detail=f"cannot reach {config.base_url.host}: {UNREACHABLE}")
     log.info("connection.checked", connection_id=connection.id, connector=connection.connector, ok=result.ok)
     return result

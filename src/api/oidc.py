@@ -21,6 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from enrolsync.connectors.kit.egress import bare_host
 from enrolsync.settings import Settings
 from enrolsync.sync.store.tables import ApiRole
 
@@ -62,7 +63,8 @@ class OidcConfig:
             raise ValueError("ENROLSYNC_OIDC_AUDIENCE is required when ENROLSYNC_OIDC_ISSUER is set")
         for url in (settings.oidc_issuer, settings.oidc_jwks_url):
             parsed = urlsplit(url or "https://")
-            if parsed.scheme != "https" and parsed.hostname not in settings.allowed_http_hosts:
+            plain_http_ok = {bare_host(host) for host in settings.allowed_http_hosts}  # `[::1]` and `::1` alike
+            if parsed.scheme != "https" and bare_host(parsed.hostname or "") not in plain_http_ok:
                 # Keys fetched over plain http could be swapped on the way: anyone could then sign tokens.
                 raise ValueError(f"the OIDC issuer and JWKS must be https URLs: {url}")
         return cls(

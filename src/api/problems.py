@@ -3,7 +3,8 @@
 Handlers raise `Problem` (or let FastAPI raise its own HTTP and validation errors); the handlers here turn each
 into a problem document with `type`, `title`, `status`, `detail` and `instance`. Validation problems add an
 `errors` list naming each field path. An unhandled exception answers a bare 500: its text and stack trace are
-logged server-side only, because they can carry personal data or secrets.
+logged server-side only, because they can carry personal data or secrets. A database that cannot be reached
+answers 503 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -172,8 +175,16 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return problem_response(request, document)
 
 
+# Errors meaning the database cannot be reached or used right now (down, restarting, its pool exhausted, SQLite's
+# file locked or unreadable): the request may succeed later, so the answer is 503 with Retry-After, not a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)
+RETRY_AFTER_SECONDS = 5
+
+
 class UnhandledErrors:
-    """ASGI middleware: an exception no handler answered becomes a bare 500 problem and a server-side log entry.
+    """ASGI middleware: an exception no handler answered becomes a bare 500 problem and a server-side log entry;
+    the database being unavailable becomes a 503 with `Retry-After` and one log line (no traceback: an outage
+    would otherwise flood the log with identical ones).
 
     It sits inside Starlette's own error middleware so the exception is answered here and not re-raised.
     """
@@ -195,22 +206,36 @@ class UnhandledErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except DATABASE_UNAVAILABLE as error:
+            log.warning(
+                "database_unavailable", method=scope.get("method"), path=scope.get("path"), error=type(error).__name__
+            )
+            if started:
+                raise
+            detail = "the database is not available; try again later"
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            await self._answer(scope, receive, send, 503, "Service Unavailable", detail, headers)
         except Exception:
             log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
             if started:
                 raise
-            await self._answer_500(scope, receive, send)
+            detail = "the server failed to answer this request; the error is logged"
+            await self._answer(scope, receive, send, 500, "Internal Server Error", detail)
 
     @staticmethod
-    async def _answer_500(scope: Scope, receive: Receive, send: Send) -> None:
-        document = ProblemDocument(
-            title="Internal Server Error",
-            status=500,
-            detail="the server failed to answer this request; the error is logged",
-            instance=scope.get("path"),
-        )
+    async def _answer(
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        kind = UNAVAILABLE if status == 503 else "about:blank"
+        document = ProblemDocument(type=kind, title=title, status=status, detail=detail, instance=scope.get("path"))
         body: dict[str, Any] = document.model_dump(mode="json", exclude_none=True)
-        await JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)(scope, receive, send)
+        await JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

@@ -74,6 +74,30 @@ async def test_update_keeps_secrets_left_out(client: httpx.AsyncClient, memory: 
     assert check.json()["ok"] is True
 
 
+async def test_moving_a_connection_requires_its_secrets_again(
+    client: httpx.AsyncClient, memory: tuple[str, Dataset]
+) -> None:
+    # The review's attack: point a connection elsewhere, then let the check send the stored key there.
+    name, data = memory
+    data.hris.token = SECRET
+    ident = (await create(client, "hr", dataset=name, token=SECRET))["id"]
+
+    moved = await client.patch(f"/connections/{ident}", json={"config": {"base_url": "https://hr.example.com/"}})
+    same_place = await client.patch(f"/connections/{ident}", json={"config": {"base_url": "http://memory.invalid"}})
+
+    assert moved.status_code == 422, moved.text
+    assert moved.headers["content-type"] == "application/problem+json"
+    assert [(e["path"], e["type"]) for e in moved.json()["errors"]] == [("config.token", "required")]
+    assert (await client.get(f"/connections/{ident}")).json()["config"]["base_url"] == "http://memory.invalid/"
+    assert same_place.status_code == 200  # the same address, written differently, is no move
+    resent = await client.patch(
+        f"/connections/{ident}", json={"config": {"base_url": "https://hr.example.com/", "token": SECRET + "-2"}}
+    )
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["config"]["base_url"] == "https://hr.example.com/"
+    assert resent.json()["secrets_set"] == ["token"]
+
+
 async def test_unknown_connector_is_422_naming_connector(client: httpx.AsyncClient) -> None:
     response = await client.post("/connections", json={"name": "x", "connector": "nope", "config": {}})
 

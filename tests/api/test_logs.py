@@ -7,9 +7,12 @@ import json
 import logging
 
 import pytest
+import sqlalchemy as sa
 import structlog
 
 from enrolsync.logs import REDACTED, configure_logging, is_secret_key
+from enrolsync.sync.store.db import make_async_engine
+from tests.support.database import Database
 
 
 @pytest.mark.parametrize(
@@ -61,3 +64,33 @@ def test_level_filters() -> None:
 
     assert "quiet" not in stream.getvalue()
     assert "loud" in stream.getvalue() and "count=2" in stream.getvalue()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_access_log_never_writes_query_strings() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+
+    # uvicorn's own call (protocols/http/h11_impl.py): client, method, path with query, HTTP version, status.
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5123", "GET", "/runs?access_token=s3cret-Value-4711&limit=5", "1.1", 200
+    )
+
+    written = stream.getvalue()
+    assert '"GET /runs HTTP/1.1" 200' in written
+    assert "s3cret" not in written and "access_token" not in written
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_debug_logs_never_carry_sql_parameters(db: Database) -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream=stream)
+    engine = make_async_engine(db.url)
+    try:
+        async with engine.connect() as connection:
+            value = await connection.execute(sa.text("SELECT :v").bindparams(v="kate.s3cret-Value-4711@acme.example"))
+            assert value.scalar_one().startswith("kate.")  # the statement ran, with its parameter
+    finally:
+        await engine.dispose()
+
+    assert "kate.s3cret" not in stream.getvalue()

@@ -85,6 +85,7 @@ def workers(db: Database, tmp_path: Path) -> Iterator[tuple[dict[str, subprocess
         "DATABASE_URL": db.url,
         "ENROLSYNC_DATA_DIR": str(tmp_path),
         "ENROLSYNC_SECRET_KEYS": json.dumps([key]),
+        "ENROLSYNC_ALLOWED_PRIVATE_HOSTS": json.dumps(["127.0.0.1"]),  # the fakes listen on loopback
         "ENROLSYNC_RUN_LEASE_SECONDS": "3",
         "ENROLSYNC_MAINTENANCE_SECONDS": "0.5",
         "ENROLSYNC_LOG_LEVEL": "WARNING",

@@ -32,6 +32,15 @@ URLS = [
     ("https://lms.example.com/", 201),
     ("http://127.0.0.1:8080/", 201),  # on the test settings' local allow-list
     ("http://localhost/", 201),
+    ("http://[::1]:5432/", 201),  # the bracket form of an allow-listed IPv6 address
+    ("https://169.254.169.254/", 422),  # cloud metadata, for every scheme
+    ("https://2852039166/", 422),  # the same address written as one number
+    ("https://[fd00:ec2::254]/", 422),  # the IPv6 metadata address
+    ("https://10.0.0.8/", 422),  # private, not allow-listed
+    ("https://[::ffff:10.0.0.8]/", 422),  # the same, IPv4-mapped
+    ("https://moodle.internal.test/", 422),  # a name resolving to a private address
+    ("https://half.internal.test/", 422),  # one of its addresses is loopback
+    ("https://unresolvable.invalid/", 201),  # reaches nothing now; the connect-time check guards it later
     ("http://lms.example.com/", 422),  # plain http to anything else
     ("http://10.0.0.8/", 422),
     ("ftp://lms.example.com/", 422),
@@ -57,6 +66,25 @@ async def test_a_connection_base_url_is_https_without_credentials(
         services: Services = app.state.services
         async with services.sessions() as session:
             assert (await session.exec(select(Connection))).all() == []
+
+
+@pytest.mark.parametrize("private_hosts", [[]])  # the process default: nothing allow-listed
+async def test_without_an_allow_list_only_public_addresses_are_accepted(client: httpx.AsyncClient) -> None:
+    for url, status in [
+        ("https://127.0.0.1:5432/", 422),
+        ("http://localhost/", 422),
+        ("https://lms.example.com/", 201),
+    ]:
+        body = {"name": url, "connector": "memory-target", "config": {"dataset": "urls", "base_url": url}}
+        created = await client.post("/connections", json=body)
+        assert created.status_code == status, url
+    # A saved public connection cannot be moved onto a name that resolves to the metadata address either.
+    moved = await client.patch(
+        f"/connections/{created.json()['id']}",
+        json={"config": {"base_url": "https://metadata.internal.test/", "token": "t"}},
+    )
+    assert moved.status_code == 422 and moved.json()["errors"][0]["type"] == "unsafe_base_url"
+    assert "169.254" not in moved.text  # the address a name resolves to is not told
 
 
 async def test_a_base_url_cannot_be_changed_to_an_unsafe_one(client: httpx.AsyncClient) -> None:
@@ -105,7 +133,8 @@ async def test_a_body_under_the_limit_reaches_the_handler(client: httpx.AsyncCli
 
 async def test_webhooks_keep_their_own_limit(client: httpx.AsyncClient) -> None:
     response = await client.post("/webhooks/missing", content=b"x" * (MAX_BODY_BYTES + 1))
-    assert response.status_code in (404, 413)  # the connection is looked up first; its body cap is tested there
+    # The body is read (within its cap) before the connection is looked up, so every refusal costs the same.
+    assert response.status_code == 413
 
 
 # -- SQL is never built from strings ---------------------------------------------------------------------------

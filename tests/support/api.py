@@ -57,13 +57,14 @@ class Clock:
 
 
 def app_settings(db: Database, data_dir: Path, **options: Any) -> Settings:
-    """The API tests' settings on `db`: a fresh secret key, plain HTTP allowed to loopback and the memory systems."""
+    """The API tests' settings on `db`: a fresh secret key, plain HTTP allowed to loopback and the memory systems,
+    and loopback admitted by the egress policy (explicitly: the default admits public addresses only)."""
     return Settings(
         data_dir=data_dir,
         database_url=db.url,
         secret_keys=[SecretStr(generate_key())],
-        allowed_http_hosts=["127.0.0.1", "localhost", "memory.invalid"],
-        **options,
+        allowed_http_hosts=["127.0.0.1", "localhost", "[::1]", "memory.invalid"],
+        **{"allowed_private_hosts": ["127.0.0.1", "localhost", "[::1]"], **options},
     )
 
 

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.api.app import create_app
 from enrolsync.api.deps import Services
+from enrolsync.connectors.kit.egress import EgressPolicy
 from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.connectors.memory.state import DATASETS, Dataset, dataset
 from enrolsync.connectors.registry import Registry
@@ -35,13 +36,32 @@ from enrolsync.sync.store.tables import ApiRole
 from tests.support import harness
 from tests.support.api import Clock, Execute, MakeClient, StrictSource, app_settings, token_for
 from tests.support.database import Database
+from tests.support.dns import FakeDns
 from tests.support.harness import RecordingQueue, make_runtime
 from tests.support.leaks import LeakGuard
 
 
 @pytest.fixture
-def settings(db: Database, tmp_path: Path) -> Settings:
-    return app_settings(db, tmp_path)
+def private_hosts() -> list[str]:
+    """What the app's egress policy admits beyond public addresses; a test parametrizes it to change that."""
+    return ["127.0.0.1", "localhost", "[::1]"]
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path, private_hosts: list[str]) -> Settings:
+    return app_settings(db, tmp_path, allowed_private_hosts=private_hosts)
+
+
+@pytest.fixture
+def dns() -> FakeDns:
+    """What host names resolve to for the app's egress policy (no test asks the real DNS)."""
+    return FakeDns()
+
+
+@pytest.fixture
+def clients(dns: FakeDns) -> ClientFactory:
+    """The app's connector factory: no fakes' transports, the egress policy resolving through `dns`."""
+    return ClientFactory(egress=EgressPolicy(resolve=dns))
 
 
 @pytest.fixture
@@ -87,9 +107,10 @@ async def app(
     queue: RecordingQueue,
     clock: Clock,
     oidc_transport: httpx.AsyncBaseTransport | None,
+    clients: ClientFactory,
 ) -> AsyncIterator[FastAPI]:
     app = create_app(
-        settings, registry=registry, clients=ClientFactory(), queue=queue, oidc_transport=oidc_transport, now=clock
+        settings, registry=registry, clients=clients, queue=queue, oidc_transport=oidc_transport, now=clock
     )
     # ASGITransport does not run the lifespan (migrations, engine, secret box): run it around the test.
     async with app.router.lifespan_context(app):

@@ -24,11 +24,27 @@ from enrolsync.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from enrolsync.api.problems import conflict, field_problems, invalid, invalid_field, not_found, problem_responses
+from enrolsync.api.problems import (
+    FieldProblem,
+    conflict,
+    field_problems,
+    invalid,
+    invalid_field,
+    not_found,
+    problem_responses,
+)
 from enrolsync.api.schemas import CheckPublic, ConnectionCreate, ConnectionPublic, ConnectionUpdate, Page
 from enrolsync.connectors.base import ConnectorConfig
+from enrolsync.connectors.kit.egress import EgressRefused
 from enrolsync.connectors.registry import Registry, UnknownConnector
-from enrolsync.sync.store.connections import UnsafeBaseUrl, merge_update, split_config
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.connections import (
+    SecretsRequired,
+    UnsafeBaseUrl,
+    location_fields,
+    merge_update,
+    split_config,
+)
 from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
 from enrolsync.sync.store.tables import Connection, Event, utcnow
 
@@ -72,10 +88,23 @@ def _config_model(registry: Registry, key: str) -> type[ConnectorConfig]:
 def _config_problems() -> Iterator[None]:
     try:
         yield
-    except UnsafeBaseUrl as error:
+    except (UnsafeBaseUrl, EgressRefused) as error:
         raise invalid_field("config.base_url", str(error), "unsafe_base_url") from None
+    except SecretsRequired as error:
+        problems = [
+            FieldProblem(path=f"config.{name}", message="send this secret again with the new address", type="required")
+            for name in error.names
+        ]
+        raise invalid(problems, str(error)) from None
     except ValidationError as error:
         raise invalid(field_problems(error, prefix=("config",)), "the connection config is invalid") from None
+
+
+async def _check_egress(clients: ClientFactory, model: type[ConnectorConfig], public: dict[str, Any]) -> None:
+    """Every address the config points at (base URL, token URLs) must pass the egress policy now."""
+    for name in sorted(location_fields(model)):
+        if public.get(name):
+            await clients.check_egress(str(public[name]))
 
 
 async def _load(session: SessionDep, connection_id: str) -> Connection:
@@ -123,12 +152,14 @@ async def create_connection(
     registry: RegistryDep,
     box: BoxDep,
     settings: SettingsDep,
+    clients: ClientsDep,
     response: Response,
 ) -> ConnectionPublic:
     """Create a connection. The config is validated against the connector's model; secrets are encrypted."""
     model = _config_model(registry, body.connector)
     with _config_problems():
         public, secrets = split_config(model, body.config, allowed_http_hosts=settings.allowed_http_hosts)
+        await _check_egress(clients, model, public)
     connection = Connection(
         name=body.name, connector=body.connector, config=public, secrets=box.encrypt(secrets) if secrets else ""
     )
@@ -173,8 +204,10 @@ async def update_connection(
     registry: RegistryDep,
     box: BoxDep,
     settings: SettingsDep,
+    clients: ClientsDep,
 ) -> ConnectionPublic:
-    """Rename a connection or change its config; secret fields left out of `config` keep their value."""
+    """Rename a connection or change its config; secret fields left out of `config` keep their value, except
+    when the change moves the connection (its `base_url`): then every stored secret must be sent again."""
     connection = await _load(session, connection_id)
     if body.config is not None:
         model = _config_model(registry, connection.connector)
@@ -186,6 +219,7 @@ async def update_connection(
                 body.config,
                 allowed_http_hosts=settings.allowed_http_hosts,
             )
+            await _check_egress(clients, model, public)
         connection.config, connection.secrets = public, box.encrypt(secrets) if secrets else ""
     if body.name is not None:
         connection.name = body.name

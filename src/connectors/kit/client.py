@@ -7,11 +7,13 @@ import ssl
 import time
 
 import certifi
+import httpcore
 import httpx
 import structlog
 
 from enrolsync import __version__
 from enrolsync.connectors.base import ConnectorConfig
+from enrolsync.connectors.kit.egress import EgressPolicy, GuardedBackend
 from enrolsync.connectors.kit.ratelimit import LimitedTransport, RateLimiter
 
 USER_AGENT = f"enrolsync/{__version__} (+https://github.com/enrolsync/enrolsync)"
@@ -46,6 +48,22 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def guarded_transport(egress: EgressPolicy) -> httpx.AsyncHTTPTransport:
+    """The real network transport, dialling only addresses `egress` admits, checked at connect time."""
+    transport = httpx.AsyncHTTPTransport(retries=0, verify=_tls())
+    # httpx takes no network backend, so its pool is rebuilt with the same options around the guarded one.
+    limits = httpx.Limits()
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=_tls(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        retries=0,
+        network_backend=GuardedBackend(egress),
+    )
+    return transport
+
+
 def build_client(
     config: ConnectorConfig,
     *,
@@ -53,9 +71,11 @@ def build_client(
     auth: httpx.Auth | None = None,
     limiter: RateLimiter | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    egress: EgressPolicy | None = None,
 ) -> httpx.AsyncClient:
-    """A client for one connection. Pass `transport` to reach a fake (tests, demo) instead of the network."""
-    inner = transport or httpx.AsyncHTTPTransport(retries=0, verify=_tls())
+    """A client for one connection. Pass `transport` to reach a fake (tests, demo) instead of the network;
+    otherwise the network is reached only at addresses `egress` admits (default: public addresses only)."""
+    inner = transport or guarded_transport(egress or EgressPolicy())
     if limiter is not None:
         inner = LimitedTransport(inner, limiter)
     return httpx.AsyncClient(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
+import structlog
 
 from enrolsync.connectors.errors import (
     AuthError,
@@ -21,7 +22,9 @@ from enrolsync.connectors.errors import (
     PermanentError,
     TransientError,
 )
+from enrolsync.connectors.kit.redaction import remote_text
 
+log = structlog.get_logger("enrolsync.http")
 THROTTLE_STATUSES = frozenset({429, 503})
 
 
@@ -44,11 +47,15 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def classify(response: httpx.Response, reason: str | None = None) -> ConnectorError | None:
-    """The error a response means, or None for success. Never reads secrets into the message."""
+    """The error a response means, or None for success.
+
+    `reason` is remote text (a vendor's error message): whatever of the request it echoes (credentials, query
+    tokens, form values) is redacted here, where the error is made, so no later reader can see it.
+    """
     status = response.status_code
     if status < 400:
         return None
-    text = reason or response.reason_phrase or "error"
+    text = remote_text(reason or response.reason_phrase or "error", _request_of(response))
     if status in THROTTLE_STATUSES or status >= 500:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return TransientError(text, status=status, retry_after=retry_after)
@@ -61,10 +68,22 @@ def classify(response: httpx.Response, reason: str | None = None) -> ConnectorEr
     return PermanentError(text, status=status)
 
 
+def _request_of(response: httpx.Response) -> httpx.Request | None:
+    try:
+        return response.request
+    except RuntimeError:  # a response built by hand, never sent
+        return None
+
+
 def raise_for(response: httpx.Response, reason: str | None = None) -> None:
     error = classify(response, reason)
     if error is not None:
         raise error
+
+
+# One reason for every transport failure: telling a refused connection from a timeout or a non-HTTP answer
+# would let whoever sets a base URL scan ports through the check endpoint. The kind is logged server-side.
+UNREACHABLE = "no HTTP answer from the system (cannot connect, or the connection failed or timed out)"
 
 
 @asynccontextmanager
@@ -72,7 +91,6 @@ async def transport_errors() -> AsyncIterator[None]:
     """Turn httpx transport failures (timeouts, resets, refused connections) into `TransientError`."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"timeout: {type(exc).__name__}") from exc
     except httpx.TransportError as exc:
-        raise TransientError(f"transport: {type(exc).__name__}") from exc
+        log.info("http.unreachable", kind=type(exc).__name__)
+        raise TransientError(UNREACHABLE) from exc

@@ -23,6 +23,13 @@ from enrolsync.connectors.errors import AuthError
 GENERIC_HEADER = "enrolsync-signature"
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality of a computed signature and a received one. Compared as UTF-8 bytes because
+    `hmac.compare_digest` refuses `str` with non-ASCII characters (a TypeError, which a header full of them
+    would otherwise turn into a 500); an undecodable character simply makes the value differ."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
 def sign_timestamped(secret: str, body: bytes, timestamp: int) -> str:
     """The header value a sender computes (tests and the documentation use it too)."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -44,7 +51,7 @@ def timestamped_hmac(*, secret: str, body: bytes, header: str | None, now: datet
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
         raise AuthError("signature timestamp is outside the tolerance", status=401)
     expected = sign_timestamped(secret, body, timestamp).split("v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+    if not any(_same(expected, given) for given in parts.get("v1", [])):
         raise AuthError("signature does not match", status=401)
     return timestamp
 
@@ -55,13 +62,13 @@ def hibob_signature(*, secret: str, body: bytes, header: str | None) -> None:
         raise AuthError("missing Bob-Signature header", status=401)
     digest = hmac.new(secret.encode(), body, hashlib.sha512).digest()
     given = header.strip()
-    as_hex = hmac.compare_digest(digest.hex(), given.lower())
-    as_base64 = hmac.compare_digest(base64.b64encode(digest).decode(), given)
+    as_hex = _same(digest.hex(), given.lower())
+    as_base64 = _same(base64.b64encode(digest).decode(), given)
     if not (as_hex or as_base64):
         raise AuthError("signature does not match", status=401)
 
 
 def static_token(*, expected: str, header: str | None) -> None:
     """Verify a configured token sent verbatim in a header (Personio's `Authorization`). Raises `AuthError`."""
-    if not header or not hmac.compare_digest(expected.encode(), header.strip().encode()):
+    if not header or not _same(expected, header.strip()):
         raise AuthError("token does not match", status=401)

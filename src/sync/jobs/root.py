@@ -17,16 +17,24 @@ import socket
 from dataclasses import dataclass
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
+from enrolsync.connectors.kit.egress import EgressPolicy
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
-from enrolsync.sync.store.crypto import SecretBox, load_or_create_keys
-from enrolsync.sync.store.db import make_async_engine, session_factory
+from enrolsync.sync.store.crypto import KEY_FILE_NAME, SecretBox, load_or_create_keys
+from enrolsync.sync.store.db import backend_name, make_async_engine, private_sqlite_file, session_factory
 from enrolsync.sync.store.migrate import upgrade
+from enrolsync.sync.store.tables import Connection
+
+log = structlog.get_logger("enrolsync.root")
 
 
 @dataclass
@@ -71,21 +79,57 @@ async def open_root(
         migrate: bring the database to the newest schema first (off for a command that only reads it).
 
     Raises:
-        ValueError: the database URL is not SQLite or PostgreSQL, or the key file holds no key.
+        ValueError: the database URL is not SQLite or PostgreSQL, the key file holds no key, or the database is
+            PostgreSQL and no keys are configured.
     """
     url = settings.resolved_database_url()
+    if backend_name(url) == "postgresql" and not settings.secret_keys:
+        # A key file is per machine and per working directory: processes sharing a PostgreSQL database would each
+        # make their own and fail to read one another's secrets.
+        raise ValueError(
+            "ENROLSYNC_SECRET_KEYS must be set when the database is PostgreSQL (every process sharing it needs the "
+            "same keys); make one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        )
+    for database in {url, settings.resolved_system_database_url()}:
+        private_sqlite_file(database)  # before SQLite or the job engine makes them world-readable
     if migrate:
         # Alembic blocks; a thread keeps the event loop free while several processes wait on the migration lock.
         await asyncio.to_thread(upgrade, url)
     box = SecretBox(load_or_create_keys(settings))
     engine = make_async_engine(url)
+    clients = clients if clients is not None else ClientFactory(clock=clock)
+    # The admin's allow-list joins whatever the caller's factory admits (tests and the demo add their fakes).
+    clients.egress = EgressPolicy([*clients.egress.allowed, *settings.allowed_private_hosts], clients.egress.resolve)
     runtime = Runtime(
         sessions=session_factory(engine),
         registry=registry if registry is not None else Registry.from_entry_points(),
         box=box,
-        clients=clients if clients is not None else ClientFactory(clock=clock),
+        clients=clients,
         clock=clock,
         owner=worker_id(settings),
         lease_seconds=settings.run_lease_seconds,
     )
+    await _report_unreadable_secrets(runtime.sessions, box, settings)
     return Root(engine=engine, runtime=runtime)
+
+
+async def _report_unreadable_secrets(
+    sessions: async_sessionmaker[AsyncSession], box: SecretBox, settings: Settings
+) -> None:
+    """Say in one line, at start, when the keys cannot open the stored secrets; otherwise the first sign is a run
+    failing with `SecretsUndecryptable` (a worker started in another folder made its own key file)."""
+    try:
+        async with sessions() as session:
+            tokens = (await session.exec(select(Connection.secrets).where(col(Connection.secrets) != ""))).all()
+    except SQLAlchemyError:
+        return  # not migrated yet (a read-only open of a fresh database): nothing stored to open
+    unreadable = sum(1 for token in tokens if not box.opens(token))
+    if unreadable:
+        source = (
+            "ENROLSYNC_SECRET_KEYS" if settings.secret_keys else f"the key file {settings.data_dir / KEY_FILE_NAME}"
+        )
+        log.error(
+            f"the secret keys ({source}) cannot decrypt the stored secrets of {unreadable} of {len(tokens)} "
+            "connection(s): set ENROLSYNC_SECRET_KEYS to the keys that encrypted them, or enter the secrets again"
+        )

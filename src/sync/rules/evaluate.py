@@ -13,6 +13,7 @@ from datetime import date
 from enrolsync.connectors.model import AccountFields, Person, PersonStatus, RoleScope
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 from enrolsync.sync.rules.fields import REQUIRED_FIELDS, FieldRule, attr_value, check_value, default_rules, render
+from enrolsync.sync.rules.identifiers import lowered
 from enrolsync.sync.rules.policy import LeaverPolicy, OnLeavePolicy, Policies
 from enrolsync.sync.rules.spec import (
     AllOf,
@@ -149,8 +150,8 @@ def account_fields(person: Person, mapping: FieldMapping) -> AccountFields:
         value, missing = render(rule, person)
         if name in ("username", "email") and value is not None:
             # Emails and usernames are case-insensitive on every target we know: lower-case them so a change
-            # of case in the HR system does not look like a new identity.
-            value = value.strip().lower()
+            # of case in the HR system does not look like a new identity (never into a lookalike's ASCII).
+            value = lowered(value)
         if value is None and name in REQUIRED_FIELDS:
             cause = f"{missing} is missing" if missing else "the mapping gives nothing"
             raise InvalidPerson(person.hr_id, missing or name, f"{name} is empty: {cause} and the mapping needs it")
@@ -179,8 +180,8 @@ def _sso(person: Person, mapping: FieldMapping) -> SsoSpec | None:
         reason = f"{mapping.sso.subject} is missing and the SSO mapping needs it for the subject"
         raise InvalidPerson(person.hr_id, mapping.sso.subject, reason)
     # SAML NameIDs in email or UPN form compare case-insensitively; opaque subjects are kept as they are.
-    lowered = mapping.sso.subject in {"work_email", "username"} or "@" in subject
-    return SsoSpec(auth=mapping.sso.auth, subject=subject.lower() if lowered else subject)
+    by_name = mapping.sso.subject in {"work_email", "username"} or "@" in subject
+    return SsoSpec(auth=mapping.sso.auth, subject=lowered(subject) if by_name else subject)
 
 
 def _grants(spec: PipelineSpec, roles: Iterable[str], reports: frozenset[str]) -> frozenset[RoleGrant]:

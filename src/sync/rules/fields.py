@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from enrolsync.connectors.model import Person
+from enrolsync.sync.rules.identifiers import lowered
 
 PERSON_ATTRS = frozenset(
     {
@@ -162,7 +163,7 @@ def render(rule: FieldRule, person: Person) -> tuple[str | None, str | None]:
     if value is None and rule.default is not None and rule.default.strip():
         value, missing = rule.default.strip(), None
     if value is not None and rule.lower:
-        value = value.lower()
+        value = lowered(value)  # never into a lookalike's ASCII (sync/rules/identifiers.py)
     return value, missing
 
 

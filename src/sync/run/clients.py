@@ -14,8 +14,9 @@ from typing import TypeVar
 import httpx
 
 from enrolsync.connectors.base import Connector, ConnectorClass, ConnectorConfig, ConnectorInfo
-from enrolsync.connectors.kit.client import build_client
+from enrolsync.connectors.kit.client import DEFAULT_TIMEOUT, build_client
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
+from enrolsync.connectors.kit.egress import EgressPolicy
 from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.kit.retry import ReadRetry
 
@@ -29,9 +30,21 @@ class ClientFactory:
     transports: Mapping[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK
     read_retry: ReadRetry | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
     def _transport(self, config: ConnectorConfig) -> httpx.AsyncBaseTransport | None:
         return self.transports.get(config.base_url.host or "")
+
+    async def check_egress(self, url: str) -> None:
+        """Refuse a base URL whose host the egress policy refuses (when a connection is saved). A host served by
+        an injected transport (a fake) never reaches the network, so it passes.
+
+        Raises:
+            EgressRefused: the host is, or resolves to, a refused address.
+        """
+        parsed = httpx.URL(url)
+        if parsed.host not in self.transports:
+            await self.egress.check(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
 
     _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict, init=False, repr=False)
 
@@ -45,11 +58,19 @@ class ClientFactory:
 
     @asynccontextmanager
     async def connector(
-        self, connector_cls: ConnectorClass[C], config: ConnectorConfig, *, limiter: RateLimiter | None = None
+        self,
+        connector_cls: ConnectorClass[C],
+        config: ConnectorConfig,
+        *,
+        limiter: RateLimiter | None = None,
+        http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: ReadRetry | None = None,
     ) -> AsyncIterator[C]:
         """A connector with its own client (a source for a `SourceClass`, a target for a `TargetClass`); the
-        client closes when the block ends."""
+        client closes when the block ends. `http_timeout` and `retry` override the run defaults (a check is quick)."""
         limiter = limiter or self.limiter(connector_cls.info, config)
-        retry = self.read_retry or ReadRetry(clock=self.clock)
-        async with build_client(config, transport=self._transport(config), limiter=limiter) as http:
+        retry = retry or self.read_retry or ReadRetry(clock=self.clock)
+        async with build_client(
+            config, transport=self._transport(config), limiter=limiter, timeout=http_timeout, egress=self.egress
+        ) as http:
             yield connector_cls(config, http, retry=retry)

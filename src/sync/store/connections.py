@@ -11,11 +11,25 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from enrolsync.connectors.base import ConnectorConfig
+from enrolsync.connectors.kit.egress import bare_host
 from enrolsync.sync.store.crypto import SecretBox
 
 
 class UnsafeBaseUrl(ValueError):
     pass
+
+
+class SecretsRequired(ValueError):
+    """A change of where a connection points that does not send its stored secrets again."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"changing where the connection points requires its secrets again: {', '.join(names)}")
+        self.names = names
+
+
+def location_fields(model: type[ConnectorConfig]) -> set[str]:
+    """Names of the config fields that say where the connection points (URL-typed: `base_url`, token URLs)."""
+    return {name for name, f in model.model_fields.items() if "Url" in repr(f.annotation)}
 
 
 def secret_fields(model: type[ConnectorConfig]) -> set[str]:
@@ -28,7 +42,7 @@ def check_base_url(config: ConnectorConfig, *, allowed_http_hosts: Sequence[str]
     url = config.base_url
     if url.username or url.password:
         raise UnsafeBaseUrl("base_url must not carry credentials; use the secret fields")
-    if url.scheme != "https" and (url.host or "") not in allowed_http_hosts:
+    if url.scheme != "https" and bare_host(url.host or "") not in {bare_host(h) for h in allowed_http_hosts}:
         raise UnsafeBaseUrl(f"base_url must use https (plain http is allowed only for {', '.join(allowed_http_hosts)})")
 
 
@@ -57,8 +71,20 @@ def merge_update(
     *,
     allowed_http_hosts: Sequence[str],
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Apply a partial update: secrets left out of `patch` keep their stored value."""
-    return split_config(model, {**public, **secrets, **patch}, allowed_http_hosts=allowed_http_hosts)
+    """Apply a partial update: secrets left out of `patch` keep their stored value, unless the update changes
+    where the connection points. Stored secrets are never sent to a host they were not given for, so such a
+    change must send them again (or clear an optional one with null).
+
+    Raises:
+        SecretsRequired: the update moves the connection and leaves out stored secrets (named).
+        ValidationError, UnsafeBaseUrl: as `split_config`.
+    """
+    new_public, new_secrets = split_config(model, {**public, **secrets, **patch}, allowed_http_hosts=allowed_http_hosts)
+    moved = any(new_public.get(name) != public.get(name) for name in location_fields(model))
+    missing = sorted(name for name, value in secrets.items() if value and name not in patch)
+    if moved and missing:
+        raise SecretsRequired(missing)
+    return new_public, new_secrets
 
 
 def load_config(model: type[ConnectorConfig], public: Mapping[str, Any], token: str, box: SecretBox) -> ConnectorConfig:

@@ -83,6 +83,14 @@ class SecretBox:
         loaded = json.loads(plain)
         return {str(name): str(value) for name, value in loaded.items()}
 
+    def opens(self, token: str) -> bool:
+        """True when a configured key decrypts `token` (an empty token holds nothing to open)."""
+        try:
+            self.decrypt(token)
+        except SecretsUndecryptable:
+            return False
+        return True
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a token under the newest key (for key rotation); an empty token stays empty.
 
@@ -124,7 +132,7 @@ def load_or_create_keys(settings: KeySettings) -> list[str]:
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new data folder is the owner's only
     # Written aside, then linked into place: when the API and the worker start together, exactly one key wins
     # and neither ever reads a half-written file. mkstemp creates the file with mode 0600.
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")

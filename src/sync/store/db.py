@@ -6,6 +6,7 @@ drivers: aiosqlite / psycopg 3 for the application, the stdlib sqlite3 / psycopg
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,9 @@ def make_async_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
         echo: log every statement (debugging only: statements may carry personal data).
     """
     target = async_url(url)
-    engine = create_async_engine(target, echo=echo, **_engine_options(target))
+    # hide_parameters: a failed statement's error (logged, or shown in a traceback) would otherwise carry its
+    # bound values, which are names, emails and encrypted secrets.
+    engine = create_async_engine(target, echo=echo, hide_parameters=True, **_engine_options(target))
     if target.get_backend_name() == "sqlite":
         _configure_sqlite(engine.sync_engine, memory=is_memory_sqlite(target))
     return engine
@@ -75,7 +78,7 @@ def make_async_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
 def make_sync_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """Build a blocking engine (Alembic and other start-up tasks), configured like `make_async_engine`."""
     target = sync_url(url)
-    engine = sa.create_engine(target, echo=echo, **_engine_options(target))
+    engine = sa.create_engine(target, echo=echo, hide_parameters=True, **_engine_options(target))
     if target.get_backend_name() == "sqlite":
         _configure_sqlite(engine, memory=is_memory_sqlite(target))
     return engine
@@ -102,9 +105,22 @@ def _engine_options(url: URL) -> dict[str, Any]:
         return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
     if is_memory_sqlite(url):
         return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-    Path(url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite_file(url)
     # sqlite3's own busy wait (seconds) covers the first statement on a fresh connection, the PRAGMA covers the rest.
     return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+
+
+def private_sqlite_file(url: str | URL) -> None:
+    """Make a SQLite database's folder (mode 0700, when it is new) and file (mode 0600) before SQLite does: they
+    hold personal data. SQLite gives its -wal and -shm files the database file's mode. Other URLs: nothing."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if backend_name(parsed) != "sqlite" or is_memory_sqlite(parsed):
+        return
+    path = Path(parsed.database or "").expanduser().resolve()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(descriptor)
+    os.chmod(path, 0o600)  # a file made by an older version (0644) is narrowed too
 
 
 def _configure_sqlite(engine: Engine, *, memory: bool) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from enrolsync.sync.store.repo_config import InUseError, create_connection, create_pipeline, delete_pipeline
 from enrolsync.sync.store.repo_events import list_events, store_event
 from enrolsync.sync.store.repo_links import get_checkpoint, get_links, list_links, save_checkpoint
-from enrolsync.sync.store.repo_runs import create_run
+from enrolsync.sync.store.repo_runs import create_run, run_covers
 
 __all__ = [
     "InUseError",
@@ -29,6 +29,7 @@ __all__ = [
     "get_links",
     "list_events",
     "list_links",
+    "run_covers",
     "save_checkpoint",
     "store_event",
 ]

@@ -45,7 +45,8 @@ async def create_run(
     `uq_run_queued_per_pipeline` decides, through INSERT ... ON CONFLICT DO NOTHING, so concurrent callers in
     any process never make two (no savepoint needed, and PostgreSQL keeps the caller's transaction usable).
     A running run does not block a queued one: the worker starts it when the running one ends. The caller
-    commits.
+    commits; a join holds the waiting run locked until then, so the run returned holds the request's people
+    once the caller has committed (see `_join`).
 
     Raises:
         LookupError: there is no such pipeline.
@@ -73,7 +74,7 @@ async def create_run(
         created = (await session.exec(stmt)).scalars().first()
         if created is not None:
             return created, True
-        waiting = await queued_run(session, pipeline_id=pipeline_id)
+        waiting = await queued_run(session, pipeline_id=pipeline_id, lock=True)
         if waiting is None:
             continue  # it started between our insert and our look-up: try again
         if waiting.mode == mode and (scope == waiting.scope == "people" or _BREADTH[scope] > _BREADTH[waiting.scope]):
@@ -88,7 +89,15 @@ async def create_run(
 async def _join(session: AsyncSession, run: Run, scope: RunScope, hr_ids: Sequence[str]) -> Run | None:
     """Widen a queued run to cover a request too, unless it started meanwhile (compare-and-set on its status):
     people are added to a person-scoped run; a broader scope replaces a narrower one (a full reconcile is not
-    lost in a queued incremental run)."""
+    lost in a queued incremental run).
+
+    The union is computed here from `run`, so `run` must be the latest committed state and stay so until the
+    caller commits, or two concurrent joins each write their own union and one request's people are lost while
+    it is told they are in. `run` is read locked (`queued_run(lock=True)`): PostgreSQL holds the row lock,
+    making later joiners (and the worker starting the run) wait and then read this join's result; SQLite has
+    no row locks, but the INSERT attempt in `create_run` already took the database's write lock, which
+    serialises whole transactions the same way.
+    """
     if scope == run.scope:
         people = sorted(set(run.hr_ids) | set(hr_ids))
         if people == sorted(run.hr_ids):
@@ -102,7 +111,18 @@ async def _join(session: AsyncSession, run: Run, scope: RunScope, hr_ids: Sequen
     return (await session.exec(stmt)).scalars().first()
 
 
-async def queued_run(session: AsyncSession, *, pipeline_id: str) -> Run | None:
-    """The pipeline's queued (waiting) run, if any."""
+def run_covers(run: Run, *, mode: RunMode, hr_ids: Sequence[str]) -> bool:
+    """True when `run` in `mode` re-reads every person in `hr_ids`: a full run reads everyone, a person-scoped
+    one its own people (an incremental run reads only what the source says changed, so it covers no one)."""
+    if run.mode != mode:
+        return False
+    return run.scope == "full" or (run.scope == "people" and set(hr_ids) <= set(run.hr_ids))
+
+
+async def queued_run(session: AsyncSession, *, pipeline_id: str, lock: bool = False) -> Run | None:
+    """The pipeline's queued (waiting) run, if any; `lock` holds its row until the caller's transaction ends
+    (SELECT ... FOR UPDATE on PostgreSQL; SQLite renders no lock and relies on its database-wide write lock)."""
     stmt = select(Run).where(Run.pipeline_id == pipeline_id, Run.status == RunStatus.QUEUED)
+    if lock:
+        stmt = stmt.with_for_update()
     return (await session.exec(stmt.execution_options(populate_existing=True))).first()

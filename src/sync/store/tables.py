@@ -244,7 +244,9 @@ class Checkpoint(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """An inbound HR webhook call, stored verbatim before it is acknowledged."""
+    """One HR event of a verified webhook call, stored before the call is acknowledged. `body` holds the event's
+    own part as read (id, kind, person, time; see `jobs/events.py`); events stored before issue 20 hold their
+    call's whole body."""
 
     __table_args__ = (sa.UniqueConstraint("connection_id", "event_id", name="uq_event_id"),)
 

@@ -82,3 +82,33 @@ async def test_the_external_id_wins_over_the_email(scenario: Scenario) -> None:
 
     assert (await scenario.link(person)).account_id == str(mine)
     assert run.counters["people"]["conflicts"] == 0
+
+
+async def test_a_lookalike_email_never_takes_over_an_account(scenario: Scenario) -> None:
+    # The review's attack: an HR email with the Kelvin sign (U+212A) for `k` matched kate.k's unlinked account.
+    kate = scenario.lms.add_user("kate", "Kate", "King", "kate.k@acme.example")
+    person = scenario.hire("Mallory", "Kray", "Sales")
+    scenario.hr.update(person, email="\u212aate.k@acme.example")
+    wide = scenario.hire("Wanda", "Wide", "Sales")
+    scenario.hr.update(wide, email="\uff4bate.k@acme.example")  # full-width k: NFKC folds it to k too
+
+    run = await scenario.run()
+
+    assert sorted(run.conflicted) == sorted([person, wide])
+    for hr_id in (person, wide):
+        link = await scenario.link(hr_id)
+        assert link.account_id is None
+        assert link.last_error is not None and "looks like" in link.last_error and str(kate) in link.last_error
+    account = scenario.lms.state.users[kate]
+    assert (account.email, account.idnumber, account.firstname) == ("kate.k@acme.example", "", "Kate"), "untouched"
+
+
+async def test_a_non_ascii_email_written_alike_finds_its_account(scenario: Scenario) -> None:
+    person = scenario.hire("Rene", "Dupont", "Sales")
+    scenario.hr.update(person, email="Ren\u00e9.Dupont@acme.example")
+    existing = scenario.lms.add_user("rdupont", "Ren\u00e9", "Dupont", "ren\u00e9.dupont@ACME.example")
+
+    run = await scenario.run()
+
+    assert run.conflicted == []
+    assert (await scenario.link(person)).account_id == str(existing)

@@ -129,5 +129,11 @@ def _value(raw: str | None) -> Any:
         return raw
 
 
+def numeric(raw: str | None) -> float | None:
+    """The number row text compares as in a filter, or None where it compares as text (or is empty)."""
+    value = _value(raw)
+    return value if isinstance(value, float) else None
+
+
 def _invalid(detail: str) -> FilterError:
     return FilterError(422, "INVALID_FILTER", detail)

@@ -28,12 +28,16 @@ from typing import Any
 import httpx
 
 from enrolsync.connectors.bamboohr.fake.company import FIELDS, FIRST_ID, Row, generate_company
-from enrolsync.connectors.bamboohr.fake.odata import FilterError, compile_filter
+from enrolsync.connectors.bamboohr.fake.dataset import DatasetQuery, problem
+from enrolsync.connectors.bamboohr.fake.odata import FilterError, compile_filter, numeric
 from enrolsync.connectors.model import RawRequest
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
 START = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 _PATH = re.compile(r"^/api/(?:gateway\.php/(?P<domain>[^/]+)/)?(?P<version>v1|v1_2|v2)/(?P<rest>.*)$")
+# How the connector reads the few people a webhook names (`client.or_filter`): answered from an index by id.
+_ID_FILTER = re.compile(r"eeid eq \d+(?: or eeid eq \d+)*")
+_ID_LITERAL = re.compile(r"eeid eq (\d+)")
 
 __all__ = ["START", "BambooHRFake", "generate_company"]
 
@@ -69,10 +73,16 @@ class BambooHRFake(FakeServer):
         self._served = 0
         seeded = list(rows)
         # Seeded history lies strictly before `now`, so a read made now has seen all of it.
-        self._employees = {
-            str(row["eeid"]): _Employee(dict(row), now - timedelta(hours=len(seeded) - index))
-            for index, row in enumerate(seeded)
-        }
+        self._employees: dict[str, _Employee] = {}
+        # Indexes, so a company of 100,000 is not scanned for every request: hr_ids by the number their `eeid`
+        # compares as in a filter, and each hr_id's place in the company (the order rows tie in).
+        self._by_number: dict[float, set[str]] = {}
+        self._place: dict[str, int] = {}
+        for index, row in enumerate(seeded):
+            self._add(str(row["eeid"]), _Employee(dict(row), now - timedelta(hours=len(seeded) - index)))
+        # A read pages through one sorted answer: kept while nothing changes (`tick` counts changes).
+        self._changes = 0
+        self._sorted: tuple[tuple[int, str | None, tuple[tuple[str, bool], ...]], list[Row]] | None = None
 
     @classmethod
     def seeded(cls, n: int, seed: int = 0, *, now: datetime = START, **options: Any) -> BambooHRFake:
@@ -93,7 +103,18 @@ class BambooHRFake(FakeServer):
     # -- mutations: each is one change at a new instant (the clock moves one second) ------------------------
     def tick(self, seconds: float = 1) -> datetime:
         self.now += timedelta(seconds=seconds)
+        self._changes += 1  # every change ticks the clock (it orders changes), so cached answers go stale here
         return self.now
+
+    def _add(self, hr_id: str, employee: _Employee) -> None:
+        self._employees[hr_id] = employee
+        self._place.setdefault(hr_id, len(self._place))
+        self._index(hr_id, employee.fields)
+
+    def _index(self, hr_id: str, row: Row) -> None:
+        number = numeric(row.get("eeid"))
+        if number is not None:
+            self._by_number.setdefault(number, set()).add(hr_id)
 
     def hire(
         self,
@@ -119,7 +140,7 @@ class BambooHRFake(FakeServer):
             "hireDate": (hire_date or self.today).isoformat(), "terminationDate": None,
             "customUsername": local, "customCostCenter": None,
         }  # fmt: skip
-        self._employees[hr_id] = _Employee(row, self.tick(), "Inserted")
+        self._add(hr_id, _Employee(row, self.tick(), "Inserted"))
         return hr_id
 
     def move(
@@ -156,7 +177,10 @@ class BambooHRFake(FakeServer):
         unknown = set(fields) - FIELDS
         if unknown:
             raise KeyError(f"not dataset fields: {sorted(unknown)}")
+        if "eeid" in fields and (number := numeric(employee.fields.get("eeid"))) is not None:
+            self._by_number[number].discard(hr_id)
         employee.fields.update(fields)
+        self._index(hr_id, employee.fields)
         employee.action, employee.changed = "Updated", self.tick()
 
     # -- webhooks -------------------------------------------------------------------------------------------
@@ -224,11 +248,14 @@ class BambooHRFake(FakeServer):
 
     def _dataset(self, request: httpx.Request) -> httpx.Response:
         try:
-            query = _DatasetQuery.parse(request.content)
+            query = DatasetQuery.parse(request.content)
             keep = compile_filter(query.where)
         except FilterError as exc:
-            return _problem(exc.status, exc.code, str(exc))
-        rows = query.sort(e.fields for e in self._employees.values() if not e.deleted and keep(e.fields))
+            return problem(exc.status, exc.code, str(exc))
+        key = (self._changes, query.where, tuple(query.order))
+        if self._sorted is None or self._sorted[0] != key:
+            self._sorted = (key, query.sort(e.fields for e in self._candidates(query.where) if keep(e.fields)))
+        rows = self._sorted[1]
         if self.truncate is not None:
             rows = rows[: self.truncate]
         pages = math.ceil(len(rows) / query.size)
@@ -241,46 +268,13 @@ class BambooHRFake(FakeServer):
         meta = {"page": page, "pageSize": query.size, "totalPages": pages, "totalItems": len(rows)}
         return json_response(200, {"data": data, "links": links, "meta": meta})
 
-
-@dataclass(frozen=True)
-class _DatasetQuery:
-    fields: list[str]
-    where: str | None
-    order: list[tuple[str, bool]]
-    page: int
-    size: int
-
-    @classmethod
-    def parse(cls, content: bytes) -> _DatasetQuery:
-        try:
-            body = json.loads(content)
-        except ValueError:
-            raise FilterError(400, "INVALID_BODY", "The request body is not JSON") from None
-        fields = body.get("fields") if isinstance(body, dict) else None
-        if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
-            raise FilterError(400, "INVALID_FIELDS", "fields must be a non-empty list of field names")
-        if unknown := sorted(set(fields) - FIELDS):
-            raise FilterError(400, "INVALID_FIELDS", f"Unknown field(s): {', '.join(unknown)}")
-        rules = [rule.split() for rule in str(body.get("orderBy") or "").split(",") if rule.strip()]
-        order = [(rule[0], rule[-1].lower() == "desc") for rule in rules]
-        if any(name not in fields for name, _ in order):
-            raise FilterError(400, "UE-1001", "Every orderBy field must also be requested in fields")
-        page, size = body.get("page", 1), body.get("pageSize", 100)
-        if not (isinstance(page, int) and page >= 1 and isinstance(size, int) and 1 <= size <= 1000):
-            raise FilterError(422, "INVALID_PAGINATION", "page must be >= 1 and pageSize between 1 and 1000")
-        return cls(fields, body.get("filter"), order, page, size)
-
-    def sort(self, rows: Iterable[Row]) -> list[Row]:
-        ordered = sorted(rows, key=lambda row: _sortable(row.get("eeid")))
-        for name, descending in reversed(self.order):  # stable sorts, last rule first
-            ordered.sort(key=lambda row: _sortable(row.get(name)), reverse=descending)
-        return ordered
-
-
-def _sortable(value: str | None) -> tuple[int, float, str]:
-    if value is None:
-        return (2, 0.0, "")
-    return (0, float(value), "") if value.isdigit() else (1, 0.0, value)
+    def _candidates(self, where: str | None) -> list[_Employee]:
+        """The employees a filter can match, in company order: those it names by id, else everyone."""
+        if not where or not _ID_FILTER.fullmatch(where):
+            return [e for e in self._employees.values() if not e.deleted]
+        hr_ids = {i for n in _ID_LITERAL.findall(where) for i in self._by_number.get(float(n), ())}
+        found = (self._employees[i] for i in sorted(hr_ids, key=self._place.__getitem__))
+        return [e for e in found if not e.deleted]
 
 
 def _instant(value: str) -> datetime | None:
@@ -289,9 +283,3 @@ def _instant(value: str) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def _problem(status: int, code: str, detail: str) -> httpx.Response:
-    titles = {400: "Bad Request", 404: "Not Found", 422: "Unprocessable Content"}
-    body = {"type": "about:blank", "title": titles.get(status, "Error"), "status": status, "detail": detail}
-    return json_response(status, {**body, "code": code})

@@ -27,9 +27,9 @@ def get_enrolled_users(state: SiteState, params: dict[str, Any], options: Option
             wanted = {f.strip() for f in option["value"].split(",")} | {"id", "fullname"}
     course = state.courses[course_id]
     users = []
-    for user_id, enrolled_in in sorted(state.enrolments):
+    for user_id in sorted(state.enrolments.users_in(course_id)):
         user = state.live_user(user_id)
-        if enrolled_in != course_id or user is None:
+        if user is None:
             continue
         details = user_details(state, user)
         details["roles"] = [
@@ -87,7 +87,8 @@ def unenrol_users(state: SiteState, params: dict[str, Any], options: Options) ->
         # enrol_plugin::unenrol_user() also forgets the user's last access to the course.
         state.lastaccess.pop((e["userid"], e["courseid"]), None)
         # The last enrolment gone, unenrol_user() also removes every role the user held in the course.
-        state.assignments = {a for a in state.assignments if a[1:] != (e["userid"], "course", e["courseid"])}
+        held = state.assignments.roles_at(e["userid"], "course", e["courseid"])
+        state.assignments.difference_update((role, e["userid"], "course", e["courseid"]) for role in held)
     return None
 
 

@@ -204,14 +204,14 @@ class FakeMoodle(FakeServer):
         return next(r.id for r in self.state.roles.values() if r.shortname == shortname)
 
     def user(self, username: str) -> FakeUser | None:
-        return next((u for u in self.state.users.values() if u.username == username and not u.deleted), None)
+        return next((u for u in self.state.users.named(username) if not u.deleted), None)
 
     def courses_of(self, user_id: int) -> set[int]:
-        return {course for user, course in self.state.enrolments if user == user_id}
+        return self.state.enrolments.courses_of(user_id)
 
     def roles_of(self, user_id: int) -> set[tuple[str, str, int]]:
         """(role shortname, context level, instance id) the user holds."""
-        return {(self.state.roles[r].shortname, lvl, i) for r, u, lvl, i in self.state.assignments if u == user_id}
+        return {(self.state.roles[r].shortname, lvl, i) for r, _, lvl, i in self.state.assignments.of_user(user_id)}
 
     def called(self, function: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == function]
@@ -254,13 +254,11 @@ class FakeMoodle(FakeServer):
         arguments = validate(spec, parse_php_form(params))
         if behaviour is None:
             return self._site_info()
-        saved = self.state.snapshot() if write else None
-        try:
+        if write:
+            with self.state.transaction():  # the delegated transaction: an error rolls the whole call back
+                result = behaviour(self.state, arguments, self.options)
+        else:
             result = behaviour(self.state, arguments, self.options)
-        except MoodleError:
-            if saved is not None:
-                self.state.restore(saved)  # the delegated transaction rolls back
-            raise
         self.calls.append((name, arguments))
         return result
 

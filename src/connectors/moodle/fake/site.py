@@ -3,9 +3,12 @@ by context, and the details Moodle's user_get_user_details() returns for a user.
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from enrolsync.connectors.moodle.fake.tables import Assignment, Assignments, Enrolments, Journal, Table, Users
 
 SITE_URL = "https://moodle.example.test"
 SITE_ID = 1
@@ -48,6 +51,18 @@ class FakeUser:
     password_mailed: bool = False
     custom: dict[str, str] = field(default_factory=dict)
 
+    # Not a field: the table holding this user, told of every attribute set so its indexes and journal follow
+    # writes made by hand (a test deleting and renaming an account as Moodle's UI would) as well as the fake's own.
+    def attach(self, table: Users | None) -> None:
+        object.__setattr__(self, "_table", table)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        table: Users | None = self.__dict__.get("_table")
+        if table is None or name not in self.__dict__:
+            object.__setattr__(self, name, value)
+        else:
+            table.changed(self, name, getattr(self, name), lambda: object.__setattr__(self, name, value))
+
 
 @dataclass
 class FakeCourse:
@@ -67,24 +82,40 @@ class FakeRole:
     levels: set[str]
 
 
-@dataclass
 class SiteState:
-    users: dict[int, FakeUser] = field(default_factory=dict)
-    courses: dict[int, FakeCourse] = field(default_factory=dict)
-    roles: dict[int, FakeRole] = field(default_factory=dict)
-    enrolments: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)  # (user, course) -> status
-    lastaccess: dict[tuple[int, int], int] = field(default_factory=dict)
-    # (role id, user id, context level, instance id); the system context's instance is 0.
-    assignments: set[tuple[int, int, str, int]] = field(default_factory=set)
-    profile_fields: dict[str, str] = field(default_factory=dict)  # shortname -> datatype
-    next_user_id: int = 1
-    next_course_id: int = 1
+    """Everything the site holds. Write functions run inside `transaction()`: all of a call's writes or none."""
 
-    def snapshot(self) -> SiteState:
-        return copy.deepcopy(self)
+    def __init__(self) -> None:
+        self.journal = Journal()
+        self.users = Users(self.journal)
+        self.courses: dict[int, FakeCourse] = {}
+        self.roles: dict[int, FakeRole] = {}
+        self.enrolments = Enrolments(self.journal)  # (user, course) -> {"status": 0 | 1}
+        self.lastaccess: Table[tuple[int, int], int] = Table(self.journal)
+        self._assignments = Assignments(self.journal)
+        self.profile_fields: dict[str, str] = {}  # shortname -> datatype
+        self.next_user_id = 1
+        self.next_course_id = 1
 
-    def restore(self, saved: SiteState) -> None:
-        self.__dict__.update(copy.deepcopy(saved).__dict__)
+    @property
+    def assignments(self) -> Assignments:
+        return self._assignments
+
+    @assignments.setter
+    def assignments(self, rows: Iterable[Assignment]) -> None:
+        # Tests replace the whole set by hand (`state.assignments = {...}`), as an admin would; it stays indexed.
+        self._assignments = Assignments(self.journal, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Moodle's delegated transaction around one write function: the first error undoes all its writes."""
+        with self.journal.transaction():
+            counters = (self.next_user_id, self.next_course_id)
+            self.journal.record(lambda: self._set_counters(*counters))
+            yield
+
+    def _set_counters(self, next_user_id: int, next_course_id: int) -> None:
+        self.next_user_id, self.next_course_id = next_user_id, next_course_id
 
     def live_user(self, user_id: int) -> FakeUser | None:
         user = self.users.get(user_id)
@@ -112,8 +143,7 @@ class SiteState:
         return None
 
     def course_roles(self, user_id: int, course_id: int) -> list[FakeRole]:
-        held = {r for r, u, level, i in self.assignments if (u, level, i) == (user_id, "course", course_id)}
-        return [self.roles[r] for r in sorted(held)]
+        return [self.roles[r] for r in sorted(self.assignments.roles_at(user_id, "course", course_id))]
 
 
 def user_details(state: SiteState, user: FakeUser) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def _blank_or_taken(state: SiteState, user: dict[str, Any], options: Options) ->
     for key in ("username", "firstname", "lastname"):
         if user[key].strip() == "":
             raise invalid_parameter(f"The field {key} cannot be blank")
-    if any(u.username == user["username"] for u in state.users.values()):
+    if state.users.named(user["username"]):  # deleted accounts keep their usernames
         raise invalid_parameter(f"Username already exists: {user['username']}")
     if user["auth"] not in AUTH_PLUGINS:
         raise invalid_parameter(f"Invalid authentication type: {user['auth']}")
@@ -106,13 +106,13 @@ def _blank_or_taken(state: SiteState, user: dict[str, Any], options: Options) ->
 
 
 def _email_taken(state: SiteState, email: str, other_than: int | None) -> bool:
-    return any(u.email.lower() == email.lower() and u.id != other_than for u in state.users.values() if not u.deleted)
+    return any(u.id != other_than for u in state.users.with_email(email) if not u.deleted)
 
 
 def _save_custom(state: SiteState, user: FakeUser, fields: list[dict[str, str]]) -> None:
-    for entry in fields:  # profile_save_data() ignores fields the site does not define
-        if entry["type"] in state.profile_fields:
-            user.custom[entry["type"]] = entry["value"]
+    saved = {e["type"]: e["value"] for e in fields if e["type"] in state.profile_fields}
+    if saved:  # profile_save_data() ignores fields the site does not define
+        user.custom = {**user.custom, **saved}  # assigned, not changed in place, so a rollback can restore it
 
 
 def create_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
@@ -169,7 +169,7 @@ def _update_one(state: SiteState, user: dict[str, Any], options: Options) -> Non
             raise moodle_exception("useremailinvalid", "Invalid email address")
         if not options.allow_same_email and _email_taken(state, user["email"], existing.id):
             raise moodle_exception("useremailduplicate", "Duplicate email address")
-    if "username" in user and any(u.username == user["username"] and u.id != existing.id for u in state.users.values()):
+    if "username" in user and any(u.id != existing.id for u in state.users.named(user["username"])):
         raise MoodleError("dml_write_exception", "dmlwriteexception", "Error writing to database")
     for key in _PLAIN_FIELDS:
         if key in user:
@@ -200,15 +200,27 @@ def get_users_by_field(state: SiteState, params: dict[str, Any], options: Option
         cleaned = CLEANERS[kinds[field]](value)
         if cleaned != value:
             raise invalid_parameter(f"The field '{field}' value is invalid: {value}(cleaned value: {cleaned})")
-    wanted = set(params["values"])
-    found = [u for u in sorted(state.users.values(), key=lambda u: u.id) if str(getattr(u, field)) in wanted]
-    details = [user_details(state, u) for u in found if not u.deleted]
+    found = {u.id: u for value in params["values"] for u in _with_field(state, field, value) if not u.deleted}
+    details = [user_details(state, found[user_id]) for user_id in sorted(found)]
     return [d for d in details if d.get(field)]
 
 
-def _like(pattern: str, value: str) -> bool:
+def _with_field(state: SiteState, field: str, value: str) -> list[FakeUser]:
+    """Users whose `field`, as text, equals `value` exactly (looked up in the indexes)."""
+    if field == "id":
+        try:
+            user = state.users.get(int(value))
+        except ValueError:
+            return []
+        return [user] if user is not None and str(user.id) == value else []
+    if field == "email":
+        return [u for u in state.users.with_email(value) if u.email == value]
+    return state.users.named(value) if field == "username" else state.users.with_idnumber(value)
+
+
+def _like(pattern: str) -> re.Pattern[str]:
     regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
+    return re.compile(regex, re.IGNORECASE | re.DOTALL)
 
 
 def _equals(key: str, value: str) -> Callable[[FakeUser], bool]:
@@ -216,7 +228,8 @@ def _equals(key: str, value: str) -> Callable[[FakeUser], bool]:
 
 
 def _matches(key: str, pattern: str) -> Callable[[FakeUser], bool]:
-    return lambda user: _like(pattern, str(getattr(user, key)))
+    like = _like(pattern)  # compiled once per call, not once per user
+    return lambda user: like.fullmatch(str(getattr(user, key))) is not None
 
 
 def get_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
