@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -41,6 +42,26 @@ async def test_a_whole_read_uses_one_token(source: PersonioSource, fake: Personi
     token_request = fake.token_requests()[0]
     assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert b"grant_type=client_credentials" in token_request.content
+
+
+class _Interleaving(httpx.AsyncBaseTransport):
+    """Hands control to the event loop before each answer, as a network does, so concurrent requests interleave."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_concurrent_requests_share_one_token_fetch(config: PersonioConfig, fake: PersonioFake) -> None:
+    async with build_client(config, transport=_Interleaving(fake.transport())) as http:
+        source = PersonioSource(config, http, retry=ReadRetry(clock=FakeClock()))
+        reads = [collect(source.read_people([hr_id])) for hr_id in ("110", "111", "112", "113")]
+        pages = await asyncio.gather(*reads)
+    assert sorted(p.hr_id for found in pages for page in found for p in page.items) == ["110", "111", "112", "113"]
+    assert len(fake.token_requests()) == 1
 
 
 async def test_the_token_is_renewed_before_it_expires(config: PersonioConfig, clock: FakeClock) -> None:
