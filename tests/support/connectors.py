@@ -14,6 +14,9 @@ from enrolsync.connectors.bamboohr.config import BambooHRConfig, BambooHRFieldNa
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.hibob.config import HiBobConfig, HiBobFieldPaths
 from enrolsync.connectors.hibob.fake.server import HiBobFake
+from enrolsync.connectors.personio.config import PersonioConfig
+from enrolsync.connectors.personio.fake import PersonioFake
+from enrolsync.connectors.personio.fake.company import COST_CENTRE_ATTRIBUTE, USERNAME_ATTRIBUTE
 
 T = TypeVar("T")
 
@@ -77,3 +80,20 @@ def hibob_config(fake: HiBobFake, **overrides: Any) -> HiBobConfig:
         **overrides,
     }
     return HiBobConfig(**options)
+
+
+# --- Personio --------------------------------------------------------------------------------------------------
+
+
+def personio_config(fake: PersonioFake, **overrides: Any) -> PersonioConfig:
+    """The config that reaches `fake` with its credentials and webhook token, in pages of `PAGE_SIZE`."""
+    options: dict[str, Any] = {
+        "client_id": fake.client_id,
+        "client_secret": SecretStr(fake.client_secret),
+        "webhook_token": SecretStr(fake.webhook_token),
+        "page_size": PAGE_SIZE,
+        "username_attribute": USERNAME_ATTRIBUTE,
+        "custom": {"cost_centre": COST_CENTRE_ATTRIBUTE},
+        **overrides,
+    }
+    return PersonioConfig(**options)

@@ -87,7 +87,9 @@ class OpenApiSpec:
         self._rewrite = rewrite or (lambda url: url)
         self._generic = frozenset(generic_statuses)
         # The document was published by the vendor; checking it is not our job, and takes seconds on big ones.
-        self._api = OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None))
+        # RFC 9457 problem bodies are JSON; openapi-core only knows `application/json` by name.
+        config = Config(spec_validator_cls=None, extra_media_type_deserializers={"application/problem+json": _json})
+        self._api = OpenAPI.from_dict(self.document, config=config)
         self._routes = list(_routes(self.document))
 
     @classmethod
@@ -167,6 +169,10 @@ class ExchangeLog:
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
+
+
+def _json(body: bytes) -> Any:
+    return json.loads(body)
 
 
 def _describe(error: Exception) -> str:

@@ -1,0 +1,5 @@
+"""Personio HR source connector."""
+
+from enrolsync.connectors.personio.connector import PersonioSource
+
+__all__ = ["PersonioSource"]
