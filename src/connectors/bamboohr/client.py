@@ -21,13 +21,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
-from enrolsync.connectors.bamboohr.mapping import format_instant
 from enrolsync.connectors.bamboohr.models import ChangedEmployees, DatasetPage, DatasetRow
 from enrolsync.connectors.base import ReadRetryPolicy
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.kit.auth import ApiKeyBasic
 from enrolsync.connectors.kit.errors import classify as default_classify
 from enrolsync.connectors.kit.errors import transport_errors
+from enrolsync.connectors.kit.instants import format_instant
 from enrolsync.connectors.kit.paginate import paginate
 from enrolsync.connectors.kit.retry import with_retry
 

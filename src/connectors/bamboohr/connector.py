@@ -17,13 +17,12 @@ from enrolsync.connectors.bamboohr.mapping import (
     decode_cursor,
     encode_cursor,
     events_from_body,
-    format_instant,
-    parse_instant,
     to_person,
 )
 from enrolsync.connectors.bamboohr.models import ChangedEntry, Checkpoint, DatasetRow
 from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, Rate, ReadRetryPolicy, SourceClass
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
+from enrolsync.connectors.kit.instants import format_instant, parse_instant
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import CheckResult, HrEvent, Page, Person, RawRequest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +14,7 @@ from enrolsync.connectors.bamboohr.config import BambooHRFieldNames
 from enrolsync.connectors.bamboohr.models import Checkpoint, EventPayload, LegacyPayload, Value
 from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.errors import Invalid
+from enrolsync.connectors.kit.instants import parse_instant
 from enrolsync.connectors.model import HrEvent, HrEventKind, Person, PersonStatus
 
 _EVENT_KINDS = {
@@ -41,22 +42,6 @@ def parse_date(value: Value) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         return None
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    """An ISO 8601 instant as tz-aware UTC (naive values are UTC); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def format_instant(value: datetime) -> str:
-    """The form `/employees/changed?since=` takes: second precision, `Z` (no `+` to escape in a query)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def person_status(

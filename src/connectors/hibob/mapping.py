@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,6 +15,7 @@ from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.errors import Invalid
 from enrolsync.connectors.hibob.config import HiBobConfig
 from enrolsync.connectors.hibob.models import Checkpoint, EventPayload
+from enrolsync.connectors.kit.instants import parse_instant
 from enrolsync.connectors.model import HrEvent, HrEventKind, Person, PersonStatus
 
 READABLE = "humanReadable"
@@ -176,17 +177,6 @@ def events_from_body(body: bytes) -> list[HrEvent]:
             occurred_at=parse_instant(payload.triggered_at),
         )
     ]
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    """An ISO 8601 instant as tz-aware UTC (Bob's `triggeredAt` has no zone: UTC); None when unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def encode_cursor(checkpoint: Checkpoint) -> Cursor:

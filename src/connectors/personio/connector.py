@@ -11,6 +11,7 @@ import httpx
 from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, Rate, ReadRetryPolicy, SourceClass
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
+from enrolsync.connectors.kit.instants import format_instant, parse_instant
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.kit.webhooks import static_token
 from enrolsync.connectors.model import CheckResult, HrEvent, Page, Person, RawRequest
@@ -20,8 +21,6 @@ from enrolsync.connectors.personio.mapping import (
     decode_cursor,
     encode_cursor,
     events_from_body,
-    format_instant,
-    parse_instant,
     to_person,
 )
 from enrolsync.connectors.personio.models import Checkpoint, PersonWire

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 from pydantic import ValidationError
 
 from enrolsync.connectors.base import Cursor
 from enrolsync.connectors.errors import Invalid
+from enrolsync.connectors.kit.instants import parse_instant
 from enrolsync.connectors.model import HrEvent, HrEventKind, Person, PersonStatus
 from enrolsync.connectors.personio.config import PersonioConfig
 from enrolsync.connectors.personio.models import Checkpoint, EmploymentWire, PersonWire, WebhookEnvelope
@@ -44,22 +45,6 @@ def parse_date(value: str | None) -> date | None:
         return date.fromisoformat(value[:10]) if value else None
     except ValueError:
         return None
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    """An ISO 8601 instant as tz-aware UTC (naive values are UTC); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def format_instant(value: datetime) -> str:
-    """The form `updated_at.gt=` takes: RFC 3339 in UTC, second precision."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def current_employment(employments: Sequence[EmploymentWire]) -> EmploymentWire | None:
