@@ -23,7 +23,9 @@ class ReadResult:
 
 
 async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
-    if ctx.scope != "incremental":
+    # A source that cannot read changes only (a file export, a report) answers every read with everyone: an
+    # "incremental" run of it is a full read, and must count as one, or its leavers would never be noticed.
+    if ctx.scope != "incremental" or Capability.PERSONS_INCREMENTAL not in ctx.source.cls.info.capabilities:
         return None
     async with rt.sessions() as session:
         cursor = await repo.get_checkpoint(session, pipeline_id=ctx.pipeline_id)
