@@ -111,6 +111,12 @@ class Policies(_Policy):
         "before that they are not provisioned.",
     )
     drift: DriftPolicy = DriftPolicy.REPAIR
+    share_accounts: bool = Field(
+        default=False,
+        description="An account another pipeline on the same target connection has linked is that pipeline's: "
+        "matching it is reported as a conflict, so two pipelines never overwrite each other. True lets this "
+        "pipeline link and manage such accounts too (both pipelines then write to them).",
+    )
     deactivation_guard: DeactivationGuard = Field(default_factory=DeactivationGuard)
     manager_role: LogicalRole | None = Field(
         default=LogicalRole.MANAGER, description="Granted to a manager over each direct report (USER scope)."

@@ -157,7 +157,13 @@ async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
     ctx, session = chunk.ctx, chunk.session
     matches = await match_people(
         lambda field, values: chunk.target.find_accounts(field=field, values=values),
-        lambda ids: ledger.account_owners(session, pipeline_id=ctx.pipeline_id, account_ids=ids),
+        lambda ids: ledger.account_owners(
+            session,
+            pipeline_id=ctx.pipeline_id,
+            account_ids=ids,
+            # Another pipeline's account on the same target is its own, unless the pipelines are set to share.
+            target_id=None if ctx.spec.policies.share_accounts else ctx.target_connection_id,
+        ),
         people=unlinked,
         keys=ctx.spec.match_keys,
     )
