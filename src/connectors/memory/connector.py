@@ -19,6 +19,7 @@ from enrolsync.connectors.memory.target_ops import apply_op
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     HrEvent,
@@ -127,6 +128,7 @@ class MemoryTarget:
                 Capability.GROUPS,
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
+                Capability.COURSES,
             }
         ),
         batch_limits={OpKind.CREATE_USER: 50, OpKind.ENROL: 100},
@@ -168,6 +170,12 @@ class MemoryTarget:
             if wanted is None or course_id in wanted:
                 started = (account_id, course_id) in lms.started
                 yield Enrolment(account_id=account_id, course_id=course_id, started=started)
+
+    async def list_courses(self) -> AsyncIterator[Course]:
+        lms = await self._read()
+        for course_id in sorted(lms.courses):
+            code = lms.course_codes.get(course_id)
+            yield Course(course_id=course_id, name=course_id, keys={"code": code} if code else {})
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         for assignment in sorted((await self._read()).roles, key=repr):
