@@ -50,9 +50,7 @@ async def test_the_vendors_headers_set_the_limit_and_count_calls_made_elsewhere(
 
 async def test_the_short_window_and_the_long_one_both_hold() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(
-        None, clock=clock, windows=[Rate(calls=20, per_seconds=3600), Rate(calls=4, per_seconds=5)]
-    )
+    limiter = RateLimiter(None, clock=clock, windows=[Rate(calls=20, per_seconds=3600), Rate(calls=4, per_seconds=5)])
     sent: list[float] = []
     for _ in range(25):
         async with limiter.slot():

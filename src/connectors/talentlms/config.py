@@ -1,0 +1,50 @@
+"""Configuration of a TalentLMS connection: the portal, its API key and version, and where enrolsync's data goes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, StringConstraints
+
+from enrolsync.connectors.base import ConnectorConfig
+
+ApiVersion = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+class TalentLMSConfig(ConnectorConfig):
+    """A TalentLMS portal (`https://<domain>.talentlms.com/`) reached through API v2 with an API key.
+
+    The key is made in the portal (Account & Settings > Integrations > API) and acts as the portal's SuperAdmin.
+    """
+
+    api_key: SecretStr = Field(description="The portal's API key, sent as X-API-Key.")
+    api_version: ApiVersion = Field(
+        default="2024-01-01", description="The API version sent as X-API-Version (YYYY-MM-DD), as TalentLMS asks."
+    )
+    external_id_field: int | None = Field(
+        default=None,
+        ge=1,
+        description="Id of the custom user field (Account & Settings > Users > User fields, a text field) that "
+        "holds the HR id. Without it accounts are matched by email or login only.",
+    )
+    sso_auth: str | None = Field(
+        default=None,
+        description="Name of the portal's SSO (e.g. 'saml2', 'oidc'), when the portal signs people in through one. "
+        "TalentLMS has one SSO per portal and matches people by `sso_subject_field`.",
+    )
+    sso_subject_field: Literal["login", "email"] = Field(
+        default="login", description="The user field the portal's SSO matches the IdP's subject against."
+    )
+    team_group_prefix: str = Field(
+        default="Team of ",
+        min_length=1,
+        max_length=60,
+        description="Manager scope: each manager gets a group named prefix + their user id, holding them and their "
+        "direct reports. Groups with this prefix are enrolsync's; do not give other groups such names.",
+    )
+    hourly_limit: int = Field(
+        default=2000,
+        ge=1,
+        description="The plan's API calls per hour (2,000 on Core/Small/Basic, 10,000 on Grow/Pro/Plus/Premium). "
+        "The limiter also adopts what X-RateLimit-Limit says.",
+    )
