@@ -42,9 +42,3 @@ class TalentLMSConfig(ConnectorConfig):
         description="Manager scope: each manager gets a group named prefix + their user id, holding them and their "
         "direct reports. Groups with this prefix are enrolsync's; do not give other groups such names.",
     )
-    hourly_limit: int = Field(
-        default=2000,
-        ge=1,
-        description="The plan's API calls per hour (2,000 on Core/Small/Basic, 10,000 on Grow/Pro/Plus/Premium). "
-        "The limiter also adopts what X-RateLimit-Limit says.",
-    )

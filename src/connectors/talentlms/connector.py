@@ -56,10 +56,10 @@ class TalentLMSTarget:
         # out one call each, CONCURRENCY at a time, under the limiter. Creates go one per batch, because the
         # contract reads a create limit above 1 as "one request per batch".
         batch_limits={kind: 20 for kind in OpKind if kind is not OpKind.CREATE_USER},
+        # Both of TalentLMS's limits, counted exactly (window budgets, not a leaky bucket that lets a burst past):
         # "each customer's API requests should not exceed the rate of 200 API calls per 5 seconds", and the
         # plan's hourly budget (2,000 on the smaller plans; the limiter adopts X-RateLimit-Limit when it differs).
-        default_rate=Rate(calls=150, per_seconds=5),
-        rate_windows=(Rate(calls=2000, per_seconds=3600),),
+        rate_windows=(Rate(calls=180, per_seconds=5), Rate(calls=2000, per_seconds=3600)),
         max_concurrency=CONCURRENCY,
     )
 
