@@ -13,20 +13,9 @@ from enrolsync.connectors.talentlms import TalentLMSTarget
 from enrolsync.connectors.talentlms.config import TalentLMSConfig
 from enrolsync.connectors.talentlms.fake import TalentLMSFake
 from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
+from tests.support.talentlms import talentlms_config
 
 API_KEY = "talentlms-s3cret-key-91f2"
-
-
-def talentlms_config(fake: TalentLMSFake, **options: object) -> TalentLMSConfig:
-    return TalentLMSConfig.model_validate(
-        {
-            "base_url": f"https://{fake.domain}/",
-            "api_key": fake.api_key,
-            "external_id_field": 1,
-            "sso_auth": "saml2",
-            **options,
-        }
-    )
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from enrolsync.connectors.talentlms import TalentLMSTarget
 from enrolsync.connectors.talentlms.fake import TalentLMSFake
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.connectors.testing.openapi import ExchangeLog, OpenApiSpec, SpecViolation
-from tests.connectors.talentlms.conftest import talentlms_config
+from tests.support.talentlms import talentlms_config
 
 SPEC = Path(__file__).parent / "openapi" / "talentlms-v2-openapi.yaml"
 STATUS_TABLE = (204, 400, 401, 403, 404, 429, 500)

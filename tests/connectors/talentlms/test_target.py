@@ -17,7 +17,7 @@ from enrolsync.connectors.talentlms import TalentLMSTarget
 from enrolsync.connectors.talentlms.config import TalentLMSConfig
 from enrolsync.connectors.talentlms.fake import TalentLMSFake
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.talentlms.conftest import talentlms_config
+from tests.support.talentlms import talentlms_config
 
 
 def person(n: int, **change: str) -> CreateUser:
