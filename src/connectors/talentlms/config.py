@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, StringConstraints
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 
 from enrolsync.connectors.base import ConnectorConfig
 
+DEFAULT_USER_TYPES = {"learner": "Learner-Type", "instructor": "Instructor-Type", "admin": "Admin-Type"}
 ApiVersion = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
@@ -42,3 +43,14 @@ class TalentLMSConfig(ConnectorConfig):
         description="Manager scope: each manager gets a group named prefix + their user id, holding them and their "
         "direct reports. Groups with this prefix are enrolsync's; do not give other groups such names.",
     )
+    user_types: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_USER_TYPES),
+        description="Logical system role -> TalentLMS user type name (Account & Settings > User types). A person "
+        "has one user type: give each person at most one system role besides `learner`, the type others get back.",
+    )
+
+    @model_validator(mode="after")
+    def _learner_type(self) -> TalentLMSConfig:
+        if "learner" not in self.user_types:
+            raise ValueError("user_types needs 'learner': the type a revoked system role falls back to")
+        return self

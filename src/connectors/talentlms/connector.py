@@ -127,7 +127,13 @@ class TalentLMSTarget:
                 yield Enrolment(account_id=str(user.id), course_id=str(course.id), started=user.started)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
-        """Instructors per course, and managers over the members of their team groups."""
+        """System roles from user types (learner's type excepted), instructors per course, and managers over the
+        members of their team groups."""
+        roles = {name: role for role, name in self.config.user_types.items() if role != "learner"}
+        async for page in self._client.pages(USERS, UserItem):
+            for item in page:
+                if item.type in roles:
+                    yield RoleAssignment(account_id=str(item.id), role=roles[item.type])
         async for course in self._rosters(None):
             for user in course.users:
                 if user.role == "instructor":

@@ -29,10 +29,17 @@ class CustomValue(_Wire):
     value: str | None = None
 
 
+class UserType(_Wire):
+    id: int
+    name: str = ""
+
+
 class UserDetail(UserItem):
-    """A user as `GET /api/v2/users/{id}` returns them: with custom field values."""
+    """A user as `GET /api/v2/users/{id}` returns them: with custom field values and the user types."""
 
     custom_fields: list[CustomValue] = []
+    user_type: UserType | None = None
+    available_types: list[UserType] = []
 
     def custom(self, field_id: int) -> str | None:
         return next((c.value for c in self.custom_fields if c.id == field_id), None)

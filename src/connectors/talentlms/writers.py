@@ -138,7 +138,7 @@ class Writers:
 
     async def role(self, op: AssignRole | RevokeRole) -> OpResult:
         """Course roles become the enrollment's role (revoking one leaves a learner); roles over a report are
-        team-group memberships (`teams.py`). TalentLMS has no per-person system role beyond the user type."""
+        team-group memberships (`teams.py`); system roles are the user's type (`user_types`)."""
         user_id = _account(op.account_id)
         if op.scope is RoleScope.COURSE and op.role in COURSE_ROLES and op.scope_id:
             role = COURSE_ROLES[op.role] if isinstance(op, AssignRole) else "learner"
@@ -148,7 +148,29 @@ class Writers:
             if isinstance(op, AssignRole):
                 return await self._teams.assign(op, user_id, report)
             return await self._teams.revoke(op, user_id, report)
+        if op.scope is RoleScope.SYSTEM and op.role in self._config.user_types:
+            return await self._user_type(op, user_id)
         return OpResult.failed(f"TalentLMS cannot hold role {op.role!r} in {op.scope.value} scope")
+
+    async def _user_type(self, op: AssignRole | RevokeRole, user_id: int) -> OpResult:
+        """A system role is the user's type (one per user): assigning sets it, revoking falls back to learner's."""
+        types = self._config.user_types
+        user = await self._user(user_id)
+        current = user.user_type.name if user.user_type else None
+        ref = ExternalRef(kind="role", id=f"{user_id}:{op.role}")
+        if isinstance(op, AssignRole):
+            wanted = types[op.role]
+        elif current == types[op.role] and op.role != "learner":
+            wanted = types["learner"]
+        else:
+            return OpResult.already(ref)
+        if current == wanted:
+            return OpResult.already(ref)
+        type_id = next((t.id for t in user.available_types if t.name == wanted), None)
+        if type_id is None:
+            return OpResult.failed(f"the portal has no user type {wanted!r} (user_types)")
+        await self._client.write("PATCH", f"{USERS}/{user_id}", {"user_type_id": type_id})
+        return OpResult.done(ref)
 
     # -- groups and branches -----------------------------------------------------------------------------------
     async def membership(self, op: AddToGroup | RemoveFromGroup) -> OpResult:

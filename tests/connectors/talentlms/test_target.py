@@ -148,3 +148,18 @@ async def test_accounts_are_found_by_their_hr_id(target: TalentLMSTarget, config
     assert [a.account_id for a in many] == [user], "many values: one read of everyone, compared caselessly"
     assert config.external_id_field == 1
     assert Rate(calls=2000, per_seconds=3600) in TalentLMSTarget.info.rate_windows
+
+
+async def test_a_system_role_is_the_user_type(target: TalentLMSTarget, fake: TalentLMSFake) -> None:
+    [user] = await accounts(target, person(1))
+    grant = AssignRole(hr_id="H1", account_id=user, role="admin")
+
+    results = [(await target.apply([grant]))[0].outcome for _ in range(2)]
+
+    assert results == ["done", "already"] and fake.portal.users[int(user)].user_type_id == 2
+    assert (user, "admin") in {(r.account_id, r.role) async for r in target.list_role_assignments()}
+    revoke = RevokeRole(**grant.model_dump(exclude={"kind"}))
+    assert [(await target.apply([revoke]))[0].outcome for _ in range(2)] == ["done", "already"]
+    assert fake.portal.users[int(user)].user_type_id == 4, "back to Learner-Type"
+    [unknown] = await target.apply([AssignRole(hr_id="H1", account_id=user, role="manager")])
+    assert unknown.outcome == "failed"
