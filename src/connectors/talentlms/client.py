@@ -93,6 +93,21 @@ class TalentLMSClient:
 
         return await with_retry(call, self._retry)
 
+    async def first(self, path: str, model: type[M]) -> tuple[list[M], httpx.Headers]:
+        """The first item of a list, and the answer's headers (the rate-limit budget left)."""
+
+        async def call() -> httpx.Response:
+            response = await self._send(self._request("GET", path, params={"page[number]": 1, "page[size]": 1}))
+            body_of(response)
+            return response
+
+        response = await with_retry(call, self._retry)
+        try:
+            items = TypeAdapter(list[model]).validate_python(body_of(response).get("_data") or [])  # type: ignore[valid-type]
+        except ValidationError as error:
+            raise PermanentError(f"TalentLMS answered an unexpected list ({error.error_count()} errors)") from None
+        return items, response.headers
+
     async def pages(self, path: str, model: type[M], **params: Any) -> AsyncIterator[list[M]]:
         """Every page of a list, 100 at a time, each page read with retries."""
         paginator = PageNumber(size=PAGE_SIZE, page_param="page[number]", size_param="page[size]", has_next=_has_next)

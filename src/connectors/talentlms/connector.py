@@ -85,14 +85,14 @@ class TalentLMSTarget:
         }
 
     async def check(self) -> CheckResult:
-        """Prove the key (one small read) and, when set, that the HR id field exists. Never raises for a bad key."""
+        """Prove the key and the version header (one small read), report the hour's API budget left and, when set,
+        that the HR id field exists. Never raises for a bad key."""
         try:
-            async for page in self._client.pages(USERS, UserItem):
-                sample = page[:1]
-                break
-            else:
-                sample = []
+            sample, headers = await self._client.first(USERS, UserItem)
             facts: dict[str, Any] = {"api_version": self.config.api_version}
+            for fact, header in (("hourly_limit", "X-RateLimit-Limit"), ("hourly_remaining", "X-RateLimit-Remaining")):
+                if header in headers:
+                    facts[fact] = headers[header]
             field = self.config.external_id_field
             if field is not None and sample:
                 detail = await self._client.get(f"{USERS}/{sample[0].id}", UserDetail)

@@ -163,3 +163,13 @@ async def test_a_system_role_is_the_user_type(target: TalentLMSTarget, fake: Tal
     assert fake.portal.users[int(user)].user_type_id == 4, "back to Learner-Type"
     [unknown] = await target.apply([AssignRole(hr_id="H1", account_id=user, role="manager")])
     assert unknown.outcome == "failed"
+
+
+async def test_check_reports_the_budget_left_and_a_missing_hr_id_field(fake: TalentLMSFake) -> None:
+    for field, ok in ((1, True), (7, False)):
+        config = talentlms_config(fake, external_id_field=field)
+        async with build_client(config, transport=fake.transport()) as http:
+            result = await TalentLMSTarget(config, http, retry=ReadRetry(clock=FakeClock())).check()
+        assert result.ok is ok, result
+        assert result.facts["hourly_limit"] == "2000" and int(result.facts["hourly_remaining"]) < 2000
+    assert "no custom user field 7" in result.detail
