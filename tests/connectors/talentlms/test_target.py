@@ -173,3 +173,32 @@ async def test_check_reports_the_budget_left_and_a_missing_hr_id_field(fake: Tal
         assert result.ok is ok, result
         assert result.facts["hourly_limit"] == "2000" and int(result.facts["hourly_remaining"]) < 2000
     assert "no custom user field 7" in result.detail
+
+
+async def test_a_create_whose_answer_was_lost_is_found_not_repeated(
+    target: TalentLMSTarget, fake: TalentLMSFake
+) -> None:
+    fake.lose_response_next(1, when=fake.is_write)
+
+    [lost] = await target.apply([person(1)])
+    found = await target.find_accounts(field="external_id", values=["H1"])
+    [again] = await target.apply([person(1)])
+
+    assert lost.outcome == "retry" and len(found) == 1
+    assert again.outcome == "already" and again.ref is not None and again.ref.id == found[0].account_id
+    assert sum(u.login == "p1" for u in fake.portal.users.values()) == 1
+
+
+async def test_one_team_per_manager_however_many_reports_a_batch_names(
+    target: TalentLMSTarget, fake: TalentLMSFake
+) -> None:
+    boss, *reports = await accounts(target, *[person(n) for n in range(5)])
+    grants = [
+        AssignRole(hr_id="H0", account_id=boss, role="manager", scope=RoleScope.USER, scope_id=r) for r in reports
+    ]
+
+    assert [r.outcome for r in await target.apply(grants)] == ["done"] * 4
+
+    teams = [g for g in fake.portal.groups.values() if g.name == f"Team of {boss}"]
+    assert len(teams) == 1
+    assert {u for g, u in fake.portal.group_members if g == teams[0].id} == {int(boss), *map(int, reports)}
