@@ -47,9 +47,20 @@ class Writers:
         self._client = client
         self._config = config
         self._teams = teams
+        # What this connector itself just wrote (login, email, status by user id): an SSO op right after the
+        # create that set the same login needs no read to answer `already` (one call less per joiner).
+        self._written: dict[int, dict[str, str]] = {}
 
     async def _user(self, user_id: int) -> UserDetail:
         return await self._client.get(f"{USERS}/{user_id}", UserDetail)
+
+    async def _field(self, user_id: int, name: str) -> str:
+        known = self._written.get(user_id, {})
+        return known[name] if name in known else str(getattr(await self._user(user_id), name))
+
+    def _wrote(self, user_id: int, body: dict[str, object]) -> None:
+        known = self._written.setdefault(user_id, {})
+        known.update({k: str(v) for k, v in body.items() if k in ("login", "email", "status")})
 
     # -- users ----------------------------------------------------------------------------------------------------
     async def create(self, op: CreateUser) -> OpResult:
@@ -60,7 +71,9 @@ class Writers:
             if TAKEN not in error.reason:
                 raise
             return await self._existing(op, error)
-        return OpResult.done(ExternalRef(kind="account", id=str(body_of(response)["_data"]["id"])))
+        user_id = int(body_of(response)["_data"]["id"])
+        self._wrote(user_id, {**body, "status": "active"})
+        return OpResult.done(ExternalRef(kind="account", id=str(user_id)))
 
     async def _existing(self, op: CreateUser, refusal: Invalid) -> OpResult:
         """A create refused for a taken login or email: `already` when that account is this person's own (same
@@ -78,16 +91,19 @@ class Writers:
 
     async def update(self, op: UpdateUser) -> OpResult:
         user_id = _account(op.account_id)
-        await self._client.write("PATCH", f"{USERS}/{user_id}", mapping.user_body(op.fields, self._config))
+        body = mapping.user_body(op.fields, self._config)
+        await self._client.write("PATCH", f"{USERS}/{user_id}", body)
+        self._wrote(user_id, body)
         return OpResult.done(ExternalRef(kind="account", id=str(user_id)))
 
     async def status(self, op: DeactivateUser | ReactivateUser) -> OpResult:
         user_id = _account(op.account_id)
         wanted = "inactive" if isinstance(op, DeactivateUser) else "active"
         ref = ExternalRef(kind="account", id=str(user_id))
-        if (await self._user(user_id)).status == wanted:
+        if await self._field(user_id, "status") == wanted:
             return OpResult.already(ref)
         await self._client.write("PATCH", f"{USERS}/{user_id}", {"status": wanted})
+        self._wrote(user_id, {"status": wanted})
         return OpResult.done(ref)
 
     async def sso(self, op: SetSsoIdentity) -> OpResult:
@@ -97,9 +113,10 @@ class Writers:
         user_id = _account(op.account_id)
         field = self._config.sso_subject_field
         ref = ExternalRef(kind="sso", id=str(user_id))
-        if str(getattr(await self._user(user_id), field)).casefold() == op.subject.casefold():
+        if (await self._field(user_id, field)).casefold() == op.subject.casefold():
             return OpResult.already(ref)
         await self._client.write("PATCH", f"{USERS}/{user_id}", {field: op.subject})
+        self._wrote(user_id, {field: op.subject})
         return OpResult.done(ref)
 
     # -- enrollments and course roles -------------------------------------------------------------------------------
