@@ -118,3 +118,18 @@ async def test_one_refused_person_fails_alone(service: TalentLMSService) -> None
     assert [(op["kind"], op["hr_id"]) for op in failed] == [("create_user", victim)]
     assert "email has already been taken" in failed[0]["last_error"]
     assert {h for h in people if service.lms.user_by(employee_id=h)} == set(people) - {victim}
+
+
+async def test_a_small_plan_spreads_the_first_sync_over_hours_without_a_429(db: Database, tmp_path: Path) -> None:
+    async with talentlms_service(db, tmp_path, hourly_limit=100) as service:
+        await service.setup_pipeline(talentlms_spec(service.courses))
+        started = service.clock.now
+
+        run = await service.run()
+
+        assert run["status"] == "succeeded", run
+        assert service.lms.throttled == 0, "no call was refused, so nothing was retried"
+        calls = len(service.lms.requests)
+        assert calls > 200, calls
+        assert service.clock.now - started >= (calls // 100 - 1) * 3600, "the calls waited for the next hours"
+        assert all(service.lms.user_by(employee_id=h) for h in active_people(service))
