@@ -78,10 +78,12 @@ class Writers:
     async def _existing(self, op: CreateUser, refusal: Invalid) -> OpResult:
         """A create refused for a taken login or email: `already` when that account is this person's own (same
         HR id, or, without an HR id field, the same login and email), else the refusal stands."""
-        found = [u async for page in self._client.pages(USERS, UserItem, **{"filter[login][eq]": op.fields.username})
-                 for u in page]  # fmt: skip
-        for item in found:
-            user = await self._user(item.id)
+        found: dict[int, UserItem] = {}
+        for name, value in (("login", op.fields.username), ("email", op.fields.email)):
+            async for page in self._client.pages(USERS, UserItem, **{f"filter[{name}][eq]": value}):
+                found |= {u.id: u for u in page}
+        for user_id in sorted(found):
+            user = await self._user(user_id)
             mine = mapping.to_account(user, self._config).fields
             same_id = mine.external_id is not None and mine.external_id == op.fields.external_id
             same_pair = mine.email.casefold() == op.fields.email.casefold() and self._config.external_id_field is None
