@@ -128,7 +128,7 @@ class TalentLMSClient:
             except ValidationError as error:
                 raise PermanentError(f"TalentLMS answered an unexpected list ({error.error_count()} errors)") from None
 
-    async def write(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def write(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         """One write, never retried here (the executor re-reads and retries ops that came back `retry`)."""
         return await self._send(self._request(method, path, body=body))
 

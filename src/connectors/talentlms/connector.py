@@ -15,6 +15,7 @@ from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     RoleAssignment,
@@ -25,7 +26,7 @@ from enrolsync.connectors.ops import Op, OpKind, OpResult
 from enrolsync.connectors.talentlms import mapping
 from enrolsync.connectors.talentlms.client import TalentLMSClient
 from enrolsync.connectors.talentlms.config import TalentLMSConfig
-from enrolsync.connectors.talentlms.models import CourseDetail, Named, UserDetail, UserItem
+from enrolsync.connectors.talentlms.models import CourseDetail, CourseItem, Named, UserDetail, UserItem
 from enrolsync.connectors.talentlms.teams import Teams
 from enrolsync.connectors.talentlms.writers import USERS, Writers
 
@@ -35,7 +36,8 @@ MANAGER_ROLE = "manager"
 
 
 class TalentLMSTarget:
-    """Users, course enrollments (learner or instructor), groups, branches, manager teams and SSO identity."""
+    """Users, course enrollments (learner or instructor), groups, branches, manager teams, SSO identity, user
+    deletion and the course catalogue (by course code)."""
 
     info: ClassVar[ConnectorInfo] = ConnectorInfo(
         key="talentlms",
@@ -50,6 +52,8 @@ class TalentLMSTarget:
                 Capability.GROUPS,
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
+                Capability.HARD_DELETE,
+                Capability.COURSES,
             }
         ),
         # No batch endpoint with per-item answers (the /batch/* ones answer a background task): ops of a batch go
@@ -74,6 +78,7 @@ class TalentLMSTarget:
             OpKind.CREATE_USER: w.create,
             OpKind.UPDATE_USER: w.update,
             OpKind.DEACTIVATE_USER: w.status,
+            OpKind.DELETE_USER: w.delete,
             OpKind.REACTIVATE_USER: w.status,
             OpKind.SET_SSO_IDENTITY: w.sso,
             OpKind.ENROL: w.enrol,
@@ -107,6 +112,13 @@ class TalentLMSTarget:
         async for page in self._client.pages(USERS, UserItem):
             for user in page:
                 yield mapping.to_account(user, self.config)
+
+    async def list_courses(self) -> AsyncIterator[Course]:
+        """Every course, known by its code (TalentLMS's `code`, e.g. `ADV-101`) when it has one."""
+        async for page in self._client.pages("api/v2/courses", CourseItem):
+            for course in page:
+                keys = {"code": course.code} if course.code else {}
+                yield Course(course_id=str(course.id), name=course.name, keys=keys)
 
     async def _courses(self, course_ids: Collection[str] | None) -> list[int]:
         if course_ids is not None:
@@ -201,8 +213,11 @@ class TalentLMSTarget:
 
         async def one(op: Op) -> OpResult:
             async with slots:
+                handler = self._handlers.get(op.kind)
+                if handler is None:
+                    return OpResult.failed(f"{op.kind} is not supported by the TalentLMS connector")
                 try:
-                    return await self._handlers[op.kind](op)
+                    return await handler(op)
                 except AuthError:
                     raise  # the key itself is refused: the whole call fails
                 except ConnectorError as error:

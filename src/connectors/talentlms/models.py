@@ -62,6 +62,12 @@ class Progress(_Wire):
         return self.completion_percentage > 0 or self.completion_status not in (None, "not_attempted")
 
 
+class CourseItem(Named):
+    """A course as `GET /api/v2/courses` lists it; `code` as the document's `GroupCourseItem` has it."""
+
+    code: str | None = None
+
+
 class CourseUser(Progress):
     id: int
     role: str = "learner"

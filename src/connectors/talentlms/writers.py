@@ -14,6 +14,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     OpResult,
     ReactivateUser,
@@ -106,6 +107,18 @@ class Writers:
             return OpResult.already(ref)
         await self._client.write("PATCH", f"{USERS}/{user_id}", {"status": wanted})
         self._wrote(user_id, {"status": wanted})
+        return OpResult.done(ref)
+
+    async def delete(self, op: DeleteUser) -> OpResult:
+        """`DELETE /api/v2/users/{id}`: the user goes with their enrollments and progress. Gone already (404) is
+        `already`."""
+        user_id = _account(op.account_id)
+        ref = ExternalRef(kind="account", id=str(user_id))
+        try:
+            await self._client.write("DELETE", f"{USERS}/{user_id}", None)
+        except NotFound:
+            return OpResult.already(ref)
+        self._written.pop(user_id, None)
         return OpResult.done(ref)
 
     async def sso(self, op: SetSsoIdentity) -> OpResult:

@@ -27,6 +27,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     RemoveFromGroup,
     RevokeRole,
@@ -119,7 +120,9 @@ async def drive(fake: TalentLMSFake, log: ExchangeLog, **overrides: Any) -> None
             RevokeRole(hr_id="SP-1", account_id=boss, role="manager", scope=RoleScope.USER, scope_id=report),
             RemoveFromGroup(hr_id="SP-2", account_id=report, group_id=group),
             DeactivateUser(hr_id="SP-2", account_id=report),
+            DeleteUser(hr_id="SP-2", account_id=report),
         ])  # fmt: skip
+        _ = [c async for c in target.list_courses()]
 
 
 async def test_every_exchange_matches_the_document(spec: OpenApiSpec) -> None:

@@ -12,7 +12,7 @@ from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import AccountFields, RoleScope
-from enrolsync.connectors.ops import AddToGroup, AssignRole, CreateUser, Enrol, RevokeRole, SetSsoIdentity
+from enrolsync.connectors.ops import AddToGroup, AssignRole, CreateUser, DeleteUser, Enrol, RevokeRole, SetSsoIdentity
 from enrolsync.connectors.talentlms import TalentLMSTarget
 from enrolsync.connectors.talentlms.config import TalentLMSConfig
 from enrolsync.connectors.talentlms.fake import TalentLMSFake
@@ -202,3 +202,22 @@ async def test_one_team_per_manager_however_many_reports_a_batch_names(
     teams = [g for g in fake.portal.groups.values() if g.name == f"Team of {boss}"]
     assert len(teams) == 1
     assert {u for g, u in fake.portal.group_members if g == teams[0].id} == {int(boss), *map(int, reports)}
+
+
+async def test_a_deleted_leaver_takes_their_enrollments_and_is_gone_once(
+    target: TalentLMSTarget, fake: TalentLMSFake
+) -> None:
+    [user] = await accounts(target, person(1))
+    course = str(min(fake.portal.courses))
+    await target.apply([Enrol(hr_id="H1", account_id=user, course_id=course)])
+
+    results = [(await target.apply([DeleteUser(hr_id="H1", account_id=user)]))[0].outcome for _ in range(2)]
+
+    assert results == ["done", "already"]
+    assert int(user) not in fake.portal.users and fake.courses_of(int(user)) == {}
+
+
+async def test_courses_are_known_by_their_code(target: TalentLMSTarget, fake: TalentLMSFake) -> None:
+    listed = {c.keys.get("code"): c.course_id async for c in target.list_courses()}
+    assert listed == {c.description: str(c.id) for c in fake.portal.courses.values()}
+    assert set(listed) == {"SAFETY-101", "SEC-200", "LEAD-1"}

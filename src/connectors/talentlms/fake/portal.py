@@ -162,6 +162,14 @@ class Portal:
             setattr(user, name, value)
         user.status, user.user_type_id, user.last_updated = status, type_id, _now()
 
+    def delete_user(self, user_id: int) -> None:
+        """Deletes the user with their enrollments (and progress) and memberships, as TalentLMS's delete does."""
+        self.user(user_id)
+        del self.users[user_id]
+        self.enrollments = {k: e for k, e in self.enrollments.items() if k[0] != user_id}
+        self.group_members = {m for m in self.group_members if m[1] != user_id}
+        self.branch_members = {m for m in self.branch_members if m[1] != user_id}
+
     # -- enrollments, groups, branches ----------------------------------------------------------------------
     def course(self, course_id: int) -> Named:
         if course_id not in self.courses:

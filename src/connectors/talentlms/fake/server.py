@@ -56,6 +56,7 @@ class TalentLMSFake(FakeServer):
             ("POST", re.compile(r"/users"), self._create_user),
             ("GET", re.compile(r"/users/(\d+)"), self._get_user),
             ("PATCH", re.compile(r"/users/(\d+)"), self._update_user),
+            ("DELETE", re.compile(r"/users/(\d+)"), self._delete_user),
             ("GET", re.compile(r"/courses"), self._list_courses),
             ("GET", re.compile(r"/courses/(\d+)"), self._get_course),
             ("POST", re.compile(r"/enrollments"), self._enrol),
@@ -254,6 +255,10 @@ class TalentLMSFake(FakeServer):
     def _update_user(self, request: httpx.Request, user_id: int) -> httpx.Response:
         self.portal.update_user(user_id, self._body(request))
         return httpx.Response(204)
+
+    def _delete_user(self, request: httpx.Request, user_id: int) -> httpx.Response:
+        self.portal.delete_user(user_id)
+        return json_response(200, {"_data": {"id": user_id}})
 
     # -- courses and enrollments ---------------------------------------------------------------------------------
     def _course(self, course: Named) -> dict[str, Any]:
