@@ -55,13 +55,14 @@ def team(service: TalentLMSService, manager: str) -> set[int]:
 
 
 async def test_joiners_movers_and_leavers_reach_talentlms(service: TalentLMSService) -> None:
-    await service.setup_pipeline(talentlms_spec(service.courses))
+    await service.setup_pipeline(talentlms_spec())
     dry = await service.run(mode="plan")
     assert dry["status"] == "succeeded" and service.lms.writes == [], "a dry run writes nothing"
 
     first = await service.run()
 
     assert first["status"] == "succeeded", first
+    assert first["counters"]["courses"]["resolved"] == service.courses, "rules name courses by their code"
     people = active_people(service)
     managers = {str(r["supervisorEid"]) for r in people.values() if r["supervisorEid"]} & set(people)
     for hr_id, row in people.items():
@@ -105,7 +106,7 @@ async def test_joiners_movers_and_leavers_reach_talentlms(service: TalentLMSServ
 
 
 async def test_one_refused_person_fails_alone(service: TalentLMSService) -> None:
-    await service.setup_pipeline({**talentlms_spec(service.courses), "match_keys": ["external_id"]})
+    await service.setup_pipeline({**talentlms_spec(), "match_keys": ["external_id"]})
     people = active_people(service)
     victim = sorted(people, key=int)[-1]
     # Someone else already holds the victim's email in TalentLMS: TalentLMS refuses that create.
@@ -122,7 +123,7 @@ async def test_one_refused_person_fails_alone(service: TalentLMSService) -> None
 
 async def test_a_small_plan_spreads_the_first_sync_over_hours_without_a_429(db: Database, tmp_path: Path) -> None:
     async with talentlms_service(db, tmp_path, hourly_limit=100) as service:
-        await service.setup_pipeline(talentlms_spec(service.courses))
+        await service.setup_pipeline(talentlms_spec())
         started = service.clock.now
 
         run = await service.run()

@@ -39,9 +39,9 @@ def talentlms_connection(lms: TalentLMSFake, **options: Any) -> dict[str, Any]:
     return {**base, "sso_auth": "saml2", "sso_subject_field": "login", **options}
 
 
-def talentlms_spec(courses: dict[str, str]) -> dict[str, Any]:
-    c = courses
-    return training_spec(c["SAFETY-101"], c["SEC-200"], c["SALES-110"], c["LEAD-1"])
+def talentlms_spec() -> dict[str, Any]:
+    """The training rules, naming TalentLMS courses by their code as admins know them (resolved to ids per run)."""
+    return training_spec("SAFETY-101", "SEC-200", "SALES-110", "LEAD-1")
 
 
 @dataclass
