@@ -210,6 +210,7 @@ class TalentLMSTarget:
         result per op, in order. TalentLMS's validation refusals (400) fail that op only; throttling and 5xx come
         back `retry`; writes are never retried here."""
         slots = asyncio.Semaphore(CONCURRENCY)
+        refused: list[AuthError] = []
 
         async def one(op: Op) -> OpResult:
             async with slots:
@@ -218,12 +219,16 @@ class TalentLMSTarget:
                     return OpResult.failed(f"{op.kind} is not supported by the TalentLMS connector")
                 try:
                     return await handler(op)
-                except AuthError:
-                    raise  # the key itself is refused: the whole call fails
+                except AuthError as error:
+                    refused.append(error)
+                    return result_for_error(error)
                 except ConnectorError as error:
                     return result_for_error(error)
 
-        return list(await asyncio.gather(*(one(op) for op in ops)))
+        results = list(await asyncio.gather(*(one(op) for op in ops)))
+        if refused:
+            raise refused[0]  # the key itself is refused (or the API is off): the whole call fails
+        return results
 
 
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
