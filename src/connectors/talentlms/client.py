@@ -43,9 +43,9 @@ def reason(response: httpx.Response) -> str:
 
 
 def classify(response: httpx.Response) -> ConnectorError | None:
-    """TalentLMS's statuses as its API document lists them (https://developers.talentlms.io, "API Responses"): 400 a missing or mistyped parameter (and uniqueness),
-    401 a bad key, 403 the API is off or the domain inactive, 404 no such object, 429 over the rate limit,
-    500 internal. The kit's mapping fits them as they are."""
+    """TalentLMS's statuses as its API document lists them (https://developers.talentlms.io, "API Responses"):
+    400 a missing or mistyped parameter (and uniqueness), 401 a bad key, 403 the API is off or the domain
+    inactive, 404 no such object, 429 over the rate limit, 500 internal. The kit's mapping fits them as they are."""
     return default_classify(response, reason(response)) if response.status_code >= 400 else None
 
 
