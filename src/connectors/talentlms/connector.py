@@ -186,11 +186,13 @@ class TalentLMSTarget:
         if field not in ("email", "username"):
             raise Invalid(f"cannot look accounts up by {field!r}")
         name = "email" if field == "email" else "login"
-        folded = {v.casefold() for v in wanted}
-        if len(folded) > LIST_SEARCHES:
-            return [a async for a in self.list_accounts() if getattr(a.fields, field).casefold() in folded]
+        # Sent as given, one per spelling that differs beyond case (casefold would turn `ß` into `ss`: another
+        # mailbox); callers compare what comes back themselves, after their own folding.
+        distinct = {v.lower(): v for v in wanted}
+        if len(distinct) > LIST_SEARCHES:
+            return [a async for a in self.list_accounts() if getattr(a.fields, field).lower() in distinct]
         found: dict[str, Account] = {}
-        for value in sorted(folded):
+        for value in sorted(distinct.values()):
             async for page in self._client.pages(USERS, UserItem, **{f"filter[{name}][eq]": value}):
                 found |= {str(u.id): mapping.to_account(u, self.config) for u in page}
         return list(found.values())
