@@ -93,20 +93,30 @@ class TalentLMSClient:
 
         return await with_retry(call, self._retry)
 
-    async def first(self, path: str, model: type[M]) -> tuple[list[M], httpx.Headers]:
-        """The first item of a list, and the answer's headers (the rate-limit budget left)."""
+    async def total(self, path: str) -> int | None:
+        """How many items a list holds (`_meta.pagination.total_items`), for one call; None if not said."""
+        _, _, meta = await self._first_page(path)
+        total = meta.get("total_items")
+        return total if isinstance(total, int) else None
 
+    async def _first_page(self, path: str) -> tuple[list[Any], httpx.Headers, dict[str, Any]]:
         async def call() -> httpx.Response:
             response = await self._send(self._request("GET", path, params={"page[number]": 1, "page[size]": 1}))
             body_of(response)
             return response
 
         response = await with_retry(call, self._retry)
+        body = body_of(response)
+        meta = (body.get("_meta") or {}).get("pagination") or {}
+        return list(body.get("_data") or []), response.headers, meta if isinstance(meta, dict) else {}
+
+    async def first(self, path: str, model: type[M]) -> tuple[list[M], httpx.Headers]:
+        """The first item of a list, and the answer's headers (the rate-limit budget left)."""
+        items, headers, _ = await self._first_page(path)
         try:
-            items = TypeAdapter(list[model]).validate_python(body_of(response).get("_data") or [])  # type: ignore[valid-type]
+            return TypeAdapter(list[model]).validate_python(items), headers  # type: ignore[valid-type]
         except ValidationError as error:
             raise PermanentError(f"TalentLMS answered an unexpected list ({error.error_count()} errors)") from None
-        return items, response.headers
 
     async def pages(self, path: str, model: type[M], **params: Any) -> AsyncIterator[list[M]]:
         """Every page of a list, 100 at a time, each page read with retries."""

@@ -24,7 +24,7 @@ from enrolsync.connectors.model import (
 )
 from enrolsync.connectors.ops import Op, OpKind, OpResult
 from enrolsync.connectors.talentlms import mapping
-from enrolsync.connectors.talentlms.client import TalentLMSClient
+from enrolsync.connectors.talentlms.client import PAGE_SIZE, TalentLMSClient
 from enrolsync.connectors.talentlms.config import TalentLMSConfig
 from enrolsync.connectors.talentlms.models import CourseDetail, CourseItem, Named, UserDetail, UserItem
 from enrolsync.connectors.talentlms.teams import Teams
@@ -198,8 +198,17 @@ class TalentLMSTarget:
         return list(found.values())
 
     async def _by_external_id(self, values: Sequence[str]) -> list[Account]:
+        """One filtered search per HR id, or, when the portal has fewer users than there are ids (a first sync
+        into a young portal), every user's details: whichever costs fewer calls."""
+        wanted = set(values)
+        users = await self._client.total(USERS) if len(wanted) > LIST_SEARCHES else None
+        if users is not None and users + -(-users // PAGE_SIZE) < len(wanted):
+            ids = [u.id async for page in self._client.pages(USERS, UserItem) for u in page]
+            details = [await self._client.get(f"{USERS}/{i}", UserDetail) for i in ids]
+            accounts = (mapping.to_account(d, self.config) for d in details)
+            return [a for a in accounts if a.fields.external_id in wanted]
         found: dict[str, Account] = {}
-        for value in sorted(set(values)):
+        for value in sorted(wanted):
             async for page in self._client.pages(USERS, UserItem, **{"filter[custom_field_value][eq]": value}):
                 for item in page:
                     account = mapping.to_account(await self._client.get(f"{USERS}/{item.id}", UserDetail), self.config)

@@ -221,3 +221,14 @@ async def test_courses_are_known_by_their_code(target: TalentLMSTarget, fake: Ta
     listed = {c.keys.get("code"): c.course_id async for c in target.list_courses()}
     assert listed == {c.description: str(c.id) for c in fake.portal.courses.values()}
     assert set(listed) == {"SAFETY-101", "SEC-200", "LEAD-1"}
+
+
+async def test_many_hr_ids_in_a_young_portal_cost_a_read_of_everyone(
+    target: TalentLMSTarget, fake: TalentLMSFake
+) -> None:
+    before = len(fake.requests)
+
+    found = await target.find_accounts(field="external_id", values=[f"E-{n}" for n in range(1, 41)])
+
+    assert [a.fields.external_id for a in found] == ["E-1"]  # the seeded Jane Roe
+    assert len(fake.requests) - before == 1 + 1 + 2, "a count, one page, two users' details: not 40 searches"
