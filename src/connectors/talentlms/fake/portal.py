@@ -1,9 +1,10 @@
 """A TalentLMS portal's state and its rules: users, courses, enrollments, groups, branches, custom user fields.
 
 Rules enforced as the v2 API documents them (TalentLMS's published document, copied in
-`tests/connectors/talentlms/openapi/`; its "Update a user" table): name, surname, login, email and password are required on create, text fields hold at most 191
-characters, emails must be well formed and unique, and so must logins. Violations raise `PortalError` with the
-status and message the API answers with; the server turns it into `{"error": {"type", "message"}}`.
+`tests/connectors/talentlms/openapi/`; its "Update a user" table): name, surname, login, email and password are
+required on create, text fields hold at most 191 characters, emails must be well formed and unique, and so must
+logins. Violations raise `PortalError` with the status and message the API answers with; the server turns it
+into `{"error": {"type", "message"}}`.
 """
 
 from __future__ import annotations
