@@ -95,7 +95,8 @@ class LearnUponClient:
 
         found: list[M] = []
         async for _, rows in paginate(send, self._request("GET", path, params=params), _PAGES, extract):
-            found.extend(_parse(adapter, list(rows), path))
+            page: list[M] = _parse(adapter, list(rows), path)
+            found.extend(page)
         return found
 
     # -- reads ----------------------------------------------------------------------------------------------------

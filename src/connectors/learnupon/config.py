@@ -34,6 +34,11 @@ class LearnUponConfig(ConnectorConfig):
         "SAML configuration per portal matching users by email or username, so the SSO identity of an account is "
         "that identifier; None when the portal has no SSO.",
     )
+    sso_field: str | None = Field(
+        default=None,
+        description="Custom user data field where enrolsync records the auth name of accounts it set up for SSO. "
+        "Without it every account counts as signing in through `sso_auth`.",
+    )
     team_group_prefix: str = Field(
         default="enrolsync team ",
         min_length=1,

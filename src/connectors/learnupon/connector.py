@@ -53,12 +53,8 @@ class LearnUponTarget:
                 Capability.MANAGER_SCOPE,
             }
         ),
+        # Users have no batch endpoint (one request each; the executor runs them concurrently within the budget).
         batch_limits={
-            OpKind.CREATE_USER: 25,
-            OpKind.UPDATE_USER: 25,
-            OpKind.DEACTIVATE_USER: 25,
-            OpKind.REACTIVATE_USER: 25,
-            OpKind.SET_SSO_IDENTITY: 25,
             OpKind.ENROL: 500,  # one bulk-enrollment job from `bulk_enrol_threshold` on
             OpKind.UNENROL: 100,
             OpKind.ASSIGN_ROLE: 50,
@@ -151,13 +147,15 @@ class LearnUponTarget:
                     yield GroupMembership(account_id=str(member.user_id), group_id=str(group.id))
 
     async def list_sso_identities(self) -> AsyncIterator[SsoIdentity]:
-        """Every enabled-or-not user, signing in through the portal's SAML with their identifier (iff `sso_auth`)."""
+        """Users signing in through the portal's SAML with their identifier (iff `sso_auth`): every user, or with
+        `sso_field` those it marks."""
         auth = self.config.sso_auth
         if auth is None:
             return
+        marker = self.config.sso_field
         for user in await self._client.users():
             subject = user.email if self.config.identifier == "email" else (user.username or "")
-            if subject:
+            if subject and (marker is None or user.field(marker) == auth):
                 yield SsoIdentity(account_id=str(user.id), auth=auth, subject=subject)
 
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:

@@ -90,8 +90,15 @@ class UserWriter:
         if op.auth != self._config.sso_auth:
             raise ValueError(f"this portal signs in through {self._config.sso_auth!r} only")
         subject = op.subject.strip()
+        change: dict[str, Any] = {}
         if self._config.identifier == "email":
-            return None if user.email.casefold() == subject.casefold() else {"email": subject}
-        if not mapping.fits_username(subject):
+            if user.email.casefold() != subject.casefold():
+                change["email"] = subject
+        elif not mapping.fits_username(subject):
             raise ValueError("the SSO subject is not a valid LearnUpon username (6-30 characters)")
-        return None if (user.username or "") == subject else {"username": subject}
+        elif (user.username or "") != subject:
+            change["username"] = subject
+        marker = self._config.sso_field
+        if marker is not None and user.field(marker) != op.auth:
+            change["CustomData"] = {marker: op.auth}
+        return change or None

@@ -61,7 +61,7 @@ class FakeLearnUpon(FakeServer):
     def seeded(cls, **options: Any) -> FakeLearnUpon:
         """A portal with three courses, a custom field for the HR id, and four people (one a manager)."""
         fake = cls(**options)
-        fake.portal.custom_fields.update({"employee_id", "department", "job_title", "location"})
+        fake.portal.custom_fields.update({"employee_id", "department", "job_title", "location", "sign_in"})
         for name in ("Safety 101", "Security 200", "Leading teams"):
             fake.add_course(name)
         for n, (first, last) in enumerate((("Ann", "Ward"), ("Bo", "Lind"), ("Cy", "Moss"), ("Di", "Shah")), 1):
