@@ -6,7 +6,7 @@ Lists are page-numbered (`?page=N`, 500 records a page) and end when `LU-Has-Nex
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -19,7 +19,7 @@ from enrolsync.connectors.kit.errors import transport_errors
 from enrolsync.connectors.kit.paginate import PageNumber, paginate
 from enrolsync.connectors.kit.retry import with_retry
 from enrolsync.connectors.learnupon.config import LearnUponConfig
-from enrolsync.connectors.learnupon.errors import classify
+from enrolsync.connectors.learnupon.errors import MINUTE, classify
 from enrolsync.connectors.learnupon.models import (
     BulkJob,
     Created,
@@ -51,15 +51,46 @@ def _parse(adapter: TypeAdapter[T], body: Any, what: str) -> T:
         raise PermanentError(f"unexpected answer shape from LearnUpon {what}") from error
 
 
+class Budget:
+    """Paces requests by the portal's own budget: when an answer says `X-LU-Rate-Limit-Remaining-Minute: 0`,
+    the next request waits out the minute (on the injected clock) instead of spending a request on a 429.
+
+    The policy's clock promises only `sleep`; one that also tells the time (the kit's `Clock`) lets a wait
+    shrink by the time already gone, otherwise the whole minute is waited.
+    """
+
+    def __init__(self, retry: ReadRetryPolicy) -> None:
+        self._clock = retry.clock
+        self._now: Callable[[], float] | None = getattr(retry.clock, "monotonic", None)
+        self._resume_at: float | None = None
+        self.waits = 0
+
+    async def wait(self) -> None:
+        if self._resume_at is None:
+            return
+        remaining = self._resume_at - (self._now() if self._now else 0.0)
+        self._resume_at = None
+        if remaining > 0:
+            self.waits += 1
+            await self._clock.sleep(remaining)
+
+    def observe(self, response: httpx.Response) -> None:
+        if response.headers.get("X-LU-Rate-Limit-Remaining-Minute", "").strip() == "0":
+            self._resume_at = (self._now() if self._now else 0.0) + MINUTE
+
+
 class LearnUponClient:
     def __init__(self, http: httpx.AsyncClient, config: LearnUponConfig, retry: ReadRetryPolicy) -> None:
         self._http = http
         self._auth = Basic(config.api_username, config.api_password)
         self._retry = retry
+        self.budget = Budget(retry)
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
+        await self.budget.wait()
         async with transport_errors():
             response = await self._http.send(request, auth=self._auth)
+        self.budget.observe(response)
         error = classify(response)
         if error is not None:
             raise error

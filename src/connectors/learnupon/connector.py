@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Rate, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import Capability, ConnectorInfo, ReadRetryPolicy, TargetClass
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.learnupon import mapping
@@ -62,8 +62,9 @@ class LearnUponTarget:
             OpKind.ADD_TO_GROUP: 50,
             OpKind.REMOVE_FROM_GROUP: 50,
         },
-        # LearnUpon publishes no numbers; its guidance is to pace requests (about 5, then a 3 s pause).
-        default_rate=Rate(calls=100, per_seconds=60),
+        # LearnUpon publishes no numbers, so no fixed rate is guessed here: the client paces itself by the
+        # portal's own `X-LU-Rate-Limit-Remaining-Minute` header (`client.Budget`) and waits out a 429.
+        default_rate=None,
         max_concurrency=CONCURRENCY,
     )
 
