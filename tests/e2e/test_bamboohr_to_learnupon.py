@@ -224,8 +224,8 @@ async def test_manager_scope_follows_a_report_who_moves(service: LearnUponServic
     assert (await service.run())["status"] == "succeeded"
     people = active_people(service)
     managers = sorted({str(r["supervisorEid"]) for r in people.values() if r["supervisorEid"]} & set(people), key=int)
-    old, new = managers[0], managers[-1]
-    report = sorted(reports_of(people, old) - set(managers), key=int)[0]
+    old, report = next((m, min(r, key=int)) for m in managers if (r := reports_of(people, m) - set(managers)))
+    new = next(m for m in reversed(managers) if m != old)
 
     service.bamboohr.move(report, manager=new)
     moved = await service.run(scope="incremental")
