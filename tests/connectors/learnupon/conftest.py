@@ -13,8 +13,7 @@ from enrolsync.connectors.learnupon import LearnUponTarget
 from enrolsync.connectors.learnupon.config import LearnUponConfig
 from enrolsync.connectors.learnupon.fake import FakeLearnUpon
 from enrolsync.connectors.testing.fakes import FakeClock
-
-LU_KEY, LU_SECRET = "lu-test-api-user", "lu-s3cret-api-password"
+from tests.support.connectors import LU_KEY, LU_SECRET
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from enrolsync.connectors.learnupon.fake import FakeLearnUpon
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.learnupon.conftest import LU_KEY, LU_SECRET
+from tests.support.connectors import LU_KEY, LU_SECRET
 
 BASE = "https://acme.learnupon.test/api/v1/"
 

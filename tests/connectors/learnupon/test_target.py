@@ -11,7 +11,7 @@ from enrolsync.connectors.model import AccountFields, RoleScope
 from enrolsync.connectors.ops import AssignRole, CreateUser, DeactivateUser, Enrol, Op, RevokeRole, Unenrol
 from enrolsync.connectors.testing.contract import collect
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.learnupon.conftest import LU_KEY, LU_SECRET
+from tests.support.connectors import LU_KEY, LU_SECRET
 
 
 def person(n: int, **extra: str) -> AccountFields:
