@@ -150,13 +150,12 @@ class LearnUponTarget:
     async def list_sso_identities(self) -> AsyncIterator[SsoIdentity]:
         """Users signing in through the portal's SAML with their identifier (iff `sso_auth`): every user, or with
         `sso_field` those it marks."""
-        auth = self.config.sso_auth
-        if auth is None:
+        if self.config.sso_auth is None:
             return
-        marker = self.config.sso_field
         for user in await self._client.users():
             subject = user.email if self.config.identifier == "email" else (user.username or "")
-            if subject and (marker is None or user.field(marker) == auth):
+            auth = mapping.sso_auth_of(user, self.config)
+            if subject and auth is not None:
                 yield SsoIdentity(account_id=str(user.id), auth=auth, subject=subject)
 
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:

@@ -40,10 +40,18 @@ def to_account(user: LuUser, config: LearnUponConfig) -> Account:
         given_name=user.first_name,
         family_name=user.last_name,
         email=user.email,
-        auth=config.sso_auth,
+        auth=sso_auth_of(user, config),
         **custom,
     )
     return Account(account_id=str(user.id), fields=fields, active=user.enabled)
+
+
+def sso_auth_of(user: LuUser, config: LearnUponConfig) -> str | None:
+    """The auth an account signs in through: the portal's SAML for every account, or with `sso_field` for those
+    it marks; None when unknown (a field the target does not hold is not compared)."""
+    if config.sso_auth is None or (config.sso_field is not None and user.field(config.sso_field) != config.sso_auth):
+        return None
+    return config.sso_auth
 
 
 def _custom(fields: AccountFields, config: LearnUponConfig, *, clearing: bool) -> dict[str, str]:
@@ -80,6 +88,10 @@ def create_body(fields: AccountFields, config: LearnUponConfig) -> dict[str, Any
     """A `POST /users` body: learner, enabled, and a random password LearnUpon requires but nobody uses
     (people sign in through SSO or set their own with 'Forgot password')."""
     body = profile(fields, config)
+    marker = config.sso_field
+    if marker is not None and config.sso_auth is not None and fields.auth == config.sso_auth:
+        # The account is made for SSO from the start: its SSO identity op then finds nothing left to write.
+        body["CustomData"] = {**body.get("CustomData", {}), marker: config.sso_auth}
     return {**body, "user_type": "learner", "enabled": True, "password": secrets.token_urlsafe(18)}
 
 
