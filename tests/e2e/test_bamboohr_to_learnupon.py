@@ -239,3 +239,19 @@ async def test_manager_scope_follows_a_report_who_moves(service: LearnUponServic
     assert roles == [("assign_role", new, report), ("revoke_role", old, report)]
     assert report in service.team(new) and report not in service.team(old)
     assert service.team(old) == reports_of(people, old) - {report}
+
+
+async def test_a_throttled_portal_is_paced_by_its_budget_not_hammered(service: LearnUponService) -> None:
+    service.lu.per_minute = 40  # LearnUpon publishes no numbers; this portal allows 40 requests a minute
+    await service.setup_pipeline(spec(service.courses))
+
+    run = await service.run()
+
+    assert run["status"] == "succeeded", run
+    people = active_people(service)
+    assert all(service.user(h)["enabled"] for h in people)
+    requests = len(service.lu.requests)
+    assert requests > 3 * 40, "the first sync needs several minutes of budget"
+    assert service.lu.throttled == 0, "the remaining-budget header paces every request: none is refused"
+    assert service.clock.sleeps.count(60.0) == requests // 40, "each spent minute is waited out, once"
+    assert (await service.run())["progress"]["ops_planned"] == 0
