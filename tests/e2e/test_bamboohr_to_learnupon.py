@@ -255,3 +255,19 @@ async def test_a_throttled_portal_is_paced_by_its_budget_not_hammered(service: L
     assert service.lu.throttled == 0, "the remaining-budget header paces every request: none is refused"
     assert service.clock.sleeps.count(60.0) == requests // 40, "each spent minute is waited out, once"
     assert (await service.run())["progress"]["ops_planned"] == 0
+
+
+async def test_one_refused_person_fails_alone(service: LearnUponService) -> None:
+    await service.setup_pipeline({**spec(service.courses), "match_keys": ["external_id"]})
+    people = active_people(service)
+    victim = sorted(people, key=int)[-1]
+    # Someone else already holds the victim's email in LearnUpon, under another HR id: enrolsync must not take it.
+    service.lu.add_user("Some", "One", people[victim]["email"], employee_id="X-999")
+
+    run = await service.run()
+
+    assert run["status"] == "partially_failed", run
+    failed = [op for op in await service.operations(run["id"]) if op["status"] == "failed"]
+    assert [(op["kind"], op["hr_id"]) for op in failed] == [("create_user", victim)]
+    assert "another HR id" in failed[0]["last_error"]
+    assert all(service.user(h)["enabled"] for h in set(people) - {victim})
