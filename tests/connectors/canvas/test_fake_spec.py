@@ -164,5 +164,3 @@ def test_a_wrong_enum_value_and_a_missing_required_parameter_are_caught(docs: Sw
         "['StudentEnrollment', 'TeacherEnrollment', 'TaEnrollment', 'ObserverEnrollment', 'DesignerEnrollment']",
         "POST /v1/courses/{course_id}/enrollments: required parameter 'enrollment[user_id]' missing",
     ]
-
-
