@@ -112,7 +112,8 @@ class FakeCanvas(FakeServer):
         return self.state.users[login.user_id] if login else None
 
     def enrollments_of(self, user_id: int, *, states: tuple[str, ...] = ("active", "invited")) -> dict[int, str]:
-        """Course id -> enrolment type of the user's enrolments in `states` (observer enrolments included)."""
+        """Course id -> enrolment type of the user's enrolments in `states` (one type per course: for tests whose
+        people hold one enrolment in a course)."""
         return {
             e.course_id: e.type
             for e in self.state.enrollments.values()
