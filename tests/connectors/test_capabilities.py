@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from enrolsync.connectors.base import Capability
+from enrolsync.connectors.canvas import CanvasTarget
 from enrolsync.connectors.memory import MemoryTarget
 from enrolsync.connectors.moodle import MoodleTarget
 
@@ -18,6 +19,7 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
     [
         pytest.param(MoodleTarget, LIFECYCLE, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
         pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS}, {C.HARD_DELETE}, id="memory"),
+        pytest.param(CanvasTarget, LIFECYCLE, {C.GROUPS, C.HARD_DELETE}, id="canvas"),
     ],
 )
 def test_targets_declare_what_they_can_and_cannot_do(

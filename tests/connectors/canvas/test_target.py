@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from enrolsync.connectors.canvas import CanvasTarget
 from enrolsync.connectors.canvas.config import CanvasConfig
@@ -25,7 +24,6 @@ from enrolsync.connectors.ops import (
     UpdateUser,
 )
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.canvas.conftest import TOKEN
 
 
 def person(n: int, **changes: str) -> AccountFields:
@@ -184,10 +182,12 @@ async def test_profile_and_login_changes(target: CanvasTarget, fake: FakeCanvas)
     assert account.fields == changed
 
 
-async def test_throttled_reads_wait_and_concurrency_follows_the_budget(fake: FakeCanvas, clock: FakeClock) -> None:
+async def test_throttled_reads_wait_and_concurrency_follows_the_budget(
+    config: CanvasConfig, fake: FakeCanvas, clock: FakeClock
+) -> None:
     for n in range(30):
         fake.add_user("Many", f"People {n}", f"many{n}", sis_user_id=f"M-{n}")
-    config = CanvasConfig(base_url="https://canvas.example.test/", token=SecretStr(TOKEN), max_concurrency=4)
+    config = config.model_copy(update={"max_concurrency": 4})
 
     async def peak(quota: float, used: float) -> tuple[int, int]:
         fake.throttle(quota, used=used)
