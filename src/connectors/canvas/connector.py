@@ -45,7 +45,6 @@ from enrolsync.connectors.ops import (
     UpdateUser,
 )
 
-_LOOKUPS = {"external_id": "sis_user_id", "username": "sis_login_id"}
 _PER_APPLY = 20  # ops handed over per apply call: run concurrently, each its own request(s), under the Budget
 
 
@@ -155,14 +154,17 @@ class CanvasTarget:
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
         """Look accounts up by `external_id` (login SIS id), `username` (login unique id) or `email`.
 
-        SIS and login ids are exact look-ups (`/users/sis_user_id:...`); emails go through the account's user
+        SIS ids are exact look-ups (`/users/sis_user_id:...`); login ids and emails go through the account's user
         search and are compared case-insensitively. Callers compare what they get back themselves.
         """
         wanted = [v.strip() for v in dict.fromkeys(values) if v.strip()]
         users: dict[int, CanvasUser] = {}
-        if field in _LOOKUPS:
+        if field in ("external_id", "username"):
             for value in wanted:
-                found = await self._users.user(sis(_LOOKUPS[field], value))
+                if field == "external_id":
+                    found = await self._users.user(sis("sis_user_id", value))
+                else:
+                    found = await self._users.by_login(value)
                 if found is not None:
                     users[found.id] = found
         elif field == "email":

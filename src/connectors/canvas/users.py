@@ -13,6 +13,8 @@ from enrolsync.connectors.errors import NotFound
 from enrolsync.connectors.model import Account, ExternalRef
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
 
+SEARCH_MINIMUM = 3  # characters Canvas requires of a user search term
+
 
 def account_ref(user_id: int | str) -> ExternalRef:
     return ExternalRef(kind="account", id=str(user_id))
@@ -31,6 +33,26 @@ class Users:
             return await self._client.one(CanvasUser, f"users/{ref}")
         except NotFound:
             return None
+
+    async def by_login(self, unique_id: str) -> CanvasUser | None:
+        """The user with a login `unique_id` (case-insensitively), or None.
+
+        Found through the account's user search, so the login id (often an email address) travels in the query
+        string, which request logs leave out, rather than in a `sis_login_id:` path, which they record. Terms under
+        Canvas's 3-character minimum, and numeric ones (searched as user ids first), use the path.
+        """
+        value = unique_id.strip()
+        if len(value) < SEARCH_MINIMUM or value.isdigit():
+            return await self.user(sis("sis_login_id", value))
+        params = [("search_term", value), ("include[]", "email")]
+        candidates = await self._client.every(CanvasUser, f"accounts/{self._config.account_id}/users", params)
+        for user in candidates:
+            if (user.login_id or "").casefold() == value.casefold():
+                return user
+        for user in candidates:  # a login other than the first one, e.g. an SSO login
+            if any(lg.unique_id.casefold() == value.casefold() for lg in await self.logins(user.id)):
+                return user
+        return None
 
     async def logins(self, user_id: int) -> list[Login]:
         return await self._client.every(Login, f"users/{user_id}/logins")
@@ -56,7 +78,7 @@ class Users:
             found = await self.user(sis("sis_user_id", fields.external_id))
             if found is not None:
                 return OpResult.already(account_ref(found.id))
-        holder = await self.user(sis("sis_login_id", fields.username.strip()))
+        holder = await self.by_login(fields.username)
         if holder is not None:
             if fields.external_id and holder.sis_user_id and holder.sis_user_id != fields.external_id:
                 return OpResult.failed("the username belongs to an account with another SIS id")

@@ -260,3 +260,16 @@ class Interleaving(httpx.AsyncBaseTransport):
             return self._fake.handler(request)
         finally:
             self.in_flight -= 1
+
+
+async def test_usernames_and_emails_stay_out_of_request_paths(target: CanvasTarget, fake: FakeCanvas) -> None:
+    """Request logs record method, host and path (never the query): a login id that is an email address is looked
+    up through the user search's query, not a `sis_login_id:` path."""
+    user_id = await create(target, 18)
+    await target.apply([CreateUser(hr_id="HR-18", fields=person(18))])
+    assert [a.account_id for a in await target.find_accounts(field="username", values=["PERSON18@acme.test"])] == [
+        str(user_id)
+    ]
+    assert len(await target.find_accounts(field="email", values=["person18@acme.test"])) == 1
+
+    assert [r.url.path for r in fake.requests if "@" in r.url.path or "acme.test" in r.url.path] == []

@@ -45,25 +45,15 @@ def get_course(fake: FakeCanvas, request: httpx.Request, form: Form, course: str
 
 # -- users ----------------------------------------------------------------------------------------------------------
 def list_users(fake: FakeCanvas, request: httpx.Request, form: Form, account: str) -> Any:
-    """UsersController#api_index: sorted by sortable name; `search_term` (2+ characters) matches names, login ids,
-    SIS ids and email addresses, case-insensitively; email shown with `include[]=email`."""
+    """UsersController#api_index: sorted by sortable name; `search_term` (at least 3 characters) matches names,
+    login ids, SIS ids and email addresses (for an admin), case-insensitively; email shown with `include[]=email`."""
     fake.account_id(account)
     users = fake.state.live_users()
     term = (form.get("search_term") or "").strip().casefold()
     if form.get("search_term") is not None:
-        if len(term) < 2:
-            raise CanvasError(
-                400,
-                {
-                    "errors": [
-                        {
-                            "field": "search_term",
-                            "code": "invalid",
-                            "message": "search_term of 2 or more characters is required",
-                        }
-                    ]
-                },
-            )
+        if len(term) < 3:
+            message = "search_term of 3 or more characters is required"
+            raise CanvasError(400, {"errors": [{"field": "search_term", "code": "invalid", "message": message}]})
         users = [u for u in users if term in _haystack(fake, u)]
     email = "email" in form.all("include[]")
     return fake.page(request, form, [render.user(fake.state, u, email=email) for u in users], bookmarks=True)
