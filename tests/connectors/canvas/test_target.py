@@ -273,3 +273,26 @@ async def test_usernames_and_emails_stay_out_of_request_paths(target: CanvasTarg
     assert len(await target.find_accounts(field="email", values=["person18@acme.test"])) == 1
 
     assert [r.url.path for r in fake.requests if "@" in r.url.path or "acme.test" in r.url.path] == []
+
+
+async def test_a_custom_course_role_is_given_and_listed_by_its_id(
+    config: CanvasConfig, fake: FakeCanvas, clock: FakeClock
+) -> None:
+    employee = fake.add_role("Employee", "StudentEnrollment")  # Account > Permissions > Course roles
+    roles = {**config.course_roles, "learner": str(employee)}
+    config = config.model_copy(update={"course_roles": roles})
+    async with build_client(config, transport=fake.transport()) as http:
+        target = CanvasTarget(config, http, retry=ReadRetry(attempts=2, clock=clock))
+        user_id, safety = await create(target, 19), course(fake)
+        fake.state.enroll(fake.state.courses[safety], user_id, fake.state.roles[3], "active")  # a plain student too
+
+        [result] = await target.apply([Enrol(hr_id="HR-19", account_id=str(user_id), course_id=str(safety))])
+
+        assert result.outcome == "done"
+        held = {(e.role, e.type) for e in fake.state.enrollments_in(safety) if e.user_id == user_id}
+        assert held == {("Employee", "StudentEnrollment"), ("StudentEnrollment", "StudentEnrollment")}
+        listed = [e async for e in target.list_enrolments(course_ids=[str(safety)]) if e.account_id == str(user_id)]
+        assert len(listed) == 1
+        [ended] = await target.apply([Unenrol(hr_id="HR-19", account_id=str(user_id), course_id=str(safety))])
+        states = {e.role: e.enrollment_state for e in fake.state.enrollments_in(safety) if e.user_id == user_id}
+        assert ended.outcome == "done" and states == {"Employee": "completed", "StudentEnrollment": "active"}
