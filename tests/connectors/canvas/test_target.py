@@ -296,3 +296,13 @@ async def test_a_custom_course_role_is_given_and_listed_by_its_id(
         [ended] = await target.apply([Unenrol(hr_id="HR-19", account_id=str(user_id), course_id=str(safety))])
         states = {e.role: e.enrollment_state for e in fake.state.enrollments_in(safety) if e.user_id == user_id}
         assert ended.outcome == "done" and states == {"Employee": "completed", "StudentEnrollment": "active"}
+
+
+async def test_an_hr_id_with_a_slash_is_escaped_in_sis_references(target: CanvasTarget, fake: FakeCanvas) -> None:
+    [made] = await target.apply([CreateUser(hr_id="HR/20", fields=person(20, external_id="HR/20"))])
+    [again] = await target.apply([CreateUser(hr_id="HR/20", fields=person(20, external_id="HR/20"))])
+    assert (made.outcome, again.outcome) == ("done", "already") and made.ref == again.ref
+    assert [a.fields.external_id for a in await target.find_accounts(field="external_id", values=["HR/20"])] == [
+        "HR/20"
+    ]
+    assert any(b"sis_user_id:HR%2F20" in r.url.raw_path for r in fake.requests)

@@ -167,7 +167,8 @@ class FakeCanvas(FakeServer):
             raise CanvasError(401, {"errors": [{"message": "Invalid access token."}]})
 
     def _route(self, request: httpx.Request) -> tuple[int, Any, dict[str, str]]:
-        path = request.url.path
+        # Routed on the raw path: an escaped `/` inside an SIS id (`sis_user_id:E%2F1`) is part of one segment.
+        path = request.url.raw_path.decode("ascii").split("?", 1)[0]
         if not path.startswith("/api/v1/"):
             raise not_found()
         rest = path[len("/api/v1") :]
