@@ -86,10 +86,8 @@ class CanvasService:
         return self.canvas.user_by_sis(hr_id)
 
     def course_id(self, name: str) -> int:
-        ref = self.courses[name]
-        return int(ref) if ref.isdigit() else next(
-            c.id for c in self.canvas.state.courses.values() if f"sis_course_id:{c.sis_course_id}" == ref
-        )  # fmt: skip
+        """The Canvas id of the course with SIS id `name`."""
+        return next(c.id for c in self.canvas.state.courses.values() if c.sis_course_id == name)
 
     def learning(self, user_id: int, states: tuple[str, ...] = ("active", "invited")) -> set[int]:
         return {
@@ -104,13 +102,14 @@ class CanvasService:
 @pytest.fixture
 async def service(db: Database, tmp_path: Path) -> AsyncIterator[CanvasService]:
     """A 40-person company in BambooHR and a Canvas instance with a SAML provider and the four courses, one of
-    them named in the rules by its SIS id."""
+    two of them named in the rules by SIS id."""
     bamboohr = BambooHRFake.seeded(40, 3, company_domain="acme", api_key="e2e-bamboohr-key")
     clock = FakeClock()
     canvas = FakeCanvas(token=TOKEN, clock=clock)
     canvas.add_provider("saml", idp_entity_id="https://idp.acme.test/saml")
-    courses = {name: str(canvas.add_course(name, sis_course_id=name)) for name in COURSES}
-    courses["SEC-200"] = "sis_course_id:SEC-200"
+    courses = {name: str(canvas.add_course(f"{name} course", sis_course_id=name)) for name in COURSES}
+    courses["SEC-200"] = "SEC-200"  # named by its SIS course id: the engine resolves it through list_courses
+    courses["SALES-110"] = "sis_course_id:SALES-110"  # Canvas's own reference form resolves too
     transports = {HR_HOST: bamboohr.transport(), LMS_HOST: canvas.transport()}
     clients = ClientFactory(transports=transports, clock=clock, read_retry=ReadRetry(clock=clock))
     system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
@@ -185,7 +184,7 @@ async def test_joiners_movers_leavers_and_managers_reach_canvas(service: CanvasS
 
     assert changed["status"] == "succeeded", changed
     ops = {(op["kind"], op["hr_id"], op["op"].get("course_id")) for op in await service.operations(changed["id"])}
-    c = service.courses
+    c = {name: str(service.course_id(name)) for name in COURSES}  # ops name courses by id, once resolved
     assert {("create_user", hired, None), ("set_sso_identity", hired, None), ("enrol", hired, c["SAFETY-101"]),
             ("enrol", hired, c["SALES-110"]), ("enrol", mover, c["SALES-110"]), ("unenrol", mover, c["SEC-200"]),
             ("deactivate_user", leaver, None)} <= ops  # fmt: skip

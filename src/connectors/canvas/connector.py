@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Rate, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import Capability, ConnectorInfo, CourseCatalog, Rate, ReadRetryPolicy, TargetClass
 from enrolsync.connectors.canvas import mapping
 from enrolsync.connectors.canvas.budget import Budget
 from enrolsync.connectors.canvas.client import CanvasClient, parse, sis
@@ -30,6 +30,7 @@ from enrolsync.connectors.model import (
     RoleScope,
     SsoIdentity,
 )
+from enrolsync.connectors.model import Course as CourseRef
 from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
@@ -57,7 +58,14 @@ class CanvasTarget:
         title="Canvas LMS",
         config_model=CanvasConfig,
         capabilities=frozenset(
-            {Capability.ACCOUNTS, Capability.ENROLMENTS, Capability.ROLES, Capability.SSO, Capability.MANAGER_SCOPE}
+            {
+                Capability.ACCOUNTS,
+                Capability.ENROLMENTS,
+                Capability.ROLES,
+                Capability.SSO,
+                Capability.MANAGER_SCOPE,
+                Capability.COURSES,
+            }
         ),
         # No kind has a batch endpoint (bulk writes exist only as asynchronous SIS CSV imports): a batch is ops
         # applied side by side, each failing alone. Creates go one per call, since nothing sends them together.
@@ -107,6 +115,16 @@ class CanvasTarget:
             for user, logins in await self._with_logins(users):
                 self._logins[user.id] = logins
                 yield mapping.to_account(user, logins)
+
+    async def list_courses(self) -> AsyncIterator[CourseRef]:
+        """The account's courses (sub-accounts' included, deleted ones not), known by their SIS course id (also in
+        Canvas's own `sis_course_id:<id>` form) and their course code, which Canvas does not keep unique: a code two
+        courses share is reported as ambiguous by the engine, never guessed."""
+        for course in await self._client.every(Course, f"accounts/{self.config.account_id}/courses"):
+            keys = {"course_code": course.course_code}
+            if course.sis_course_id:
+                keys |= {"sis_course_id": course.sis_course_id, "sis_ref": f"sis_course_id:{course.sis_course_id}"}
+            yield CourseRef(course_id=str(course.id), name=course.name, keys={k: v for k, v in keys.items() if v})
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Active and invited learner enrolments (concluded and deactivated ones are ended), with `started` from
@@ -234,3 +252,4 @@ class CanvasTarget:
 
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
 _contract: TargetClass = CanvasTarget
+_catalog: type[CourseCatalog] = CanvasTarget

@@ -57,6 +57,7 @@ class Enrollment(Wire):
 class Course(Wire):
     id: int
     name: str = ""
+    course_code: str = ""
     sis_course_id: str | None = None
     workflow_state: str = "available"
 
