@@ -35,6 +35,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     Op,
     OpKind,
@@ -65,6 +66,7 @@ class CanvasTarget:
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
+                Capability.HARD_DELETE,
             }
         ),
         # No kind has a batch endpoint (bulk writes exist only as asynchronous SIS CSV imports): a batch is ops
@@ -223,6 +225,8 @@ class CanvasTarget:
             return await self._users.set_active(op)
         if isinstance(op, SetSsoIdentity):
             return await self._users.set_sso(op)
+        if isinstance(op, DeleteUser):
+            return await self._users.delete(op)
         learner = self.config.course_roles["learner"]
         if isinstance(op, Enrol):
             return await self._enrolments.ensure(op.account_id, op.course_id, learner)

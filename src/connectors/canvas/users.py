@@ -11,7 +11,15 @@ from enrolsync.connectors.canvas.config import CanvasConfig
 from enrolsync.connectors.canvas.models import AuthenticationProvider, CanvasUser, Login
 from enrolsync.connectors.errors import NotFound
 from enrolsync.connectors.model import Account, ExternalRef
-from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
+from enrolsync.connectors.ops import (
+    CreateUser,
+    DeactivateUser,
+    DeleteUser,
+    OpResult,
+    ReactivateUser,
+    SetSsoIdentity,
+    UpdateUser,
+)
 
 SEARCH_MINIMUM = 3  # characters Canvas requires of a user search term
 
@@ -119,6 +127,18 @@ class Users:
             return OpResult.already(account_ref(user.id))
         event = "unsuspend" if want_active else "suspend"
         await self._client.write("PUT", f"users/{user.id}", [("user[event]", event)])
+        return OpResult.done(account_ref(user.id))
+
+    async def delete(self, op: DeleteUser) -> OpResult:
+        """Delete the user from the account (`DELETE /accounts/:id/users/:id`): logins and enrolments go with it.
+        Only under the pipeline's leaver policy `delete`; a user already gone is `already`."""
+        user = await self._existing(op.account_id)
+        if user is None:
+            return OpResult.already(account_ref(op.account_id or ""))
+        try:
+            await self._client.write("DELETE", f"accounts/{self._config.account_id}/users/{user.id}")
+        except NotFound:
+            return OpResult.already(account_ref(user.id))
         return OpResult.done(account_ref(user.id))
 
     async def set_sso(self, op: SetSsoIdentity) -> OpResult:

@@ -17,6 +17,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     RevokeRole,
     SetSsoIdentity,
@@ -306,3 +307,18 @@ async def test_an_hr_id_with_a_slash_is_escaped_in_sis_references(target: Canvas
         "HR/20"
     ]
     assert any(b"sis_user_id:HR%2F20" in r.url.raw_path for r in fake.requests)
+
+
+async def test_deleting_a_leaver_and_a_rehire_coming_back_with_their_history(
+    target: CanvasTarget, fake: FakeCanvas
+) -> None:
+    user_id = await create(target, 21)
+    [gone] = await target.apply([DeleteUser(hr_id="HR-21", account_id=str(user_id))])
+    [again] = await target.apply([DeleteUser(hr_id="HR-21", account_id=str(user_id))])
+
+    assert (gone.outcome, again.outcome) == ("done", "already")
+    assert str(user_id) not in {a.account_id async for a in target.list_accounts()}
+    assert await target.find_accounts(field="external_id", values=["HR-21"]) == []
+    [back] = await target.apply([CreateUser(hr_id="HR-21", fields=person(21))])
+    assert back.outcome == "done" and back.ref is not None
+    assert back.ref.id == str(user_id), "Canvas reactivates the deleted user with that SIS id (enable_sis_reactivation)"

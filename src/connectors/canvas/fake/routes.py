@@ -148,6 +148,21 @@ def update_user(fake: FakeCanvas, request: httpx.Request, form: Form, user_text:
     return render.user(fake.state, user)
 
 
+def delete_user(fake: FakeCanvas, request: httpx.Request, form: Form, account: str, user_text: str) -> Any:
+    """AccountsController#remove_user: the user, their logins and enrolments are deleted from the root account
+    (Canvas keeps the rows; an SIS-reactivating create or the restore API brings the user back)."""
+    fake.account_id(account)
+    user = fake.user(user_text)
+    user.deleted = True
+    for login in fake.state.logins_of(user.id):
+        login.workflow_state = "deleted"
+    for enrollment in fake.state.enrollments.values():
+        if enrollment.user_id == user.id:
+            enrollment.enrollment_state = "deleted"
+    fake.state.observers = {(a, b) for a, b in fake.state.observers if user.id not in (a, b)}
+    return render.user(fake.state, user, email=False)
+
+
 # -- logins ---------------------------------------------------------------------------------------------------------
 def list_user_logins(fake: FakeCanvas, request: httpx.Request, form: Form, user: str) -> Any:
     found = fake.user(user)
@@ -290,6 +305,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", rf"/accounts/{ID}/users", create_user),
     ("POST", rf"/accounts/{ID}/logins", create_login),
     ("PUT", rf"/accounts/{ID}/logins/{ID}", update_login),
+    ("DELETE", rf"/accounts/{ID}/users/{ID}", delete_user),
     ("GET", rf"/users/{ID}", get_user),
     ("PUT", rf"/users/{ID}", update_user),
     ("GET", rf"/users/{ID}/logins", list_user_logins),
