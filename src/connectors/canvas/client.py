@@ -8,7 +8,7 @@ travels elsewhere. Reads retry through the kit; writes are sent once. Every requ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -144,7 +144,3 @@ def _text(value: str | int | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def query(pairs: Mapping[str, str | int]) -> Form:
-    return list(pairs.items())

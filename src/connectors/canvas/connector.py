@@ -94,7 +94,15 @@ class CanvasTarget:
         except ConnectorError as error:
             return CheckResult(ok=False, detail=f"Canvas refused: {error.reason}")
         kinds = sorted({p.auth_type for p in providers})
-        facts = {"account": account.name, "account_id": account.id, "authentication_providers": kinds}
+        unmatched = sorted(
+            n for n in self.config.sso_providers if mapping.provider_id(n, providers, self.config.sso_providers) is None
+        )
+        facts = {
+            "account": account.name,
+            "account_id": account.id,
+            "authentication_providers": kinds,
+            "sso_names_without_provider": unmatched,  # SetSsoIdentity with one of these fails, naming it
+        }
         if self.budget.remaining is not None:
             facts["rate_limit_remaining"] = self.budget.remaining
         return CheckResult(ok=True, detail="ok", facts=facts)

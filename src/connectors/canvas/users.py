@@ -3,8 +3,6 @@ Canvas refuses fails alone: create, profile and login changes, suspension, and t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from enrolsync.connectors.canvas import mapping
 from enrolsync.connectors.canvas.client import CanvasClient, sis
 from enrolsync.connectors.canvas.config import CanvasConfig
@@ -177,7 +175,3 @@ class Users:
         if not account_id or not account_id.isdigit():
             return None
         return await self.user(account_id)
-
-
-def by_id(users: Sequence[CanvasUser]) -> dict[int, CanvasUser]:
-    return {u.id: u for u in users}

@@ -322,3 +322,11 @@ async def test_deleting_a_leaver_and_a_rehire_coming_back_with_their_history(
     [back] = await target.apply([CreateUser(hr_id="HR-21", fields=person(21))])
     assert back.outcome == "done" and back.ref is not None
     assert back.ref.id == str(user_id), "Canvas reactivates the deleted user with that SIS id (enable_sis_reactivation)"
+
+
+async def test_check_names_the_account_and_sso_names_without_a_provider(target: CanvasTarget) -> None:
+    result = await target.check()
+    assert result.ok and result.facts["account"] == "Acme Learning"
+    assert result.facts["authentication_providers"] == ["canvas", "saml"]
+    assert "saml2" not in result.facts["sso_names_without_provider"]
+    assert "oidc" in result.facts["sso_names_without_provider"]
