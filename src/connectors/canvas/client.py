@@ -42,7 +42,8 @@ def parse(model: type[M], body: Any, what: str) -> M:
 
 
 class NextLink:
-    """RFC 8288 `rel="next"` paging, refusing a next page on another host (it would receive the token)."""
+    """RFC 8288 `rel="next"` paging, refusing a next page on another host, port or scheme (it would receive the
+    token, or receive it unencrypted)."""
 
     def __init__(self, host: str) -> None:
         self._host = host
@@ -55,8 +56,9 @@ class NextLink:
         if not url:
             return None
         target = request.url.join(url)
-        if target.host != self._host:
-            raise PermanentError("Canvas named a next page on another host; not followed")
+        here = request.url
+        if (target.scheme, target.host, target.port) != (here.scheme, self._host, here.port):
+            raise PermanentError("Canvas named a next page on another host or scheme; not followed")
         return httpx.Request(request.method, target, headers=request.headers)
 
 

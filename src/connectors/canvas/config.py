@@ -55,6 +55,12 @@ class CanvasConfig(ConnectorConfig):
         description="How an enrolment enrolsync no longer wants ends: `conclude` (read-only, in the learner's past "
         "courses) or `deactivate` (hidden, reactivatable). Neither deletes: grades and submissions stay.",
     )
+    conclude_started: bool = Field(
+        default=False,
+        description="Also end enrolments the learner has been active in. Off by default, as for every target (a "
+        "started course is the learner's training record); safe to turn on in Canvas, where concluding keeps grades "
+        "and submissions and the learner still sees the course among their past ones.",
+    )
     sso_providers: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_SSO_PROVIDERS),
         description="enrolsync SSO auth name -> Canvas authentication provider, by `auth_type` (saml, "

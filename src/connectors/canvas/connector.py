@@ -239,7 +239,8 @@ class CanvasTarget:
         if isinstance(op, Enrol):
             return await self._enrolments.ensure(op.account_id, op.course_id, learner)
         if isinstance(op, Unenrol):
-            return await self._enrolments.end(op.account_id, op.course_id, learner, keep_started=True)
+            keep = not self.config.conclude_started
+            return await self._enrolments.end(op.account_id, op.course_id, learner, keep_started=keep)
         if isinstance(op, AssignRole | RevokeRole):
             return await self._role(op)
         return OpResult.failed(f"{op.kind} is not supported by the Canvas connector")

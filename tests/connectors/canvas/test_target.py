@@ -223,10 +223,13 @@ async def test_a_permission_403_is_not_throttling(target: CanvasTarget, fake: Fa
     assert "not authorized" in result.error.reason
 
 
-async def test_a_next_page_on_another_host_is_not_followed(config: CanvasConfig, fake: FakeCanvas) -> None:
+@pytest.mark.parametrize("elsewhere_url", ["https://evil.example", "http://canvas.example.test"])
+async def test_a_next_page_on_another_host_is_not_followed(
+    config: CanvasConfig, fake: FakeCanvas, elsewhere_url: str
+) -> None:
     def elsewhere(request: httpx.Request) -> httpx.Response:
         response = fake.handler(request)
-        link = response.headers.get("Link", "").replace("https://canvas.example.test", "https://evil.example")
+        link = response.headers.get("Link", "").replace("https://canvas.example.test", elsewhere_url)
         return httpx.Response(
             response.status_code, content=response.content, headers={**response.headers, "Link": link}
         )
@@ -236,9 +239,9 @@ async def test_a_next_page_on_another_host_is_not_followed(config: CanvasConfig,
     config = config.model_copy(update={"per_page": 10})
     async with build_client(config, transport=httpx.MockTransport(elsewhere)) as http:
         target = CanvasTarget(config, http, retry=ReadRetry(attempts=1, clock=FakeClock()))
-        with pytest.raises(PermanentError, match="another host"):
+        with pytest.raises(PermanentError, match="another host or scheme"):
             _ = [a async for a in target.list_accounts()]
-    assert all(r.url.host == "canvas.example.test" for r in fake.requests)
+    assert all(str(r.url).startswith("https://canvas.example.test/") for r in fake.requests)
 
 
 class Interleaving(httpx.AsyncBaseTransport):
@@ -330,3 +333,20 @@ async def test_check_names_the_account_and_sso_names_without_a_provider(target: 
     assert result.facts["authentication_providers"] == ["canvas", "saml"]
     assert "saml2" not in result.facts["sso_names_without_provider"]
     assert "oidc" in result.facts["sso_names_without_provider"]
+
+
+async def test_started_enrolments_are_concluded_only_when_configured(
+    config: CanvasConfig, fake: FakeCanvas, clock: FakeClock
+) -> None:
+    safety = course(fake)
+    for conclude_started, state in ((False, "active"), (True, "completed")):
+        configured = config.model_copy(update={"conclude_started": conclude_started})
+        async with build_client(configured, transport=fake.transport()) as http:
+            target = CanvasTarget(configured, http, retry=ReadRetry(attempts=2, clock=clock))
+            n = 22 + conclude_started
+            user_id = await create(target, n)
+            await target.apply([Enrol(hr_id=f"HR-{n}", account_id=str(user_id), course_id=str(safety))])
+            [e] = [e for e in fake.state.enrollments_in(safety) if e.user_id == user_id]
+            e.last_activity_at = "2026-11-30T09:15:00Z"
+            [result] = await target.apply([Unenrol(hr_id=f"HR-{n}", account_id=str(user_id), course_id=str(safety))])
+            assert (result.outcome, e.enrollment_state) == ("already" if state == "active" else "done", state)
