@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -55,8 +55,12 @@ class ScimServer(FakeServer):
         self.storage = InMemoryStorage()
         self.wsgi = BearerTokenApplication(self.storage, self.provider, ScimService(self.provider), [token])
         self._client = Client(self.wsgi)
+        # Called before each write the connector sends: lets a test change the server in between (a 412).
+        self.before_write: Callable[[httpx.Request], None] | None = None
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.before_write is not None and self.is_write(request):
+            self.before_write(request)
         answer = self._client.open(
             path=request.url.path,
             query_string=request.url.query.decode(),

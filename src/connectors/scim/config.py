@@ -30,6 +30,8 @@ class ScimConfig(ConnectorConfig):
         default=True, description="Send creates and profile changes through /Bulk when the server offers it."
     )
     bulk_size: int = Field(
-        default=100, ge=1, le=1000, description="Operations per Bulk request at most (the server's maxOperations "
-        "lowers it further).",
+        default=100,
+        ge=1,
+        le=1000,
+        description="Operations per Bulk request at most (the server's maxOperations lowers it further).",
     )

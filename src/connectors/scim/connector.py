@@ -164,22 +164,12 @@ class ScimTarget:
         raise NotImplementedError("SCIM has no SSO identity attribute; the scim connector declares no SSO")
 
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
-        """Look Users up by `external_id`, `email` or `username` through a filter (the server compares; userName
-        is case-insensitive per RFC 7643), or, where the server has no filtering, by reading every User."""
+        """Look Users up by `external_id`, `email` or `username`: through a filter where the server filters
+        (it compares; userName case-insensitively per RFC 7643), else by reading every User."""
         if field not in _LOOKUP:
             raise Invalid(f"cannot look accounts up by {field!r}")
-        features = await self.features()
-        if features.filter:
-            users = await self._writers(features)[0].find(_LOOKUP[field], values)
-        else:
-            wanted = {v.strip().casefold() for v in values}
-            users = [u async for u in self._users() if self._key(u, field).casefold() in wanted]
+        users = await self._writers(await self.features())[0].find(_LOOKUP[field], values)
         return [mapping.to_account(u) for u in {str(u.id): u for u in users}.values()]
-
-    @staticmethod
-    def _key(user: ScimUser, field: str) -> str:
-        account = mapping.to_account(user).fields
-        return {"external_id": account.external_id or "", "email": account.email, "username": account.username}[field]
 
     # -- writes ----------------------------------------------------------------------------------------------
     def _writers(self, features: Features) -> tuple[UserWriter, GroupWriter]:

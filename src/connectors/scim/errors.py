@@ -13,7 +13,7 @@ import httpx
 from pydantic import ValidationError
 from scim2_models import Error
 
-from enrolsync.connectors.errors import ConnectorError, TransientError
+from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.kit import errors as kit_errors
 from enrolsync.connectors.ops import OpResult
 
@@ -37,6 +37,7 @@ STATUS_TEXT = {
     409: "conflict",
     412: "the resource changed since it was read (ETag mismatch)",
     413: "the request is larger than the server accepts",
+    501: "the server does not implement this",
 }
 
 
@@ -68,13 +69,15 @@ def classify(response: httpx.Response) -> ConnectorError | None:
     reason = reason_for(response.status_code, parse_error(body))
     if response.status_code == 412:
         return TransientError(reason, status=412)
+    if response.status_code == 501:  # a feature the server does not offer: asking again will not help
+        return PermanentError(reason, status=501)
     return kit_errors.classify(response, reason)
 
 
 def op_result(status: int, error: Error | None) -> OpResult:
     """The outcome of one refused operation (a Bulk item or a single request): 412, 429 and 5xx are `retry`."""
     reason = reason_for(status, error)
-    if status in (412, 429) or status >= 500:
+    if status in (412, 429) or (status >= 500 and status != 501):
         return OpResult.retry(reason, status=status)
     code = error.scim_type if error is not None else None
     return OpResult.failed(reason, status=status, code=code)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from scim2_models import Context, Group, GroupMember, PatchOp, PatchOperation
 
-from enrolsync.connectors.errors import AuthError, NotFound, PermanentError
+from enrolsync.connectors.errors import AuthError, NotFound, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.ops import AddToGroup, AssignRole, Enrol, Op, OpResult, RemoveFromGroup, RevokeRole, Unenrol
 from enrolsync.connectors.scim.client import ScimClient
@@ -87,6 +87,12 @@ class GroupWriter:
             await self._write(group, pending, etag if self._features.etag else None)
         except AuthError:
             raise
+        except TransientError as error:
+            if error.status != 412:
+                raise
+            for index, _ in pending:  # the Group changed since it was read: re-read, then retry
+                out[index] = OpResult.retry(error.reason, status=412)
+            return
         except PermanentError as error:
             if len(pending) == 1:
                 out[pending[0][0]] = OpResult.failed(error.reason, status=error.status)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from scim2_models import BulkOperation, BulkRequest, BulkResponse, Context, Error, PatchOp
 
-from enrolsync.connectors.errors import AuthError, PermanentError
+from enrolsync.connectors.errors import AuthError, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef
 from enrolsync.connectors.ops import OpResult
 from enrolsync.connectors.scim.client import Answer, ScimClient
@@ -82,6 +82,11 @@ class Sender:
             raise
         except PermanentError as error:
             out[write.index] = OpResult.failed(error.reason, status=error.status)
+            return
+        except TransientError as error:
+            if error.status != 412:
+                raise  # the server is busy or down: a whole-call failure
+            out[write.index] = OpResult.retry(error.reason, status=412)  # changed since read: re-read, then retry
             return
         out[write.index] = _done(write, created_id(answer.body, answer.location))
 

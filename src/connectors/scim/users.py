@@ -47,6 +47,17 @@ def quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+FILTER_CHUNK = 50  # `eq` clauses per filter: long filters hit URL length limits
+
+
+def _attribute(user: ScimUser, attribute: str) -> list[str]:
+    if attribute == "externalId":
+        return [user.external_id] if user.external_id else []
+    if attribute == "userName":
+        return [user.user_name] if user.user_name else []
+    return [str(e.value) for e in user.emails or [] if e.value]
+
+
 class UserWriter:
     def __init__(self, client: ScimClient, config: ScimConfig, features: Features) -> None:
         self._client = client
@@ -55,13 +66,34 @@ class UserWriter:
         self._sender = Sender(client, features, use_bulk=config.use_bulk, bulk_size=config.bulk_size)
 
     async def find(self, attribute: str, values: Sequence[str]) -> list[ScimUser]:
-        """Users whose `attribute` equals one of `values` (the server compares; see the README for case)."""
-        found: list[ScimUser] = []
+        """Users whose `attribute` (externalId, userName, emails.value) equals one of `values`.
+
+        Through `or`-joined `eq` filters where the server filters (it compares: userName case-insensitively, per
+        RFC 7643); where it does not, by reading every User and comparing here (caselessly but for externalId,
+        which is case-exact).
+        """
         unique = list(dict.fromkeys(v for v in values if v))
-        for start in range(0, len(unique), 50):
-            clause = " or ".join(f"{attribute} eq {quoted(v)}" for v in unique[start : start + 50])
+        if not unique:
+            return []
+        if not self._features.filter:
+            return await self._scan(attribute, unique)
+        found: list[ScimUser] = []
+        for start in range(0, len(unique), FILTER_CHUNK):
+            clause = " or ".join(f"{attribute} eq {quoted(v)}" for v in unique[start : start + FILTER_CHUNK])
             async for page in self._client.pages("Users", count=self._config.page_size, filter=clause):
                 found += [parse_user(body) for body in page]
+        return found
+
+    async def _scan(self, attribute: str, values: list[str]) -> list[ScimUser]:
+        exact = attribute == "externalId"
+        wanted = {v if exact else v.strip().casefold() for v in values}
+        found: list[ScimUser] = []
+        async for page in self._client.pages("Users", count=self._config.page_size):
+            for body in page:
+                user = parse_user(body)
+                held = _attribute(user, attribute)
+                if any((h if exact else h.strip().casefold()) in wanted for h in held):
+                    found.append(user)
         return found
 
     async def create(self, items: Items, out: dict[int, OpResult]) -> None:
