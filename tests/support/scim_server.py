@@ -23,6 +23,7 @@ from scim2_server.testserver.cli import ThreadingWSGIServer
 from scim2_server.utils import load_default_resource_types, load_default_schemas
 from werkzeug.test import Client
 
+from enrolsync.connectors.model import AccountFields
 from enrolsync.connectors.testing.fakes import FakeServer
 
 SCIM_TOKEN = "scim-s3cret-bearer-token"
@@ -103,8 +104,20 @@ class ScimServer(FakeServer):
         assert len(found) <= 1, f"{len(found)} Users carry externalId {external_id}"
         return found[0] if found else None
 
+    def group_named(self, name: str) -> str:
+        [found] = [g["id"] for g in self.call("GET", "Groups")["Resources"] if g["displayName"] == name]
+        return str(found)
+
     def members(self, group_id: str) -> set[str]:
         return {m["value"] for m in self.call("GET", f"Groups/{group_id}").get("members", [])}
+
+
+def account_fields(n: int, **extra: Any) -> AccountFields:
+    """Person number `n`: username and email `person<n>@example.com`, HR id `HR-<n>`."""
+    return AccountFields(
+        username=f"person{n}@example.com", given_name="Person", family_name=f"No {n}",
+        email=f"person{n}@example.com", external_id=f"HR-{n}", **extra,
+    )  # fmt: skip
 
 
 class _Quiet(WSGIRequestHandler):

@@ -26,15 +26,10 @@ def fake() -> ScimServer:
     return server
 
 
-def group_id(server: ScimServer, name: str) -> str:
-    [found] = [g["id"] for g in server.call("GET", "Groups")["Resources"] if g["displayName"] == name]
-    return str(found)
-
-
 @pytest.fixture
 def config(fake: ScimServer) -> ScimConfig:
     return ScimConfig(
-        base_url=BASE_URL, token=SecretStr(SCIM_TOKEN), role_groups={"instructor": group_id(fake, "Instructors")}
+        base_url=BASE_URL, token=SecretStr(SCIM_TOKEN), role_groups={"instructor": fake.group_named("Instructors")}
     )
 
 
@@ -50,7 +45,7 @@ def connector_cls() -> type[ScimTarget]:
 
 @pytest.fixture
 def course_ids(fake: ScimServer) -> list[str]:
-    return [group_id(fake, "SAFETY-101"), group_id(fake, "SEC-200")]
+    return [fake.group_named("SAFETY-101"), fake.group_named("SEC-200")]
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from enrolsync.connectors.scim import ScimTarget
 from enrolsync.connectors.scim.config import ScimConfig
 from enrolsync.connectors.testing.contract import collect
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.scim.test_target import fields
 from tests.support.scim_server import SCIM_TOKEN, ScimServer, serve_on_loopback
+from tests.support.scim_server import account_fields as fields
 
 
 async def test_the_connector_works_against_scim2_server_on_loopback() -> None:

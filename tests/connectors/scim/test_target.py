@@ -13,7 +13,7 @@ import pytest
 from enrolsync.connectors.errors import AuthError, Invalid
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.model import AccountFields, RoleScope
+from enrolsync.connectors.model import RoleScope
 from enrolsync.connectors.ops import (
     AddToGroup,
     AssignRole,
@@ -31,15 +31,8 @@ from enrolsync.connectors.scim.errors import classify
 from enrolsync.connectors.scim.models import ENTERPRISE_URN
 from enrolsync.connectors.testing.contract import collect
 from enrolsync.connectors.testing.fakes import FakeClock
-from tests.connectors.scim.conftest import group_id
 from tests.support.scim_server import ScimServer
-
-
-def fields(n: int, **extra: Any) -> AccountFields:
-    return AccountFields(
-        username=f"person{n}@example.com", given_name="Person", family_name=f"No {n}",
-        email=f"person{n}@example.com", external_id=f"HR-{n}", **extra,
-    )  # fmt: skip
+from tests.support.scim_server import account_fields as fields
 
 
 def paths(server: ScimServer, since: int = 0) -> list[str]:
@@ -185,7 +178,7 @@ async def test_without_etags_no_if_match_is_sent(bare: tuple[ScimServer, ScimTar
 async def test_without_patch_users_and_groups_are_replaced_whole(bare: tuple[ScimServer, ScimTarget]) -> None:
     server, target = bare
     manager, report = await create(target, 1), await create(target, 2, department="Sales")
-    course = group_id(server, "SAFETY-101")
+    course = server.group_named("SAFETY-101")
     ops = [AssignRole(hr_id="HR-1", account_id=manager, role="manager", scope=RoleScope.USER, scope_id=report)]
     assert [r.outcome for r in await target.apply(ops)] == ["done"]
     results = await target.apply([
