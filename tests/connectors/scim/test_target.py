@@ -305,3 +305,28 @@ async def test_a_wrong_token_is_refused_after_discovery(fake: ScimServer, config
         with pytest.raises(AuthError):
             await collect(target.list_accounts())
     assert not result.ok and "bearer token was refused" in result.detail
+
+
+async def test_accounts_are_found_by_email_and_username_whatever_their_case(target: ScimTarget) -> None:
+    account_id = await create(target, 1)
+    by_email = await target.find_accounts(field="email", values=["person1@example.com"])
+    by_username = await target.find_accounts(field="username", values=["Person1@Example.com"])
+    assert [a.account_id for a in by_email] == [account_id] == [a.account_id for a in by_username]
+
+
+async def test_leavers_in_one_batch_go_out_as_one_bulk_request_each_under_its_version(
+    target: ScimTarget, fake: ScimServer
+) -> None:
+    people = [await create(target, n) for n in (1, 2, 3)]
+    versions = {p: fake.user(p)["meta"]["version"] for p in people}
+    before = len(fake.requests)
+
+    results = await target.apply([DeactivateUser(hr_id=f"HR-{n}", account_id=a) for n, a in enumerate(people, 1)])
+
+    assert [r.outcome for r in results] == ["done"] * 3
+    [bulk] = [r for r in fake.requests[before:] if r.method != "GET"]
+    operations = body(bulk)["Operations"]
+    assert [(o["method"], o["path"], o["version"]) for o in operations] == [
+        ("PATCH", f"/Users/{p}", versions[p]) for p in people
+    ]
+    assert all(fake.user(p)["active"] is False for p in people)
