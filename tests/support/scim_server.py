@@ -31,7 +31,7 @@ BASE_URL = "https://scim.test/v2/"
 
 
 def provider(*, patch: bool = True, bulk: bool = True, etag: bool = True, filter: bool = True,
-             max_operations: int = 1000) -> ScimProvider:  # fmt: skip
+             max_operations: int = 1000, enterprise: bool = True) -> ScimProvider:  # fmt: skip
     """scim2-server's default schemas and resource types, announcing the features asked for."""
     config = ServiceProviderConfig(
         patch=Patch(supported=patch),
@@ -41,9 +41,10 @@ def provider(*, patch: bool = True, bulk: bool = True, etag: bool = True, filter
         sort=Sort(supported=True),
         etag=ETag(supported=etag),
     )
-    return ScimProvider.from_discovery(
-        load_default_schemas().values(), load_default_resource_types().values(), config=config
-    )
+    types = load_default_resource_types()
+    if not enterprise:  # a User resource type without the enterprise extension
+        types["User"] = types["User"].model_copy(update={"schema_extensions": None})
+    return ScimProvider.from_discovery(load_default_schemas().values(), types.values(), config=config)
 
 
 class ScimServer(FakeServer):

@@ -330,3 +330,17 @@ async def test_leavers_in_one_batch_go_out_as_one_bulk_request_each_under_its_ve
         ("PATCH", f"/Users/{p}", versions[p]) for p in people
     ]
     assert all(fake.user(p)["active"] is False for p in people)
+
+
+@pytest.mark.parametrize("bare", [{"enterprise": False}], indirect=True)
+async def test_without_the_enterprise_extension_no_department_or_manager_is_written(
+    bare: tuple[ScimServer, ScimTarget],
+) -> None:
+    server, target = bare
+    assert (await target.features()).enterprise is False
+    boss, report = await create(target, 1, department="Sales"), await create(target, 2)
+    op = AssignRole(hr_id="HR-1", account_id=boss, role="manager", scope=RoleScope.USER, scope_id=report)
+    [result] = await target.apply([op])
+    assert result.outcome == "failed" and result.error is not None and "enterprise" in result.error.reason
+    assert ENTERPRISE_URN not in server.user(boss) and ENTERPRISE_URN not in server.user(report)
+    assert not [r for r in server.writes if r.method == "PATCH"]
