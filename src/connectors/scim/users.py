@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from scim2_models import Context, Email, EnterpriseUser, Manager, Name, PatchOp, PatchOperation
 
-from enrolsync.connectors.errors import NotFound, PermanentError
+from enrolsync.connectors.errors import AuthError, NotFound, PermanentError
 from enrolsync.connectors.model import ExternalRef
 from enrolsync.connectors.ops import (
     AssignRole,
@@ -77,9 +77,12 @@ class UserWriter:
             return []
         if not self._features.filter:
             return await self._scan(attribute, unique)
+        return await self._filtered(attribute, unique)
+
+    async def _filtered(self, attribute: str, values: list[str]) -> list[ScimUser]:
         found: list[ScimUser] = []
-        for start in range(0, len(unique), FILTER_CHUNK):
-            clause = " or ".join(f"{attribute} eq {quoted(v)}" for v in unique[start : start + FILTER_CHUNK])
+        for start in range(0, len(values), FILTER_CHUNK):
+            clause = " or ".join(f"{attribute} eq {quoted(v)}" for v in values[start : start + FILTER_CHUNK])
             async for page in self._client.pages("Users", count=self._config.page_size, filter=clause):
                 found += [parse_user(body) for body in page]
         return found
@@ -112,16 +115,15 @@ class UserWriter:
 
     async def change(self, items: Items, out: dict[int, OpResult]) -> None:
         """Update, deactivate, reactivate, or set/clear a report's manager; each decided on a fresh read."""
+        held = await self._read([self._subject(op) for _, op in items])
         writes: list[Write] = []
         versions_used: set[str] = set()
         for index, op in items:
             user_id = self._subject(op)
-            try:
-                body, etag = await self._client.get(f"Users/{user_id}")
-            except NotFound:
+            if user_id not in held:
                 out[index] = OpResult.failed("no such account on the SCIM server", status=404)
                 continue
-            user = parse_user(body)
+            user, etag = held[user_id]
             decided = self._decide(op, user)
             if isinstance(decided, OpResult):
                 out[index] = decided
@@ -131,6 +133,36 @@ class UserWriter:
             versions_used.add(user_id)
             writes.append(self._write(index, user, decided, version))
         await self._sender.send(writes, out)
+
+    async def _read(self, ids: Sequence[str]) -> dict[str, tuple[ScimUser, str | None]]:
+        """The Users `ids` name, with their versions; ids the server does not hold are absent.
+
+        Where the server filters, `id eq` filters read up to 50 Users a request; a User listed without
+        `meta.version` on a server with ETags is read alone, for its ETag, and so is every User when the server
+        refuses to filter on `id`.
+        """
+        unique = list(dict.fromkeys(ids))
+        held: dict[str, tuple[ScimUser, str | None]] = {}
+        if self._features.filter and len(unique) > 1:
+            try:
+                listed = await self._filtered("id", unique)
+            except AuthError:
+                raise
+            except PermanentError:  # a server that does not filter on `id`: read them one by one
+                listed = []
+            for user in listed:
+                version = user.meta.version if user.meta else None
+                if version or not self._features.etag:
+                    held[str(user.id)] = (user, version)
+        for user_id in unique:
+            if user_id in held:
+                continue
+            try:
+                body, etag = await self._client.get(f"Users/{user_id}")
+            except NotFound:
+                continue
+            held[user_id] = (parse_user(body), etag)
+        return held
 
     def _subject(self, op: Op) -> str:
         """The User an op writes: the report for a manager op, else the op's own account."""

@@ -324,7 +324,8 @@ async def test_leavers_in_one_batch_go_out_as_one_bulk_request_each_under_its_ve
     results = await target.apply([DeactivateUser(hr_id=f"HR-{n}", account_id=a) for n, a in enumerate(people, 1)])
 
     assert [r.outcome for r in results] == ["done"] * 3
-    [bulk] = [r for r in fake.requests[before:] if r.method != "GET"]
+    assert paths(fake, before) == ["GET Users", "POST Bulk"]  # one filtered read of all three, one write
+    bulk = fake.requests[-1]
     operations = body(bulk)["Operations"]
     assert [(o["method"], o["path"], o["version"]) for o in operations] == [
         ("PATCH", f"/Users/{p}", versions[p]) for p in people
@@ -344,3 +345,19 @@ async def test_without_the_enterprise_extension_no_department_or_manager_is_writ
     assert result.outcome == "failed" and result.error is not None and "enterprise" in result.error.reason
     assert ENTERPRISE_URN not in server.user(boss) and ENTERPRISE_URN not in server.user(report)
     assert not [r for r in server.writes if r.method == "PATCH"]
+
+
+async def test_a_server_refusing_to_filter_on_id_has_its_users_read_one_by_one(
+    target: ScimTarget, fake: ScimServer
+) -> None:
+    people = [await create(target, n) for n in (1, 2)]
+    refusal = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400", "scimType": "invalidFilter"}
+    fake.fail_next(
+        1, status=400, body=json.dumps(refusal).encode(), when=lambda r: "id eq" in r.url.params.get("filter", "")
+    )
+    before = len(fake.requests)
+
+    results = await target.apply([DeactivateUser(hr_id=f"HR-{n}", account_id=a) for n, a in enumerate(people, 1)])
+
+    assert [r.outcome for r in results] == ["done", "done"]
+    assert paths(fake, before) == ["GET Users", *(f"GET Users/{p}" for p in people), "POST Bulk"]
