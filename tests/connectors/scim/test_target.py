@@ -361,3 +361,22 @@ async def test_a_server_refusing_to_filter_on_id_has_its_users_read_one_by_one(
 
     assert [r.outcome for r in results] == ["done", "done"]
     assert paths(fake, before) == ["GET Users", *(f"GET Users/{p}" for p in people), "POST Bulk"]
+
+
+async def test_a_group_write_refused_whole_is_sent_op_by_op_so_the_bad_one_fails_alone(
+    target: ScimTarget, fake: ScimServer, course_ids: list[str]
+) -> None:
+    people = [await create(target, n) for n in (1, 2)]
+    # A server that checks members refuses the whole PATCH naming an account it does not know (400 invalidValue).
+    refusal = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400", "scimType": "invalidValue"}
+    refused = json.dumps(refusal).encode()
+    fake.fail_next(2, status=400, body=refused, when=lambda r: r.method == "PATCH" and b"gone-account" in r.content)
+    course = course_ids[1]
+    ops = [Enrol(hr_id=f"HR-{n}", account_id=a, course_id=course) for n, a in ((1, people[0]), (9, "gone-account"))]
+    ops.append(Enrol(hr_id="HR-2", account_id=people[1], course_id=course))
+
+    results = await target.apply(ops)
+
+    assert [r.outcome for r in results] == ["done", "failed", "done"]
+    assert results[1].error is not None and "[invalidValue]" in results[1].error.reason
+    assert fake.members(course) == set(people)
