@@ -30,12 +30,20 @@ SCIM_TOKEN = "scim-s3cret-bearer-token"
 BASE_URL = "https://scim.test/v2/"
 
 
-def provider(*, patch: bool = True, bulk: bool = True, etag: bool = True, filter: bool = True,
-             max_operations: int = 1000, enterprise: bool = True) -> ScimProvider:  # fmt: skip
+def provider(
+    *,
+    patch: bool = True,
+    bulk: bool = True,
+    etag: bool = True,
+    filter: bool = True,
+    max_operations: int = 1000,
+    max_payload: int = 1_048_576,
+    enterprise: bool = True,
+) -> ScimProvider:
     """scim2-server's default schemas and resource types, announcing the features asked for."""
     config = ServiceProviderConfig(
         patch=Patch(supported=patch),
-        bulk=Bulk(supported=bulk, max_operations=max_operations, max_payload_size=1_048_576),
+        bulk=Bulk(supported=bulk, max_operations=max_operations, max_payload_size=max_payload),
         filter=Filter(supported=filter, max_results=1000),
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),

@@ -380,3 +380,19 @@ async def test_a_group_write_refused_whole_is_sent_op_by_op_so_the_bad_one_fails
     assert [r.outcome for r in results] == ["done", "failed", "done"]
     assert results[1].error is not None and "[invalidValue]" in results[1].error.reason
     assert fake.members(course) == set(people)
+
+
+@pytest.mark.parametrize("bare", [{"max_operations": 2}], indirect=True)
+async def test_bulk_requests_hold_no_more_operations_than_the_server_takes(bare: tuple[ScimServer, ScimTarget]) -> None:
+    server, target = bare
+    results = await target.apply([CreateUser(hr_id=f"HR-{n}", fields=fields(n)) for n in range(1, 6)])
+    assert [r.outcome for r in results] == ["done"] * 5
+    assert [len(body(r)["Operations"]) for r in server.writes] == [2, 2, 1]
+
+
+@pytest.mark.parametrize("bare", [{"max_payload": 1000}], indirect=True)
+async def test_bulk_requests_stay_under_the_servers_payload_limit(bare: tuple[ScimServer, ScimTarget]) -> None:
+    server, target = bare
+    results = await target.apply([CreateUser(hr_id=f"HR-{n}", fields=fields(n)) for n in range(1, 9)])
+    assert [r.outcome for r in results] == ["done"] * 8
+    assert len(server.writes) > 1 and all(len(r.content) <= 1000 for r in server.writes)
