@@ -396,3 +396,10 @@ async def test_bulk_requests_stay_under_the_servers_payload_limit(bare: tuple[Sc
     results = await target.apply([CreateUser(hr_id=f"HR-{n}", fields=fields(n)) for n in range(1, 9)])
     assert [r.outcome for r in results] == ["done"] * 8
     assert len(server.writes) > 1 and all(len(r.content) <= 1000 for r in server.writes)
+
+
+async def test_check_names_a_role_whose_group_is_missing(fake: ScimServer, config: ScimConfig) -> None:
+    broken = config.model_copy(update={"role_groups": {**config.role_groups, "admin": "no-such-group"}})
+    async with build_client(broken, transport=fake.transport()) as http:
+        result = await ScimTarget(broken, http, retry=ReadRetry(attempts=1, clock=FakeClock())).check()
+    assert not result.ok and result.detail == "no Group for roles: admin"
