@@ -8,6 +8,7 @@ import pytest
 from enrolsync.connectors.base import Capability
 from enrolsync.connectors.memory import MemoryTarget
 from enrolsync.connectors.moodle import MoodleTarget
+from enrolsync.connectors.scim import ScimTarget
 
 C = Capability
 LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
@@ -18,6 +19,7 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
     [
         pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
         pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="memory"),
+        pytest.param(ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO}, id="scim"),
     ],
 )
 def test_targets_declare_what_they_can_and_cannot_do(

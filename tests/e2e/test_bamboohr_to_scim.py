@@ -84,12 +84,12 @@ class ScimService:
 
 def spec(g: dict[str, str]) -> dict[str, Any]:
     """Safety for all, a course per department, the leads' course and the instructor role for managers, and an
-    engineering cohort."""
+    engineering cohort. Courses are named as admins see them (the Groups' displayName), the cohort by its id."""
     rules = [
-        {"name": "everyone", "when": {"attr": "department", "op": "exists"}, "enrol": [g["SAFETY-101"]]},
+        {"name": "everyone", "when": {"attr": "department", "op": "exists"}, "enrol": ["SAFETY-101"]},
         {"name": "engineering", "when": {"attr": "department", "op": "equals", "value": "Engineering"},
-         "enrol": [g["SEC-200"]], "groups": [g["Engineers"]]},
-        {"name": "sales", "when": {"attr": "department", "op": "equals", "value": "Sales"}, "enrol": [g["SALES-110"]]},
+         "enrol": ["SEC-200"], "groups": [g["Engineers"]]},
+        {"name": "sales", "when": {"attr": "department", "op": "equals", "value": "Sales"}, "enrol": ["SALES-110"]},
         {"name": "leads", "when": {"op": "is_manager"}, "enrol": [g["LEAD-1"]], "roles": ["instructor"]},
     ]  # fmt: skip
     return {"rules": rules, "mapping": {"username": "work_email"}}

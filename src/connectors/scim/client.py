@@ -140,6 +140,10 @@ class ScimClient:
         await self._read("Users", {"count": "1", "attributes": "id"})
 
     # -- writes ------------------------------------------------------------------------------------------------
+    async def delete(self, path: str) -> None:
+        """DELETE once; the server answers 204, or 404 for a resource already gone (`NotFound`)."""
+        await self._send(self._request("DELETE", path))
+
     async def write(self, method: str, path: str, body: Any, *, if_match: str | None = None) -> Answer:
         """POST, PUT or PATCH once; `if_match` makes the server refuse (412) a resource changed since read."""
         headers = {"If-Match": if_match} if if_match else None

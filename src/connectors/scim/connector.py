@@ -20,6 +20,7 @@ from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     RoleAssignment,
@@ -47,7 +48,15 @@ class ScimTarget:
         title="SCIM 2.0",
         config_model=ScimConfig,
         capabilities=frozenset(
-            {Capability.ACCOUNTS, Capability.ENROLMENTS, Capability.ROLES, Capability.GROUPS, Capability.MANAGER_SCOPE}
+            {
+                Capability.ACCOUNTS,
+                Capability.ENROLMENTS,
+                Capability.ROLES,
+                Capability.GROUPS,
+                Capability.MANAGER_SCOPE,
+                Capability.COURSES,
+                Capability.HARD_DELETE,
+            }
         ),
         # Creates and User changes go out as one Bulk request where offered; Group ops as one PATCH per Group.
         batch_limits={
@@ -55,6 +64,7 @@ class ScimTarget:
             OpKind.UPDATE_USER: 100,
             OpKind.DEACTIVATE_USER: 100,
             OpKind.REACTIVATE_USER: 100,
+            OpKind.DELETE_USER: 100,
             OpKind.ENROL: 100,
             OpKind.UNENROL: 100,
             OpKind.ADD_TO_GROUP: 100,
@@ -128,6 +138,17 @@ class ScimTarget:
         async for user in self._users():
             yield mapping.to_account(user)
 
+    async def list_courses(self) -> AsyncIterator[Course]:
+        """Every Group but the role groups, known by its `displayName` and, when set, its `externalId`, so rules
+        may name a course's Group as admins see it."""
+        roles = set(self.config.role_groups.values())
+        async for group in self._groups():
+            if group.id in roles:
+                continue
+            keys = {"displayName": group.display_name, "externalId": group.external_id}
+            name = group.display_name or ""
+            yield Course(course_id=str(group.id), name=name, keys={k: v for k, v in keys.items() if v})
+
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Members of the course Groups (every Group but the role groups, or only `course_ids`). SCIM carries
         no progress, so `started` is always False."""
@@ -180,6 +201,8 @@ class ScimTarget:
             return users.create
         if op.kind in (OpKind.UPDATE_USER, OpKind.DEACTIVATE_USER, OpKind.REACTIVATE_USER):
             return users.change
+        if op.kind is OpKind.DELETE_USER:
+            return users.delete
         if op.kind in (OpKind.ASSIGN_ROLE, OpKind.REVOKE_ROLE) and getattr(op, "scope", None) is RoleScope.USER:
             return users.change if getattr(op, "role", None) == self.config.manager_role else None
         if op.kind in (OpKind.ASSIGN_ROLE, OpKind.REVOKE_ROLE, OpKind.ENROL, OpKind.UNENROL):

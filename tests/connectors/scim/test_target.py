@@ -19,6 +19,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     RemoveFromGroup,
     RevokeRole,
@@ -403,3 +404,21 @@ async def test_check_names_a_role_whose_group_is_missing(fake: ScimServer, confi
     async with build_client(broken, transport=fake.transport()) as http:
         result = await ScimTarget(broken, http, retry=ReadRetry(attempts=1, clock=FakeClock())).check()
     assert not result.ok and result.detail == "no Group for roles: admin"
+
+
+async def test_courses_are_the_groups_but_the_role_groups_known_by_display_name(
+    target: ScimTarget, fake: ScimServer, config: ScimConfig
+) -> None:
+    listed = {c.course_id: c for c in await collect(target.list_courses())}
+    assert set(listed) == {fake.group_named("SAFETY-101"), fake.group_named("SEC-200")}
+    assert listed[fake.group_named("SEC-200")].keys == {"displayName": "SEC-200"}
+    assert config.role_groups["instructor"] not in listed
+
+
+async def test_a_deleted_leaver_is_gone_and_deleting_again_is_already(target: ScimTarget, fake: ScimServer) -> None:
+    account_id = await create(target, 1)
+    first = await target.apply([DeleteUser(hr_id="HR-1", account_id=account_id)])
+    again = await target.apply([DeleteUser(hr_id="HR-1", account_id=account_id)])
+    assert [r.outcome for r in first + again] == ["done", "already"]  # type: ignore[operator]
+    assert fake.by_external_id("HR-1") is None
+    assert [r.method for r in fake.writes[-2:]] == ["DELETE", "DELETE"]
