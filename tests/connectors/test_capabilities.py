@@ -11,6 +11,7 @@ from enrolsync.connectors.learnupon import LearnUponTarget
 from enrolsync.connectors.memory import MemoryTarget
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.talentlms import TalentLMSTarget
+from enrolsync.connectors.scim import ScimTarget
 
 C = Capability
 LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
@@ -24,6 +25,7 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
         pytest.param(TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="talentlms"),
         pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS}, {C.HARD_DELETE}, id="learnupon"),
         pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE}, {C.GROUPS}, id="canvas"),
+        pytest.param(ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO}, id="scim"),
     ],
 )
 def test_targets_declare_what_they_can_and_cannot_do(
