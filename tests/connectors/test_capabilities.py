@@ -10,8 +10,8 @@ from enrolsync.connectors.canvas import CanvasTarget
 from enrolsync.connectors.learnupon import LearnUponTarget
 from enrolsync.connectors.memory import MemoryTarget
 from enrolsync.connectors.moodle import MoodleTarget
-from enrolsync.connectors.talentlms import TalentLMSTarget
 from enrolsync.connectors.scim import ScimTarget
+from enrolsync.connectors.talentlms import TalentLMSTarget
 
 C = Capability
 LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
