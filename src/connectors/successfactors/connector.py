@@ -111,8 +111,8 @@ class SuccessFactorsSource:
         """The named people (`personIdExternal`); ids SF does not know (purged) come back in `removed`."""
         wanted = list(dict.fromkeys(hr_ids))
         for chunk in _chunks(wanted, min(CHUNK, self._config.page_size)):
-            found = await self._client.records("EmpEmployment", self._employment_params(any_of("personIdExternal", chunk)),
-                                               key=_employment_key)  # fmt: skip
+            params = self._employment_params(await self._today(), any_of("personIdExternal", chunk))
+            found = await self._client.records("EmpEmployment", params, key=_employment_key)
             persons = await self._complete(found)
             known = {p.hr_id for p in persons}
             yield Page(items=tuple(persons), removed=tuple(h for h in chunk if h not in known))
@@ -121,7 +121,13 @@ class SuccessFactorsSource:
         raise AuthError("SuccessFactors sends no webhooks to enrolsync; changes are read incrementally")
 
     # -- reads ----------------------------------------------------------------------------------------------
-    def _employment_params(self, where: str | None = None) -> dict[str, str]:
+    async def _today(self) -> date:
+        """The server's day: effective dating is SF's calendar, not ours (one small request if no answer yet)."""
+        if self._client.last_server_time is None:
+            await self._client.probe()
+        return (self._client.last_server_time or datetime.now(UTC)).date()
+
+    def _employment_params(self, today: date, where: str | None = None) -> dict[str, str]:
         jobs = [*JOB_FIELDS, *self._config.custom.values()]
         select = ["personIdExternal", "userId", "startDate", "endDate", *(f"jobInfoNav/{f}" for f in dict.fromkeys(jobs))]
         params = {
@@ -129,7 +135,7 @@ class SuccessFactorsSource:
             "$expand": "jobInfoNav",
             # Segments from yesterday on: the one in force today (whatever the tenant's time zone) and future ones,
             # so a future hire, move or termination is seen before it takes effect.
-            "fromDate": (datetime.now(UTC).date() - timedelta(days=1)).isoformat(),
+            "fromDate": (today - timedelta(days=1)).isoformat(),
             "customPageSize": str(self._config.page_size),
         }
         if where:
@@ -139,7 +145,7 @@ class SuccessFactorsSource:
     async def _read_full(self, resume: Checkpoint | None) -> AsyncIterator[Page[Person]]:
         started = parse_instant(resume.started) if resume else None
         pages = self._client.pages(
-            "EmpEmployment", self._employment_params(), key=_employment_key,
+            "EmpEmployment", self._employment_params(await self._today()), key=_employment_key,
             resume=resume.next if resume else None, seen=resume.seen if resume else 0,
             total=resume.total if resume else None,
         )  # fmt: skip
@@ -169,14 +175,14 @@ class SuccessFactorsSource:
             yield Page(items=page.items, checkpoint=final if number == len(pages) else encode_cursor(resume))
 
     async def _changed(self, since: datetime, as_of: date) -> tuple[set[str], set[str], datetime]:
-        """Person ids and user ids named by records modified after `since` (a second early: the server's `Date`
-        is whole seconds), and user ids whose job segments took effect after `as_of` (future-dated changes that
+        """Person ids and user ids named by records modified after `since` (the server's `Date` at the last read,
+        rounded down to the second, so nothing in that second is lost), and user ids whose job segments took effect after `as_of` (future-dated changes that
         nobody touched since, e.g. a termination entered last month); and the server's time at the first answer,
         where the next incremental read begins."""
         started: datetime | None = None
         persons: set[str] = set()
         users: set[str] = set()
-        after = changed_after("lastModifiedDateTime", since - timedelta(seconds=1))
+        after = changed_after("lastModifiedDateTime", since)
         for entity, prop, dated in _SCANS:
             where = after + (f" and {any_of('status', USER_STATUSES)}" if entity == "User" else "")
             params = {"$filter": where, "$select": prop, "customPageSize": "1000", **({"fromDate": EVER} if dated else {})}

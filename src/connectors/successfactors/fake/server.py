@@ -319,7 +319,9 @@ class SuccessFactorsFake(FakeServer):
         page = snapshot.rows[offset : offset + snapshot.size]
         data: dict[str, Any] = {"results": page}
         following = offset + snapshot.size
-        if self._page_fault == "repeat":
+        if following >= len(snapshot.rows):
+            pass  # the last page: a fault waits for a read with pages to misbehave in
+        elif self._page_fault == "repeat":
             following, self._page_fault = offset, None
         elif self._page_fault == "skip":
             following, self._page_fault = following + snapshot.size, None
