@@ -106,15 +106,15 @@ def successfactors_config(fake: Any, **overrides: Any) -> Any:
     """The config that reaches the SuccessFactors `fake` with a SAML-signing OAuth client, in pages of `PAGE_SIZE`
     (`auth="basic"` in `overrides` switches to `api_user@company_id` and the password)."""
     from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
-    from enrolsync.connectors.successfactors.fake.saml import test_key
+    from enrolsync.connectors.successfactors.fake.saml import signing_key
 
     options: dict[str, Any] = {
         "base_url": "https://api4.successfactors.test/odata/v2/",
         "company_id": fake.company_id,
         "api_user": fake.api_user,
         "client_id": fake.client_id,
-        "private_key": SecretStr(test_key().private_key_pem),
-        "certificate": test_key().certificate_pem,
+        "private_key": SecretStr(signing_key().private_key_pem),
+        "certificate": signing_key().certificate_pem,
         "page_size": PAGE_SIZE,
         "custom": {"cost_centre": "costCenter"},
         **overrides,

@@ -12,7 +12,7 @@ from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.successfactors import SuccessFactorsSource
 from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
 from enrolsync.connectors.successfactors.fake import SuccessFactorsFake
-from enrolsync.connectors.successfactors.fake.saml import test_key
+from enrolsync.connectors.successfactors.fake.saml import signing_key
 from enrolsync.connectors.testing.fakes import FakeClock, FakeServer
 from tests.support.connectors import COMPANY_SIZE, successfactors_config
 
@@ -30,7 +30,7 @@ def config(fake: SuccessFactorsFake) -> SuccessFactorsConfig:
 @pytest.fixture
 def bad_config(fake: SuccessFactorsFake) -> SuccessFactorsConfig:
     """An assertion signed with a key the OAuth client does not trust."""
-    stranger = test_key("not-the-registered-certificate")
+    stranger = signing_key("not-the-registered-certificate")
     return successfactors_config(fake, private_key=SecretStr(stranger.private_key_pem), certificate=None)
 
 

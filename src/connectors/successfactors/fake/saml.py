@@ -32,7 +32,7 @@ class SigningKey:
 
 
 @cache
-def test_key(common_name: str = "enrolsync-fake-idp") -> SigningKey:
+def signing_key(common_name: str = "enrolsync-fake-idp") -> SigningKey:
     """An RSA key and its self-signed certificate, made once per process (the fake's stand-in for an IdP key)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])

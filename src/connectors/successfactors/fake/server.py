@@ -58,7 +58,7 @@ class _Snapshot:
 
 class SuccessFactorsFake(FakeServer):
     """An EC tenant. `api_user` / `password` authenticate Basic calls as `api_user@company_id`; the OAuth client
-    `client_id` trusts `certificate` (the signer of SAML assertions, `saml.test_key()` by default)."""
+    `client_id` trusts `certificate` (the signer of SAML assertions, `saml.signing_key()` by default)."""
 
     def __init__(
         self,
@@ -72,7 +72,7 @@ class SuccessFactorsFake(FakeServer):
     ) -> None:
         super().__init__()
         self.company_id, self.api_user, self.password, self.client_id = company_id, api_user, password, client_id
-        self.certificate = saml.test_key().certificate_pem
+        self.certificate = saml.signing_key().certificate_pem
         self.now = now
         self.tokens_issued = 0
         self._tokens: dict[str, datetime] = {}
