@@ -76,8 +76,9 @@ class SamlBearer(ClientCredentials):
     per connector instance, refreshed before it expires and once on a 401)."""
 
     def __init__(self, token_url: httpx.URL, config: SuccessFactorsConfig, recipient: str, clock: Clock) -> None:
-        assert config.client_id is not None and config.private_key is not None  # the config's validator says so
-        super().__init__(token_url, config.client_id, config.private_key, classify=classify, clock=clock)
+        # The config's validator makes both present for `oauth_saml`; empty values would only be refused by SF.
+        super().__init__(token_url, config.client_id or "", config.private_key or SecretStr(""), classify=classify,
+                         clock=clock)  # fmt: skip
         self._config = config
         self._recipient = recipient
 

@@ -14,7 +14,7 @@ from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.kit.instants import format_instant, parse_instant
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import CheckResult, HrEvent, Page, Person, RawRequest
-from enrolsync.connectors.successfactors.client import ODataPage, SuccessFactorsClient
+from enrolsync.connectors.successfactors.client import SuccessFactorsClient
 from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
 from enrolsync.connectors.successfactors.mapping import (
     USER_STATUSES,
@@ -88,7 +88,11 @@ class SuccessFactorsSource:
             await self._client.records("EmpEmployment", {"$top": "1", "$select": "personIdExternal,userId"},
                                        key=_employment_key)  # fmt: skip
         except AuthError as exc:
-            how = "the SAML assertion or OAuth client" if self._config.auth == "oauth_saml" else "user@company and password"
+            how = (
+                "the SAML assertion or OAuth client"
+                if self._config.auth == "oauth_saml"
+                else "user@company and password"
+            )
             return CheckResult(
                 ok=False,
                 detail=f"SuccessFactors refused {how}, or the API user lacks a permission (User, Employee Central "
@@ -129,7 +133,13 @@ class SuccessFactorsSource:
 
     def _employment_params(self, today: date, where: str | None = None) -> dict[str, str]:
         jobs = [*JOB_FIELDS, *self._config.custom.values()]
-        select = ["personIdExternal", "userId", "startDate", "endDate", *(f"jobInfoNav/{f}" for f in dict.fromkeys(jobs))]
+        select = [
+            "personIdExternal",
+            "userId",
+            "startDate",
+            "endDate",
+            *(f"jobInfoNav/{f}" for f in dict.fromkeys(jobs)),
+        ]
         params = {
             "$select": ",".join(select),
             "$expand": "jobInfoNav",
@@ -155,7 +165,9 @@ class SuccessFactorsSource:
             seen += len(page.records)
             items = tuple(await self._complete(page.records))
             if page.next_url:
-                checkpoint = Checkpoint(next=page.next_url, started=format_instant(started), seen=seen, total=page.count)
+                checkpoint = Checkpoint(
+                    next=page.next_url, started=format_instant(started), seen=seen, total=page.count
+                )
             else:
                 checkpoint = Checkpoint(since=format_instant(started), as_of=started.date().isoformat())
             yield Page(items=items, checkpoint=encode_cursor(checkpoint))
@@ -176,16 +188,21 @@ class SuccessFactorsSource:
 
     async def _changed(self, since: datetime, as_of: date) -> tuple[set[str], set[str], datetime]:
         """Person ids and user ids named by records modified after `since` (the server's `Date` at the last read,
-        rounded down to the second, so nothing in that second is lost), and user ids whose job segments took effect after `as_of` (future-dated changes that
-        nobody touched since, e.g. a termination entered last month); and the server's time at the first answer,
-        where the next incremental read begins."""
+        rounded down to the second, so nothing in that second is lost), and user ids whose job segments took effect
+        after `as_of` (future-dated changes that nobody touched since, e.g. a termination entered last month); and
+        the server's time at the first answer, where the next incremental read begins."""
         started: datetime | None = None
         persons: set[str] = set()
         users: set[str] = set()
         after = changed_after("lastModifiedDateTime", since)
         for entity, prop, dated in _SCANS:
             where = after + (f" and {any_of('status', USER_STATUSES)}" if entity == "User" else "")
-            params = {"$filter": where, "$select": prop, "customPageSize": "1000", **({"fromDate": EVER} if dated else {})}
+            params = {
+                "$filter": where,
+                "$select": prop,
+                "customPageSize": "1000",
+                **({"fromDate": EVER} if dated else {}),
+            }
             found = await self._client.records(entity, params, key=_record_key(entity))
             started = started or self._client.last_server_time
             (users if prop == "userId" else persons).update(v for r in found if (v := text(r.get(prop))))
@@ -233,10 +250,12 @@ class SuccessFactorsSource:
         today = (self._client.last_server_time or datetime.now(UTC)).date()
         out: list[Person] = []
         for record in employments:
-            bundle = Bundle(record, users.get(str(record.get("userId"))), persons.get(str(record.get("personIdExternal"))))
-            person = to_person(bundle, self._config, today=today, managers=self._managers)
-            if person is not None:
-                out.append(person)
+            bundle = Bundle(
+                record, users.get(str(record.get("userId"))), persons.get(str(record.get("personIdExternal")))
+            )
+            found = to_person(bundle, self._config, today=today, managers=self._managers)
+            if found is not None:
+                out.append(found)
         return out
 
     async def _by_id(

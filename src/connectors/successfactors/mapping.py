@@ -82,7 +82,9 @@ def nested(record: Record, nav: str) -> list[Record]:
 def in_force(segments: Sequence[Record], today: date) -> Record | None:
     """The effective-dated segment in force on `today` (the highest `seqNumber` of that day wins)."""
     found = [s for s in segments if _covers(s, today)]
-    return max(found, key=lambda s: (edm_date(s.get("startDate")) or date.min, int(s.get("seqNumber") or 0)), default=None)
+    return max(
+        found, key=lambda s: (edm_date(s.get("startDate")) or date.min, int(s.get("seqNumber") or 0)), default=None
+    )
 
 
 def _covers(segment: Record, day: date) -> bool:

@@ -15,7 +15,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
-from signxml import XMLSigner, methods
+from signxml.algorithms import SignatureConstructionMethod
+from signxml.signer import XMLSigner
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 AUDIENCE = "www.successfactors.com"
@@ -47,7 +48,9 @@ def build_assertion(*, user: str, client_id: str, recipient: str, now: datetime)
     name_id.text = user
     confirmation = etree.SubElement(subject, f"{s}SubjectConfirmation", Method="urn:oasis:names:tc:SAML:2.0:cm:bearer")
     etree.SubElement(confirmation, f"{s}SubjectConfirmationData", NotOnOrAfter=until, Recipient=recipient)
-    conditions = etree.SubElement(root, f"{s}Conditions", NotBefore=_iso(now - timedelta(minutes=1)), NotOnOrAfter=until)
+    conditions = etree.SubElement(
+        root, f"{s}Conditions", NotBefore=_iso(now - timedelta(minutes=1)), NotOnOrAfter=until
+    )
     audience = etree.SubElement(etree.SubElement(conditions, f"{s}AudienceRestriction"), f"{s}Audience")
     audience.text = AUDIENCE
     statement = etree.SubElement(root, f"{s}AuthnStatement", AuthnInstant=_iso(now), SessionIndex=assertion_id)
@@ -64,7 +67,11 @@ def signed_assertion(
 ) -> str:
     """The signed assertion, base64-encoded as the token request's `assertion` form field wants it."""
     root = build_assertion(user=user, client_id=client_id, recipient=recipient, now=now)
-    signer = XMLSigner(method=methods.enveloped, signature_algorithm="rsa-sha256", digest_algorithm="sha256",
-                       c14n_algorithm=_EXC_C14N)  # fmt: skip
+    signer = XMLSigner(
+        method=SignatureConstructionMethod.enveloped,
+        signature_algorithm="rsa-sha256",
+        digest_algorithm="sha256",
+        c14n_algorithm=_EXC_C14N,
+    )
     signed = signer.sign(root, key=private_key.encode(), cert=certificate, reference_uri=root.get("ID"))
     return base64.b64encode(etree.tostring(signed)).decode()

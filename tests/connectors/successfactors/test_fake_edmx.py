@@ -55,15 +55,20 @@ class EntityType:
     navigation: dict[str, tuple[str, bool]]  # name -> (target entity, to-many)
 
 
+def _local(name: str | None) -> str:
+    """`SFOData.EmpJob` -> `EmpJob`."""
+    return str(name).rsplit(".", 1)[-1]
+
+
 def _model() -> dict[str, EntityType]:
     model: dict[str, EntityType] = {}
     for path in sorted(EDMX.glob("*.edmx")):
         root = etree.parse(str(path), _PARSER).getroot()
         ends = {
-            (association.get("Name"), end.get("Role")): (str(end.get("Type")).rsplit(".", 1)[-1], end.get("Multiplicity"))
+            (association.get("Name"), end.get("Role")): (_local(end.get("Type")), end.get("Multiplicity"))
             for association in root.iter(f"{EDM}Association")
             for end in association.iter(f"{EDM}End")
-        }  # fmt: skip
+        }
         for entity in root.iter(f"{EDM}EntityType"):
             properties = {
                 str(p.get("Name")): Prop(str(p.get("Type")), p.get(f"{SAP}filterable", "true") == "true")
@@ -71,7 +76,7 @@ def _model() -> dict[str, EntityType]:
             }
             navigation = {}
             for nav in entity.findall(f"{EDM}NavigationProperty"):
-                target, many = ends[(str(nav.get("Relationship")).rsplit(".", 1)[-1], nav.get("ToRole"))]
+                target, many = ends[(_local(nav.get("Relationship")), nav.get("ToRole"))]
                 navigation[str(nav.get("Name"))] = (target, many == "*")
             keys = tuple(str(k.get("Name")) for k in entity.iter(f"{EDM}PropertyRef"))
             model[str(entity.get("Name"))] = EntityType(properties, keys, navigation)

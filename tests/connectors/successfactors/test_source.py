@@ -36,7 +36,9 @@ def token_requests(fake: SuccessFactorsFake) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.path == "/oauth/token"]
 
 
-async def test_a_whole_read_is_the_company_with_one_token(source: SuccessFactorsSource, fake: SuccessFactorsFake) -> None:
+async def test_a_whole_read_is_the_company_with_one_token(
+    source: SuccessFactorsSource, fake: SuccessFactorsFake
+) -> None:
     people, checkpoint = await read(source)
 
     company = {e.hr_id: e for e in generate_people(COMPANY_SIZE, 7, today=fake.today)}
@@ -58,7 +60,9 @@ async def test_a_whole_read_is_the_company_with_one_token(source: SuccessFactors
     form = dict(httpx.QueryParams(token_requests(fake)[0].content.decode()))
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:saml2-bearer"
     assert form["company_id"] == fake.company_id and "private" not in form["assertion"]
-    employment_pages = [r for r in fake.requests if r.url.path.endswith("/EmpEmployment") and "jobInfoNav" in str(r.url)]
+    employment_pages = [
+        r for r in fake.requests if r.url.path.endswith("/EmpEmployment") and "jobInfoNav" in str(r.url)
+    ]
     assert len(employment_pages) == -(-COMPANY_SIZE // PAGE_SIZE), "server paging: one request per page"
 
 

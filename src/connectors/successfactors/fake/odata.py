@@ -9,6 +9,7 @@ operator) and parentheses; literals are `'text'` (quotes doubled), `datetime'202
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -22,16 +23,17 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|(?P<typed>datetimeoffset|datetime)'(?P<stamp>[^']*)'"
     r"|'(?P<text>(?:[^']|'')*)'|(?P<number>-?\d+)(?![\w.])|(?P<word>[A-Za-z_][\w/]*))"
 )
-_COMPARE = {
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
-    "gt": lambda a, b: a is not None and b is not None and a > b,
-    "ge": lambda a, b: a is not None and b is not None and a >= b,
-    "lt": lambda a, b: a is not None and b is not None and a < b,
-    "le": lambda a, b: a is not None and b is not None and a <= b,
-}
 Row = Mapping[str, Any]
 Predicate = Callable[[Row], bool]
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    # null compares as neither greater nor smaller, as in OData
+    "gt": lambda a, b: a is not None and b is not None and bool(a > b),
+    "ge": lambda a, b: a is not None and b is not None and bool(a >= b),
+    "lt": lambda a, b: a is not None and b is not None and bool(a < b),
+    "le": lambda a, b: a is not None and b is not None and bool(a <= b),
+}
 
 
 class ODataError(Exception):
@@ -106,20 +108,18 @@ class _Parser:
         return token
 
     def expression(self) -> Predicate:
-        left = self.conjunction()
+        parts = [self.conjunction()]
         while self.peek() == ("word", "or"):
             self.take()
-            right, first = self.conjunction(), left
-            left = lambda row, a=first, b=right: a(row) or b(row)  # noqa: E731
-        return left
+            parts.append(self.conjunction())
+        return lambda row: any(part(row) for part in parts)
 
     def conjunction(self) -> Predicate:
-        left = self.term()
+        parts = [self.term()]
         while self.peek() == ("word", "and"):
             self.take()
-            right, first = self.term(), left
-            left = lambda row, a=first, b=right: a(row) and b(row)  # noqa: E731
-        return left
+            parts.append(self.term())
+        return lambda row: all(part(row) for part in parts)
 
     def term(self) -> Predicate:
         kind, value = self.take()
@@ -138,7 +138,7 @@ class _Parser:
             while self.peek() == (",", None):
                 self.take()
                 values.append(self.literal())
-            return lambda row: _plain(row.get(name)) in values
+            return lambda row: row.get(name) in values
         if kind != "word" or op not in _COMPARE:
             raise _bad(f"[COE0019]Unsupported operator {op!r} in $filter")
         literal, compare = self.literal(), _COMPARE[op]
@@ -149,10 +149,6 @@ class _Parser:
         if kind != "value":
             raise _bad("[COE0019]Expected a literal in $filter")
         return value
-
-
-def _plain(value: Any) -> Any:
-    return value
 
 
 def _comparable(value: Any, literal: Any) -> Any:

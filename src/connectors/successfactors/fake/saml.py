@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from signxml import InvalidInput, InvalidSignature, XMLVerifier
+from signxml.exceptions import InvalidInput, InvalidSignature
+from signxml.verifier import XMLVerifier
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 _NS = {"saml2": "urn:oasis:names:tc:SAML:2.0:assertion"}

@@ -66,7 +66,7 @@ class SuccessFactorsFake(FakeServer):
         *,
         company_id: str = "ACMECORP01",
         api_user: str = "sfapi",
-        password: str = "fake-sf-password",
+        password: str = "fake-sf-password",  # noqa: S107 - a fake's stand-in credential
         client_id: str = "ZmFrZS1zZi1jbGllbnQtaWQ",
         now: datetime = START,
     ) -> None:
@@ -262,10 +262,14 @@ class SuccessFactorsFake(FakeServer):
         ]
         if entity in EFFECTIVE_DATED:
             window = _window(params, today)
-            rows = [(p, r) for p, r in rows if r["startDate"] <= window[1] and (r["endDate"] or END_OF_TIME) >= window[0]]
+            rows = [
+                (p, r) for p, r in rows if r["startDate"] <= window[1] and (r["endDate"] or END_OF_TIME) >= window[0]
+            ]
         if entity == "User" and "status" not in (params.get("$filter") or ""):
             rows = [(p, r) for p, r in rows if r["status"] in _ACTIVE_USERS]
-        chosen = sorted(((p, r) for p, r in rows if predicate(r)), key=lambda pr: tuple(str(pr[1][k]) for k in KEYS[entity]))
+        chosen = sorted(
+            ((p, r) for p, r in rows if predicate(r)), key=lambda pr: tuple(str(pr[1][k]) for k in KEYS[entity])
+        )
         select, expand = _shape(entity, params)
         return [self._render(entity, person, row, select, expand, params) for person, row in chosen]
 
@@ -273,9 +277,10 @@ class SuccessFactorsFake(FakeServer):
         self, entity: str, person: SfPerson, row: dict[str, Any], select: set[str] | None,
         expand: dict[str, set[str] | None], params: dict[str, str],
     ) -> dict[str, Any]:  # fmt: skip
-        keys = ",".join(f"{k}='{row[k]}'" if SCHEMA[entity][k] == "Edm.String" else f"{k}={edm_json(row[k], SCHEMA[entity][k])}"
-                        for k in KEYS[entity])  # fmt: skip
-        out: dict[str, Any] = {"__metadata": {"uri": f"https://fake.sf{ROOT}{entity}({keys})", "type": f"SFOData.{entity}"}}
+        keys = ",".join(_key_literal(k, row[k], SCHEMA[entity][k]) for k in KEYS[entity])
+        out: dict[str, Any] = {
+            "__metadata": {"uri": f"https://fake.sf{ROOT}{entity}({keys})", "type": f"SFOData.{entity}"}
+        }
         for name, edm_type in SCHEMA[entity].items():
             if select is None or name in select:
                 out[name] = edm_json(row[name], edm_type)
@@ -284,7 +289,9 @@ class SuccessFactorsFake(FakeServer):
                 related = person.records(self.today, {})[target]
                 if target in EFFECTIVE_DATED:
                     window = _window(params, self.today)
-                    related = [r for r in related if r["startDate"] <= window[1] and (r["endDate"] or END_OF_TIME) >= window[0]]
+                    related = [
+                        r for r in related if r["startDate"] <= window[1] and (r["endDate"] or END_OF_TIME) >= window[0]
+                    ]
                 fields = expand[nav]
                 out[nav] = {"results": [
                     {"__metadata": {"type": f"SFOData.{target}"},
@@ -298,7 +305,7 @@ class SuccessFactorsFake(FakeServer):
     def _first_page(self, request: httpx.Request, entity: str, params: dict[str, str]) -> httpx.Response:
         rows = self._rows(entity, params)
         count = len(rows)
-        skip, top = _int(params, "$skip", 0), _int(params, "$top", None)
+        skip, top = _int(params, "$skip", 0) or 0, _int(params, "$top", None)
         rows = rows[skip:] if top is None else rows[skip : skip + top]
         size = min(_int(params, "customPageSize", MAX_PAGE) or MAX_PAGE, MAX_PAGE)
         query = {k: v for k, v in params.items() if k not in ("$skip", "$top", "$inlinecount", "$skiptoken")}
@@ -331,6 +338,14 @@ class SuccessFactorsFake(FakeServer):
             query = urlencode({**snapshot.query, "$skiptoken": token})
             data["__next"] = f"{request.url.scheme}://{request.url.netloc.decode()}{ROOT}{entity}?{query}"
         return data
+
+
+def _key_literal(name: str, value: Any, edm_type: str) -> str:
+    if edm_type == "Edm.String":
+        return f"{name}='{value}'"
+    if edm_type == "Edm.DateTime":
+        return f"{name}=datetime'{value.isoformat()}T00:00:00'"
+    return f"{name}={value}L" if edm_type == "Edm.Int64" else f"{name}={value}"
 
 
 def _int(params: dict[str, str], name: str, default: int | None) -> int | None:
@@ -383,7 +398,9 @@ def _shape(entity: str, params: dict[str, str]) -> tuple[set[str] | None, dict[s
             if head not in expand:
                 raise ODataError(400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]{head} is selected but not expanded")
             if tail not in SCHEMA[navs[head][0]]:
-                raise ODataError(400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid property names: {navs[head][0]}/{tail}")
+                raise ODataError(
+                    400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid property names: {navs[head][0]}/{tail}"
+                )
             picked.setdefault(head, set()).add(tail)
         elif head in navs:
             picked.setdefault(head, set())
@@ -392,4 +409,3 @@ def _shape(entity: str, params: dict[str, str]) -> tuple[set[str] | None, dict[s
         else:
             raise ODataError(400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid property names: {entity}/{head}")
     return select, {nav: (picked.get(nav) or None) for nav in expand}
-
