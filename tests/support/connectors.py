@@ -17,6 +17,9 @@ from enrolsync.connectors.hibob.fake.server import HiBobFake
 from enrolsync.connectors.personio.config import PersonioConfig
 from enrolsync.connectors.personio.fake import PersonioFake
 from enrolsync.connectors.personio.fake.company import COST_CENTRE_ATTRIBUTE, USERNAME_ATTRIBUTE
+from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
+from enrolsync.connectors.successfactors.fake import SuccessFactorsFake
+from enrolsync.connectors.successfactors.fake.saml import signing_key
 
 T = TypeVar("T")
 
@@ -102,12 +105,9 @@ def personio_config(fake: PersonioFake, **overrides: Any) -> PersonioConfig:
 # --- SuccessFactors --------------------------------------------------------------------------------------------
 
 
-def successfactors_config(fake: Any, **overrides: Any) -> Any:
+def successfactors_config(fake: SuccessFactorsFake, **overrides: Any) -> SuccessFactorsConfig:
     """The config that reaches the SuccessFactors `fake` with a SAML-signing OAuth client, in pages of `PAGE_SIZE`
     (`auth="basic"` in `overrides` switches to `api_user@company_id` and the password)."""
-    from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
-    from enrolsync.connectors.successfactors.fake.saml import signing_key
-
     options: dict[str, Any] = {
         "base_url": "https://api4.successfactors.test/odata/v2/",
         "company_id": fake.company_id,

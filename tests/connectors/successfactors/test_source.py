@@ -223,3 +223,11 @@ async def test_a_next_link_to_another_host_is_not_followed(
 
 def test_config_is_the_tenant_and_its_codes(config: SuccessFactorsConfig) -> None:
     assert config.leave_statuses == ("U", "P", "S", "F") and "T" in config.terminated_statuses
+
+
+async def test_an_id_with_a_quote_is_a_literal_not_filter_syntax(
+    source: SuccessFactorsSource, fake: SuccessFactorsFake
+) -> None:
+    pages = await collect(source.read_people(["120' or personIdExternal ne '0"]))
+    assert [p for page in pages for p in page.items] == []
+    assert [r for page in pages for r in page.removed] == ["120' or personIdExternal ne '0"]
