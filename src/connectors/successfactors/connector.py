@@ -180,11 +180,15 @@ class SuccessFactorsSource:
         person_ids, user_ids, now = await self._changed(since, as_of)
         person_ids |= set((await self._person_ids(user_ids)).values())
         final = encode_cursor(Checkpoint(since=format_instant(now), as_of=now.date().isoformat()))
-        pages = [page async for page in self.read_people(sorted(person_ids))] or [Page[Person](items=())]
-        for number, page in enumerate(pages, start=1):
-            # A read cut short resumes from the same `since`: what it re-reads is applied idempotently. Removed
-            # ids are dropped: an id a change names but no employment has is not a person of ours.
-            yield Page(items=page.items, checkpoint=final if number == len(pages) else encode_cursor(resume))
+        # One page held back, so the last carries the final checkpoint; a read cut short resumes from the same
+        # `since` (what it re-reads is applied idempotently). Removed ids are dropped: an id a change names but
+        # no employment has is not a person of ours.
+        held: Page[Person] = Page(items=())
+        async for page in self.read_people(sorted(person_ids)):
+            if held.items:
+                yield Page(items=held.items, checkpoint=encode_cursor(resume))
+            held = page
+        yield Page(items=held.items, checkpoint=final)
 
     async def _changed(self, since: datetime, as_of: date) -> tuple[set[str], set[str], datetime]:
         """Person ids and user ids named by records modified after `since` (the server's `Date` at the last read,

@@ -22,11 +22,11 @@ from enrolsync.connectors.successfactors.mapping import (
 
 TODAY = date(2025, 6, 2)
 CONFIG = SuccessFactorsConfig(
-    base_url="https://api4.successfactors.com/odata/v2/",  # type: ignore[arg-type]
+    base_url="https://api4.successfactors.com/odata/v2/",
     company_id="ACME",
     auth="basic",
     api_user="sfapi",
-    password="x",  # type: ignore[arg-type]
+    password="x",
 )
 
 

@@ -81,6 +81,7 @@ class SuccessFactorsFake(FakeServer):
         self._purged: set[str] = set()
         self._snapshots: dict[str, tuple[_Snapshot, int]] = {}
         self._page_fault: str | None = None
+        self._origin = "https://api4.successfactors.com"  # the host `__metadata` URIs name: the one asked
 
     @classmethod
     def seeded(cls, n: int, seed: int = 0, *, now: datetime = START, **options: Any) -> SuccessFactorsFake:
@@ -279,7 +280,7 @@ class SuccessFactorsFake(FakeServer):
     ) -> dict[str, Any]:  # fmt: skip
         keys = ",".join(_key_literal(k, row[k], SCHEMA[entity][k]) for k in KEYS[entity])
         out: dict[str, Any] = {
-            "__metadata": {"uri": f"https://fake.sf{ROOT}{entity}({keys})", "type": f"SFOData.{entity}"}
+            "__metadata": {"uri": f"{self._origin}{ROOT}{entity}({keys})", "type": f"SFOData.{entity}"}
         }
         for name, edm_type in SCHEMA[entity].items():
             if select is None or name in select:
@@ -299,10 +300,11 @@ class SuccessFactorsFake(FakeServer):
                     for r in related
                 ]}  # fmt: skip
             elif select is None:
-                out[nav] = {"__deferred": {"uri": f"https://fake.sf{ROOT}{entity}({keys})/{nav}"}}
+                out[nav] = {"__deferred": {"uri": f"{self._origin}{ROOT}{entity}({keys})/{nav}"}}
         return out
 
     def _first_page(self, request: httpx.Request, entity: str, params: dict[str, str]) -> httpx.Response:
+        self._origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         rows = self._rows(entity, params)
         count = len(rows)
         skip, top = _int(params, "$skip", 0) or 0, _int(params, "$top", None)
