@@ -103,6 +103,10 @@ class SuccessFactorsFake(FakeServer):
         self.now += timedelta(seconds=seconds)
         return self.now
 
+    def revoke_tokens(self) -> None:
+        """Every bearer token issued so far stops working (as when the OAuth client's tokens are revoked)."""
+        self._tokens.clear()
+
     def repeat_next_page(self) -> None:
         """The next `__next` link points at the page just served again (with a fresh token)."""
         self._page_fault = "repeat"
