@@ -231,3 +231,13 @@ async def test_an_id_with_a_quote_is_a_literal_not_filter_syntax(
     pages = await collect(source.read_people(["120' or personIdExternal ne '0"]))
     assert [p for page in pages for p in page.items] == []
     assert [r for page in pages for r in page.removed] == ["120' or personIdExternal ne '0"]
+
+
+async def test_a_revoked_token_is_replaced_once_and_the_request_replayed(
+    source: SuccessFactorsSource, fake: SuccessFactorsFake
+) -> None:
+    assert (await source.check()).ok
+    fake.revoke_tokens()
+    people, _ = await read(source)
+    assert set(people) == fake.hr_ids()
+    assert len(token_requests(fake)) == 2
