@@ -81,25 +81,33 @@ class SuccessFactorsSource:
         self._managers: dict[str, str] = {}  # userId -> personIdExternal, learnt while reading
 
     async def check(self) -> CheckResult:
-        """Authenticate and read one user and one employment. Refused credentials or a missing permission give
-        `ok=False` naming what SuccessFactors said."""
+        """Authenticate, then read one record of each entity a read needs, as a read asks for it. Refused
+        credentials give `ok=False` naming the way of signing in; a refused entity names the permission to grant;
+        both carry SuccessFactors' own message."""
+        how = "the SAML assertion or OAuth client" if self._config.auth == "oauth_saml" else "user@company and password"
         try:
             await self._client.probe()
-            await self._client.records("EmpEmployment", {"$top": "1", "$select": "personIdExternal,userId"},
-                                       key=_employment_key)  # fmt: skip
         except AuthError as exc:
-            how = (
-                "the SAML assertion or OAuth client"
-                if self._config.auth == "oauth_saml"
-                else "user@company and password"
-            )
-            return CheckResult(
-                ok=False,
-                detail=f"SuccessFactors refused {how}, or the API user lacks a permission (User, Employee Central "
-                f"API): {exc}",
-            )
+            if exc.status == 403:  # signed in, not allowed
+                return CheckResult(ok=False, detail=f"SuccessFactors refused reading User: grant the API user "
+                                   f"User Account OData API: {exc}")  # fmt: skip
+            return CheckResult(ok=False, detail=f"SuccessFactors refused {how}: {exc}")
         except ConnectorError as exc:
             return CheckResult(ok=False, detail=f"SuccessFactors check failed: {exc}")
+        today = await self._today()
+        probes = (
+            ("EmpEmployment", self._employment_params(today), "Employee Central HRIS OData API, Job Information"),
+            ("PerPerson", {**self._person_params(), "$top": "1"}, "Personal Information and Email Information"),
+        )
+        for entity, params, permission in probes:
+            try:
+                await self._client.records(entity, {**params, "$top": "1"}, key=_record_key(entity))
+            except AuthError as exc:
+                return CheckResult(
+                    ok=False, detail=f"SuccessFactors refused reading {entity}: grant the API user {permission}: {exc}"
+                )
+            except ConnectorError as exc:
+                return CheckResult(ok=False, detail=f"SuccessFactors check failed reading {entity}: {exc}")
         return CheckResult(ok=True, detail="SuccessFactors reachable; credentials and read permissions accepted")
 
     def read_persons(self, since: Cursor | None) -> AsyncIterator[Page[Person]]:
@@ -151,6 +159,13 @@ class SuccessFactorsSource:
         if where:
             params["$filter"] = where
         return params
+
+    @staticmethod
+    def _person_params() -> dict[str, str]:
+        personal = ("startDate", "endDate", "firstName", "lastName", "preferredName")
+        select = ["personIdExternal", *(f"personalInfoNav/{f}" for f in personal)]
+        select += ["emailNav/emailAddress", "emailNav/isPrimary"]
+        return {"$select": ",".join(select), "$expand": "personalInfoNav,emailNav"}
 
     async def _read_full(self, resume: Checkpoint | None) -> AsyncIterator[Page[Person]]:
         started = parse_instant(resume.started) if resume else None
@@ -244,11 +259,7 @@ class SuccessFactorsSource:
         users = await self._by_id("User", "userId", user_ids, {
             "$select": "userId,username,firstName,lastName,email,status,empId",
         }, extra=any_of("status", USER_STATUSES))  # fmt: skip
-        persons = await self._by_id("PerPerson", "personIdExternal", person_ids, {
-            "$select": "personIdExternal,personalInfoNav/startDate,personalInfoNav/endDate,personalInfoNav/firstName,"
-                       "personalInfoNav/lastName,personalInfoNav/preferredName,emailNav/emailAddress,emailNav/isPrimary",
-            "$expand": "personalInfoNav,emailNav",
-        })  # fmt: skip
+        persons = await self._by_id("PerPerson", "personIdExternal", person_ids, self._person_params())
         managers = {m for r in employments for j in nested(r, "jobInfoNav") if (m := text(j.get("managerId")))}
         await self._person_ids(managers - {"NO_MANAGER"})
         today = (self._client.last_server_time or datetime.now(UTC)).date()

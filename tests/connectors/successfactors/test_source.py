@@ -196,9 +196,10 @@ async def test_throttling_waits_as_sap_advises(
 
 async def test_sf_error_text_is_the_reason(source: SuccessFactorsSource, fake: SuccessFactorsFake) -> None:
     body = b'{"error":{"code":"COE_GENERAL_FORBIDDEN","message":{"lang":"en-US","value":"[COE0020]No permission"}}}'
-    fake.fail_next(1, status=403, body=body, when=lambda r: "/oauth/" not in r.url.path)
+    fake.fail_next(1, status=403, body=body, when=lambda r: r.url.path.endswith("/PerPerson"))
     result = await source.check()
     assert not result.ok and "[COE0020]No permission" in result.detail
+    assert "refused reading PerPerson: grant the API user Personal Information" in result.detail
 
 
 async def test_a_cursor_it_did_not_make_is_refused(source: SuccessFactorsSource) -> None:
