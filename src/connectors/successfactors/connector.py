@@ -24,6 +24,7 @@ from enrolsync.connectors.successfactors.mapping import (
     changed_after,
     decode_cursor,
     encode_cursor,
+    is_main,
     midnight,
     nested,
     text,
@@ -263,15 +264,15 @@ class SuccessFactorsSource:
         managers = {m for r in employments for j in nested(r, "jobInfoNav") if (m := text(j.get("managerId")))}
         await self._person_ids(managers - {"NO_MANAGER"})
         today = (self._client.last_server_time or datetime.now(UTC)).date()
-        out: list[Person] = []
+        out: dict[str, Person] = {}
         for record in employments:
             bundle = Bundle(
                 record, users.get(str(record.get("userId"))), persons.get(str(record.get("personIdExternal")))
             )
             found = to_person(bundle, self._config, today=today, managers=self._managers)
-            if found is not None:
-                out.append(found)
-        return out
+            if found is not None and (found.hr_id not in out or is_main(found, over=out[found.hr_id])):
+                out[found.hr_id] = found
+        return list(out.values())
 
     async def _by_id(
         self, entity: str, prop: str, ids: list[str], params: Mapping[str, str], extra: str | None = None

@@ -173,6 +173,13 @@ def to_person(
     )
 
 
+def is_main(candidate: Person, *, over: Person) -> bool:
+    """Whether `candidate` is a person's main employment rather than `over` (two employments of one person, e.g. a
+    global assignment, read together): one not terminated wins, then the later hire."""
+    rank = (candidate.status is not PersonStatus.TERMINATED, candidate.hire_date or date.min)
+    return rank > (over.status is not PersonStatus.TERMINATED, over.hire_date or date.min)
+
+
 def encode_cursor(checkpoint: Checkpoint) -> Cursor:
     return Cursor(checkpoint.model_dump_json(exclude_defaults=True))
 

@@ -15,6 +15,7 @@ from enrolsync.connectors.successfactors.mapping import (
     edm_date,
     edm_instant,
     in_force,
+    is_main,
     literal,
     person_status,
     to_person,
@@ -123,3 +124,14 @@ def test_names_come_from_the_personal_record_in_force_and_the_primary_email() ->
     person = to_person(Bundle(employment(job(date(2020, 1, 6))), user, person_record), CONFIG, today=TODAY, managers={})
     assert person is not None
     assert (person.given_name, person.family_name, person.work_email) == ("Kate", "New", "kate@acme.example")
+
+
+def test_of_two_employments_the_one_not_ended_then_the_later_is_main() -> None:
+    home = to_person(Bundle(employment(job(date(2020, 1, 6))), None, None), CONFIG, today=TODAY, managers={})
+    record = {**employment(job(date(2024, 2, 1), "T"), end=date(2024, 1, 31)), "userId": "U2"}
+    ended = to_person(Bundle(record, None, None), CONFIG, today=TODAY, managers={})
+    later = to_person(Bundle({**employment(job(date(2024, 3, 1))), "startDate": ms(date(2024, 3, 1))}, None, None),
+                      CONFIG, today=TODAY, managers={})  # fmt: skip
+    assert home is not None and ended is not None and later is not None
+    assert is_main(home, over=ended) and not is_main(ended, over=home)
+    assert is_main(later, over=home) and not is_main(home, over=later)
