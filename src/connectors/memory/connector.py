@@ -129,6 +129,7 @@ class MemoryTarget:
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
+                Capability.HARD_DELETE,
             }
         ),
         batch_limits={OpKind.CREATE_USER: 50, OpKind.ENROL: 100},
@@ -200,7 +201,7 @@ class MemoryTarget:
         lms = self._lms()  # a whole-call failure (auth, injected outage) raises before any op
 
         async def one(op: Op) -> OpResult:
-            if op.kind is not OpKind.CREATE_USER and op.account_id not in lms.accounts:
+            if op.kind not in (OpKind.CREATE_USER, OpKind.DELETE_USER) and op.account_id not in lms.accounts:
                 raise NotFound("account not found", status=404)
             return apply_op(lms, op)
 

@@ -30,7 +30,8 @@ class UnmatchedPolicy(StrEnum):
 class LeaverPolicy(StrEnum):
     """A linked account whose person left (terminated) or vanished from the HR system.
 
-    `DELETE` plans a deactivation until the op vocabulary has a delete op (it also needs `HARD_DELETE`).
+    `DELETE` deletes the account (`DeleteUser`, on targets declaring `HARD_DELETE`; refused with 422 elsewhere),
+    and with it, on most LMSs, the person's training records; deletions count against the deletion guard.
     """
 
     DEACTIVATE = "deactivate"

@@ -265,7 +265,7 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     rows: list[tuple[int, str, str, dict[str, Any]]] = []
     for seq, op in summary.order.number(op for ops in planned.values() for op in ops):
         rows.append((seq, op.hr_id, op.kind.value, op.model_dump(mode="json")))
-        if op.kind is OpKind.DEACTIVATE_USER:
+        if op.kind in (OpKind.DEACTIVATE_USER, OpKind.DELETE_USER):
             summary.deactivated.append(op.hr_id)
     summary.ops += len(rows)
     await ledger.add_ops(chunk.session, run_id=chunk.ctx.run_id, ops=rows)
