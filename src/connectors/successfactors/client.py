@@ -148,13 +148,15 @@ class SuccessFactorsClient:
     ) -> AsyncIterator[ODataPage]:  # fmt: skip
         """An entity's records page by page, from the first page or from a `__next` URL of an earlier read (with
         the records it had `seen` of `total`). Raises `PermanentError` when a page is repeated or skipped."""
+        # `__count` counts the whole result, not a `$top`/`$skip` slice: only a whole result can be checked, and
+        # only a whole result is paged by snapshot.
+        whole = "$top" not in params and "$skip" not in params
         if resume:
             first = self._get(str(same_origin(self._http.base_url, resume)))
         else:
-            first = self._get(entity, {**params, "$inlinecount": "allpages", "paging": "snapshot"})
+            paging = {"$inlinecount": "allpages", **({"paging": "snapshot"} if whole else {})}
+            first = self._get(entity, {**params, **paging})
         keys: set[str] = set()
-        # `__count` counts the whole result, not the `$top`/`$skip` slice: only a whole result can be checked.
-        whole = "$top" not in params and "$skip" not in params
         async for response, items in paginate(self._send, first, _NextLink(), _extract):
             page: Results = items[0]
             total = total if page.count is None or not whole else _count(page.count)

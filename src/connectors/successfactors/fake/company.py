@@ -103,7 +103,7 @@ class SfPerson:
         """`t` active, `f` inactive: EC deactivates the user the day after the termination date."""
         return "f" if self.end is not None and self.end < today else "t"
 
-    def records(self, today: date, user_ids: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    def records(self, today: date) -> dict[str, list[dict[str, Any]]]:
         """This person's rows of each entity, as plain values (dates, datetimes) keyed by EC property names."""
         current = self.job_on(today) or self.jobs[-1]
         personal = {

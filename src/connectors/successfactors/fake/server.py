@@ -263,7 +263,7 @@ class SuccessFactorsFake(FakeServer):
             (person, row)
             for hr_id, person in self._people.items()
             if hr_id not in self._purged
-            for row in person.records(today, {})[entity]
+            for row in person.records(today)[entity]
         ]
         if entity in EFFECTIVE_DATED:
             window = _window(params, today)
@@ -291,7 +291,7 @@ class SuccessFactorsFake(FakeServer):
                 out[name] = edm_json(row[name], edm_type)
         for nav, (target, _many) in NAVIGATION.get(entity, {}).items():
             if nav in expand:
-                related = person.records(self.today, {})[target]
+                related = person.records(self.today)[target]
                 if target in EFFECTIVE_DATED:
                     window = _window(params, self.today)
                     related = [
