@@ -38,6 +38,7 @@ from enrolsync.connectors.successfactors.fake.company import (
     from_employee,
 )
 from enrolsync.connectors.successfactors.fake.odata import ODataError, edm_json, parse_filter
+from enrolsync.connectors.successfactors.fake.query import int_param, key_literal, shape, window
 from enrolsync.connectors.testing.company import Employee, generate_people
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
@@ -266,23 +267,23 @@ class SuccessFactorsFake(FakeServer):
             for row in person.records(today)[entity]
         ]
         if entity in EFFECTIVE_DATED:
-            window = _window(params, today)
+            span = window(params, today)
             rows = [
-                (p, r) for p, r in rows if r["startDate"] <= window[1] and (r["endDate"] or END_OF_TIME) >= window[0]
+                (p, r) for p, r in rows if r["startDate"] <= span[1] and (r["endDate"] or END_OF_TIME) >= span[0]
             ]
         if entity == "User" and "status" not in (params.get("$filter") or ""):
             rows = [(p, r) for p, r in rows if r["status"] in _ACTIVE_USERS]
         chosen = sorted(
             ((p, r) for p, r in rows if predicate(r)), key=lambda pr: tuple(str(pr[1][k]) for k in KEYS[entity])
         )
-        select, expand = _shape(entity, params)
+        select, expand = shape(entity, params)
         return [self._render(entity, person, row, select, expand, params) for person, row in chosen]
 
     def _render(
         self, entity: str, person: SfPerson, row: dict[str, Any], select: set[str] | None,
         expand: dict[str, set[str] | None], params: dict[str, str],
     ) -> dict[str, Any]:  # fmt: skip
-        keys = ",".join(_key_literal(k, row[k], SCHEMA[entity][k]) for k in KEYS[entity])
+        keys = ",".join(key_literal(k, row[k], SCHEMA[entity][k]) for k in KEYS[entity])
         out: dict[str, Any] = {
             "__metadata": {"uri": f"{self._origin}{ROOT}{entity}({keys})", "type": f"SFOData.{entity}"}
         }
@@ -293,9 +294,9 @@ class SuccessFactorsFake(FakeServer):
             if nav in expand:
                 related = person.records(self.today)[target]
                 if target in EFFECTIVE_DATED:
-                    window = _window(params, self.today)
+                    span = window(params, self.today)
                     related = [
-                        r for r in related if r["startDate"] <= window[1] and (r["endDate"] or END_OF_TIME) >= window[0]
+                        r for r in related if r["startDate"] <= span[1] and (r["endDate"] or END_OF_TIME) >= span[0]
                     ]
                 fields = expand[nav]
                 out[nav] = {"results": [
@@ -311,9 +312,9 @@ class SuccessFactorsFake(FakeServer):
         self._origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         rows = self._rows(entity, params)
         count = len(rows)
-        skip, top = _int(params, "$skip", 0) or 0, _int(params, "$top", None)
+        skip, top = int_param(params, "$skip", 0) or 0, int_param(params, "$top", None)
         rows = rows[skip:] if top is None else rows[skip : skip + top]
-        size = min(_int(params, "customPageSize", MAX_PAGE) or MAX_PAGE, MAX_PAGE)
+        size = min(int_param(params, "customPageSize", MAX_PAGE) or MAX_PAGE, MAX_PAGE)
         query = {k: v for k, v in params.items() if k not in ("$skip", "$top", "$inlinecount", "$skiptoken")}
         snapshot = _Snapshot(rows, size, query)
         data = self._page(request, entity, snapshot, 0)
@@ -344,74 +345,3 @@ class SuccessFactorsFake(FakeServer):
             query = urlencode({**snapshot.query, "$skiptoken": token})
             data["__next"] = f"{request.url.scheme}://{request.url.netloc.decode()}{ROOT}{entity}?{query}"
         return data
-
-
-def _key_literal(name: str, value: Any, edm_type: str) -> str:
-    if edm_type == "Edm.String":
-        return f"{name}='{value}'"
-    if edm_type == "Edm.DateTime":
-        return f"{name}=datetime'{value.isoformat()}T00:00:00'"
-    return f"{name}={value}L" if edm_type == "Edm.Int64" else f"{name}={value}"
-
-
-def _int(params: dict[str, str], name: str, default: int | None) -> int | None:
-    if name not in params:
-        return default
-    try:
-        value = int(params[name])
-    except ValueError:
-        raise ODataError(400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]{name} must be an integer") from None
-    if value < 0:
-        raise ODataError(400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]{name} must not be negative")
-    return value
-
-
-def _day(params: dict[str, str], name: str) -> date | None:
-    if name not in params:
-        return None
-    try:
-        return date.fromisoformat(params[name])
-    except ValueError:
-        raise ODataError(400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]{name} must be yyyy-MM-dd") from None
-
-
-def _window(params: dict[str, str], today: date) -> tuple[date, date]:
-    """Effective dating: `fromDate`/`toDate` give every segment overlapping the range, otherwise `asOfDate`
-    (default today) gives the one segment in force that day."""
-    start, end = _day(params, "fromDate"), _day(params, "toDate")
-    if start is not None or end is not None:
-        return start or date(1900, 1, 1), end or END_OF_TIME
-    day = _day(params, "asOfDate") or today
-    return day, day
-
-
-def _shape(entity: str, params: dict[str, str]) -> tuple[set[str] | None, dict[str, set[str] | None]]:
-    """Which properties to serve (`$select`, None for all) and which navigations to expand, with their fields."""
-    navs = NAVIGATION.get(entity, {})
-    expand: dict[str, set[str] | None] = {}
-    for name in filter(None, (part.strip() for part in params.get("$expand", "").split(","))):
-        if name not in navs:
-            raise ODataError(400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid navigation property: {entity}/{name}")
-        expand[name] = None
-    raw = params.get("$select")
-    if raw is None:
-        return None, expand
-    select: set[str] = set()
-    picked: dict[str, set[str]] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        head, _, tail = item.partition("/")
-        if tail:
-            if head not in expand:
-                raise ODataError(400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]{head} is selected but not expanded")
-            if tail not in SCHEMA[navs[head][0]]:
-                raise ODataError(
-                    400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid property names: {navs[head][0]}/{tail}"
-                )
-            picked.setdefault(head, set()).add(tail)
-        elif head in navs:
-            picked.setdefault(head, set())
-        elif head in SCHEMA[entity]:
-            select.add(head)
-        else:
-            raise ODataError(400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid property names: {entity}/{head}")
-    return select, {nav: (picked.get(nav) or None) for nav in expand}
