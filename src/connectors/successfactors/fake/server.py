@@ -268,9 +268,7 @@ class SuccessFactorsFake(FakeServer):
         ]
         if entity in EFFECTIVE_DATED:
             span = window(params, today)
-            rows = [
-                (p, r) for p, r in rows if r["startDate"] <= span[1] and (r["endDate"] or END_OF_TIME) >= span[0]
-            ]
+            rows = [(p, r) for p, r in rows if r["startDate"] <= span[1] and (r["endDate"] or END_OF_TIME) >= span[0]]
         if entity == "User" and "status" not in (params.get("$filter") or ""):
             rows = [(p, r) for p, r in rows if r["status"] in _ACTIVE_USERS]
         chosen = sorted(
