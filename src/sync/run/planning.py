@@ -45,6 +45,7 @@ LISTED = 200  # hr_ids a run lists at most (the count beside them is exact)
 class PlanSummary:
     ops: int = 0
     invalid: int = 0
+    rejected: int = 0
     awaiting_start: int = 0
     kept_started: int = 0
     drift: Counter[str] = field(default_factory=Counter)
@@ -63,7 +64,7 @@ class PlanSummary:
         - `kept_started`: unenrolments not planned because the learner had started the course.
         """
         return {
-            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted)},
+            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted), "rejected": self.rejected},
             "drift": dict(sorted(self.drift.items())),
             "awaiting_start": self.awaiting_start,
             "kept_started": self.kept_started,
@@ -285,9 +286,9 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
     """
     org = await read_org(rt, ctx)
-    gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
+    gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
-    summary = PlanSummary()
+    summary = PlanSummary(rejected=read.rejected_count)
     async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))

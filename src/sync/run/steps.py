@@ -103,6 +103,7 @@ async def plan(rt: Runtime, run_id: str) -> None:
         # One commit: a run marked planned always has the guard's verdict on the plan it holds.
         summary.record(run)
         run.cursor, run.planned = read.cursor, True
+        run.rejected = read.rejected
         session.add(run)
         await session.commit()
     log.info("planned", run_id=run_id, ops=summary.ops, invalid=summary.invalid, conflicts=len(summary.conflicted))
