@@ -21,6 +21,9 @@ from enrolsync.connectors.csv.config import CsvConfig
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound, PermanentError, TransientError
 
 PATTERN_CHARS = frozenset("*?[")
+# asyncssh pipelines reads: up to IN_FLIGHT blocks of BLOCK bytes are requested ahead. Its defaults (128 requests
+# of up to 256 KiB) buffer a whole export of several MB in memory; 16 x 64 KiB keeps at most 1 MiB in flight.
+BLOCK, IN_FLIGHT = 64 * 1024, 16
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,9 @@ async def download(config: CsvConfig, local: Path) -> RemoteFile:
             if remote.size > cap:
                 raise Invalid(f"the export is {remote.size} bytes, over max_file_bytes ({cap}): refused")
             try:
-                await sftp.get(remote.path, str(local), progress_handler=watch)
+                await sftp.get(
+                    remote.path, str(local), block_size=BLOCK, max_requests=IN_FLIGHT, progress_handler=watch
+                )
             except TooLarge:
                 raise Invalid(f"the export grew past max_file_bytes ({cap}) while it was read: refused") from None
     return remote

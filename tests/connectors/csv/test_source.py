@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import tracemalloc
 from collections.abc import Callable
 from datetime import date
 from importlib.metadata import entry_points
@@ -292,3 +294,76 @@ def test_key_is_the_entry_point_name() -> None:
 def test_secrets_stay_out_of_the_config_dump(config: CsvConfig) -> None:
     assert isinstance(config.private_key, SecretStr)
     assert "PRIVATE KEY" not in repr(config) and "PRIVATE KEY" not in str(config.model_dump())
+
+
+async def test_pinned_key_and_known_hosts_together_trust_both(
+    server: SftpExportServer,
+    make_config,
+    connect,  # type: ignore[no-untyped-def]
+) -> None:
+    server.write("exports/people.csv", export(IDS))
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    pinned_other = connect(make_config(host_key=other, known_hosts=server.known_hosts_line))
+    known_other = connect(make_config(known_hosts=f"[127.0.0.1]:{server.port} {other}"))
+
+    assert (await pinned_other.check()).ok, "the known_hosts line trusts the server"
+    assert (await known_other.check()).ok, "the pinned key trusts the server"
+
+
+async def test_an_encrypted_key_with_its_passphrase(
+    server: SftpExportServer,
+    make_config,
+    connect,
+    client_key: asyncssh.SSHKey,  # type: ignore[no-untyped-def]
+) -> None:
+    server.write("exports/people.csv", export(IDS))
+    # OpenSSH's format, as `ssh-keygen` writes it (bcrypt KDF; 50 rounds, the fewest bcrypt takes without a warning, to keep the test quick).
+    locked = client_key.export_private_key(passphrase="key-passphrase-61", rounds=50).decode()
+
+    assert (await connect(make_config(private_key=locked, private_key_passphrase="key-passphrase-61")).check()).ok
+    wrong = await connect(make_config(private_key=locked, private_key_passphrase="wrong")).check()
+    assert not wrong.ok and "private_key could not be read" in wrong.detail
+    with pytest.raises(Invalid, match="private_key could not be read"):
+        await read(connect(make_config(private_key=locked, private_key_passphrase="wrong")))
+
+
+async def test_no_secret_reaches_the_logs(
+    server: SftpExportServer,
+    make_config,
+    connect,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    server.write("exports/people.csv", export(IDS))
+    caplog.set_level(logging.DEBUG)
+    config = make_config(username="hr-pw", private_key=None, password="leaky-password-8d2c")
+
+    with pytest.raises(AuthError):
+        await read(connect(config))
+
+    assert "leaky-password-8d2c" not in caplog.text
+    assert caplog.records, "asyncssh logged the attempt (so the check above looked at something)"
+
+
+async def test_a_large_file_is_streamed_not_held(
+    server: SftpExportServer,
+    make_config,
+    connect,  # type: ignore[no-untyped-def]
+) -> None:
+    # Few people with long cells: the file is large while what a read must remember (one line number per hr_id)
+    # stays small, so a copy of the file held anywhere (transfer buffers, a read-all) shows in the peak.
+    ids = [str(n) for n in range(1, 4_001)]
+    padding = "x" * 1_500
+    lines = [HEADER, *(row(i).replace(f"CC-{i}", f"CC-{i}-{padding}") for i in ids)]
+    size = server.write("exports/people.csv", "\n".join(lines) + "\n").stat().st_size
+    source = connect(make_config(page_size=200))
+    count = 0
+    tracemalloc.start()
+    try:
+        async for page in source.read_persons(None):
+            count += len(page.items)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert count == len(ids)
+    assert size > 6_000_000 and peak < size / 2, f"peak {peak} bytes while reading {size} bytes"
