@@ -54,16 +54,14 @@ class TestCsvContract(SourceContract):
         return drop_last
 
     @pytest.fixture
-    async def connector(  # type: ignore[override]
+    async def connector(
         self, config: CsvConfig, fake: SftpExportServer, clock: FakeClock
     ) -> AsyncIterator[SourceConnector]:
         async with httpx.AsyncClient() as http:
             yield CsvSource(config, http, retry=ReadRetry(attempts=4, clock=clock))
 
     @pytest.fixture
-    async def bad_connector(  # type: ignore[override]
-        self, bad_config: CsvConfig, fake: SftpExportServer
-    ) -> AsyncIterator[SourceConnector]:
+    async def bad_connector(self, bad_config: CsvConfig, fake: SftpExportServer) -> AsyncIterator[SourceConnector]:
         async with httpx.AsyncClient() as http:
             yield CsvSource(bad_config, http, retry=ReadRetry(attempts=2, clock=FakeClock()))
 

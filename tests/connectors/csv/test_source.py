@@ -19,9 +19,12 @@ from enrolsync.connectors.csv.config import CsvConfig
 from enrolsync.connectors.csv.fake import SftpExportServer
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound, PermanentError, TransientError
 from enrolsync.connectors.model import Page, Person, PersonStatus, Rejected
+from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.csv_exports import HEADER, PASSWORD, export, row
 
 IDS = [str(100 + i) for i in range(8)]
+Config = Callable[..., CsvConfig]
+Connect = Callable[[CsvConfig], CsvSource]
 
 
 async def read(source: CsvSource, since: str | None = None) -> tuple[list[Person], list[Rejected], list[Page[Person]]]:
@@ -45,7 +48,7 @@ async def test_reads_everyone_in_pages_with_the_mapped_fields(server: SftpExport
     assert set(server.logins) == {("hr-export", "publickey", True)}, "one key login (asyncssh asks twice per key)"
 
 
-async def test_password_login(server: SftpExportServer, make_config: Callable[..., CsvConfig], connect) -> None:  # type: ignore[no-untyped-def]
+async def test_password_login(server: SftpExportServer, make_config: Config, connect: Connect) -> None:
     server.write("exports/people.csv", export(IDS))
     source = connect(make_config(username="hr-pw", private_key=None, password=PASSWORD))
 
@@ -55,7 +58,7 @@ async def test_password_login(server: SftpExportServer, make_config: Callable[..
     assert ("hr-pw", "password", True) in server.logins
 
 
-async def test_known_hosts_line_is_trusted(server: SftpExportServer, make_config, connect) -> None:  # type: ignore[no-untyped-def]
+async def test_known_hosts_line_is_trusted(server: SftpExportServer, make_config: Config, connect: Connect) -> None:
     server.write("exports/people.csv", export(IDS))
     source = connect(make_config(host_key=None, known_hosts=server.known_hosts_line + "\n"))
 
@@ -64,8 +67,8 @@ async def test_known_hosts_line_is_trusted(server: SftpExportServer, make_config
 
 async def test_an_unknown_host_key_is_refused_before_logging_in(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
@@ -79,7 +82,7 @@ async def test_an_unknown_host_key_is_refused_before_logging_in(
     assert server.logins == [], "no credential was offered to a server whose key is not trusted"
 
 
-def test_host_key_checking_is_on_by_default(make_config: Callable[..., CsvConfig]) -> None:
+def test_host_key_checking_is_on_by_default(make_config: Config) -> None:
     with pytest.raises(pydantic.ValidationError, match="known_hosts or host_key"):
         make_config(host_key=None)
     assert make_config(host_key=None, verify_host_key=False).verify_host_key is False
@@ -87,8 +90,8 @@ def test_host_key_checking_is_on_by_default(make_config: Callable[..., CsvConfig
 
 async def test_a_wrong_password_is_an_auth_error_and_a_failed_check(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     source = connect(make_config(username="hr-pw", private_key=None, password="not-the-password-77"))
@@ -101,7 +104,9 @@ async def test_a_wrong_password_is_an_auth_error_and_a_failed_check(
     assert "not-the-password-77" not in result.detail and "not-the-password-77" not in str(raised.value)
 
 
-async def test_an_unreachable_server_is_transient_and_retried(make_config, connect, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unreachable_server_is_transient_and_retried(
+    make_config: Config, connect: Connect, clock: FakeClock
+) -> None:
     config = make_config(url="sftp://127.0.0.1:9/exports/people.csv")  # discard port: nothing listens
     with pytest.raises(TransientError):
         await read(connect(config))
@@ -116,8 +121,8 @@ async def test_a_missing_file_is_not_found(server: SftpExportServer, source: Csv
 
 async def test_a_pattern_reads_the_newest_matching_file(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     import os
 
@@ -134,8 +139,8 @@ async def test_a_pattern_reads_the_newest_matching_file(
 
 async def test_encoding_bom_delimiter_and_quoted_fields_are_handled(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     text = (
         "Employee ID;First name;Last name;Email;Status;Department;Manager ID;Hire date;Termination date;Cost center\r\n"
@@ -188,8 +193,8 @@ async def test_bad_rows_are_reported_by_line_and_field_and_the_rest_goes_through
 
 async def test_status_values_and_past_termination_dates(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write(
         "exports/people.csv",
@@ -205,8 +210,8 @@ async def test_status_values_and_past_termination_dates(
 
 async def test_a_changed_header_is_refused_with_the_reason(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     _, _, pages = await read(connect(make_config()))
@@ -228,8 +233,8 @@ async def test_a_changed_header_is_refused_with_the_reason(
 
 async def test_a_sharp_drop_in_rows_is_refused(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     _, _, pages = await read(connect(make_config()))
@@ -255,8 +260,8 @@ async def test_a_file_cut_inside_a_quoted_field_is_refused(server: SftpExportSer
 
 async def test_missing_configured_columns_are_named(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     source = connect(make_config(custom={"badge": "Badge number"}))
@@ -267,8 +272,8 @@ async def test_missing_configured_columns_are_named(
 
 async def test_a_file_over_the_size_cap_is_refused(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
 
@@ -298,8 +303,8 @@ def test_secrets_stay_out_of_the_config_dump(config: CsvConfig) -> None:
 
 async def test_pinned_key_and_known_hosts_together_trust_both(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
@@ -312,12 +317,13 @@ async def test_pinned_key_and_known_hosts_together_trust_both(
 
 async def test_an_encrypted_key_with_its_passphrase(
     server: SftpExportServer,
-    make_config,
-    connect,
-    client_key: asyncssh.SSHKey,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
+    client_key: asyncssh.SSHKey,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
-    # OpenSSH's format, as `ssh-keygen` writes it (bcrypt KDF; 50 rounds, the fewest bcrypt takes without a warning, to keep the test quick).
+    # OpenSSH's format, as `ssh-keygen` writes it (bcrypt KDF),
+    # with 50 rounds: the fewest bcrypt takes without a warning, to keep the test quick.
     locked = client_key.export_private_key(passphrase="key-passphrase-61", rounds=50).decode()
 
     assert (await connect(make_config(private_key=locked, private_key_passphrase="key-passphrase-61")).check()).ok
@@ -329,9 +335,9 @@ async def test_an_encrypted_key_with_its_passphrase(
 
 async def test_no_secret_reaches_the_logs(
     server: SftpExportServer,
-    make_config,
-    connect,
-    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server.write("exports/people.csv", export(IDS))
     caplog.set_level(logging.DEBUG)
@@ -346,8 +352,8 @@ async def test_no_secret_reaches_the_logs(
 
 async def test_a_large_file_is_streamed_not_held(
     server: SftpExportServer,
-    make_config,
-    connect,  # type: ignore[no-untyped-def]
+    make_config: Config,
+    connect: Connect,
 ) -> None:
     # Few people with long cells: the file is large while what a read must remember (one line number per hr_id)
     # stays small, so a copy of the file held anywhere (transfer buffers, a read-all) shows in the peak.
