@@ -16,7 +16,7 @@ from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, ReadRet
 from enrolsync.connectors.csv import sftp
 from enrolsync.connectors.csv.config import CsvConfig
 from enrolsync.connectors.csv.mapping import Layout, to_person
-from enrolsync.connectors.csv.parse import Shape, inspect, records
+from enrolsync.connectors.csv.parse import SAMPLE_BYTES, Shape, header_of, inspect, records
 from enrolsync.connectors.csv.snapshot import Baseline, baseline_of, decode, refusal
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
 from enrolsync.connectors.kit.retry import ReadRetry, with_retry
@@ -55,15 +55,17 @@ class CsvSource:
         self._today = today
 
     async def check(self) -> CheckResult:
-        """Log in and find the export (no download). Refused logins, untrusted host keys and a missing file give
-        `ok=False` with the reason."""
+        """Log in, find the export and read its header (no download): a refused login, an untrusted host key, a
+        missing file or configured columns missing from the header give `ok=False` with the reason."""
+        config = self._config
         try:
-            found = await sftp.probe(self._config)
+            found, sample = await sftp.probe(config, SAMPLE_BYTES)
+            Layout.of(header_of(sample, encoding=config.encoding, delimiter=config.delimiter), config)
         except AuthError as error:
             return CheckResult(ok=False, detail=f"SFTP login refused: {error}")
         except ConnectorError as error:
-            return CheckResult(ok=False, detail=f"SFTP check failed: {error}")
-        return CheckResult(ok=True, detail=f"SFTP reachable; the export is {found.size} bytes")
+            return CheckResult(ok=False, detail=f"check failed: {error}")
+        return CheckResult(ok=True, detail=f"SFTP reachable; the export ({found.size} bytes) has every mapped column")
 
     def read_persons(self, since: Cursor | None) -> AsyncIterator[Page[Person]]:
         """Everyone in the current file, in pages of `page_size`; every page carries the file's baseline as its

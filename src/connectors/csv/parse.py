@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,6 +110,22 @@ def records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, li
             ) from error
         except csv.Error as error:
             raise Invalid(f"the file could not be read as CSV at line {reader.line_num}: {error}") from error
+
+
+def header_of(sample: bytes, *, encoding: str | None, delimiter: str | None) -> tuple[str, ...]:
+    """The header row from the first bytes of a file (what `check` reads instead of the whole file).
+
+    Raises:
+        Invalid: an empty sample, or a header longer than the sample.
+    """
+    if not sample.strip():
+        raise Invalid("the file is empty: no header row")
+    found = detect_encoding(sample, encoding)
+    text = codecs.getincrementaldecoder(found)(errors="replace").decode(sample, final=False)
+    if "\n" not in text and len(sample) >= SAMPLE_BYTES:
+        raise Invalid(f"the header row is longer than {SAMPLE_BYTES} bytes")
+    reader = csv.reader(io.StringIO(text), Dialect, delimiter=detect_delimiter(text, delimiter))
+    return _header(next(reader))
 
 
 def inspect(path: Path, *, encoding: str | None, delimiter: str | None) -> Shape:

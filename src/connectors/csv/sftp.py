@@ -117,12 +117,16 @@ def _connect(config: CsvConfig) -> Any:
     )
 
 
-async def probe(config: CsvConfig) -> RemoteFile:
-    """Log in and find the export file (no download). Raises connector errors as `_translated` says."""
+async def probe(config: CsvConfig, sample_bytes: int) -> tuple[RemoteFile, bytes]:
+    """Log in, find the export file and read its first `sample_bytes` (no download). Raises connector errors as
+    `_translated` says."""
     host = config.url.host or ""
     with _translated(host):
         async with _connect(config) as conn, conn.start_sftp_client() as sftp:
-            return await _pick(sftp, config.url.path or "/")
+            remote = await _pick(sftp, config.url.path or "/")
+            async with sftp.open(remote.path, "rb") as opened:
+                sample = await opened.read(sample_bytes)
+    return remote, bytes(sample)
 
 
 async def download(config: CsvConfig, local: Path) -> RemoteFile:

@@ -268,6 +268,8 @@ async def test_missing_configured_columns_are_named(
 
     with pytest.raises(Invalid, match="'Badge number' \\(custom.badge\\)"):
         await read(source)
+    result = await source.check()
+    assert not result.ok and "'Badge number' (custom.badge)" in result.detail
 
 
 async def test_a_file_over_the_size_cap_is_refused(
