@@ -35,7 +35,8 @@ class ReadResult:
         self.rejected.extend(r.model_dump(mode="json") for r in records[: max(room, 0)])
 
 
-def _snapshot(ctx: RunContext) -> bool:
+def snapshot_source(ctx: RunContext) -> bool:
+    """True when the run's source cannot read changes only (a file export, a report): every read is everyone."""
     return Capability.PERSONS_INCREMENTAL not in ctx.source.cls.info.capabilities
 
 
@@ -44,7 +45,7 @@ async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
     # "incremental" run of it is a full read, and must count as one, or its leavers would never be noticed. It is
     # handed its last checkpoint on every run all the same: a file source compares the new file with the last one
     # accepted (its header, its size) and refuses one that does not follow from it.
-    if ctx.scope != "incremental" and not _snapshot(ctx):
+    if ctx.scope != "incremental" and not snapshot_source(ctx):
         return None
     async with rt.sessions() as session:
         cursor = await repo.get_checkpoint(session, pipeline_id=ctx.pipeline_id)
@@ -72,7 +73,7 @@ async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:
     """Read the run's scope from the source and store each person as last read. Constant memory per page."""
     since = await _start_cursor(rt, ctx)
     wanted = set(ctx.hr_ids) if ctx.scope == "people" else None
-    result = ReadResult(full=(since is None or _snapshot(ctx)) and wanted is None)
+    result = ReadResult(full=(since is None or snapshot_source(ctx)) and wanted is None)
     by_id = wanted is not None and Capability.PERSONS_BY_ID in ctx.source.cls.info.capabilities
     async with rt.clients.connector(ctx.source.cls, ctx.source.config) as source:
         # A person-scoped run (a webhook's) reads just its people where the source can; else everyone, filtered.
