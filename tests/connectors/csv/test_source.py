@@ -188,6 +188,7 @@ async def test_bad_rows_are_reported_by_line_and_field_and_the_rest_goes_through
         (9, "manager_hr_id", "106"),
     ]
     assert rejected[4].reason == "also on line 2"
+    assert rejected[0].reason == "not an email address" and rejected[5].reason == "has 3 fields, the header 10"
     assert "not-an-email" not in " ".join(r.reason for r in rejected), "reasons never quote the value"
 
 
@@ -375,3 +376,14 @@ async def test_a_large_file_is_streamed_not_held(
 
     assert count == len(ids)
     assert size > 6_000_000 and peak < size / 2, f"peak {peak} bytes while reading {size} bytes"
+
+
+async def test_line_numbers_count_the_lines_of_the_file(server: SftpExportServer, source: CsvSource) -> None:
+    """A quoted field spanning lines moves the next record's line number as an editor would show it."""
+    spanning = row("101").replace("Sales", '"Sales\nand\nSupport"')
+    server.write("exports/people.csv", "\n".join([HEADER, row("100"), spanning, "", row("102", email="x")]) + "\n")
+
+    persons, rejected, _ = await read(source)
+
+    assert persons[1].department == "Sales\nand\nSupport"
+    assert [(r.line, r.field) for r in rejected] == [(7, "work_email")], "header 1, 100 on 2, 101 on 3-5, blank 6"
