@@ -7,7 +7,18 @@ import codecs
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, HttpUrl, SecretStr, UrlConstraints, model_validator
+import asyncssh
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    UrlConstraints,
+    field_validator,
+    model_validator,
+)
 
 from enrolsync.connectors.base import ConnectorConfig
 from enrolsync.connectors.model import PersonStatus
@@ -113,6 +124,32 @@ class CsvConfig(ConnectorConfig):
     max_file_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="Larger files are refused.")
     page_size: int = Field(default=500, ge=1, le=10_000, description="Persons per page handed to the engine.")
     connect_timeout_seconds: float = Field(default=30, gt=0, le=600)
+
+    @field_validator("host_key")
+    @classmethod
+    def _a_public_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                asyncssh.import_public_key(value)
+            except (asyncssh.KeyImportError, ValueError):
+                raise ValueError("not a public key in OpenSSH form (`ssh-ed25519 AAAA...`)") from None
+        return value
+
+    @field_validator("known_hosts")
+    @classmethod
+    def _known_hosts_lines(cls, value: str | None) -> str | None:
+        # asyncssh skips a line whose key does not parse, silently: a typo would then trust nothing, and every
+        # connection would fail on the host key. Each line's key is imported here so the typo is named on save.
+        lines = [line.split() for line in (value or "").splitlines() if line.strip() and not line.startswith("#")]
+        for number, parts in enumerate(lines, start=1):
+            fields = parts[1:] if parts[0].startswith("@") else parts  # @cert-authority / @revoked markers
+            try:
+                asyncssh.import_public_key(" ".join(fields[1:3]))
+            except (asyncssh.KeyImportError, ValueError):
+                raise ValueError(f"line {number} is not a known_hosts line (`host ssh-ed25519 AAAA...`)") from None
+        if value is not None and not lines:
+            raise ValueError("no known_hosts line")
+        return value
 
     @model_validator(mode="after")
     def _sound(self) -> CsvConfig:

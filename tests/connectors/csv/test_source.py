@@ -85,6 +85,10 @@ async def test_an_unknown_host_key_is_refused_before_logging_in(
 def test_host_key_checking_is_on_by_default(make_config: Config) -> None:
     with pytest.raises(pydantic.ValidationError, match="known_hosts or host_key"):
         make_config(host_key=None)
+    with pytest.raises(pydantic.ValidationError, match="not a public key"):
+        make_config(host_key="ssh-ed25519 not-base64")
+    with pytest.raises(pydantic.ValidationError, match="line 1 is not a known_hosts line"):
+        make_config(host_key=None, known_hosts="[127.0.0.1]:22 ssh-ed25519 AAAAbroken")
     assert make_config(host_key=None, verify_host_key=False).verify_host_key is False
 
 
