@@ -9,6 +9,7 @@ truncated one (synced up to the deletion guard, which blocks it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -89,6 +90,7 @@ class CsvService:
             "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
         }))  # fmt: skip
         self.pipeline_id, self.source_id = pipeline["id"], hr["id"]
+        assert "PRIVATE KEY" not in json.dumps(hr), "the private key is write-only"
 
     async def run(self, scope: str = "full") -> dict[str, Any]:
         path = f"/pipelines/{self.pipeline_id}/runs"
@@ -137,7 +139,11 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[CsvService]:
 
 async def test_a_csv_export_over_sftp_reaches_moodle_and_bad_files_are_refused(service: CsvService) -> None:
     await service.setup()
+    check = await service.ok(await service.api.post(f"/connections/{service.source_id}/check"))
+    assert not check["ok"] and "no export file" in check["detail"], check
     service.sftp.write(EXPORT, export(PEOPLE))
+    check = await service.ok(await service.api.post(f"/connections/{service.source_id}/check"))
+    assert check["ok"], check
 
     first = await service.run()
 
