@@ -10,7 +10,8 @@ from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.isolate import record_into, send_isolated
-from enrolsync.connectors.moodle.models import MoodleUser, Warning
+from enrolsync.connectors.moodle.models import MoodleUser, Warning, is_deleted
+from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
 
 Outcomes = dict[int, OpResult]
@@ -34,9 +35,17 @@ def account_ref(user_id: int | str) -> ExternalRef:
 
 
 class UserWriter:
-    def __init__(self, client: MoodleClient, config: MoodleConfig) -> None:
+    def __init__(self, client: MoodleClient, config: MoodleConfig, facts: SiteFacts) -> None:
         self._client = client
         self._config = config
+        self._facts = facts
+
+    async def _drop_absent_auths(self, payloads: dict[int, dict[str, Any]], out: Outcomes) -> None:
+        """Fail alone each op whose auth plugin the site lacks: sent, it would fail every user of its batch."""
+        auths = {p["auth"] for p in payloads.values() if "auth" in p}
+        absent = set(await self._facts.absent("auth", auths)) if auths else set()
+        for index in [i for i, p in payloads.items() if p.get("auth") in absent]:
+            out[index] = OpResult.failed(absent_reason("auth", payloads.pop(index)["auth"]), code="invalidparameter")
 
     # -- create ---------------------------------------------------------------------------------------------------
     async def create(self, items: Sequence[tuple[int, CreateUser]], out: Outcomes) -> None:
@@ -49,6 +58,7 @@ class UserWriter:
                 )
             except ValueError as error:
                 out[index] = OpResult.failed(str(error))
+        await self._drop_absent_auths(payloads, out)
         existing = await self._existing([payloads[i] for i in payloads])
         to_send: list[tuple[int, dict[str, Any]]] = []
         for index, payload in payloads.items():
@@ -78,10 +88,10 @@ class UserWriter:
         """Apply field changes; an account already in the wanted state is `already` and gets no write."""
         wanted = {i: mapping.numeric_id(op.account_id) for i, op in items}
         users = {u.id: u for u in await self._client.users_by_field("id", [str(v) for v in wanted.values() if v])}
-        to_send: list[tuple[int, dict[str, Any]]] = []
+        to_send: dict[int, dict[str, Any]] = {}
         for index, op in items:
             user = users.get(wanted[index] or 0)
-            if user is None:
+            if user is None or is_deleted(user):
                 out[index] = OpResult.failed("account not found", code="invaliduserid")
                 continue
             try:
@@ -92,8 +102,9 @@ class UserWriter:
             if payload is None:
                 out[index] = OpResult.already(account_ref(user.id))
             else:
-                to_send.append((index, payload))
-        await send_isolated(to_send, self._send_update, record_into(out))
+                to_send[index] = payload
+        await self._drop_absent_auths(to_send, out)
+        await send_isolated(list(to_send.items()), self._send_update, record_into(out))
 
     def _payload(self, op: UserChange, user: MoodleUser) -> dict[str, Any] | None:
         if isinstance(op, UpdateUser):

@@ -86,7 +86,7 @@ def test_a_failed_write_leaves_no_trace(fake: FakeMoodle) -> None:
     student = fake.role_id("student")
     before = enrolled(fake, 3)
     bad = [{"roleid": student, "userid": 5, "courseid": 3}, {"roleid": student, "userid": 999, "courseid": 3}]
-    assert call(fake, "enrol_manual_enrol_users", {"enrolments": bad})["errorcode"] == "codingerror"
+    assert call(fake, "enrol_manual_enrol_users", {"enrolments": bad})["errorcode"] == "invalidrecord"  # 4.5
     assert enrolled(fake, 3) == before and fake.courses_of(5) == set()
 
     fake.enrol(4, 3, "editingteacher")

@@ -10,6 +10,7 @@ a function that changes state.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,8 +19,17 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 
 from enrolsync.connectors.moodle.fake import courses, users
-from enrolsync.connectors.moodle.fake.params import MoodleError, Multiple, Single, Value, parse_php_form, validate
+from enrolsync.connectors.moodle.fake.params import (
+    MoodleError,
+    Multiple,
+    Single,
+    Value,
+    no_permission,
+    parse_php_form,
+    validate,
+)
 from enrolsync.connectors.moodle.fake.site import DEFAULT_ROLES, FakeCourse, FakeRole, FakeUser, SiteState
+from enrolsync.connectors.moodle.fake.versions import DEFAULT_VERSION, DEMO_AUTHS, VERSIONS, exception_class
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -97,6 +107,19 @@ _ROLE_ENTRY = Single(
 )
 _ENTRIES["core_role_assign_roles"] = (Single({"assignments": Multiple(_ROLE_ENTRY)}), courses.assign_roles, True)
 _ENTRIES["core_role_unassign_roles"] = (Single({"unassignments": Multiple(_ROLE_ENTRY)}), courses.unassign_roles, True)
+# Served so tests can delete accounts as an admin would; the connector never calls it (no HARD_DELETE).
+_ENTRIES["core_user_delete_users"] = (Single({"userids": Multiple(Value("int"))}), users.delete_users, True)
+# require_capability() at the system context, first thing in the function (user/externallib.php). The
+# course-context capabilities (enrol/manual:enrol, moodle/role:assign...) are checked per record and not imitated.
+CAPABILITIES = {
+    "core_user_create_users": ("moodle/user:create", "Create users"),
+    "core_user_update_users": ("moodle/user:update", "Update user profiles"),
+    "core_user_delete_users": ("moodle/user:delete", "Delete users"),
+}
+# Every function a real 4.3 site has: one the fake does not serve is outside any service it offers.
+MOODLE_FUNCTIONS = frozenset(
+    line.strip() for line in (PAYLOADS / "functions.txt").read_text().splitlines() if line and line[0] != "#"
+)
 FUNCTIONS = frozenset(_ENTRIES)
 WRITE_FUNCTIONS = frozenset(name for name, (_, _, write) in _ENTRIES.items() if write)
 
@@ -111,13 +134,23 @@ def _request_fields(request: httpx.Request) -> list[tuple[str, str]]:
 class FakeMoodle(FakeServer):
     """In-memory Moodle site. Seed with `add_*`, inspect with `user`, `courses_of`, `roles_of`, `calls`."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        version: str = DEFAULT_VERSION,
+        auth_plugins: Iterable[str] = DEMO_AUTHS,
+        langs: Iterable[str] = ("en",),
+    ) -> None:
         super().__init__()
         self.token = token
         self.state = SiteState()
-        self.options = users.Options()
+        self.version = VERSIONS[version]
+        self.options = users.Options(version=self.version, auths=frozenset(auth_plugins), langs=frozenset(langs))
         self.debugging = False
-        self.service_functions: set[str] = set(FUNCTIONS)
+        self.service_functions: set[str] = set(FUNCTIONS) - {"core_user_delete_users"}
+        # The token user's system capabilities; None = a site admin, who has them all.
+        self.capabilities: set[str] | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (wsfunction, validated parameters) of accepted calls
         self.site = json.loads((PAYLOADS / "site_info.json").read_text())
         for role_id, shortname, name, levels in DEFAULT_ROLES:
@@ -127,9 +160,9 @@ class FakeMoodle(FakeServer):
         self.add_course("learning", "Example Learning", format="site", manual=False)
 
     @classmethod
-    def seeded(cls, token: str = DEFAULT_TOKEN) -> FakeMoodle:
+    def seeded(cls, token: str = DEFAULT_TOKEN, *, version: str = DEFAULT_VERSION) -> FakeMoodle:
         """A site holding the sample users, courses and enrolments in `payloads/`."""
-        fake = cls(token)
+        fake = cls(token, version=version)
         fake.add_profile_field("jobtitle")
         fake.add_profile_field("enrolsyncroles")
         for user in json.loads((PAYLOADS / "users.json").read_text()):
@@ -237,7 +270,7 @@ class FakeMoodle(FakeServer):
         if control.get("wstoken") != self.token:
             raise MoodleError("moodle_exception", "invalidtoken", "Invalid token - token not found")
         name = control.get("wsfunction", "")
-        if name not in _ENTRIES:
+        if name not in _ENTRIES and name not in MOODLE_FUNCTIONS:
             raise MoodleError(
                 "dml_missing_record_exception",
                 "invalidrecord",
@@ -251,7 +284,10 @@ class FakeMoodle(FakeServer):
                 f"Access to the function {name}() is not allowed.",
             )
         spec, behaviour, write = _ENTRIES[name]
-        arguments = validate(spec, parse_php_form(params))
+        # The server validates the parameters before the function runs; the function then checks capabilities.
+        arguments = validate(spec, parse_php_form(params), cleaners=self.options.cleaners())
+        if name in CAPABILITIES and self.capabilities is not None and CAPABILITIES[name][0] not in self.capabilities:
+            raise no_permission(*CAPABILITIES[name])
         if behaviour is None:
             return self._site_info()
         if write:
@@ -263,17 +299,26 @@ class FakeMoodle(FakeServer):
         return result
 
     def _site_info(self) -> dict[str, Any]:
-        functions = [{"name": name, "version": self.site["version"]} for name in sorted(self.service_functions)]
-        return {**self.site, "functions": functions}
+        version = self.version.version
+        functions = [{"name": name, "version": version} for name in sorted(self.service_functions)]
+        admin = self.capabilities is None
+        return {
+            **self.site,
+            "release": self.version.release,
+            "version": version,
+            "userissiteadmin": admin,
+            "functions": functions,
+        }
 
     def _error(self, error: MoodleError, as_json: bool) -> httpx.Response:
+        exception = exception_class(self.version, error.exception)
         if as_json:
-            body = {"exception": error.exception, "errorcode": error.errorcode, "message": error.message}
+            body = {"exception": exception, "errorcode": error.errorcode, "message": error.message}
             if self.debugging and error.debuginfo:
                 body["debuginfo"] = error.debuginfo
             return json_response(200, body)
         xml = (
-            f"<EXCEPTION class={quoteattr(error.exception)}>\n<ERRORCODE>{escape(error.errorcode)}</ERRORCODE>\n"
+            f"<EXCEPTION class={quoteattr(exception)}>\n<ERRORCODE>{escape(error.errorcode)}</ERRORCODE>\n"
             f"<MESSAGE>{escape(error.message)}</MESSAGE>\n</EXCEPTION>\n"
         )
         return _xml_response(xml)

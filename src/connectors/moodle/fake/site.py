@@ -28,7 +28,6 @@ DEFAULT_ROLES: tuple[tuple[int, str, str, set[str]], ...] = (
     (9, "parent", "Parent", {"user"}),
 )
 _CONTEXT_BASE = {"course": 100_000, "user": 200_000}
-AUTH_PLUGINS = {"manual", "email", "nologin", "ldap", "oauth2", "saml2", "oidc", "shibboleth", "cas", "db", "lti"}
 INTERNAL_AUTHS = {"manual", "email", "nologin"}
 
 
