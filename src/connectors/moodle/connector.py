@@ -22,7 +22,7 @@ from enrolsync.connectors.model import (
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.config import MoodleConfig
-from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, read_rosters
+from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, is_learner, read_rosters
 from enrolsync.connectors.moodle.errors import error_code, op_failure
 from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser, SiteInfo
 from enrolsync.connectors.moodle.rolebook import RoleBook
@@ -217,11 +217,13 @@ class MoodleTarget:
             yield mapping.to_account(user, job_title_field=self.config.job_title_field)
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
-        """Course participants by any enrolment method, of every course or only `course_ids` (one roster read
-        each); `started` = the learner opened the course at least once (`lastcourseaccess`)."""
+        """Course participants holding the learner role, by any enrolment method, of every course or only
+        `course_ids` (one roster read each); `started` = the learner opened the course at least once
+        (`lastcourseaccess`). Participants there only for another course role are listed as role assignments."""
         async for course_id, roster in self._rosters(course_ids):
             for p in roster:
-                yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
+                if is_learner(p, self._book):  # a teacher's place in the course is their role, not an enrolment
+                    yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from enrolsync.connectors.model import ExternalRef
@@ -27,6 +27,25 @@ _WARNINGS = {
     "useremailinvalid": "email address is invalid",
     "useremailduplicate": "email address already exists",
 }
+
+
+async def not_live(client: MoodleClient, user_ids: Iterable[int]) -> dict[int, OpResult]:
+    """A failure for each id that is no live account: missing, or deleted.
+
+    A deleted account is still returned by core_user_get_users_by_field `field=id` (renamed, see
+    `models.is_deleted`), and what Moodle answers for writes to it differs by release (4.3 `codingerror` or `null`,
+    4.5 `userdeleted`): so the connector asks first, in one read, and treats it as gone on every release.
+    """
+    ids = sorted(set(user_ids))
+    found = {u.id: u for u in await client.users_by_field("id", [str(i) for i in ids])} if ids else {}
+    failures: dict[int, OpResult] = {}
+    for user_id in ids:
+        user = found.get(user_id)
+        if user is None:
+            failures[user_id] = OpResult.failed("account not found", code="invaliduserid")
+        elif is_deleted(user):
+            failures[user_id] = OpResult.failed("the account is deleted", code="userdeleted")
+    return failures
 
 
 def account_ref(user_id: int | str) -> ExternalRef:
@@ -91,8 +110,11 @@ class UserWriter:
         to_send: dict[int, dict[str, Any]] = {}
         for index, op in items:
             user = users.get(wanted[index] or 0)
-            if user is None or is_deleted(user):
+            if user is None:
                 out[index] = OpResult.failed("account not found", code="invaliduserid")
+                continue
+            if is_deleted(user):
+                out[index] = OpResult.failed("the account is deleted", code="userdeleted")
                 continue
             try:
                 payload = self._payload(op, user)
