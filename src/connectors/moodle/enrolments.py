@@ -108,7 +108,8 @@ class EnrolmentWriter:
             else:
                 targets[index] = (user_id, course_id)
         # Only enrols need the account alive (an unenrol of someone gone finds them off the roster: `already`).
-        gone = await not_live(self._client, (u for i, (u, _) in targets.items() if isinstance(items_by[i], Enrol)))
+        enrolling = (u for i, (u, _) in targets.items() if isinstance(items_by[i], Enrol))
+        gone = await not_live(self._client, enrolling, guest=False)
         for index, (user_id, _) in list(targets.items()):
             if isinstance(items_by[index], Enrol) and user_id in gone:
                 out[index] = gone[user_id]

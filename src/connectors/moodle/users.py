@@ -29,8 +29,8 @@ _WARNINGS = {
 }
 
 
-async def not_live(client: MoodleClient, user_ids: Iterable[int]) -> dict[int, OpResult]:
-    """A failure for each id that is no live account: missing, or deleted.
+async def not_live(client: MoodleClient, user_ids: Iterable[int], *, guest: bool = True) -> dict[int, OpResult]:
+    """A failure for each id that is no live account: missing, deleted, or (`guest=False`) Moodle's guest.
 
     A deleted account is still returned by core_user_get_users_by_field `field=id` (renamed, see
     `models.is_deleted`), and what Moodle answers for writes to it differs by release (4.3 `codingerror` or `null`,
@@ -45,6 +45,8 @@ async def not_live(client: MoodleClient, user_ids: Iterable[int]) -> dict[int, O
             failures[user_id] = OpResult.failed("account not found", code="invaliduserid")
         elif is_deleted(user):
             failures[user_id] = OpResult.failed("the account is deleted", code="userdeleted")
+        elif not guest and user.username == mapping.GUEST_USERNAME:  # 4.5+ refuses to enrol it; 4.3 would
+            failures[user_id] = OpResult.failed("the guest account cannot be used", code="guestsarenotallowed")
     return failures
 
 

@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlencode
-
-import httpx
-
-from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.fake.params import parse_php_form
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
-from tests.support.connectors import MOODLE_TOKEN as TOKEN
-
-URL = "https://moodle.example.test/webservice/rest/server.php"
-
-
-def call(fake: FakeMoodle, function: str, params: dict[str, Any], token: str = TOKEN) -> Any:
-    fields = [("wstoken", token), ("wsfunction", function), ("moodlewsrestformat", "json"), *encode(params)]
-    response = fake.handler(httpx.Request("POST", URL, content=urlencode(fields).encode()))
-    assert response.status_code == 200  # Moodle reports errors inside a 200
-    return response.json()
-
-
-def new_user(username: str, email: str) -> dict[str, Any]:
-    return {"username": username, "firstname": "A", "lastname": "B", "email": email, "createpassword": True}
+from tests.support.moodle import call, new_user
 
 
 def test_php_brackets_become_nested_lists() -> None:

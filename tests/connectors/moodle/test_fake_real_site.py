@@ -13,8 +13,8 @@ import pytest
 
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.moodle.fake.versions import CORE_AUTHS, VERSIONS
-from tests.connectors.moodle.test_fake import call, new_user
 from tests.support.connectors import MOODLE_TOKEN as TOKEN
+from tests.support.moodle import call, new_user
 
 OLD, NEW = ("4.1", "4.3"), ("4.5", "5.0")  # the releases before and after 4.5's changes
 

@@ -8,31 +8,16 @@ from pydantic import SecretStr
 
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound, PermanentError, TransientError
 from enrolsync.connectors.kit.client import build_client
-from enrolsync.connectors.model import AccountFields
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.errors import classify, error_code
 from enrolsync.connectors.moodle.fake.server import PAYLOADS, FakeMoodle
-from enrolsync.connectors.ops import CreateUser, DeactivateUser, Enrol, Op, ReactivateUser, SetSsoIdentity, UpdateUser
+from enrolsync.connectors.ops import DeactivateUser, Enrol, Op, ReactivateUser, SetSsoIdentity, UpdateUser
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.connectors import MOODLE_TOKEN as TOKEN
 from tests.support.connectors import collect
-
-
-def person(n: int, **changes: str) -> AccountFields:
-    fields = AccountFields(
-        username=f"new.starter{n}",
-        given_name="New",
-        family_name=f"Starter {n}",
-        email=f"new.starter{n}@example.com",
-        external_id=f"H{n}",
-    )
-    return fields.model_copy(update=changes)
-
-
-def creates(*fields: AccountFields) -> list[CreateUser]:
-    return [CreateUser(hr_id=f.external_id or f.username, fields=f) for f in fields]
+from tests.support.moodle import creates, person
 
 
 async def test_a_bad_record_fails_alone_and_the_rest_of_the_batch_is_created(

@@ -12,8 +12,8 @@ from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import WRITE_FUNCTIONS, FakeMoodle
 from enrolsync.connectors.moodle.fake.versions import CORE_AUTHS, VERSIONS
 from enrolsync.connectors.ops import AssignRole, DeactivateUser, Enrol, Op, RevokeRole, SetSsoIdentity, Unenrol
-from tests.connectors.moodle.test_target import creates, person
 from tests.support.connectors import MOODLE_TOKEN, collect
+from tests.support.moodle import creates, person
 
 
 @pytest.fixture(params=sorted(VERSIONS))
@@ -139,12 +139,11 @@ async def test_enrolling_a_missing_account_fails_alike_on_every_release(target: 
     ]
 
 
-async def test_enrolling_the_guest_account(target: MoodleTarget, fake: FakeMoodle) -> None:
+async def test_the_guest_account_is_never_enrolled(target: MoodleTarget, fake: FakeMoodle) -> None:
+    """4.5 refuses it (guestsarenotallowed) and 4.3 would enrol it: the connector refuses on every release."""
     [result] = await target.apply([Enrol(hr_id="G", account_id="1", course_id="3")])
-    if fake.version.checks_enrol_users:
-        assert (result.outcome, result.error.code if result.error else None) == ("failed", "guestsarenotallowed")
-    else:
-        assert result.outcome == "done"
+    assert (result.outcome, result.error.code if result.error else None) == ("failed", "guestsarenotallowed")
+    assert fake.courses_of(1) == set()
 
 
 # -- 5. course roles of people not enrolled -----------------------------------------------------------------------
