@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Rate, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import Capability, ConnectorInfo, PreflightTarget, Rate, ReadRetryPolicy, TargetClass
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
@@ -27,9 +27,9 @@ from enrolsync.connectors.moodle.errors import error_code, op_failure
 from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser, SiteInfo
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.roles import RoleWriter
-from enrolsync.connectors.moodle.site import PROBE_USER_ID, SiteFacts
+from enrolsync.connectors.moodle.site import PROBE_USER_ID, SiteFacts, absent_reason
 from enrolsync.connectors.moodle.users import UserWriter
-from enrolsync.connectors.ops import Op, OpKind, OpResult
+from enrolsync.connectors.ops import CreateUser, Op, OpKind, OpResult, SetSsoIdentity, UpdateUser
 
 # The functions each capability of the connector calls; the external service must hold them all (README).
 FEATURE_FUNCTIONS: dict[str, tuple[str, ...]] = {
@@ -160,6 +160,8 @@ class MoodleTarget:
         the capability first (require_capability); then creating the token user's own username is refused
         ("Username already exists", invalidparameter) and updating user id 0 is skipped (`invaliduserid`).
         Course-context capabilities (enrol/manual:enrol, moodle/role:assign) show only on a real write."""
+        if site.userissiteadmin:
+            return []  # a site administrator holds every capability: nothing to ask
         lacking: list[str] = []
         itself = {"username": site.username, "firstname": "x", "lastname": "x", "email": "probe@example.invalid"}
         probes: dict[str, tuple[str, Callable[[Sequence[Mapping[str, Any]]], Awaitable[object]], dict[str, Any]]] = {
@@ -291,6 +293,22 @@ class MoodleTarget:
             users += [u for u in found_now if u.email.strip().casefold() == email]
         return users
 
+    async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
+        """Why Moodle would refuse each op outright, learnt before anything is written (None: no objection).
+
+        An auth plugin the site has not installed (a create's or update's `auth`, an SSO op's) fails the whole
+        Moodle call it is in. Asked with calls that change nothing (`site.SiteFacts`). Raises like a read."""
+        auths = {i: auth for i, op in enumerate(ops) if (auth := self._auth_of(op))}
+        absent = set(await self._facts.absent("auth", set(auths.values()))) if auths else set()
+        return [absent_reason("auth", auths[i]) if auths.get(i) in absent else None for i in range(len(ops))]
+
+    def _auth_of(self, op: Op) -> str | None:
+        if isinstance(op, CreateUser):
+            return op.fields.auth or self.config.default_auth
+        if isinstance(op, UpdateUser):
+            return op.fields.auth
+        return op.auth if isinstance(op, SetSsoIdentity) else None
+
     async def apply(self, ops: Sequence[Op]) -> Sequence[OpResult]:
         """Apply ops, grouped per Moodle function in plan order; one result per op, in order.
 
@@ -318,3 +336,4 @@ class MoodleTarget:
 
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
 _contract: TargetClass = MoodleTarget
+_preflight: type[PreflightTarget] = MoodleTarget

@@ -77,6 +77,7 @@ def test_updating_user_id_0_changes_nothing_and_says_so() -> None:
     fake = site(auth_plugins=CORE_AUTHS)
     answer = call(fake, "core_user_update_users", {"users": [{"id": 0, "auth": "ldap"}]})
     assert [w["warningcode"] for w in answer["warnings"]] == ["invaliduserid"]
+    assert fake.writes == [], "a call that can change nothing is not counted as a write"
     assert (
         call(fake, "core_user_update_users", {"users": [{"id": 0, "auth": "saml2"}]})["errorcode"] == "invalidparameter"
     )

@@ -10,6 +10,7 @@ a function that changes state.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -251,7 +252,13 @@ class FakeMoodle(FakeServer):
 
     # -- serving ------------------------------------------------------------------------------------------------
     def is_write(self, request: httpx.Request) -> bool:
-        return dict(_request_fields(request)).get("wsfunction") in WRITE_FUNCTIONS
+        """A call to a function that changes state, unless it names no record that could change: updating only
+        user id 0 (no Moodle user has it) is how a client asks whether an auth plugin or language is installed."""
+        fields = _request_fields(request)
+        if dict(fields).get("wsfunction") not in WRITE_FUNCTIONS:
+            return False
+        ids = [v for k, v in fields if re.fullmatch(r"users\[\d+\]\[id\]", k)]
+        return not (dict(fields)["wsfunction"] == "core_user_update_users" and ids and set(ids) == {"0"})
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path != SERVER_PATH:
