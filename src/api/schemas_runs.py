@@ -27,6 +27,21 @@ class PeopleCounts(BaseModel):
     conflicts: int = Field(default=0, description="Skipped: matching was ambiguous; they are listed in `conflicted`.")
 
 
+class UnresolvedCourse(BaseModel):
+    """A course a rule names that is not exactly one course of the target; its enrolments were not planned."""
+
+    rule: str = Field(description="The rule's name.")
+    course: str = Field(description="The course as the rule names it.")
+    reason: str = Field(description="`unknown`, or `ambiguous: <course ids>` when several courses have that key.")
+
+
+class CourseResolution(BaseModel):
+    """How the rules' course names were resolved against the target's courses for this run."""
+
+    resolved: dict[str, str] = Field(default_factory=dict, description="Course name in a rule -> course id.")
+    unresolved: list[UnresolvedCourse] = Field(default_factory=list)
+
+
 class RunCounters(BaseModel):
     """What planning counted, each count once. Operations by kind and outcome are the run's `ops`."""
 
@@ -37,6 +52,11 @@ class RunCounters(BaseModel):
         default_factory=dict,
         description="Hand-made changes found on the target by a full run, by operation kind (repaired unless the "
         "drift policy is `report`), and `account_missing`.",
+    )
+    courses: CourseResolution | None = Field(
+        default=None,
+        description="Present when the target lists its courses (e.g. Moodle): rules may name a course by its id or "
+        "by a key the target knows it by (Moodle shortname or ID number), resolved once per run.",
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, HttpUrl
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     HrEvent,
@@ -53,6 +54,7 @@ class Capability(StrEnum):
     SSO = "sso"
     MANAGER_SCOPE = "manager_scope"
     HARD_DELETE = "hard_delete"
+    COURSES = "courses"  # lists its courses with the keys admins know them by (`CourseCatalog`)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,16 @@ class PreflightTarget(Protocol):
 
     async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
         """One reason per op (None: no objection), same order. Changes nothing; raises `ConnectorError` as a read."""
+        ...
+
+
+@runtime_checkable
+class CourseCatalog(Protocol):
+    """A target that can list its courses (iff COURSES), so rules may name a course by the key admins use (a
+    Moodle shortname, a Canvas SIS course id) and the engine resolves it to the course's id once per run."""
+
+    def list_courses(self) -> AsyncIterator[Course]:
+        """Every course an enrolment can name, streamed, each with its human keys. Raises `ConnectorError`."""
         ...
 
 

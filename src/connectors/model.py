@@ -73,6 +73,16 @@ class Enrolment(Frozen):
     started: bool = Field(default=False, description="Progress exists; removal policy keeps started enrolments.")
 
 
+class Course(Frozen):
+    """A course as a target lists it: its id (what enrolments name) and the other keys admins know it by."""
+
+    course_id: str
+    name: str = ""
+    keys: dict[str, str] = Field(
+        default_factory=dict, description="Human keys by kind, e.g. {'shortname': 'SAFETY-101', 'idnumber': 'S1'}."
+    )
+
+
 class RoleScope(StrEnum):
     SYSTEM = "system"
     COURSE = "course"

@@ -16,8 +16,8 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
 @pytest.mark.parametrize(
     ("target", "can", "cannot"),
     [
-        pytest.param(MoodleTarget, LIFECYCLE, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
-        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS}, {C.HARD_DELETE}, id="memory"),
+        pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
+        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="memory"),
     ],
 )
 def test_targets_declare_what_they_can_and_cannot_do(

@@ -3,7 +3,8 @@ how consecutive ops of one kind are cut into batches to the target's limits.
 
 Order: accounts first (create, reactivate, update) so later ops have an account to act on; then roles, groups
 and SSO identities before enrolments, so a course sees the account's final role and sign-in; removals at the end,
-in reverse, and deactivations last, so a suspended account is never edited.
+in reverse, and deactivations and deletions last, so a suspended account is never edited and a manager's role
+over a deleted report is revoked while the report's account still exists.
 
 The planner never holds a run's whole plan: it stores ops chunk by chunk of people, each numbered by `PlanOrder`,
 and the executor reads them back by number (`ORDER BY seq`), which is plan order.
@@ -30,6 +31,7 @@ ORDER: tuple[OpKind, ...] = (
     OpKind.REVOKE_ROLE,
     OpKind.REMOVE_FROM_GROUP,
     OpKind.DEACTIVATE_USER,
+    OpKind.DELETE_USER,
 )
 RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 SEQ_BAND = 10_000_000  # numbers per kind per run: len(ORDER) bands stay within a 32-bit integer column

@@ -17,7 +17,7 @@ from typing import Any
 from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
-from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpKind, OpResult
+from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, DeleteUser, Op, OpKind, OpResult
 from enrolsync.sync.plan.diff import record
 from enrolsync.sync.plan.order import batches
 from enrolsync.sync.rules.desired import DesiredState
@@ -117,8 +117,12 @@ def _record(item: Pending, link: Link | None) -> None:
         if link is not None:
             if isinstance(item.op, CreateUser) and result.ref is not None:
                 link.account_id = result.ref.id
-            applied = DesiredState.model_validate(link.applied) if link.applied else None
-            link.applied = record(applied, item.op).model_dump(mode="json")
+            if isinstance(item.op, DeleteUser):
+                # Nothing is linked any more: a rehire is provisioned afresh, never matched to the old account.
+                link.account_id, link.applied = None, {}
+            else:
+                applied = DesiredState.model_validate(link.applied) if link.applied else None
+                link.applied = record(applied, item.op).model_dump(mode="json")
             link.updated_at = row.updated_at
         return
     row.status = RunOpStatus.FAILED

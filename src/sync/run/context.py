@@ -63,6 +63,7 @@ class RunContext:
     spec: PipelineSpec
     source: Side[SourceConnector]
     target: Side[TargetConnector]
+    target_connection_id: str = ""  # pipelines on the same connection write to the same accounts
 
 
 class RunGone(LookupError):
@@ -100,4 +101,5 @@ async def load_context(rt: Runtime, run_id: str) -> RunContext:
             spec=parse_spec(version.spec),
             source=_side(rt, source, rt.registry.source(source.connector)),
             target=_side(rt, target, rt.registry.target(target.connector)),
+            target_connection_id=target.id,
         )

@@ -143,8 +143,8 @@ class Run(SQLModel, table=True):
     Control state has columns of its own: `planned` (the plan is stored whole; planning is not repeated),
     `guard` (the deletion guard's verdict on that plan, a `GuardVerdict` as JSON), the approval that lets a blocked
     run apply, and who cancelled it or asked for it to apply a dry run. `counters` holds counts only, each once:
-    `people` (`invalid`, `conflicts`), `awaiting_start`, `kept_started`, `drift` (by op kind) from planning, and
-    `ops` (by op kind, then outcome) once the run has finished.
+    `people` (`invalid`, `conflicts`), `awaiting_start`, `kept_started`, `drift` (by op kind) and `courses` (how the
+    rules' course names resolved) from planning, and `ops` (by op kind, then outcome) once the run has finished.
     """
 
     __table_args__ = (
