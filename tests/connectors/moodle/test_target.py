@@ -174,6 +174,9 @@ async def test_check_names_missing_functions_and_role_conflicts(target: MoodleTa
         ("invalidparameter", Invalid, "invalidparameter"),
         ("wsnoinstance", Invalid, "wsnoinstance"),
         ("invalidrecord", NotFound, "invalidrecord"),
+        ("userdeleted", NotFound, "userdeleted"),  # 4.5+, namespaced exception class
+        ("guestsarenotallowed", Invalid, "guestsarenotallowed"),
+        ("nopermissions", AuthError, "nopermissions"),
     ],
 )
 def test_errors_in_200_answers_map_to_the_taxonomy(payload: str, kind: type[Exception], code: str) -> None:
