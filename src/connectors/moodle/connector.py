@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, ClassVar
 
 import httpx
 
 from enrolsync.connectors.base import Capability, ConnectorInfo, PreflightTarget, Rate, ReadRetryPolicy, TargetClass
-from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid, TransientError
+from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
     Account,
@@ -23,41 +23,18 @@ from enrolsync.connectors.model import (
     Course as CourseRef,
 )
 from enrolsync.connectors.moodle import mapping
+from enrolsync.connectors.moodle.checks import check_site
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, is_learner, read_rosters
-from enrolsync.connectors.moodle.errors import error_code, op_failure
-from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser, SiteInfo
+from enrolsync.connectors.moodle.errors import op_failure
+from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.roles import RoleWriter
-from enrolsync.connectors.moodle.site import PROBE_USER_ID, SiteFacts, absent_reason
+from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
 from enrolsync.connectors.moodle.users import UserWriter
 from enrolsync.connectors.ops import CreateUser, Op, OpKind, OpResult, SetSsoIdentity, UpdateUser
 
-# The functions each capability of the connector calls; the external service must hold them all (README).
-FEATURE_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "accounts": (
-        "core_webservice_get_site_info",
-        "core_user_get_users",
-        "core_user_get_users_by_field",
-        "core_user_create_users",
-        "core_user_update_users",
-    ),
-    "enrolments": (
-        "core_course_get_courses",
-        "core_enrol_get_enrolled_users",
-        "enrol_manual_enrol_users",
-        "enrol_manual_unenrol_users",
-    ),
-    "roles": (
-        "core_course_get_courses",
-        "core_enrol_get_enrolled_users",
-        "core_role_assign_roles",
-        "core_role_unassign_roles",
-        "enrol_manual_enrol_users",
-    ),
-}
-REQUIRED_FUNCTIONS = frozenset(name for names in FEATURE_FUNCTIONS.values() for name in names)
 _LOOKUP_FIELDS = {"external_id": "idnumber", "email": "email", "username": "username"}
 CHECK_COURSE_SAMPLE = 20  # course rosters check() reads at most, to learn role ids
 EMAIL_SEARCHES = 10  # above this many emails to find case-insensitively, one read of every account is cheaper
@@ -122,79 +99,8 @@ class MoodleTarget:
     async def check(self) -> CheckResult:
         """Prove the token, then name in one answer everything that would make writes fail: functions missing
         from the token's service, capabilities its user lacks, auth plugins the site has not installed
-        (`default_auth` and `auth_plugins`), and role ids. Never raises for a bad token."""
-        try:
-            site = await self._client.site_info()
-        except ConnectorError as error:
-            return CheckResult(ok=False, detail=f"Moodle refused: {error.reason}")
-        names = {f.name for f in site.functions}
-        missing = {feature: sorted(set(fns) - names) for feature, fns in FEATURE_FUNCTIONS.items()}
-        facts: dict[str, Any] = {
-            "release": site.release,
-            "version": site.version,
-            "functions": len(site.functions),
-            "site_admin": site.userissiteadmin,
-            "missing_functions": {feature: fns for feature, fns in missing.items() if fns},
-        }
-        problems: list[str] = []
-        if any(missing.values()):
-            problems.append("the token's service lacks: " + ", ".join(sorted(REQUIRED_FUNCTIONS - names)))
-        try:
-            lacking = await self._lacking_capabilities(site)
-            auths = [self.config.default_auth, *self.config.auth_plugins]
-            absent = await self._facts.absent("auth", auths) if "moodle/user:update" not in lacking else []
-            if not missing["roles"] and not missing["enrolments"]:
-                await self._learn_roles()
-        except ConnectorError as error:
-            return CheckResult(ok=False, detail=f"Moodle refused: {error.reason}", facts=facts)
-        facts |= {"missing_capabilities": lacking, "absent_auth_plugins": absent}
-        if lacking:
-            problems.append("the token's user lacks the capabilities: " + ", ".join(lacking))
-        if absent:
-            problems.append(
-                "auth plugins not installed on the site (every write naming one fails): " + ", ".join(absent)
-            )
-        unresolved, conflicts = sorted(self._book.unresolved()), sorted(self._book.conflicts)
-        facts |= {"roles_without_id": unresolved, "role_id_conflicts": conflicts}
-        if conflicts:
-            problems.append("role_ids contradict Moodle: " + "; ".join(conflicts))
-        elif self._book.learner in unresolved and not missing["enrolments"]:
-            problems.append(f"the id of role {self._book.learner!r} is unknown: set role_ids")
-        if problems:
-            return CheckResult(ok=False, detail="; ".join(problems), facts=facts)
-        detail = "ok" if not unresolved else "ok; roles without a known id: " + ", ".join(unresolved)
-        return CheckResult(ok=True, detail=detail, facts=facts)
-
-    async def _lacking_capabilities(self, site: SiteInfo) -> list[str]:
-        """System capabilities the token's user lacks, found by calls that change nothing. Both functions check
-        the capability first (require_capability); then creating the token user's own username is refused
-        ("Username already exists", invalidparameter) and updating user id 0 is skipped (`invaliduserid`).
-        Course-context capabilities (enrol/manual:enrol, moodle/role:assign) show only on a real write."""
-        if site.userissiteadmin:
-            return []  # a site administrator holds every capability: nothing to ask
-        lacking: list[str] = []
-        itself = {"username": site.username, "firstname": "x", "lastname": "x", "email": "probe@example.invalid"}
-        probes: dict[str, tuple[str, Callable[[Sequence[Mapping[str, Any]]], Awaitable[object]], dict[str, Any]]] = {
-            "moodle/user:create": (
-                "core_user_create_users",
-                self._client.create_users,
-                {**itself, "createpassword": 1},
-            ),
-            "moodle/user:update": ("core_user_update_users", self._client.update_users, {"id": PROBE_USER_ID}),
-        }
-        functions = {f.name for f in site.functions}
-        for capability, (function, call, user) in probes.items():
-            if function not in functions or not site.username:
-                continue
-            try:
-                await call([user])
-            except AuthError as error:
-                if error_code(error) != "nopermissions":
-                    raise
-                lacking.append(capability)
-            except Invalid:
-                pass  # the capability is there: the call went on to refuse the record
-        return lacking
+        (`default_auth` and `auth_plugins`), and role ids (see `checks.py`). Never raises for a bad token."""
+        return await check_site(self._client, self.config, self._book, self._facts, self._learn_roles)
 
     async def _learn_roles(self) -> None:
         courses = await self._courses()
