@@ -25,6 +25,8 @@ from enrolsync.connectors.model import (
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.checks import check_site
 from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.completion import Completion, read_completion
+from enrolsync.connectors.moodle.completion import ids as completion_ids
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, is_learner, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
@@ -214,6 +216,11 @@ class MoodleTarget:
             found_now = await self._client.search_users([("email", email)])
             users += [u for u in found_now if u.email.strip().casefold() == email]
         return users
+
+    async def read_completion(self, account_id: str, course_id: str) -> Completion:
+        """Whether the learner completed the course, and when; `tracked=False` when the course does not track
+        them (completion off, no criteria, not enrolled as a learner). A read: retried, raises `ConnectorError`."""
+        return await read_completion(self._client, *completion_ids(account_id, course_id))
 
     async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
         """Why Moodle would refuse each op outright, learnt before anything is written (None: no objection).

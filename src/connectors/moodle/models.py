@@ -120,3 +120,21 @@ class Warning(_Wire):
 
 class UpdateAnswer(_Wire):
     warnings: tuple[Warning, ...] = Field(default=())
+
+
+class CompletionCriterion(_Wire):
+    type: int = 0
+    complete: bool = False
+    timecompleted: int | None = None
+
+
+class CompletionStatus(_Wire):
+    completed: bool = False
+    aggregation: int = 1  # 1: all criteria, 2: any
+    completions: tuple[CompletionCriterion, ...] = ()
+
+
+class CompletionAnswer(_Wire):
+    """core_completion_get_course_completion_status: `{completionstatus, warnings}`."""
+
+    completionstatus: CompletionStatus

@@ -195,7 +195,7 @@ def test_a_course_role_without_an_enrolment_is_never_listed() -> None:
 # -- 6. a function outside the token's service ------------------------------------------------------------------
 def test_a_real_function_the_service_lacks_answers_accessexception() -> None:
     fake = site()
-    answer = call(fake, "core_completion_get_course_completion_status", {"courseid": 2, "userid": 3})
+    answer = call(fake, "core_cohort_add_cohort_members", {"members": []})
     assert (answer["exception"], answer["errorcode"]) == ("webservice_access_exception", "accessexception")
     assert call(fake, "core_user_delete_users", {"userids": [3]})["errorcode"] == "accessexception"
     assert call(fake, "local_nothing_like_this", {})["errorcode"] == "invalidrecord"
@@ -240,3 +240,25 @@ def test_a_rolled_back_create_still_consumes_a_user_id() -> None:
     assert call(fake, "core_user_create_users", {"users": batch})["errorcode"] == "invalidparameter"
     [created] = call(fake, "core_user_create_users", {"users": batch[:1]})
     assert created["id"] == 7, "ids 6 went with the rolled-back insert, as a database sequence does"
+
+
+# -- course completion, as completion/classes/external.php answers ---------------------------------------------
+def test_course_completion_status_follows_completion_settings_and_the_learner() -> None:
+    fake = site()
+    ask = {"courseid": 2, "userid": 3}
+    status = call(fake, "core_completion_get_course_completion_status", ask)["completionstatus"]
+    assert (status["completed"], status["completions"][0]["timecompleted"]) == (False, None)
+    fake.complete(3, 2, at=1_717_100_000)
+    status = call(fake, "core_completion_get_course_completion_status", ask)["completionstatus"]
+    assert (status["completed"], status["completions"][0]["timecompleted"]) == (True, 1_717_100_000)
+    teacher = call(fake, "core_completion_get_course_completion_status", {"courseid": 2, "userid": 4})
+    assert teacher["errorcode"] == "usernotenroled", "a teacher is not tracked"
+    fake.state.courses[2].completion = False
+    assert call(fake, "core_completion_get_course_completion_status", ask)["errorcode"] == "cannotviewreport"
+    listed = {c["id"]: c["enablecompletion"] for c in call(fake, "core_course_get_courses", {})}
+    assert (listed[2], listed[3]) == (0, 1)
+    fake.state.courses[2].completion, fake.state.courses[2].criteria = True, False
+    assert call(fake, "core_completion_get_course_completion_status", ask)["errorcode"] == "nocriteriaset"
+    assert call(fake, "core_completion_get_course_completion_status", {"courseid": 99, "userid": 3})["errorcode"] == (
+        "invalidrecord"
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from enrolsync.connectors.errors import AuthError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.model import RoleScope
 from enrolsync.connectors.moodle import MoodleTarget
+from enrolsync.connectors.moodle.completion import Completion
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import WRITE_FUNCTIONS, FakeMoodle
 from enrolsync.connectors.moodle.fake.versions import CORE_AUTHS, VERSIONS
@@ -195,3 +198,17 @@ async def test_a_call_outside_the_service_raises_an_auth_error(target: MoodleTar
     fake.service_functions -= {"enrol_manual_enrol_users"}
     with pytest.raises(AuthError):
         await target.apply([Enrol(hr_id="K", account_id="5", course_id="3")])
+
+
+# -- course completion read-back ---------------------------------------------------------------------------------
+async def test_course_completion_is_read_back_and_untracked_courses_say_so(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    assert await target.read_completion("3", "2") == Completion(tracked=True)
+    fake.complete(3, 2, at=1_717_100_000)
+    done = await target.read_completion("3", "2")
+    assert done.completed and done.completed_at == datetime(2024, 5, 30, 20, 13, 20, tzinfo=UTC)
+    assert await target.read_completion("4", "2") == Completion(tracked=False)  # Sam teaches it
+    fake.state.courses[2].completion = False
+    assert await target.read_completion("3", "2") == Completion(tracked=False)
+    assert fake.writes == []

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 
-from enrolsync.connectors.moodle.fake import courses, users
+from enrolsync.connectors.moodle.fake import completion, courses, users
 from enrolsync.connectors.moodle.fake.params import (
     MoodleError,
     Multiple,
@@ -108,6 +108,11 @@ _ROLE_ENTRY = Single(
 )
 _ENTRIES["core_role_assign_roles"] = (Single({"assignments": Multiple(_ROLE_ENTRY)}), courses.assign_roles, True)
 _ENTRIES["core_role_unassign_roles"] = (Single({"unassignments": Multiple(_ROLE_ENTRY)}), courses.unassign_roles, True)
+_ENTRIES["core_completion_get_course_completion_status"] = (
+    Single({"courseid": Value("int"), "userid": Value("int")}),
+    completion.get_course_completion_status,
+    False,
+)
 # Served so tests can delete accounts as an admin would; the connector never calls it (no HARD_DELETE).
 _ENTRIES["core_user_delete_users"] = (Single({"userids": Multiple(Value("int"))}), users.delete_users, True)
 # require_capability() at the system context, first thing in the function (user/externallib.php). The
@@ -215,12 +220,17 @@ class FakeMoodle(FakeServer):
         format: str = "topics",
         manual: bool = True,
         idnumber: str = "",
+        completion: bool = True,
     ) -> int:
         new_id = course_id or self.state.next_course_id
-        course = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual, idnumber=idnumber)
+        course = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual, idnumber, completion)
         self.state.courses[new_id] = course
         self.state.next_course_id = max(self.state.next_course_id, new_id + 1)
         return new_id
+
+    def complete(self, user_id: int, course_id: int, at: int) -> None:
+        """The learner completed the course at Unix time `at` (as if they had marked it complete themselves)."""
+        self.state.completed[(user_id, course_id)] = at
 
     def add_role(self, shortname: str, levels: set[str]) -> int:
         role_id = max(self.state.roles) + 1

@@ -72,6 +72,8 @@ class FakeCourse:
     category: int = 1
     manual_instance: bool = True
     idnumber: str = ""  # the course ID number (often the SIS or catalogue code); unique when set
+    completion: bool = True  # enablecompletion: completion tracking on in this course
+    criteria: bool = True  # course completion criteria set (the fake's one: manual self completion)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class SiteState:
         self.roles: dict[int, FakeRole] = {}
         self.enrolments = Enrolments(self.journal)  # (user, course) -> {"status": 0 | 1}
         self.lastaccess: Table[tuple[int, int], int] = Table(self.journal)
+        self.completed: Table[tuple[int, int], int] = Table(self.journal)  # (user, course) -> timecompleted
         self._assignments = Assignments(self.journal)
         self.profile_fields: dict[str, str] = {}  # shortname -> datatype
         self.next_user_id = 1
@@ -192,5 +195,5 @@ def course_record(course: FakeCourse) -> dict[str, Any]:
         "startdate": 0,
         "enddate": 0,
         "visible": 1,
-        "enablecompletion": 1,
+        "enablecompletion": int(course.completion),
     }

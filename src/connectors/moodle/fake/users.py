@@ -92,6 +92,7 @@ class Options:
     langs: frozenset[str] = frozenset({"en"})  # installed language packs (PARAM_LANG)
     auths: frozenset[str] = DEMO_AUTHS  # installed auth plugins (PARAM_AUTH)
     now: int = 1_764_000_000  # the site's clock (time()), for what Moodle stamps with it
+    completion: bool = True  # $CFG->enablecompletion: completion tracking on for the site
 
     def cleaners(self) -> dict[str, Cleaner]:
         """Parameter cleaning with this site's installed auth plugins and language packs."""
