@@ -36,6 +36,7 @@ FEATURE_FUNCTIONS: dict[str, tuple[str, ...]] = {
         "core_enrol_get_enrolled_users",
         "enrol_manual_enrol_users",
         "enrol_manual_unenrol_users",
+        "core_role_unassign_roles",  # unenrolling someone who also teaches the course takes the learner role only
     ),
     "roles": (
         "core_course_get_courses",

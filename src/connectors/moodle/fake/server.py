@@ -2,9 +2,15 @@
 
 It answers as Moodle does: HTTP 200 with `{"exception", "errorcode", "message"}` on errors (debuginfo only with
 `debugging` on), XML unless `moodlewsrestformat=json`, `invalidtoken` for a wrong token, `accessexception` for a
-function the token's service lacks, parameter validation that rejects values cleaning would change, and writes
-that run in one transaction (the first bad record rolls the whole call back). Every call is a POST, so a write is
-a function that changes state.
+function the token's service lacks (`invalidrecord` only for a name no Moodle has, `payloads/functions.txt`),
+parameter validation that rejects values cleaning would change (an auth plugin or language the site has not
+installed included: the whole call fails), and writes that run in one transaction (the first bad record rolls the
+whole call back). Every call is a POST, so a write is a function that changes state.
+
+`FakeMoodle(version=...)` imitates 4.1, 4.3, 4.5 (the default) or 5.0 where their answers differ
+(`versions.py`); `auth_plugins`, `langs` and `capabilities` describe the site and its service user. What a real
+site does differently from the first fake is tested, behaviour by behaviour, in
+tests/connectors/moodle/test_fake_real_site.py.
 """
 
 from __future__ import annotations
