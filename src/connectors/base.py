@@ -75,6 +75,9 @@ class ConnectorInfo:
     batch_limits: Mapping[OpKind, int] = field(default_factory=dict)
     default_rate: Rate | None = None
     max_concurrency: int = 4
+    # Longer budgets on top of `default_rate`, e.g. TalentLMS's 2,000 calls per hour: the limiter spreads a big
+    # sync over the window instead of spending it at once and failing on 429 (`kit.ratelimit.WindowBudget`).
+    rate_windows: tuple[Rate, ...] = ()
 
 
 class Sleeper(Protocol):

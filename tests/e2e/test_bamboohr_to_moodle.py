@@ -6,7 +6,7 @@ Runs on SQLite and PostgreSQL (the `db` fixture), with the job engine on each.
 from __future__ import annotations
 
 from enrolsync.connectors.moodle.fake.versions import CORE_AUTHS
-from tests.support.bamboohr_moodle import active_people, expected_courses, moodle_user
+from tests.support.moodle_company import active_people, expected_courses, moodle_user
 from tests.support.service import Service
 from tests.support.systems import default_spec
 

@@ -4,7 +4,7 @@ the same people get the same courses as with ids, and a re-sync writes nothing."
 from __future__ import annotations
 
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
-from tests.support.bamboohr_moodle import active_people, expected_courses, moodle_user
+from tests.support.moodle_company import active_people, expected_courses, moodle_user
 from tests.support.service import Service
 from tests.support.systems import COURSES, default_spec
 

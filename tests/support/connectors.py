@@ -97,3 +97,7 @@ def personio_config(fake: PersonioFake, **overrides: Any) -> PersonioConfig:
         **overrides,
     }
     return PersonioConfig(**options)
+
+
+# -- LearnUpon ---------------------------------------------------------------------------------------------------
+LU_KEY, LU_SECRET = "lu-test-api-user", "lu-s3cret-api-password"  # the fake portal's API key pair in connector tests

@@ -91,3 +91,31 @@ def batches(items: Iterable[Item], limits: Mapping[OpKind, int], *, kind: Callab
         size = max(limits.get(op_kind, 1), 1)
         cut += [run[start : start + size] for start in range(0, len(run), size)]
     return cut
+
+
+def waves(
+    cut: Iterable[list[Item]], *, width: int, kind: Callable[[Item], OpKind], person: Callable[[Item], str]
+) -> list[list[list[Item]]]:
+    """Group consecutive batches into waves the executor sends at the same time, keeping plan order between waves.
+
+    A wave holds at most `width` batches, all of one kind (so every create is answered before any enrolment is
+    sent), and no person in two of its batches: each batch records its outcomes on its people's links, and two
+    concurrent batches writing one link would lose one of the writes.
+    """
+    grouped: list[list[list[Item]]] = []
+    people: set[str] = set()
+    for batch in cut:
+        mine = {person(item) for item in batch}
+        current = grouped[-1] if grouped else None
+        if (
+            current is None
+            or len(current) >= max(width, 1)
+            or kind(current[0][0]) != kind(batch[0])
+            or not people.isdisjoint(mine)
+        ):
+            grouped.append([batch])
+            people = set(mine)
+        else:
+            current.append(batch)
+            people |= mine
+    return grouped

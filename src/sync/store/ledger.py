@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync.store.tables import Link, Pipeline, RunOp, RunOpStatus, utcnow
+from enrolsync.sync.store.tables import Link, Pipeline, Run, RunOp, RunOpStatus, utcnow
 
 
 async def _execute(session: AsyncSession, stmt: Any, params: Any = None) -> Any:
@@ -101,6 +101,12 @@ async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int
                 for seq, hr_id, kind, op in ops
             ],
         )
+
+
+async def count_applied(session: AsyncSession, *, run_id: str, applied: int) -> None:
+    """Add `applied` to the run's `ops_applied` in one statement, so concurrent batches never lose a count."""
+    stmt = sa.update(Run).where(col(Run.id) == run_id).values(ops_applied=Run.ops_applied + applied)
+    await _execute(session, stmt)
 
 
 async def next_planned(session: AsyncSession, *, run_id: str, limit: int) -> list[RunOp]:

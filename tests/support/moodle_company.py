@@ -1,5 +1,5 @@
-"""What the BambooHR -> Moodle end-to-end tests expect of a company: its active people, their courses, their
-Moodle accounts (shared by `test_bamboohr_to_moodle` and `test_moodle_course_names`)."""
+"""What the e2e tests expect of the BambooHR company on the Moodle site (`systems.COURSES`), computed from the HR
+fake's rows independently of the engine."""
 
 from __future__ import annotations
 
