@@ -251,10 +251,11 @@ def _like(pattern: str) -> re.Pattern[str]:
 
 def _equals(key: str, value: str) -> Callable[[FakeUser], bool]:
     if key == "username":
-        # `username = :username` in SQL: MySQL's default collation and Moodle's PostgreSQL set-up both answer
-        # `Alice.x` with `alice.x` (measured); get_users_by_field cleans the value first and so never sees capitals.
-        folded = value.casefold()
-        return lambda user: user.username.casefold() == folded
+        # Newer sites clean the criterion as PARAM_USERNAME (core_user::get_property_type) before comparing, and
+        # cleaning lower-cases: `Alice.x` finds `alice.x` (measured on 4.3 and 4.5). get_users_by_field validates
+        # instead, refusing a value cleaning would change.
+        cleaned = CLEANERS["username"](value)
+        return lambda user: user.username == cleaned
     return lambda user: str(getattr(user, key)) == value
 
 
