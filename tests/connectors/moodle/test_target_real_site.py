@@ -15,6 +15,7 @@ from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import WRITE_FUNCTIONS, FakeMoodle
 from enrolsync.connectors.moodle.fake.versions import CORE_AUTHS, VERSIONS
 from enrolsync.connectors.ops import AssignRole, DeactivateUser, Enrol, Op, RevokeRole, SetSsoIdentity, Unenrol
+from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.connectors import MOODLE_TOKEN, collect
 from tests.support.moodle import creates, person
 
@@ -212,3 +213,11 @@ async def test_course_completion_is_read_back_and_untracked_courses_say_so(
     fake.state.courses[2].completion = False
     assert await target.read_completion("3", "2") == Completion(tracked=False)
     assert fake.writes == []
+
+
+async def test_asking_about_a_plugin_is_retried_like_a_read(
+    target: MoodleTarget, fake: FakeMoodle, clock: FakeClock
+) -> None:
+    fake.fail_next(1, status=503, retry_after=2, when=lambda r: b"users%5B0%5D%5Bid%5D=0" in r.content)
+    [result] = await target.apply(creates(person(1, auth="saml2")))
+    assert result.outcome == "done" and 2 in clock.sleeps
