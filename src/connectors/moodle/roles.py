@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from enrolsync.connectors.errors import AuthError, ConnectorError
+from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
@@ -188,7 +188,8 @@ class RoleWriter:
         except AuthError:
             raise
         except ConnectorError as error:
-            skipped = set(changed)
+            # The update may have landed with its answer lost: read the records back before calling them unsaved.
+            skipped = await self._unsaved(changed) if isinstance(error, TransientError) else set(changed)
             reason = error.reason
         else:
             skipped = {w.itemid for w in warnings if w.item == "user"}
@@ -197,3 +198,15 @@ class RoleWriter:
             if grant.mirror_user in skipped:
                 # The role is in place but its record is not: `retry` makes the executor apply the op again.
                 out[grant.index] = OpResult.retry(f"role applied, its record in {field} was not saved: {reason}")
+
+    async def _unsaved(self, wanted: dict[int, set[str]]) -> set[int]:
+        """The users whose mirror field does not hold `wanted` now; all of them when it cannot be read."""
+        field = self._field
+        try:
+            users = await self._client.users_by_field("id", [str(user_id) for user_id in wanted])
+        except AuthError:
+            raise
+        except ConnectorError:
+            return set(wanted)
+        now = {u.id: mapping.parse_mirror(u.custom(field)) for u in users} if field else {}
+        return {user_id for user_id, tokens in wanted.items() if now.get(user_id) != tokens}

@@ -221,3 +221,13 @@ async def test_asking_about_a_plugin_is_retried_like_a_read(
     fake.fail_next(1, status=503, retry_after=2, when=lambda r: b"users%5B0%5D%5Bid%5D=0" in r.content)
     [result] = await target.apply(creates(person(1, auth="saml2")))
     assert result.outcome == "done" and 2 in clock.sleeps
+
+
+async def test_a_role_record_whose_answer_was_lost_is_read_back_not_reported_unsaved(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    fake.lose_response_next(1, when=lambda r: b"customfields" in r.content)  # the record lands, its answer is lost
+    assign = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
+    [result] = await target.apply([assign])
+    assert result.outcome == "done", result
+    assert fake.user("alex.example").custom["enrolsyncroles"] == "parent@4"  # type: ignore[union-attr]
