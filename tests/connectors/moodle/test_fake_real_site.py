@@ -72,6 +72,14 @@ def test_a_language_pack_the_site_lacks_fails_the_whole_call() -> None:
     assert created["username"] == "fresh.one"
 
 
+def test_searching_by_an_auth_plugin_the_site_lacks_finds_nobody() -> None:
+    fake = site()
+    by_auth = {"criteria": [{"key": "auth", "value": "saml2"}]}
+    assert [u["username"] for u in call(fake, "core_user_get_users", by_auth)["users"]] == ["sam.sample"]
+    fake.options.auths = CORE_AUTHS  # saml2 uninstalled: Sam's account keeps `saml2`, the search cleans it to ''
+    assert call(fake, "core_user_get_users", by_auth)["users"] == []
+
+
 def test_updating_user_id_0_changes_nothing_and_says_so() -> None:
     """The probe the connector uses to learn whether a plugin is installed, without writing anything."""
     fake = site(auth_plugins=CORE_AUTHS)

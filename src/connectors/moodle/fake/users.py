@@ -273,7 +273,9 @@ def get_users(state: SiteState, params: dict[str, Any], options: Options) -> Any
         if key in used:
             raise moodle_exception("keyalreadyset", "error/keyalreadyset", f"The key {key} can only be sent once")
         used.add(key)
-        if key in ("id", "idnumber", "username", "auth"):
+        if key == "auth":  # cleaned as PARAM_AUTH: a plugin the site lacks becomes '' and matches nobody
+            tests.append((key, _equals(key, options.cleaners()["auth"](value) or "\0")))
+        elif key in ("id", "idnumber", "username"):
             tests.append((key, _equals(key, value)))
         elif key in ("email", "firstname", "lastname"):
             tests.append((key, _matches(key, value)))
