@@ -1,0 +1,198 @@
+"""Get_Workers envelopes, built and read with lxml: the request enrolsync sends and the parts of the answer it uses.
+
+Workday's Human_Resources web service is SOAP 1.1, document/literal (namespace `urn:com.workday/bsvc`). A request
+is `Get_Workers_Request` with `Request_References` (named workers) or `Request_Criteria` (the transaction log
+window), a `Response_Filter` (`As_Of_Effective_Date`, `As_Of_Entry_DateTime`, `Page`, `Count`) and a
+`Response_Group` (which data groups come back). The answer's `Response_Results` carries `Total_Results`,
+`Total_Pages`, `Page_Results` and `Page`. Errors are SOAP faults with HTTP 500.
+Reference: https://community.workday.com/sites/default/files/file-hosting/productionapi/Human_Resources/v30.0/Get_Workers.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from lxml import etree
+
+from enrolsync.connectors.kit.instants import parse_instant
+from enrolsync.connectors.workday.models import WorkerRecord
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WD = "urn:com.workday/bsvc"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+PASSWORD_TEXT = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"  # noqa: S105
+)
+NS = {"wd": WD, "env": ENV}
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def parse_xml(content: bytes) -> etree._Element:
+    """Parse XML without entities, DTDs or network access (no XXE from a remote answer)."""
+    return etree.fromstring(content, parser=_PARSER)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A transaction-log window: `updated` catches what was entered in it, `effective` what took effect in it."""
+
+    start: datetime
+    end: datetime | None  # None: up to the entry moment of the request
+    by: str  # "updated" | "effective"
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    node = etree.SubElement(parent, f"{{{WD}}}{tag}", {f"{{{WD}}}{k}": v for k, v in attrs.items()})
+    if text is not None:
+        node.text = text
+    return node
+
+
+def get_workers(
+    *, version: str, page: int, count: int, as_of: date | None = None, entry: datetime | None = None,
+    ids: list[str] | None = None,
+    window: Window | None = None, username: str | None = None, password: str | None = None,
+) -> bytes:  # fmt: skip
+    """A Get_Workers envelope. With `username`/`password`, a WS-Security UsernameToken header (PasswordText, as
+    Workday takes it over TLS). Without `as_of`/`entry`, Workday reads as of its today and now, and echoes both in
+    the answer's `Response_Filter`: the first page of a read learns them there and pins them for the rest."""
+    envelope = etree.Element(f"{{{ENV}}}Envelope", nsmap={"env": ENV, "wd": WD})
+    if username is not None and password is not None:
+        header = etree.SubElement(envelope, f"{{{ENV}}}Header")
+        security = etree.SubElement(header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
+        token = etree.SubElement(security, f"{{{WSSE}}}UsernameToken")
+        etree.SubElement(token, f"{{{WSSE}}}Username").text = username
+        etree.SubElement(token, f"{{{WSSE}}}Password", Type=PASSWORD_TEXT).text = password
+    body = etree.SubElement(envelope, f"{{{ENV}}}Body")
+    request = _sub(body, "Get_Workers_Request", version=version)
+    if ids is not None:
+        references = _sub(request, "Request_References", Skip_Non_Existing_Instances="true")
+        for employee_id in ids:
+            _sub(_sub(references, "Worker_Reference"), "ID", employee_id, type="Employee_ID")
+    elif window is not None:
+        span = _sub(_sub(_sub(request, "Request_Criteria"), "Transaction_Log_Criteria_Data"),
+                    "Transaction_Date_Range_Data")  # fmt: skip
+        first, last = ("Updated_From", "Updated_Through") if window.by == "updated" else (
+            "Effective_From", "Effective_Through")  # fmt: skip
+        _sub(span, first, window.start.isoformat())
+        if window.end is not None:
+            _sub(span, last, window.end.isoformat())
+    response_filter = _sub(request, "Response_Filter")
+    if as_of is not None:
+        _sub(response_filter, "As_Of_Effective_Date", as_of.isoformat())
+    # Workday: "If you set the page parameter, you must also specify the As_Of_Entry_Date to ensure that the
+    # result set remains the same between your requests" (Response_FilterType documentation in the WSDL).
+    if entry is not None:
+        _sub(response_filter, "As_Of_Entry_DateTime", entry.isoformat())
+    _sub(response_filter, "Page", str(page))
+    _sub(response_filter, "Count", str(count))
+    group = _sub(request, "Response_Group")
+    for toggle in ("Include_Reference", "Include_Personal_Information", "Include_Employment_Information"):
+        _sub(group, toggle, "true")
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
+
+
+@dataclass(frozen=True)
+class WorkersPage:
+    total: int
+    pages: int
+    page: int
+    workers: list[WorkerRecord]
+    as_of: date | None  # the effective date and entry moment Workday read at (echoed `Response_Filter`)
+    entry: datetime | None
+
+
+def _int(node: etree._Element, path: str) -> int | None:
+    value = node.findtext(path, namespaces=NS)
+    try:
+        return int(float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def read_workers(content: bytes) -> WorkersPage:
+    """The paging numbers and workers of a Get_Workers answer. Raises `ValueError` for anything else."""
+    root = parse_xml(content)
+    response = root.find("env:Body/wd:Get_Workers_Response", NS)
+    if response is None:
+        raise ValueError("not a Get_Workers response")
+    results = response.find("wd:Response_Results", NS)
+    total = _int(results, "wd:Total_Results") if results is not None else None
+    pages = _int(results, "wd:Total_Pages") if results is not None else None
+    page = _int(results, "wd:Page") if results is not None else None
+    workers = [worker_record(w) for w in response.iterfind("wd:Response_Data/wd:Worker", NS)]
+    as_of = response.findtext("wd:Response_Filter/wd:As_Of_Effective_Date", namespaces=NS)
+    entry = response.findtext("wd:Response_Filter/wd:As_Of_Entry_DateTime", namespaces=NS)
+    return WorkersPage(
+        total or 0, pages or 0, page or 0, workers, date.fromisoformat(as_of[:10]) if as_of else None,
+        parse_instant(entry),
+    )
+
+
+def read_fault(content: bytes) -> tuple[str, str] | None:
+    """`(faultcode, faultstring)` of a SOAP fault, or None when the body is no fault."""
+    try:
+        root = parse_xml(content)
+    except etree.XMLSyntaxError:
+        return None
+    fault = root.find("env:Body/env:Fault", NS)
+    if fault is None:
+        return None
+    message = fault.findtext("detail/wd:Validation_Fault/wd:Validation_Error/wd:Message", namespaces=NS)
+    return fault.findtext("faultcode") or "", message or fault.findtext("faultstring") or ""
+
+
+def _ids(node: etree._Element | None) -> dict[str, str]:
+    if node is None:
+        return {}
+    return {i.get(f"{{{WD}}}type", ""): (i.text or "").strip() for i in node.iterfind("wd:ID", NS)}
+
+
+def worker_record(worker: etree._Element) -> WorkerRecord:
+    """The fields enrolsync reads from one `wd:Worker` (primary job, work email, supervisory organization)."""
+    data = worker.find("wd:Worker_Data", NS)
+    find = (lambda path: data.findtext(path, namespaces=NS)) if data is not None else (lambda path: None)
+    jobs = data.findall("wd:Employment_Data/wd:Worker_Job_Data", NS) if data is not None else []
+    job = next((j for j in jobs if j.get(f"{{{WD}}}Primary_Job") in ("true", "1")), jobs[0] if jobs else None)
+    position = job.find("wd:Position_Data", NS) if job is not None else None
+    organizations: dict[str, str] = {}
+    for membership in job.iterfind("wd:Position_Organizations_Data/wd:Position_Organization_Data", NS) if (
+            job is not None) else []:  # fmt: skip
+        org = membership.find("wd:Organization_Data", NS)
+        kind = _ids(org.find("wd:Organization_Type_Reference", NS)).get("Organization_Type_ID") if org is not None \
+            else None  # fmt: skip
+        if kind and org is not None:
+            organizations.setdefault(kind, org.findtext("wd:Organization_Name", namespaces=NS) or "")
+    emails = data.findall("wd:Personal_Data/wd:Contact_Data/wd:Email_Address_Data", NS) if data is not None else []
+    email = next((e for e in emails if _usage(e) == "WORK"), None)
+    status = "wd:Employment_Data/wd:Worker_Status_Data/"
+    on_leave = [n.text for n in data.iterfind(status.rstrip("/") + "/wd:Leave_Status_Data/wd:On_Leave", NS)] if (
+        data is not None) else []  # fmt: skip
+    manager = position.find("wd:Manager_as_of_last_detected_manager_change_Reference", NS) if position is not None \
+        else None  # fmt: skip
+    position_text = (lambda p: position.findtext(p, namespaces=NS)) if position is not None else (lambda p: None)
+    return WorkerRecord(
+        ids=_ids(worker.find("wd:Worker_Reference", NS)),
+        worker_id=find("wd:Worker_ID"),
+        user_id=find("wd:User_ID"),
+        first_name=find("wd:Personal_Data/wd:Name_Data/wd:Legal_Name_Data/wd:Name_Detail_Data/wd:First_Name"),
+        last_name=find("wd:Personal_Data/wd:Name_Data/wd:Legal_Name_Data/wd:Name_Detail_Data/wd:Last_Name"),
+        preferred_first_name=find(
+            "wd:Personal_Data/wd:Name_Data/wd:Preferred_Name_Data/wd:Name_Detail_Data/wd:First_Name"),
+        email=email.findtext("wd:Email_Address", namespaces=NS) if email is not None else None,
+        active=find(status + "wd:Active"),
+        terminated=find(status + "wd:Terminated"),
+        hire_date=find(status + "wd:Hire_Date"),
+        termination_date=find(status + "wd:Termination_Date"),
+        on_leave=any(v in ("true", "1") for v in on_leave),
+        job_title=position_text("wd:Business_Title") or position_text("wd:Position_Title"),
+        location=position_text("wd:Business_Site_Summary_Data/wd:Name"),
+        manager_ids=_ids(manager),
+        organizations=organizations,
+    )  # fmt: skip
+
+
+def _usage(email: etree._Element) -> str | None:
+    ref = email.find("wd:Usage_Data/wd:Type_Data/wd:Type_Reference", NS)
+    return _ids(ref).get("Communication_Usage_Type_ID")
