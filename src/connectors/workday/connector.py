@@ -88,11 +88,12 @@ class WorkdaySource:
         cursor this connector did not make, `PermanentError` when Workday repeats or skips a page."""
         api = self._config.api
         checkpoint = None if since is None else decode_cursor(since, api)
-        full = checkpoint is None or checkpoint.since is None
+        if checkpoint is None or checkpoint.since is None:
+            return self._soap_full(checkpoint) if api == "soap" else self._report_full(checkpoint)
         if api == "soap":
-            return self._soap_full(checkpoint) if full else self._soap_changes(checkpoint)
-        return self._report_full(checkpoint) if full or not self._config.updated_from_prompt else \
-            self._report_changes(checkpoint)  # fmt: skip
+            return self._soap_changes(checkpoint)
+        # Without a change prompt the report can only be read whole.
+        return self._report_changes(checkpoint) if self._config.updated_from_prompt else self._report_full(None)
 
     async def read_people(self, hr_ids: Sequence[str]) -> AsyncIterator[Page[Person]]:
         """The named workers by `Employee_ID`; ids Workday does not know (or a rescinded hire) come back in

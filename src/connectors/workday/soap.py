@@ -21,9 +21,7 @@ from enrolsync.connectors.workday.models import WorkerRecord
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WD = "urn:com.workday/bsvc"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PASSWORD_TEXT = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"  # noqa: S105
-)
+PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"  # noqa: S105
 NS = {"wd": WD, "env": ENV}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -125,7 +123,11 @@ def read_workers(content: bytes) -> WorkersPage:
     as_of = response.findtext("wd:Response_Filter/wd:As_Of_Effective_Date", namespaces=NS)
     entry = response.findtext("wd:Response_Filter/wd:As_Of_Entry_DateTime", namespaces=NS)
     return WorkersPage(
-        total or 0, pages or 0, page or 0, workers, date.fromisoformat(as_of[:10]) if as_of else None,
+        total or 0,
+        pages or 0,
+        page or 0,
+        workers,
+        date.fromisoformat(as_of[:10]) if as_of else None,
         parse_instant(entry),
     )
 

@@ -154,7 +154,9 @@ def test_the_connector_posts_to_the_bindings_address() -> None:
 
     client = WorkdayClient(httpx.AsyncClient(base_url=str(config.base_url)), config, ReadRetry())
     assert client.soap_path == path
-    operation = wsdl().find(f"{{{WSDL_NS}}}binding/{{{WSDL_NS}}}operation[@name='Get_Workers']/{{{SOAP_BIND}}}operation")
+    operation = wsdl().find(
+        f"{{{WSDL_NS}}}binding/{{{WSDL_NS}}}operation[@name='Get_Workers']/{{{SOAP_BIND}}}operation"
+    )
     assert operation is not None and operation.get("style") == "document"
 
 

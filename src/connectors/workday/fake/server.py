@@ -152,7 +152,9 @@ class WorkdayFake(FakeServer):
             response = self._token(request)
         elif request.method == "POST" and path.startswith(f"/ccx/service/{self.tenant}/Human_Resources/"):
             response = self._soap(request, path.rsplit("/", 1)[-1])
-        elif request.method == "GET" and path == f"/ccx/service/customreport2/{self.tenant}/{REPORT_OWNER}/{REPORT_NAME}":
+        elif (
+            request.method == "GET" and path == f"/ccx/service/customreport2/{self.tenant}/{REPORT_OWNER}/{REPORT_NAME}"
+        ):
             response = self._report(request)
         else:
             response = httpx.Response(404, content=b"Not Found")

@@ -105,7 +105,9 @@ def read_request(content: bytes) -> WorkersQuery:
         version=request.get(f"{{{WD}}}version", ""),
         username=_text(token, "wsse:Username"),
         password=_text(token, "wsse:Password"),
-        ids=[(ref.get(f"{{{WD}}}type", ""), (ref.text or "").strip()) for ref in references] if refs is not None else None,
+        ids=[(ref.get(f"{{{WD}}}type", ""), (ref.text or "").strip()) for ref in references]
+        if refs is not None
+        else None,
         skip_missing=refs is not None and refs.get(f"{{{WD}}}Skip_Non_Existing_Instances") in ("true", "1"),
         updated=updated,
         effective=effective,
@@ -152,7 +154,9 @@ def render_worker(data: dict[str, Any], today: date) -> Any:
     if data["termination_date"] is not None:
         status.append(_wd.Termination_Date(data["termination_date"].isoformat()))
     if data["on_leave"]:
-        status.append(_wd.Leave_Status_Data(_wd.On_Leave("true"), _wd.Leave_Start_Date(data["leave_start"].isoformat())))
+        status.append(
+            _wd.Leave_Status_Data(_wd.On_Leave("true"), _wd.Leave_Start_Date(data["leave_start"].isoformat()))
+        )
     position = [
         _wd.Position_ID(f"P-{data['employee_id']}"),
         _wd.Position_Title(data["job_title"]),
