@@ -43,6 +43,12 @@ def soap_filter(request: httpx.Request, name: str) -> str | None:
     return soap.parse_xml(request.content).findtext(f".//wd:Response_Filter/wd:{name}", namespaces=soap.NS)
 
 
+def oauth_config(fake: WorkdayFake, **overrides: object) -> WorkdayConfig:
+    options = {"client_id": fake.client_id, "client_secret": SecretStr(fake.client_secret),
+               "refresh_token": SecretStr(fake.refresh_token), **overrides}  # fmt: skip
+    return workday_config(fake, auth="oauth_refresh", **options)
+
+
 # -- SOAP paging ------------------------------------------------------------------------------------------------
 async def test_pages_pin_the_first_pages_as_of_date_and_entry_moment(source: WorkdaySource, fake: WorkdayFake) -> None:
     persons, _ = await read(source)
@@ -150,8 +156,7 @@ async def test_refused_isu_names_the_user_not_the_password(fake: WorkdayFake) ->
 
 @pytest.mark.parametrize("api", ["soap", "raas"])
 async def test_oauth_refresh_token_gets_one_token_and_replaces_a_revoked_one(fake: WorkdayFake, api: str) -> None:
-    config = workday_config(fake, api=api, auth="oauth_refresh", client_id=fake.client_id,
-                            client_secret=SecretStr(fake.client_secret), refresh_token=SecretStr(fake.refresh_token))  # fmt: skip
+    config = oauth_config(fake, api=api)
     async with build_client(config, transport=fake.transport()) as http:
         source = WorkdaySource(config, http, retry=ReadRetry(clock=FakeClock()))
         persons, _ = await read(source)
@@ -165,8 +170,7 @@ async def test_oauth_refresh_token_gets_one_token_and_replaces_a_revoked_one(fak
 
 
 async def test_a_bad_refresh_token_is_a_failed_check(fake: WorkdayFake) -> None:
-    config = workday_config(fake, auth="oauth_refresh", client_id=fake.client_id,
-                            client_secret=SecretStr(fake.client_secret), refresh_token=SecretStr("stale-token-77"))  # fmt: skip
+    config = oauth_config(fake, refresh_token=SecretStr("stale-token-77"))
     async with build_client(config, transport=fake.transport()) as http:
         result = await WorkdaySource(config, http, retry=ReadRetry(clock=FakeClock())).check()
     assert not result.ok and "refresh token" in result.detail and "stale-token-77" not in result.detail
