@@ -140,11 +140,14 @@ class WorkdayClient:
         )  # fmt: skip
         headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
         request = self._http.build_request("POST", self.soap_path, content=body, headers=headers)
-        response = await with_retry(lambda: self._send(request), self._retry)
+        return await with_retry(lambda: self._workers(request), self._retry)
+
+    async def _workers(self, request: httpx.Request) -> soap.WorkersPage:
+        response = await self._send(request)
         try:
             return soap.read_workers(response.content)
         except (etree.XMLSyntaxError, ValueError) as exc:
-            # Mostly a body cut off in transit; the whole read is retried by the run.
+            # Mostly a body cut off in transit: asked again (a read changes nothing).
             raise TransientError("malformed Get_Workers response", status=response.status_code) from exc
 
     async def _send(self, request: httpx.Request) -> httpx.Response:

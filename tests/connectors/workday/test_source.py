@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from enrolsync.connectors.base import Cursor
-from enrolsync.connectors.errors import AuthError, PermanentError
+from enrolsync.connectors.errors import AuthError, Invalid, PermanentError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import Person, PersonStatus
@@ -21,6 +21,7 @@ from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.connectors.workday import WorkdaySource, soap
 from enrolsync.connectors.workday.config import WorkdayConfig
 from enrolsync.connectors.workday.fake import WorkdayFake
+from enrolsync.connectors.workday.fake.soap import SoapFault
 from tests.support.connectors import COMPANY_SIZE, PAGE_SIZE, workday_config
 
 DAY = 86400
@@ -90,6 +91,24 @@ async def test_a_checkpoint_mid_read_resumes_at_the_next_page(source: WorkdaySou
     rest, _ = await read(source, resume)
     assert sorted(p.hr_id for p in first + rest) == sorted(fake.hr_ids())
     assert soap_filter(soap_requests(fake)[-1], "Page") == str(-(-COMPANY_SIZE // PAGE_SIZE))
+
+
+async def test_server_faults_and_cut_off_answers_are_asked_again(
+    source: WorkdaySource, fake: WorkdayFake, clock: FakeClock
+) -> None:
+    server_fault = SoapFault("Server", "Service temporarily unavailable").body()
+    fake.fail_next(1, status=500, body=server_fault, headers={"Content-Type": "text/xml"})
+    fake.malformed_next(1)
+    persons, _ = await read(source)
+    assert len(persons) == COMPANY_SIZE and len(clock.sleeps) == 2
+
+
+async def test_a_validation_fault_is_not_asked_again(source: WorkdaySource, fake: WorkdayFake) -> None:
+    fault = SoapFault("Client.validationError", "Invalid ID value").body()
+    fake.fail_next(1, status=500, body=fault, headers={"Content-Type": "text/xml"})
+    with pytest.raises(Invalid, match="Invalid ID value"):
+        await read(source)
+    assert len(soap_requests(fake)) == 1
 
 
 # -- effective dating, as Workday models it -----------------------------------------------------------------------
