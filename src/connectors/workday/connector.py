@@ -148,7 +148,7 @@ class WorkdaySource:
                 raise PermanentError(f"Workday paged {seen} workers of the {total} it counted (a page was skipped); "
                                      "read stopped")  # fmt: skip
             after = None if last else Checkpoint(
-                api="soap", page=page + 1, entry=format_instant(entry), as_of=as_of.isoformat(), seen=seen, total=total,
+                api="soap", page=page + 1, entry=entry.isoformat(), as_of=as_of.isoformat(), seen=seen, total=total,
             )  # fmt: skip
             yield result, after
             if last:
@@ -160,29 +160,31 @@ class WorkdaySource:
         async for result, after in self._pages(resume):
             started = started or result.entry or self._client.last_server_time or datetime.now(UTC)
             persons = tuple(p for w in result.workers if (p := worker_to_person(w)) is not None)
-            checkpoint = after or Checkpoint(api="soap", since=format_instant(started))
+            checkpoint = after or Checkpoint(api="soap", since=started.isoformat())
             yield Page(items=persons, checkpoint=encode_cursor(checkpoint))
 
     async def _soap_changes(self, resume: Checkpoint) -> AsyncIterator[Page[Person]]:
         """Workers with a transaction entered after `since` (changes made since), then workers with a transaction
-        taking effect between `since` and now (future-dated changes reaching their date, entered long ago). The
-        last page carries the new cursor; earlier ones the old, so a read cut short starts over."""
+        taking effect between `since` and now (future-dated changes reaching their date, entered long ago). "Now"
+        is Workday's: one small Get_Workers first learns its entry moment, which bounds both windows, is pinned on
+        every page and is where the next read begins. The last page carries the new cursor; earlier ones the old,
+        so a read cut short starts over."""
         since = parse_instant(resume.since)
         if since is None:
             raise Invalid("not a Workday cursor: unreadable since")
+        probe = await self._client.get_workers(page=1, count=1)
+        now = probe.entry or self._client.last_server_time or datetime.now(UTC)
+        pinned = Checkpoint(api="soap", page=1, entry=now.isoformat(), as_of=(probe.as_of or now.date()).isoformat())
         held: tuple[Person, ...] = ()
-        now: datetime | None = None
         yielded: set[str] = set()
         for by in ("updated", "effective"):
-            async for result, _ in self._pages(None, Window(since, now, by)):
-                now = now or result.entry or self._client.last_server_time or datetime.now(UTC)
+            async for result, _ in self._pages(pinned, Window(since, now, by)):
                 persons = tuple(p for w in result.workers if (p := worker_to_person(w)) and p.hr_id not in yielded)
                 yielded.update(p.hr_id for p in persons)
                 if held:
                     yield Page(items=held, checkpoint=encode_cursor(resume))
                 held = persons
-        final = Checkpoint(api="soap", since=format_instant(now or since))
-        yield Page(items=held, checkpoint=encode_cursor(final))
+        yield Page(items=held, checkpoint=encode_cursor(Checkpoint(api="soap", since=now.isoformat())))
 
     # -- RaaS -----------------------------------------------------------------------------------------------
     async def _report_full(self, resume: Checkpoint | None) -> AsyncIterator[Page[Person]]:

@@ -36,7 +36,7 @@ class Window:
     """A transaction-log window: `updated` catches what was entered in it, `effective` what took effect in it."""
 
     start: datetime
-    end: datetime | None  # None: up to the entry moment of the request
+    end: datetime
     by: str  # "updated" | "effective"
 
 
@@ -74,8 +74,7 @@ def get_workers(
         first, last = ("Updated_From", "Updated_Through") if window.by == "updated" else (
             "Effective_From", "Effective_Through")  # fmt: skip
         _sub(span, first, window.start.isoformat())
-        if window.end is not None:
-            _sub(span, last, window.end.isoformat())
+        _sub(span, last, window.end.isoformat())
     response_filter = _sub(request, "Response_Filter")
     if as_of is not None:
         _sub(response_filter, "As_Of_Effective_Date", as_of.isoformat())

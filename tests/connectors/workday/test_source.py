@@ -3,11 +3,13 @@ terminations, leave, rescinded hires), both ways of signing in, and the RaaS rep
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
+from lxml import etree
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
@@ -109,6 +111,27 @@ async def test_a_validation_fault_is_not_asked_again(source: WorkdaySource, fake
     with pytest.raises(Invalid, match="Invalid ID value"):
         await read(source)
     assert len(soap_requests(fake)) == 1
+
+
+async def test_incremental_windows_end_at_workdays_now_and_the_next_begins_there(
+    source: WorkdaySource, fake: WorkdayFake
+) -> None:
+    _, checkpoints = await read(source)
+    fake.tick(600)
+    fake.move("120", job_title="Staff Engineer")
+    before = len(fake.requests)
+    changed, after = await read(source, checkpoints[-1])
+    probe, *windows = soap_requests(fake)[before:]
+    assert soap_filter(probe, "Count") == "1" and [p.hr_id for p in changed] == ["120"]
+    spans = [soap.parse_xml(r.content).find(".//wd:Transaction_Date_Range_Data", soap.NS) for r in windows]
+    bounds = [[(etree.QName(e).localname, e.text) for e in span] for span in spans if span is not None]
+    moment = fake.now.isoformat()
+    assert bounds == [
+        [("Updated_From", "2025-06-02T12:00:00+00:00"), ("Updated_Through", moment)],
+        [("Effective_From", "2025-06-02T12:00:00+00:00"), ("Effective_Through", moment)],
+    ]
+    assert {soap_filter(r, "As_Of_Entry_DateTime") for r in windows} == {moment}
+    assert json.loads(after[-1] or "")["since"] == moment
 
 
 # -- effective dating, as Workday models it -----------------------------------------------------------------------
