@@ -55,7 +55,7 @@ def worker_to_person(record: WorkerRecord) -> Person | None:
     cost_center = record.organizations.get(COST_CENTER)
     return Person(
         hr_id=hr_id,
-        given_name=record.first_name or "",
+        given_name=record.preferred_first_name or record.first_name or "",
         family_name=record.last_name or "",
         work_email=record.email or None,
         username=record.user_id or None,

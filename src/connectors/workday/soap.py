@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from lxml import etree
 
@@ -150,48 +151,51 @@ def _ids(node: etree._Element | None) -> dict[str, str]:
     return {i.get(f"{{{WD}}}type", ""): (i.text or "").strip() for i in node.iterfind("wd:ID", NS)}
 
 
+_NOTHING = etree.Element("nothing")  # stands in for a missing group: every find in it finds nothing
+_NAME = "wd:Personal_Data/wd:Name_Data/{}_Name_Data/wd:Name_Detail_Data/wd:{}_Name"
+_STATUS = "wd:Employment_Data/wd:Worker_Status_Data/wd:"
+
+
+def _organizations(job: etree._Element) -> dict[str, str]:
+    """Organization_Type_ID -> Organization_Name of the job's organizations (the first of each type)."""
+    found: dict[str, str] = {}
+    for org in job.iterfind("wd:Position_Organizations_Data/wd:Position_Organization_Data/wd:Organization_Data", NS):
+        kind = _ids(org.find("wd:Organization_Type_Reference", NS)).get("Organization_Type_ID")
+        if kind:
+            found.setdefault(kind, org.findtext("wd:Organization_Name", namespaces=NS) or "")
+    return found
+
+
 def worker_record(worker: etree._Element) -> WorkerRecord:
     """The fields enrolsync reads from one `wd:Worker` (primary job, work email, supervisory organization)."""
     data = worker.find("wd:Worker_Data", NS)
-    find = (lambda path: data.findtext(path, namespaces=NS)) if data is not None else (lambda path: None)
-    jobs = data.findall("wd:Employment_Data/wd:Worker_Job_Data", NS) if data is not None else []
-    job = next((j for j in jobs if j.get(f"{{{WD}}}Primary_Job") in ("true", "1")), jobs[0] if jobs else None)
-    position = job.find("wd:Position_Data", NS) if job is not None else None
-    organizations: dict[str, str] = {}
-    for membership in job.iterfind("wd:Position_Organizations_Data/wd:Position_Organization_Data", NS) if (
-            job is not None) else []:  # fmt: skip
-        org = membership.find("wd:Organization_Data", NS)
-        kind = _ids(org.find("wd:Organization_Type_Reference", NS)).get("Organization_Type_ID") if org is not None \
-            else None  # fmt: skip
-        if kind and org is not None:
-            organizations.setdefault(kind, org.findtext("wd:Organization_Name", namespaces=NS) or "")
-    emails = data.findall("wd:Personal_Data/wd:Contact_Data/wd:Email_Address_Data", NS) if data is not None else []
-    email = next((e for e in emails if _usage(e) == "WORK"), None)
-    status = "wd:Employment_Data/wd:Worker_Status_Data/"
-    on_leave = [n.text for n in data.iterfind(status.rstrip("/") + "/wd:Leave_Status_Data/wd:On_Leave", NS)] if (
-        data is not None) else []  # fmt: skip
-    manager = position.find("wd:Manager_as_of_last_detected_manager_change_Reference", NS) if position is not None \
-        else None  # fmt: skip
-    position_text = (lambda p: position.findtext(p, namespaces=NS)) if position is not None else (lambda p: None)
+    data = _NOTHING if data is None else data
+    jobs = data.findall("wd:Employment_Data/wd:Worker_Job_Data", NS)
+    job = next((j for j in jobs if j.get(f"{{{WD}}}Primary_Job") in ("true", "1")), jobs[0] if jobs else _NOTHING)
+    position = job.find("wd:Position_Data", NS)
+    position = _NOTHING if position is None else position
+    emails = data.findall("wd:Personal_Data/wd:Contact_Data/wd:Email_Address_Data", NS)
+    email = next((e for e in emails if _usage(e) == "WORK"), _NOTHING)
+    leave = [n.text for n in data.iterfind(_STATUS + "Leave_Status_Data/wd:On_Leave", NS)]
+    text = partial(etree._Element.findtext, namespaces=NS)
     return WorkerRecord(
         ids=_ids(worker.find("wd:Worker_Reference", NS)),
-        worker_id=find("wd:Worker_ID"),
-        user_id=find("wd:User_ID"),
-        first_name=find("wd:Personal_Data/wd:Name_Data/wd:Legal_Name_Data/wd:Name_Detail_Data/wd:First_Name"),
-        last_name=find("wd:Personal_Data/wd:Name_Data/wd:Legal_Name_Data/wd:Name_Detail_Data/wd:Last_Name"),
-        preferred_first_name=find(
-            "wd:Personal_Data/wd:Name_Data/wd:Preferred_Name_Data/wd:Name_Detail_Data/wd:First_Name"),
-        email=email.findtext("wd:Email_Address", namespaces=NS) if email is not None else None,
-        active=find(status + "wd:Active"),
-        terminated=find(status + "wd:Terminated"),
-        hire_date=find(status + "wd:Hire_Date"),
-        termination_date=find(status + "wd:Termination_Date"),
-        on_leave=any(v in ("true", "1") for v in on_leave),
-        job_title=position_text("wd:Business_Title") or position_text("wd:Position_Title"),
-        location=position_text("wd:Business_Site_Summary_Data/wd:Name"),
-        manager_ids=_ids(manager),
-        organizations=organizations,
-    )  # fmt: skip
+        worker_id=text(data, "wd:Worker_ID"),
+        user_id=text(data, "wd:User_ID"),
+        first_name=text(data, _NAME.format("wd:Legal", "First")),
+        last_name=text(data, _NAME.format("wd:Legal", "Last")),
+        preferred_first_name=text(data, _NAME.format("wd:Preferred", "First")),
+        email=text(email, "wd:Email_Address"),
+        active=text(data, _STATUS + "Active"),
+        terminated=text(data, _STATUS + "Terminated"),
+        hire_date=text(data, _STATUS + "Hire_Date"),
+        termination_date=text(data, _STATUS + "Termination_Date"),
+        on_leave=any(v in ("true", "1") for v in leave),
+        job_title=text(position, "wd:Business_Title") or text(position, "wd:Position_Title"),
+        location=text(position, "wd:Business_Site_Summary_Data/wd:Name"),
+        manager_ids=_ids(position.find("wd:Manager_as_of_last_detected_manager_change_Reference", NS)),
+        organizations=_organizations(job),
+    )
 
 
 def _usage(email: etree._Element) -> str | None:

@@ -31,6 +31,12 @@ def test_a_worker_is_a_person_by_employee_id() -> None:
         "21001", "lmoreau", "Legal", "20010", {"cost_centre": "CC-008"},
     )  # fmt: skip
     assert person.status is PersonStatus.ACTIVE and person.hire_date == date(2021, 4, 1)
+    assert (person.given_name, person.family_name) == ("Lena", "Moreau")
+
+
+def test_a_preferred_first_name_wins_over_the_legal_one() -> None:
+    person = worker_to_person(record(preferred_first_name="Leni"))
+    assert person is not None and (person.given_name, person.family_name) == ("Leni", "Moreau")
 
 
 @pytest.mark.parametrize(

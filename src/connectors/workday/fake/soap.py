@@ -143,9 +143,7 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def render_worker(data: dict[str, Any], today: date) -> Any:
-    """One `wd:Worker` with the groups enrolsync asks for (personal, employment, position organizations)."""
-    name = f"{data['first_name']} {data['last_name']}"
+def _status(data: dict[str, Any]) -> Any:
     status = [
         _wd.Active(_bool(data["active"])),
         _wd.Hire_Date(data["hire_date"].isoformat()),
@@ -157,22 +155,26 @@ def render_worker(data: dict[str, Any], today: date) -> Any:
         status.append(
             _wd.Leave_Status_Data(_wd.On_Leave("true"), _wd.Leave_Start_Date(data["leave_start"].isoformat()))
         )
+    return _wd.Worker_Status_Data(*status)
+
+
+def _job(data: dict[str, Any], today: date) -> Any:
+    time_type = ("Full time", "Full_time") if data["full_time"] else ("Part time", "Part_time")
     position = [
         _wd.Position_ID(f"P-{data['employee_id']}"),
         _wd.Position_Title(data["job_title"]),
         _wd.Business_Title(data["job_title"]),
         _wd.Start_Date(data["hire_date"].isoformat()),
-        _reference("Position_Time_Type_Reference", "Full time" if data["full_time"] else "Part time",
-                   ("Position_Time_Type_ID", "Full_time" if data["full_time"] else "Part_time")),
+        _reference("Position_Time_Type_Reference", time_type[0], ("Position_Time_Type_ID", time_type[1])),
         _wd.Business_Site_Summary_Data(
             _reference("Location_Reference", data["location"], ("Location_ID", data["location"].replace(" ", "_"))),
             _wd.Name(data["location"]),
         ),
-    ]  # fmt: skip
+    ]
     if data["manager_id"]:
         manager = ("WID", wid(data["manager_id"])), ("Employee_ID", data["manager_id"])
         position.append(_reference("Manager_as_of_last_detected_manager_change_Reference", "", *manager))
-    job = _wd.Worker_Job_Data(
+    return _wd.Worker_Job_Data(
         _wd.Position_Data(*position, **{f"{{{WD}}}Effective_Date": today.isoformat()}),
         _wd.Position_Organizations_Data(
             _organization(data["department"], "SUPERVISORY", f"SUP-{data['department'].replace(' ', '_')}"),
@@ -180,36 +182,32 @@ def render_worker(data: dict[str, Any], today: date) -> Any:
         ),
         **{f"{{{WD}}}Primary_Job": "true"},
     )
+
+
+def _personal(data: dict[str, Any]) -> Any:
+    first, last = data["first_name"], data["last_name"]
+    names = {f"{{{WD}}}Formatted_Name": f"{first} {last}", f"{{{WD}}}Reporting_Name": f"{last}, {first}"}
+    country = _reference("Country_Reference", "United States of America", ("ISO_3166-1_Alpha-3_Code", "USA"))
+    work = _reference("Type_Reference", "Work", ("Communication_Usage_Type_ID", "WORK"))
     email = _wd.Email_Address_Data(
         _wd.Email_Address(data["email"]),
-        _wd.Usage_Data(
-            _wd.Type_Data(_reference("Type_Reference", "Work", ("Communication_Usage_Type_ID", "WORK")),
-                          **{f"{{{WD}}}Primary": "true"}),
-            **{f"{{{WD}}}Public": "true"},
-        ),
-    )  # fmt: skip
-    personal = _wd.Personal_Data(
-        _wd.Name_Data(
-            _wd.Legal_Name_Data(
-                _wd.Name_Detail_Data(
-                    _reference("Country_Reference", "United States of America", ("ISO_3166-1_Alpha-3_Code", "USA")),
-                    _wd.First_Name(data["first_name"]),
-                    _wd.Last_Name(data["last_name"]),
-                    **{f"{{{WD}}}Formatted_Name": name, f"{{{WD}}}Reporting_Name": f"{data['last_name']}, "
-                       f"{data['first_name']}"},
-                )
-            )
-        ),
-        _wd.Contact_Data(email),
-    )  # fmt: skip
+        _wd.Usage_Data(_wd.Type_Data(work, **{f"{{{WD}}}Primary": "true"}), **{f"{{{WD}}}Public": "true"}),
+    )
+    legal = _wd.Name_Detail_Data(country, _wd.First_Name(first), _wd.Last_Name(last), **names)
+    return _wd.Personal_Data(_wd.Name_Data(_wd.Legal_Name_Data(legal)), _wd.Contact_Data(email))
+
+
+def render_worker(data: dict[str, Any], today: date) -> Any:
+    """One `wd:Worker` with the groups enrolsync asks for (personal, employment, position organizations)."""
+    name = f"{data['first_name']} {data['last_name']}"
     return _wd.Worker(
         _reference("Worker_Reference", name, ("WID", data["wid"]), ("Employee_ID", data["employee_id"])),
         _wd.Worker_Descriptor(name),
         _wd.Worker_Data(
             _wd.Worker_ID(data["employee_id"]),
             _wd.User_ID(data["username"]),
-            personal,
-            _wd.Employment_Data(job, _wd.Worker_Status_Data(*status)),
+            _personal(data),
+            _wd.Employment_Data(_job(data, today), _status(data)),
         ),
     )
 
