@@ -8,6 +8,7 @@ import pytest
 
 from enrolsync.connectors.errors import Invalid
 from enrolsync.connectors.model import PersonStatus
+from enrolsync.connectors.workday import soap
 from enrolsync.connectors.workday.config import ReportFields
 from enrolsync.connectors.workday.mapping import column, decode_cursor, encode_cursor, row_to_person, worker_to_person
 from enrolsync.connectors.workday.models import Checkpoint, WorkerRecord
@@ -91,3 +92,9 @@ def test_cursors_belong_to_one_api() -> None:
         decode_cursor('{"v": 1, "api": "soap"}', "soap")
     with pytest.raises(Invalid):
         decode_cursor("not json", "soap")
+
+
+def test_answers_are_parsed_without_entities_or_dtds() -> None:
+    """A remote answer cannot make the connector read a local file (XXE)."""
+    hostile = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/hostname">]><x>&e;</x>'
+    assert not (soap.parse_xml(hostile).text or "").strip()
