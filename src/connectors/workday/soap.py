@@ -86,7 +86,10 @@ def get_workers(
     _sub(response_filter, "Page", str(page))
     _sub(response_filter, "Count", str(count))
     group = _sub(request, "Response_Group")
-    for toggle in ("Include_Reference", "Include_Personal_Information", "Include_Employment_Information"):
+    # Position_Organizations_Data (department, cost centre) comes with the job only when organizations are asked.
+    for toggle in (
+        "Include_Reference", "Include_Personal_Information", "Include_Employment_Information", "Include_Organizations",
+    ):  # fmt: skip
         _sub(group, toggle, "true")
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 

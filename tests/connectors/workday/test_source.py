@@ -134,6 +134,19 @@ async def test_incremental_windows_end_at_workdays_now_and_the_next_begins_there
     assert json.loads(after[-1] or "")["since"] == moment
 
 
+def test_departments_come_only_with_the_organizations_group(fake: WorkdayFake) -> None:
+    """Workday returns a job's organizations only for `Include_Organizations`; the connector asks for it."""
+    sent = soap.get_workers(version="v30.0", page=1, count=5, username=f"{fake.username}@{fake.tenant}",
+                            password=fake.password)  # fmt: skip
+    without = sent.replace(b"<wd:Include_Organizations>true</wd:Include_Organizations>", b"")
+    url = f"https://wd.test/ccx/service/{fake.tenant}/Human_Resources/v30.0"
+    asked, bare = (
+        soap.read_workers(fake.handler(httpx.Request("POST", url, content=b)).content) for b in (sent, without)
+    )
+    assert without != sent
+    assert asked.workers[0].organizations["SUPERVISORY"] and bare.workers[0].organizations == {}
+
+
 # -- effective dating, as Workday models it -----------------------------------------------------------------------
 async def test_leavers_and_people_on_leave_read_as_workday_holds_them(source: WorkdaySource, fake: WorkdayFake) -> None:
     persons = {p.hr_id: p for p in (await read(source))[0]}

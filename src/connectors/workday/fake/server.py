@@ -246,7 +246,7 @@ class WorkdayFake(FakeServer):
         elif query.page > 1 and self._page_fault == "skip" and query.page < pages:
             served, self._page_fault = query.page + 1, None
         chunk = rows[(served - 1) * query.count : served * query.count]
-        workers = [render_worker(data, query.as_of or self.today) for data in chunk]
+        workers = [render_worker(data, query.as_of or self.today, query.groups) for data in chunk]
         body = render_response(query, workers, total=len(rows), page=query.page, pages=pages)
         return httpx.Response(200, content=body, headers={"Content-Type": "text/xml; charset=UTF-8"})
 

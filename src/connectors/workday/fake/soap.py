@@ -17,6 +17,7 @@ from lxml.builder import ElementMaker
 from enrolsync.connectors.workday.fake.company import wid
 from enrolsync.connectors.workday.soap import ENV, WD, WSSE, parse_xml
 
+GROUPS = ("Include_Personal_Information", "Include_Employment_Information", "Include_Organizations")
 _wd = ElementMaker(namespace=WD, nsmap={"wd": WD})
 _env = ElementMaker(namespace=ENV, nsmap={"env": ENV})
 
@@ -58,6 +59,7 @@ class WorkersQuery:
     entry: datetime | None
     page: int
     count: int
+    groups: frozenset[str]  # the Response_Group toggles set true (all of them when no group is sent)
     body: etree._Element  # the Get_Workers_Request element, for schema checks
 
 
@@ -101,6 +103,9 @@ def read_request(content: bytes) -> WorkersQuery:
         raise SoapFault("Client.validationError", "Count must be between 1 and 999.")
     as_of = _text(request, "wd:Response_Filter/wd:As_Of_Effective_Date")
     refs = request.find("wd:Request_References", {"wd": WD})
+    group = request.find("wd:Response_Group", {"wd": WD})
+    toggles = frozenset(etree.QName(t).localname for t in group if (t.text or "").strip() in ("true", "1")) if (
+        group is not None) else frozenset(GROUPS)  # fmt: skip
     return WorkersQuery(
         version=request.get(f"{{{WD}}}version", ""),
         username=_text(token, "wsse:Username"),
@@ -116,6 +121,7 @@ def read_request(content: bytes) -> WorkersQuery:
         entry=_instant(_text(request, "wd:Response_Filter/wd:As_Of_Entry_DateTime")),
         page=page,
         count=count,
+        groups=toggles,
         body=request,
     )
 
@@ -158,7 +164,7 @@ def _status(data: dict[str, Any]) -> Any:
     return _wd.Worker_Status_Data(*status)
 
 
-def _job(data: dict[str, Any], today: date) -> Any:
+def _job(data: dict[str, Any], today: date, organizations: bool) -> Any:
     time_type = ("Full time", "Full_time") if data["full_time"] else ("Part time", "Part_time")
     position = [
         _wd.Position_ID(f"P-{data['employee_id']}"),
@@ -174,14 +180,18 @@ def _job(data: dict[str, Any], today: date) -> Any:
     if data["manager_id"]:
         manager = ("WID", wid(data["manager_id"])), ("Employee_ID", data["manager_id"])
         position.append(_reference("Manager_as_of_last_detected_manager_change_Reference", "", *manager))
-    return _wd.Worker_Job_Data(
+    job = _wd.Worker_Job_Data(
         _wd.Position_Data(*position, **{f"{{{WD}}}Effective_Date": today.isoformat()}),
-        _wd.Position_Organizations_Data(
-            _organization(data["department"], "SUPERVISORY", f"SUP-{data['department'].replace(' ', '_')}"),
-            _organization(data["cost_center"], "COST_CENTER", data["cost_center"]),
-        ),
         **{f"{{{WD}}}Primary_Job": "true"},
     )
+    if organizations:
+        job.append(
+            _wd.Position_Organizations_Data(
+                _organization(data["department"], "SUPERVISORY", f"SUP-{data['department'].replace(' ', '_')}"),
+                _organization(data["cost_center"], "COST_CENTER", data["cost_center"]),
+            )
+        )
+    return job
 
 
 def _personal(data: dict[str, Any]) -> Any:
@@ -197,18 +207,20 @@ def _personal(data: dict[str, Any]) -> Any:
     return _wd.Personal_Data(_wd.Name_Data(_wd.Legal_Name_Data(legal)), _wd.Contact_Data(email))
 
 
-def render_worker(data: dict[str, Any], today: date) -> Any:
-    """One `wd:Worker` with the groups enrolsync asks for (personal, employment, position organizations)."""
+def render_worker(data: dict[str, Any], today: date, groups: frozenset[str] = frozenset(GROUPS)) -> Any:
+    """One `wd:Worker` with the response groups asked for (personal data, employment data and, inside the job,
+    its organizations)."""
     name = f"{data['first_name']} {data['last_name']}"
+    worker_data = _wd.Worker_Data(_wd.Worker_ID(data["employee_id"]), _wd.User_ID(data["username"]))
+    if "Include_Personal_Information" in groups:
+        worker_data.append(_personal(data))
+    if "Include_Employment_Information" in groups:
+        job = _job(data, today, organizations="Include_Organizations" in groups)
+        worker_data.append(_wd.Employment_Data(job, _status(data)))
     return _wd.Worker(
         _reference("Worker_Reference", name, ("WID", data["wid"]), ("Employee_ID", data["employee_id"])),
         _wd.Worker_Descriptor(name),
-        _wd.Worker_Data(
-            _wd.Worker_ID(data["employee_id"]),
-            _wd.User_ID(data["username"]),
-            _personal(data),
-            _wd.Employment_Data(_job(data, today), _status(data)),
-        ),
+        worker_data,
     )
 
 
