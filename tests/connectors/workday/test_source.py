@@ -280,12 +280,13 @@ async def test_report_incremental_reads_pass_the_last_read_time_to_the_prompt(fa
 
 
 async def test_a_report_without_a_change_prompt_is_read_whole(fake: WorkdayFake) -> None:
-    config = workday_config(fake, api="raas", updated_from_prompt=None)
+    config = workday_config(fake, api="raas", updated_from_prompt=None, report_prompts={"Organization": "All"})
     async with build_client(config, transport=fake.transport()) as http:
         source = WorkdaySource(config, http, retry=ReadRetry(clock=FakeClock()))
         _, checkpoints = await read(source)
         again, _ = await read(source, checkpoints[-1])
     assert len(again) == COMPANY_SIZE
+    assert all(dict(r.url.params) == {"Organization": "All", "format": "json"} for r in fake.requests)
 
 
 async def test_a_report_checkpoint_resumes_after_the_rows_yielded(fake: WorkdayFake) -> None:
