@@ -16,6 +16,8 @@ from datetime import datetime
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from enrolsync import __version__
 from enrolsync.api import auth, openapi, problems
@@ -29,6 +31,7 @@ from enrolsync.api.routes import (
     connectors,
     events,
     health,
+    metrics,
     people,
     pipelines,
     quarantine,
@@ -47,7 +50,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, webhooks.router)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router)
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -162,7 +165,8 @@ def create_app(
             log.info("api.started", connectors=len(services.registry.classes))
             yield
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the assets fastapi-offline ships: they work with no network.
+    app = FastAPIOffline(
         title="enrolsync",
         version=__version__,
         summary="Sync people from HR systems into learning platforms.",
@@ -182,4 +186,10 @@ def create_app(
             responses=problems.problem_responses(401, 403),
         )
     openapi.install(app)
+    app.add_api_route("/", _home, include_in_schema=False)
     return app
+
+
+async def _home() -> RedirectResponse:
+    """Where a person opening the service's address lands: the API's documentation."""
+    return RedirectResponse("/docs", status_code=307)

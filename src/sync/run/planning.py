@@ -288,7 +288,7 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
     reports = org.reports(gone)
     summary = PlanSummary()
-    async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
+    async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
         for hr_ids in _chunks(_in_scope(read, org, gone), rt.chunk):
