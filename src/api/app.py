@@ -80,7 +80,7 @@ class _TolerantQueue:
 
 
 @asynccontextmanager
-async def _default_queue(settings: Settings) -> AsyncIterator[RunQueue]:
+async def default_queue(settings: Settings) -> AsyncIterator[RunQueue]:
     # Imported here: the job engine is heavy and tests (which inject a queue) never need it.
     from enrolsync.sync.jobs.workflow import DbosRunQueue
 
@@ -113,7 +113,7 @@ async def _build_services(
 ) -> Services:
     root = await stack.enter_async_context(await open_root(settings, registry=registry, clients=clients))
     if queue is None:
-        queue = await stack.enter_async_context(_default_queue(settings))
+        queue = await stack.enter_async_context(default_queue(settings))
     runtime = root.runtime
     return Services(
         sessions=runtime.sessions,
