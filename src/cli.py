@@ -175,9 +175,12 @@ def worker() -> None:
 
 @app.command()
 def demo(
-    people: Annotated[int, typer.Option(min=2, max=100_000, help="Size of the fake company.")] = 60,
+    people: Annotated[int, typer.Option(min=2, max=50_000, help="Size of the fake company.")] = 60,
     keep_running: Annotated[bool, typer.Option(help="Keep the service up afterwards to explore the API.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show the service's own log lines.")] = False,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Where the API listens (0: any free port).")
+    ] = None,
 ) -> None:
     """Run the demo: fake BambooHR and Moodle, a pipeline between them, a dry run, syncs and HR changes."""
     settings = _settings()
@@ -187,7 +190,7 @@ def demo(
     from enrolsync.demo import main as demo_main
 
     with user_errors():
-        demo_main(settings, people=people, keep_running=keep_running)
+        demo_main(settings, people=people, keep_running=keep_running, port=port)
 
 
 @app.command()
