@@ -37,6 +37,7 @@ from enrolsync.api.routes import (
     quarantine,
     run_control,
     runs,
+    ui,
     webhooks,
 )
 from enrolsync.connectors.registry import Registry
@@ -50,7 +51,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router, ui.router)
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -186,10 +187,11 @@ def create_app(
             responses=problems.problem_responses(401, 403),
         )
     openapi.install(app)
+    ui.install(app)
     app.add_api_route("/", _home, include_in_schema=False)
     return app
 
 
 async def _home() -> RedirectResponse:
-    """Where a person opening the service's address lands: the API's documentation."""
-    return RedirectResponse("/docs", status_code=307)
+    """Where a person opening the service's address lands: the web page."""
+    return RedirectResponse("/ui", status_code=307)

@@ -28,7 +28,8 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,  # ids and counts only (issue 17)
-    ("GET", "/"): PUBLIC,  # a redirect to the documentation
+    ("GET", "/"): PUBLIC,  # a redirect to the web page
+    ("GET", "/ui"): PUBLIC,  # the page holds no data; it calls the API with the token signed in with
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,

@@ -177,7 +177,7 @@ async def test_readyz_names_the_missing_worker_then_is_ready(
 
 async def test_docs_work_offline_and_the_root_leads_to_them(anonymous: httpx.AsyncClient) -> None:
     root = await anonymous.get("/")
-    assert root.status_code == 307 and root.headers["location"] == "/docs"
+    assert root.status_code == 307 and root.headers["location"] == "/ui"
     for page in ("/docs", "/redoc"):
         html = (await anonymous.get(page)).text
         assert "cdn." not in html and "unpkg" not in html, f"{page} loads from a CDN"
