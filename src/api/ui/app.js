@@ -37,7 +37,7 @@ async function api(path, options = {}) {
     body: options.body === undefined ? undefined : JSON.stringify(options.body) });
   if (response.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
-    location.hash = "#/sign-in";
+    if (!options.signingIn) location.hash = "#/sign-in";
     throw new ApiError("the token was refused: sign in again");
   }
   const body = response.status === 204 ? null : await response.json();
@@ -46,7 +46,7 @@ async function api(path, options = {}) {
 }
 
 function page(title, ...children) {
-  main.replaceChildren(el("h1", { text: title }), ...children);
+  main.replaceChildren(el("h1", { text: title }), ...children.filter((child) => child !== null && child !== undefined));
   document.title = `${title} - enrolsync`;
   main.focus();
 }
@@ -66,7 +66,7 @@ function signIn() {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, input.value.trim());
     try {
-      await api("/pipelines?limit=1");
+      await api("/pipelines?limit=1", { signingIn: true });
       location.hash = "#/pipelines";
     } catch (e) {
       error.textContent = e.message;
@@ -125,11 +125,13 @@ async function pipeline(id) {
 // --- one run: live progress, operations, approve, cancel -----------------------------------------------------
 
 const ACTIVE = ["queued", "running"];
+const OP_KINDS = ["create_user", "update_user", "deactivate_user", "reactivate_user", "enrol", "unenrol", "assign_role",
+  "revoke_role", "set_sso_identity", "add_to_group", "remove_from_group"];
 
 async function run(id) {
   const r = await api(`/runs/${id}`);
   const filters = { status: el("select", { id: "op-status", name: "status" }, ["", "planned", "done", "already", "failed", "not_attempted"].map((s) => el("option", { value: s, text: s || "any" }))),
-    kind: el("select", { id: "op-kind", name: "kind" }, ["", ...Object.keys(r.ops)].map((k) => el("option", { value: k, text: k || "any" }))) };
+    kind: el("select", { id: "op-kind", name: "kind" }, ["", ...OP_KINDS].map((k) => el("option", { value: k, text: k || "any" }))) };
   const opsBox = el("div", { id: "operations" });
   const loadOps = async () => {
     const query = new URLSearchParams({ limit: "100" });
@@ -147,6 +149,9 @@ async function run(id) {
   const people = el("progress", { id: "people-progress", "aria-label": "people read" });
   const ops = el("progress", { id: "ops-progress", "aria-label": "operations applied", max: Math.max(r.progress.ops_planned, 1), value: r.progress.ops_applied });
   const statusBadge = el("span", { id: "run-status" }, badge(r.status));
+  const error = el("dd", { id: "run-error", text: r.error || "none" });
+  const cancel = ACTIVE.includes(r.status) || r.status === "blocked"
+    ? el("button", { class: "action secondary", type: "button", onclick: act("cancel") }, "Cancel run") : null;
   const counts = el("span", { id: "run-counts" });
   const show = (now) => {
     statusBadge.replaceChildren(badge(now.status));
@@ -160,13 +165,13 @@ async function run(id) {
     el("p", {}, el("a", { href: `#/pipelines/${r.pipeline_id}`, text: "Back to the pipeline" })),
     el("dl", {}, el("dt", { text: "Status" }), el("dd", {}, statusBadge), el("dt", { text: "Mode, scope" }),
       el("dd", { text: `${r.mode}, ${r.scope} (${r.trigger})` }), el("dt", { text: "Progress" }), el("dd", {}, counts),
-      el("dt", { text: "Error" }), el("dd", { text: r.error || "none" })),
+      el("dt", { text: "Error" }), error),
     el("div", { class: "meter" }, el("span", { text: "People read" }), people, el("span"),
       el("span", { text: "Operations applied" }), ops, el("span")),
     r.status === "blocked" ? el("p", {}, el("strong", { text: "Blocked: " }), r.blocked_reason || "") : null,
     el("div", { class: "inline" },
       r.status === "blocked" ? el("button", { class: "action", type: "button", onclick: act("approve") }, "Approve and apply") : null, " ",
-      ACTIVE.includes(r.status) || r.status === "blocked" ? el("button", { class: "action secondary", type: "button", onclick: act("cancel") }, "Cancel run") : null),
+      cancel),
     el("h2", { text: "Operations" }),
     el("form", { class: "inline", onsubmit: (e) => e.preventDefault() },
       el("label", { for: "op-status" }, "Status", filters.status), el("label", { for: "op-kind" }, "Kind", filters.kind)),
@@ -176,7 +181,15 @@ async function run(id) {
     timer = setInterval(async () => {
       const now = await api(`/runs/${id}`);
       show(now);
-      if (!ACTIVE.includes(now.status)) { clearInterval(timer); timer = null; say(`run ${now.status}`); route(); }
+      if (ACTIVE.includes(now.status)) return;
+      clearInterval(timer);
+      timer = null;
+      say(`run ${now.status}`);
+      // Blocked: the page gains its approve button. Otherwise stay put (focus and filters kept), refresh the rest.
+      if (now.status === "blocked") return route();
+      if (cancel) cancel.hidden = true;
+      error.textContent = now.error || "none";
+      await loadOps();
     }, 1000);
   }
 }
