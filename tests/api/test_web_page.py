@@ -1,6 +1,6 @@
 """The web page at /ui, driven end to end in headless Chromium (Debian's chromium and chromedriver, through
-selenium): sign-in, the pipeline list, a run's live progress and its operations, approving a blocked run, and a
-person's story. Screenshots land in `.artifacts/web/` for a person to look at after a run.
+selenium): sign-in, the pipeline list, a run's live progress and its operations, approving a blocked run, a
+person's story and their manager's team. Screenshots land in `.artifacts/web/` for a person to look at after a run.
 
 The app runs in the test's event loop behind a real loopback server; the browser is driven from a thread
 (selenium blocks), and runs are executed in-process between steps, as a worker would execute them.
@@ -111,7 +111,12 @@ def _sign_in(browser: WebDriver, site: str, token: str) -> None:
 
 async def _company(client: httpx.AsyncClient, ends: tuple[str, str], data: Dataset) -> str:
     for n, name in enumerate(("Ada", "Bo", "Cy")):
-        data.hris.put(Person(hr_id=f"W{n}", given_name=name, family_name="Lee", work_email=f"w{n}@example.com"))
+        manager = "W0" if n else None  # Ada leads Bo and Cy
+        data.hris.put(
+            Person(
+                hr_id=f"W{n}", given_name=name, family_name="Lee", work_email=f"w{n}@example.com", manager_hr_id=manager
+            )
+        )
     return await create_pipeline(client, ends, SPEC, name="Onboarding")
 
 
@@ -158,8 +163,8 @@ async def test_a_run_shows_live_progress_and_filters_its_operations(
 
     def watch_and_filter() -> None:
         _text(browser, "#run-status", "succeeded")
-        _text(browser, "#run-counts", "3 people read, 6 of 6 operations applied")
-        assert browser.find_element(By.ID, "ops-progress").get_attribute("value") == "6"
+        _text(browser, "#run-counts", "3 people read, 8 of 8 operations applied")
+        assert browser.find_element(By.ID, "ops-progress").get_attribute("value") == "8"
         assert "null" not in browser.find_element(By.TAG_NAME, "main").text
         Select(browser.find_element(By.ID, "op-kind")).select_by_visible_text("enrol")
         _wait(
@@ -214,12 +219,18 @@ async def test_a_person_story_explains_each_rule(
         _text(browser, "main h1", "Pipelines")
         browser.get(f"{site}/ui#/pipelines/{pipeline_id}")
         field = _wait(browser, ec.element_to_be_clickable((By.ID, "hr-id")))
-        field.send_keys("W1\n")
-        _text(browser, "main h1", "Bo Lee")
+        field.send_keys("W0\n")
+        _text(browser, "main h1", "Ada Lee")
         _text(browser, "main", "in_sync")
         row = browser.find_element(By.XPATH, "//td[text()='everyone']/..")
         assert "yes" in row.text and "course C1" in row.text
         _shot(browser, "person-story")
+        # Ada leads two people: her team view lists them with their enrolments.
+        browser.find_element(By.PARTIAL_LINK_TEXT, "Team view (2 direct reports)").click()
+        _text(browser, "main h1", "Team of W0")
+        _text(browser, "main table", "Bo Lee")
+        _text(browser, "main table", "Cy Lee")
+        _shot(browser, "team")
 
     await _in_browser(story)
 

@@ -196,6 +196,12 @@ async function run(id) {
 
 // --- a person's sync story -------------------------------------------------------------------------------------
 
+function leaf(l) {
+  const wanted = l.expected === null || l.expected === undefined ? "" : ` ${JSON.stringify(l.expected)}`;
+  const actual = l.actual === null || l.actual === undefined ? "nothing" : JSON.stringify(l.actual);
+  return `${l.attr ? `${l.attr} ` : ""}${l.op}${wanted}: was ${actual} (${l.matched ? "holds" : "fails"})`;
+}
+
 async function person(pipelineId, hrId) {
   const s = await api(`/pipelines/${pipelineId}/people/${encodeURIComponent(hrId)}`);
   const name = [s.person.given_name, s.person.family_name].filter(Boolean).join(" ") || hrId;
@@ -205,13 +211,28 @@ async function person(pipelineId, hrId) {
     el("dl", {}, el("dt", { text: "HR id" }), el("dd", { text: s.hr_id }), el("dt", { text: "Account" }),
       el("dd", { text: s.account_id || "not created" }), el("dt", { text: "Department" }),
       el("dd", { text: s.person.department || "-" }), el("dt", { text: "Last error" }), el("dd", { text: s.last_error || "none" })),
+    s.direct_reports.length ? el("p", {}, el("a", { href: `#/pipelines/${pipelineId}/teams/${encodeURIComponent(hrId)}`,
+      text: `Team view (${s.direct_reports.length} direct reports)` })) : null,
     el("h2", { text: "Why: every rule" }),
     table(["Rule", "Matched", "Gives", "Conditions"], s.explanation.map((v) => [v.rule, v.matched ? "yes" : "no",
       [...v.enrol.map((c) => `course ${c}`), ...v.roles, ...v.groups].join(", ") || "-",
-      v.leaves.map((l) => `${l.attr || l.op} ${l.op} ${JSON.stringify(l.expected ?? "")}: was ${JSON.stringify(l.actual ?? null)} (${l.matched ? "holds" : "fails"})`).join("; ")])),
+      v.leaves.map(leaf).join("; ")])),
     el("h2", { text: "Operations" }),
     table(["Run", "Operation", "Status", "Error"], s.operations.map((o) => [el("a", { href: `#/runs/${o.run_id}`, text: o.run_id.slice(0, 8) }),
       o.kind, badge(o.status), o.last_error || ""])));
+}
+
+// --- a manager's team ----------------------------------------------------------------------------------------------
+
+async function team(pipelineId, hrId) {
+  const t = await api(`/pipelines/${pipelineId}/teams/${encodeURIComponent(hrId)}?depth=2`);
+  page(`Team of ${hrId}`,
+    el("p", {}, el("a", { href: `#/pipelines/${pipelineId}/people/${encodeURIComponent(hrId)}`, text: "Back to the manager" })),
+    table(["Person", "Level", "Job title", "Status", "Sync", "Enrolments"], t.members.map((m) => [
+      el("a", { href: `#/pipelines/${pipelineId}/people/${encodeURIComponent(m.hr_id)}`, text: m.name || m.hr_id }),
+      m.level, m.job_title || "-", m.status, badge(m.sync_state),
+      m.enrolments.map((e) => `${e.course}${e.applied ? "" : " (pending)"}`).join(", ") || "-"])),
+    t.truncated ? el("p", { text: "The team is larger than one page shows." }) : null);
 }
 
 // --- connections: check button and webhook URL ------------------------------------------------------------------
@@ -242,6 +263,7 @@ async function route() {
     if (parts[0] === "runs" && parts[1]) return await run(parts[1]);
     if (parts[0] === "connections") return await connections();
     if (parts[0] === "pipelines" && parts[1] && parts[2] === "people" && parts[3]) return await person(parts[1], parts[3]);
+    if (parts[0] === "pipelines" && parts[1] && parts[2] === "teams" && parts[3]) return await team(parts[1], parts[3]);
     if (parts[0] === "pipelines" && parts[1]) return await pipeline(parts[1]);
     return await pipelines();
   } catch (e) {
