@@ -253,10 +253,14 @@ def run(
         str, typer.Option(help="full: everyone; incremental: what changed since the last clean run.")
     ] = "full",
     wait: Annotated[bool, typer.Option(help="Watch the run to its end (the default) or return once requested.")] = True,
+    person: Annotated[
+        list[str] | None, typer.Option(help="Only this person (HR id); repeat for several. Sets the scope to people.")
+    ] = None,
 ) -> None:
     """Request a run and show its progress until it ends. Exits 1 when it fails, 2 when the guard blocks it."""
     if scope not in ("full", "incremental"):
         fail("--scope must be full or incremental")
+    people = [p.strip() for p in person or [] if p.strip()]
     settings = _settings()
     _quiet(settings)
     console = Console(stderr=True)
@@ -264,8 +268,9 @@ def run(
     async def go() -> cli_runs.Outcome:
         async with default_queue(settings) as queue:
             return await cli_runs.request_and_watch(
-                settings, pipeline, mode="plan" if dry_run else "apply", scope=scope,  # type: ignore[arg-type]
-                queue=queue, console=console, wait=wait,
+                settings, pipeline, mode="plan" if dry_run else "apply",
+                scope="people" if people else scope,  # type: ignore[arg-type]
+                queue=queue, console=console, wait=wait, hr_ids=people,
             )  # fmt: skip
 
     with user_errors():

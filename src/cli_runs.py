@@ -9,7 +9,7 @@ to the queue, and reads its progress from the database every half second, as the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -149,6 +149,7 @@ async def request_and_watch(
     queue: RunQueue,
     console: Console,
     wait: bool = True,
+    hr_ids: Sequence[str] = (),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Outcome:
     """Request a run of the pipeline `ref` and, with `wait`, show its progress until it settles."""
@@ -158,7 +159,7 @@ async def request_and_watch(
             pipeline = await find_pipeline(session, ref)
             run, created = await request_run(
                 session, pipeline_id=pipeline.id, mode=mode, scope=scope, trigger="cli",  # type: ignore[arg-type]
-                queue=queue,
+                hr_ids=hr_ids, queue=queue,
             )  # fmt: skip
             since = utcnow() - timedelta(seconds=settings.worker_seen_seconds)
             workers = await repo_gauges.live_workers(session, since=since)

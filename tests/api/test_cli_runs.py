@@ -124,3 +124,15 @@ async def test_a_dry_run_request_returns_at_once_without_wait(
         settings, pipeline_id, mode="plan", scope="full", queue=queue, console=Console(file=io.StringIO()), wait=False
     )
     assert (outcome.run.mode, outcome.run.status, queue.ids) == ("plan", "queued", [outcome.run.id])
+
+
+async def test_a_run_of_named_people(
+    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], settings: Settings
+) -> None:
+    await _people(memory[1], "ann", "bob")
+    await create_pipeline(client, ends, SPEC, name="onboarding")
+    outcome = await cli_runs.request_and_watch(
+        settings, "onboarding", mode="apply", scope="people", hr_ids=["C1"], queue=RecordingQueue(),
+        console=Console(file=io.StringIO()), wait=False,
+    )  # fmt: skip
+    assert (outcome.run.scope, outcome.run.hr_ids) == ("people", ["C1"])
