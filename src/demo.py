@@ -4,7 +4,7 @@ Starts fake BambooHR and Moodle servers on loopback, the service (API and worker
 under `data_dir/demo`, then, over the REST API as an admin would: creates both connections and a pipeline, runs a
 dry run, an applied sync, the same sync again (which writes nothing), and an incremental run after a hire, a move
 and a termination in the HR system. Prints what each run did, with a progress bar while it runs: a run is waited
-for as long as it is making progress (a big company takes minutes on a small machine), never a fixed time.
+for until it settles (a big company takes minutes on a small machine), never for a fixed time.
 
 The demo's database is its own (`<data_dir>/demo`, made afresh each time, so a demo never touches the service's
 data); it prints the environment that points the CLI at it (`ENROLSYNC_DATA_DIR=...`), an admin token, and a curl
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import shlex
 import shutil
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +30,8 @@ from enrolsync.settings import Settings
 from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.store.tables import ApiRole
 
-# A run that shows no progress at all (status, people read, operations) for this long has stalled: the demo
-# stops with the run's id instead of waiting forever. A run making progress is waited for however long it takes.
-STALL_SECONDS = 300.0
 POLL_SECONDS = 0.5
 console = Console(highlight=False)
-
-
-class DemoStalled(TimeoutError):
-    """A run made no progress for STALL_SECONDS."""
 
 
 @dataclass
@@ -77,16 +69,13 @@ async def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _mark(run: dict[str, Any]) -> tuple[Any, ...]:
-    progress = run["progress"]
-    return run["status"], progress["people_read"], progress["ops_planned"], progress["ops_applied"]
-
-
 async def _run(api: httpx.AsyncClient, pipeline_id: str, mode: str, scope: str = "full") -> dict[str, Any]:
-    """Request a run and wait for it to settle, showing people read and operations applied as it goes."""
+    """Request a run and wait for it to settle, showing people read and operations applied as it goes.
+
+    No time limit: a big company takes minutes on a small machine, and planning shows no counter until the plan
+    is complete, so only the run's own state ends the wait (the bar's clock shows it is alive; Ctrl-C stops)."""
     run = await _ok(await api.post(f"/pipelines/{pipeline_id}/runs", json={"mode": mode, "scope": scope}))
     columns = (TextColumn("   {task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    last, moved_at = _mark(run), time.monotonic()
     with Progress(*columns, console=console, transient=True) as bar:
         people = bar.add_task("people read", total=None)
         ops = bar.add_task("operations applied" if mode == "apply" else "operations planned", total=None)
@@ -99,13 +88,6 @@ async def _run(api: httpx.AsyncClient, pipeline_id: str, mode: str, scope: str =
                 bar.update(ops, completed=progress["ops_applied"], total=progress["ops_planned"] or None)
             else:
                 bar.update(ops, completed=progress["ops_planned"])
-            if _mark(run) != last:
-                last, moved_at = _mark(run), time.monotonic()
-            elif time.monotonic() - moved_at > STALL_SECONDS:
-                raise DemoStalled(
-                    f"run {run['id']} made no progress for {STALL_SECONDS:.0f} s (status {run['status']}); "
-                    "run the demo with --verbose to see the service's log"
-                )
     return run
 
 
