@@ -19,6 +19,7 @@ log = structlog.get_logger("enrolsync.run")
 
 def started(run: Run, *, worker: str) -> None:
     """A worker took the run (a later generation is a worker continuing one whose worker died)."""
+    named = {"people_named": len(run.hr_ids)} if run.scope == "people" else {}
     log.info(
         "run started",
         run_id=run.id,
@@ -27,9 +28,9 @@ def started(run: Run, *, worker: str) -> None:
         mode=run.mode,
         scope=run.scope,
         trigger=run.trigger,
-        people_named=len(run.hr_ids) if run.scope == "people" else None,
         generation=run.generation,
         worker=worker,
+        **named,
     )
 
 
