@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,6 +24,7 @@ from enrolsync.connectors.model import Person
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.store import repo_gauges
+from enrolsync.sync.store.migrate import head_revision
 from tests.support.api import Clock, Execute, create_pipeline, run
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -173,6 +175,27 @@ async def test_readyz_names_the_missing_worker_then_is_ready(
         await repo_gauges.beat(session, worker_id="w1", now=clock() - timedelta(seconds=59))
     ready: dict[str, Any] = (await anonymous.get("/readyz")).json()
     assert ready["status"] == "ok" and ready["live_workers"] == 1 and ready["migration"]
+
+
+async def test_readyz_names_a_database_behind_this_code(
+    anonymous: httpx.AsyncClient, app: FastAPI, clock: Clock
+) -> None:
+    services: Services = app.state.services
+    stamp = "UPDATE alembic_version SET version_num = :version"
+    async with services.sessions() as session:
+        await repo_gauges.beat(session, worker_id="w1", now=clock())
+        await session.exec(sa.text(stamp).bindparams(version="0006"))  # type: ignore[call-overload]
+        await session.commit()
+    try:
+        behind = await anonymous.get("/readyz")
+    finally:  # the PostgreSQL test database outlives the test: give it its true revision back
+        async with services.sessions() as session:
+            await session.exec(sa.text(stamp).bindparams(version=head_revision()))  # type: ignore[call-overload]
+            await session.commit()
+    assert behind.status_code == 503
+    detail = behind.json()["detail"]
+    assert "the database is at migration 0006, this code needs" in detail and "enrolsync migrate" in detail
+    assert "no worker seen" not in detail  # the worker is alive: only what is missing is named
 
 
 async def test_docs_work_offline_and_the_root_leads_to_them(anonymous: httpx.AsyncClient) -> None:
