@@ -21,13 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolsync.api.schemas_people import SyncState
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op
+from enrolsync.sync.plan.courses import Catalogue, resolve_spec
 from enrolsync.sync.plan.diff import LinkedState, diff
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, manager_of
 from enrolsync.sync.rules.policy import Policies
 from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.run.org import known_person, waiting_to_start
-from enrolsync.sync.store.tables import Link
+from enrolsync.sync.store.tables import Link, Run
 
 _IN_CHUNK = 500
 
@@ -65,6 +66,28 @@ async def reports_of(
             if manager is not None:
                 found[manager].append(link)
     return found
+
+
+async def as_planned(session: AsyncSession, *, pipeline_id: str, spec: PipelineSpec) -> PipelineSpec:
+    """`spec` with its rules' courses named as the latest planned run resolved them (`plan.courses`), so a rule
+    naming a course by its shortname agrees with the course id that was applied. Before any run, as written."""
+    if not any(rule.enrol for rule in spec.rules):
+        return spec
+    stmt = (
+        select(Run.counters)
+        .where(col(Run.pipeline_id) == pipeline_id, col(Run.planned))
+        .order_by(col(Run.created_at).desc(), col(Run.id).desc())
+        .limit(1)
+    )
+    counters = (await session.exec(stmt)).first() or {}
+    resolved: dict[str, str] = (counters.get("courses") or {}).get("resolved") or {}
+    if not resolved:
+        return spec
+    catalogue = Catalogue(ids=set(resolved.values()))
+    for name, course_id in resolved.items():
+        catalogue.by_key[name].add(course_id)
+    planned, _ = resolve_spec(spec, catalogue)
+    return planned
 
 
 def _parse_applied(link: Link) -> DesiredState | None:

@@ -117,6 +117,18 @@ class CheckPublic(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
 
 
+class CoursePublic(BaseModel):
+    """A course of a target connection: a rule's `enrol` may name it by `course_id` or by any of its `keys`."""
+
+    course_id: str
+    name: str
+    keys: dict[str, str] = Field(description="The keys the LMS knows it by, e.g. {'shortname': 'SAFETY-101'}.")
+
+
+class CoursesPublic(BaseModel):
+    items: list[CoursePublic]
+
+
 # -- pipelines --------------------------------------------------------------------------------------------------
 
 

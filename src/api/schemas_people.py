@@ -27,6 +27,7 @@ SituationCode = Literal[
     "not_managed",
     "left_before_provisioning",
     "leaver",
+    "leaver_deleted",
     "on_leave_suspended",
     "not_provisioned",
     "pending",
@@ -37,7 +38,8 @@ SITUATION_CODES = (
     "found several accounts (or one another person holds); `invalid_hr_data`, `unreadable_record`, `failed`: see "
     "`situation_detail`; `awaiting_start`: a future hire outside the lead time; `not_managed`: a leaver under "
     "the `ignore` policy; `left_before_provisioning`: terminated before any account was made, so none is; "
-    "`leaver`: the account is suspended; `on_leave_suspended`: on leave under the `suspend` policy; "
+    "`leaver`: the account is suspended; `leaver_deleted`: a leaver under the `delete` policy, whose account is "
+    "deleted (or is about to be: see `pending`); `on_leave_suspended`: on leave under the `suspend` policy; "
     "`not_provisioned`: the pipeline does not provision people without an account; `pending`, `in_sync`: as "
     "`sync_state`."
 )

@@ -25,6 +25,31 @@ class RunProgress(BaseModel):
 class PeopleCounts(BaseModel):
     invalid: int = Field(default=0, description="Skipped: their HR record does not map (reason on their status).")
     conflicts: int = Field(default=0, description="Skipped: matching was ambiguous; they are listed in `conflicted`.")
+    rejected: int = Field(default=0, description="Records the source could not read; they are listed in `rejected`.")
+
+
+class RejectedRecord(BaseModel):
+    """A record the source skipped as invalid: where it is, which field, why (never the value)."""
+
+    line: int | None = Field(default=None, description="The file line the record starts on (1 is the header).")
+    field: str | None = Field(default=None, description="The person field at fault; null for the whole record.")
+    reason: str
+    hr_id: str | None = Field(default=None, description="The person it names, when that much was readable.")
+
+
+class UnresolvedCourse(BaseModel):
+    """A course a rule names that is not exactly one course of the target; its enrolments were not planned."""
+
+    rule: str = Field(description="The rule's name.")
+    course: str = Field(description="The course as the rule names it.")
+    reason: str = Field(description="`unknown`, or `ambiguous: <course ids>` when several courses have that key.")
+
+
+class CourseResolution(BaseModel):
+    """How the rules' course names were resolved against the target's courses for this run."""
+
+    resolved: dict[str, str] = Field(default_factory=dict, description="Course name in a rule -> course id.")
+    unresolved: list[UnresolvedCourse] = Field(default_factory=list)
 
 
 class RunCounters(BaseModel):
@@ -37,6 +62,11 @@ class RunCounters(BaseModel):
         default_factory=dict,
         description="Hand-made changes found on the target by a full run, by operation kind (repaired unless the "
         "drift policy is `report`), and `account_missing`.",
+    )
+    courses: CourseResolution | None = Field(
+        default=None,
+        description="Present when the target lists its courses (e.g. Moodle): rules may name a course by its id or "
+        "by a key the target knows it by (Moodle shortname or ID number), resolved once per run.",
     )
 
 
@@ -76,6 +106,11 @@ class RunPublic(BaseModel):
     )
     counters: RunCounters
     conflicted: list[str] = Field(description=f"People skipped because matching was ambiguous ({LISTED}).")
+    rejected: list[RejectedRecord] = Field(
+        default_factory=list,
+        description=f"Records the source could not read (a bad row of a file), skipped while the rest went through "
+        f"({LISTED}). A person a rejected record names keeps their last read state.",
+    )
     guard: GuardVerdictPublic | None = Field(description="The deletion guard's verdict; null until planned.")
     blocked_reason: str | None = Field(
         default=None,

@@ -14,7 +14,7 @@ from enrolsync.api.schemas_people import SituationCode
 from enrolsync.connectors.model import Person, PersonStatus
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import is_leaver
-from enrolsync.sync.rules.policy import Policies, UnmatchedPolicy
+from enrolsync.sync.rules.policy import LeaverPolicy, Policies, UnmatchedPolicy
 from enrolsync.sync.store.tables import Link
 
 
@@ -38,6 +38,10 @@ def situation(link: Link, status: LinkStatus, policies: Policies, today: date) -
         start = person.hire_date.isoformat() if person.hire_date else "their start date"
         lead = policies.provision_days_before_start
         return "awaiting_start", f"a future hire: provisioned {lead} days before starting on {start}"
+    if desired is None and policies.leaver is LeaverPolicy.DELETE:
+        if link.account_id is not None:
+            return "leaver_deleted", "a leaver under the leaver policy `delete`: the next run deletes the account"
+        return "leaver_deleted", "a leaver under the leaver policy `delete`: no account is kept for them"
     if desired is None:
         return "not_managed", "a leaver under the leaver policy `ignore`: the account is left as it is"
     return _lifecycle(link, person, desired, len(status.pending), policies, today)

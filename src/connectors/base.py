@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, HttpUrl
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     HrEvent,
@@ -53,6 +54,7 @@ class Capability(StrEnum):
     SSO = "sso"
     MANAGER_SCOPE = "manager_scope"
     HARD_DELETE = "hard_delete"
+    COURSES = "courses"  # lists its courses with the keys admins know them by (`CourseCatalog`)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class ConnectorInfo:
     batch_limits: Mapping[OpKind, int] = field(default_factory=dict)
     default_rate: Rate | None = None
     max_concurrency: int = 4
+    # Longer budgets on top of `default_rate`, e.g. TalentLMS's 2,000 calls per hour: the limiter spreads a big
+    # sync over the window instead of spending it at once and failing on 429 (`kit.ratelimit.WindowBudget`).
+    rate_windows: tuple[Rate, ...] = ()
 
 
 class Sleeper(Protocol):
@@ -171,6 +176,16 @@ class TargetConnector(Connector, Protocol):
         (`failed`, or `retry` for transient ones); a failure of the whole call raises a `ConnectorError`.
         Every op has its `account_id` filled, except `CreateUser`.
         """
+        ...
+
+
+@runtime_checkable
+class CourseCatalog(Protocol):
+    """A target that can list its courses (iff COURSES), so rules may name a course by the key admins use (a
+    Moodle shortname, a Canvas SIS course id) and the engine resolves it to the course's id once per run."""
+
+    def list_courses(self) -> AsyncIterator[Course]:
+        """Every course an enrolment can name, streamed, each with its human keys. Raises `ConnectorError`."""
         ...
 
 

@@ -20,6 +20,7 @@ class OpKind(StrEnum):
     CREATE_USER = "create_user"
     UPDATE_USER = "update_user"
     DEACTIVATE_USER = "deactivate_user"
+    DELETE_USER = "delete_user"
     REACTIVATE_USER = "reactivate_user"
     ENROL = "enrol"
     UNENROL = "unenrol"
@@ -59,6 +60,13 @@ class DeactivateUser(_Op):
     """Suspend the account; its training records stay."""
 
     kind: Literal[OpKind.DEACTIVATE_USER] = OpKind.DEACTIVATE_USER
+
+
+class DeleteUser(_Op):
+    """Delete the account and, on most LMSs, its training records with it: only under `LeaverPolicy.DELETE`, on
+    a target that declares `HARD_DELETE`. An account already gone is `already`."""
+
+    kind: Literal[OpKind.DELETE_USER] = OpKind.DELETE_USER
 
 
 class ReactivateUser(_Op):
@@ -138,6 +146,7 @@ Op = Annotated[
     CreateUser
     | UpdateUser
     | DeactivateUser
+    | DeleteUser
     | ReactivateUser
     | Enrol
     | Unenrol

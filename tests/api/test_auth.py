@@ -42,6 +42,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("PATCH", "/connections/{connection_id}"): A,
     ("DELETE", "/connections/{connection_id}"): A,
     ("POST", "/connections/{connection_id}/check"): A,
+    ("GET", "/connections/{connection_id}/courses"): A,
     ("GET", "/connections/{connection_id}/events"): V,
     ("POST", "/pipelines"): A,
     ("GET", "/pipelines"): V,

@@ -139,11 +139,13 @@ async def test_duplicate_name_is_409(client: httpx.AsyncClient, ends: tuple[str,
 async def test_a_spec_asking_more_than_the_target_can_do_is_422_naming_the_field(
     client: httpx.AsyncClient, ends: tuple[str, str]
 ) -> None:
-    spec = {"rules": [RULE], "policies": {"leaver": "delete"}}  # the memory target cannot delete accounts
-    body = {"name": "p", "source_id": ends[0], "target_id": ends[1], "spec": spec}
+    spec = {"rules": [RULE], "policies": {"leaver": "delete"}}
+    keeping = {"name": "keeps accounts", "connector": "keeping-target", "config": {"dataset": "keeping"}}
+    target = (await client.post("/connections", json=keeping)).json()["id"]
+    body = {"name": "p", "source_id": ends[0], "target_id": target, "spec": spec}
 
     created = await client.post("/pipelines", json=body)
-    pipeline = await create_pipeline(client, ends)
+    pipeline = await create_pipeline(client, (ends[0], target))
     patched = await client.patch(f"/pipelines/{pipeline['id']}", json={"spec": spec})
 
     for response in (created, patched):

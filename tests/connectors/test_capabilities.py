@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from enrolsync.connectors.base import Capability
+from enrolsync.connectors.canvas import CanvasTarget
+from enrolsync.connectors.learnupon import LearnUponTarget
 from enrolsync.connectors.memory import MemoryTarget
 from enrolsync.connectors.moodle import MoodleTarget
+from enrolsync.connectors.scim import ScimTarget
+from enrolsync.connectors.talentlms import TalentLMSTarget
 
 C = Capability
 LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
@@ -16,8 +20,12 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
 @pytest.mark.parametrize(
     ("target", "can", "cannot"),
     [
-        pytest.param(MoodleTarget, LIFECYCLE, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
-        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS}, {C.HARD_DELETE}, id="memory"),
+        pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
+        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="memory"),
+        pytest.param(TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="talentlms"),
+        pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES}, {C.HARD_DELETE}, id="learnupon"),
+        pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE}, {C.GROUPS}, id="canvas"),
+        pytest.param(ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO}, id="scim"),
     ],
 )
 def test_targets_declare_what_they_can_and_cannot_do(

@@ -5,32 +5,9 @@ Runs on SQLite and PostgreSQL (the `db` fixture), with the job engine on each.
 
 from __future__ import annotations
 
-from typing import Any
-
+from tests.support.moodle_company import active_people, expected_courses, moodle_user
 from tests.support.service import Service
 from tests.support.systems import default_spec
-
-
-def active_people(service: Service) -> dict[str, dict[str, Any]]:
-    rows = {hr_id: service.bamboohr.row(hr_id) for hr_id in service.bamboohr.hr_ids()}
-    return {hr_id: row for hr_id, row in rows.items() if row["status"] == "Active"}
-
-
-def expected_courses(service: Service, row: dict[str, Any], managers: set[str]) -> set[int]:
-    c = service.courses
-    wanted = {c["SAFETY-101"]}
-    department = row["jobInformationDepartment"]
-    if department == "Engineering":
-        wanted.add(c["SEC-200"])
-    if department == "Sales":
-        wanted.add(c["SALES-110"])
-    if str(row["eeid"]) in managers:
-        wanted.add(c["LEAD-1"])
-    return {int(x) for x in wanted}
-
-
-def moodle_user(service: Service, row: dict[str, Any]) -> Any:
-    return service.moodle.user(row["email"].lower())
 
 
 async def test_a_company_syncs_once_then_only_its_changes(service: Service) -> None:

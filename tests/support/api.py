@@ -4,6 +4,7 @@ a settable clock), bearer tokens, and pipelines and runs created over HTTP and e
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +16,7 @@ from pydantic import SecretStr
 from enrolsync.api.deps import Services
 from enrolsync.api.tokens import mint_token
 from enrolsync.connectors.base import Capability, ConnectorConfig, ConnectorInfo
-from enrolsync.connectors.memory import MemorySource
+from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.settings import Settings
 from enrolsync.sync.store.crypto import generate_key
 from enrolsync.sync.store.tables import ApiRole, utcnow
@@ -43,6 +44,17 @@ class StrictSource(MemorySource):
         title="HR system with required settings",
         config_model=StrictConfig,
         capabilities=frozenset({Capability.PERSONS_FULL}),
+    )
+
+
+class KeepingTarget(MemoryTarget):
+    """The memory LMS as a target that cannot delete accounts (most LMSs' APIs only suspend)."""
+
+    info: ClassVar[ConnectorInfo] = replace(
+        MemoryTarget.info,
+        key="keeping-target",
+        title="LMS that cannot delete accounts",
+        capabilities=MemoryTarget.info.capabilities - {Capability.HARD_DELETE},
     )
 
 

@@ -34,7 +34,7 @@ from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import ApiRole
 from tests.support import harness
-from tests.support.api import Clock, Execute, MakeClient, StrictSource, app_settings, token_for
+from tests.support.api import Clock, Execute, KeepingTarget, MakeClient, StrictSource, app_settings, token_for
 from tests.support.database import Database
 from tests.support.dns import FakeDns
 from tests.support.harness import RecordingQueue, make_runtime
@@ -71,7 +71,7 @@ def queue() -> RecordingQueue:
 
 @pytest.fixture
 def registry() -> Registry:
-    return Registry.from_classes(MemorySource, MemoryTarget, StrictSource)
+    return Registry.from_classes(MemorySource, MemoryTarget, StrictSource, KeepingTarget)
 
 
 @pytest.fixture

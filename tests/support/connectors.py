@@ -17,6 +17,9 @@ from enrolsync.connectors.hibob.fake.server import HiBobFake
 from enrolsync.connectors.personio.config import PersonioConfig
 from enrolsync.connectors.personio.fake import PersonioFake
 from enrolsync.connectors.personio.fake.company import COST_CENTRE_ATTRIBUTE, USERNAME_ATTRIBUTE
+from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
+from enrolsync.connectors.successfactors.fake import SuccessFactorsFake
+from enrolsync.connectors.successfactors.fake.saml import signing_key
 
 T = TypeVar("T")
 
@@ -97,3 +100,26 @@ def personio_config(fake: PersonioFake, **overrides: Any) -> PersonioConfig:
         **overrides,
     }
     return PersonioConfig(**options)
+
+
+# -- LearnUpon ---------------------------------------------------------------------------------------------------
+LU_KEY, LU_SECRET = "lu-test-api-user", "lu-s3cret-api-password"  # the fake portal's API key pair in connector tests
+# --- SuccessFactors --------------------------------------------------------------------------------------------
+
+def successfactors_config(fake: SuccessFactorsFake, **overrides: Any) -> SuccessFactorsConfig:
+    """The config that reaches the SuccessFactors `fake` with a SAML-signing OAuth client, in pages of `PAGE_SIZE`
+    (`auth="basic"` in `overrides` switches to `api_user@company_id` and the password)."""
+    options: dict[str, Any] = {
+        "base_url": "https://api4.successfactors.test/odata/v2/",
+        "company_id": fake.company_id,
+        "api_user": fake.api_user,
+        "client_id": fake.client_id,
+        "private_key": SecretStr(signing_key().private_key_pem),
+        "certificate": signing_key().certificate_pem,
+        "page_size": PAGE_SIZE,
+        "custom": {"cost_centre": "costCenter"},
+        **overrides,
+    }
+    if options.get("auth") == "basic":
+        options.setdefault("password", SecretStr(fake.password))
+    return SuccessFactorsConfig(**options)

@@ -14,6 +14,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     Op,
     OpKind,
@@ -122,7 +123,6 @@ LEAVERS = [
         _state(active=False, enrolments=frozenset(), groups=frozenset()), DEFAULT, id="rules-dropped-courses-groups"
     ),
     pytest.param(None, DEFAULT, id="gone-from-hr"),
-    pytest.param(None, Policies(leaver="delete"), id="delete-policy"),
 ]
 
 
@@ -136,6 +136,14 @@ def test_a_leaver_is_deactivated_and_keeps_training_records_roles_and_groups(
 
     assert ops == [DeactivateUser(hr_id="e1", account_id="a1")]
     assert diff(desired, _linked(_state(active=False)), policy=policy) == []
+
+
+def test_under_the_delete_policy_a_leaver_s_account_is_deleted_even_if_already_deactivated() -> None:
+    delete = Policies(leaver="delete")
+
+    assert diff(None, _linked(_state()), policy=delete) == [DeleteUser(hr_id="e1", account_id="a1")]
+    assert diff(None, _linked(_state(active=False)), policy=delete) == [DeleteUser(hr_id="e1", account_id="a1")]
+    assert diff(None, LinkedState(), policy=delete) == [], "nothing linked: nothing to delete, nothing created"
 
 
 MANAGER_OVER = [RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id=r) for r in ("r1", "r2")]

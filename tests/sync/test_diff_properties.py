@@ -76,6 +76,11 @@ def test_applying_a_plan_and_replanning_yields_no_op(
 ) -> None:
     plan = in_plan_order(diff(desired, link, policy=policy))
     start = link.applied if link is not None else None
+    if plan and plan[-1].kind is OpKind.DELETE_USER:
+        # A deleted account leaves nothing linked (the executor clears the link); it is the plan's last op.
+        assert [op.kind for op in plan].count(OpKind.DELETE_USER) == 1
+        assert diff(desired, LinkedState(), policy=policy) == []
+        return
 
     applied = reduce(record, plan, start)
 
@@ -97,7 +102,7 @@ def test_an_inactive_or_vanished_person_loses_access_and_stray_roles_only(
     ops = diff(desired, LinkedState(account_id="a1", applied=applied), policy=policy)
 
     if desired is None:
-        assert {op.kind for op in ops} <= {OpKind.DEACTIVATE_USER}
+        assert {op.kind for op in ops} <= {OpKind.DEACTIVATE_USER, OpKind.DELETE_USER}
     elif not desired.active:
         # Training records and groups stay; a role the desired state lacks never does.
         assert {op.kind for op in ops} <= {OpKind.DEACTIVATE_USER, OpKind.REVOKE_ROLE}

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from enrolsync.api import audit, queries
 from enrolsync.api.auth import Admin, Principal, Viewer
+from enrolsync.api.catalogue import list_courses
 from enrolsync.api.checking import check_connection
 from enrolsync.api.deps import (
     AfterQuery,
@@ -33,7 +34,15 @@ from enrolsync.api.problems import (
     not_found,
     problem_responses,
 )
-from enrolsync.api.schemas import CheckPublic, ConnectionCreate, ConnectionPublic, ConnectionUpdate, Page
+from enrolsync.api.schemas import (
+    CheckPublic,
+    ConnectionCreate,
+    ConnectionPublic,
+    ConnectionUpdate,
+    CoursePublic,
+    CoursesPublic,
+    Page,
+)
 from enrolsync.connectors.base import ConnectorConfig
 from enrolsync.connectors.kit.egress import EgressRefused
 from enrolsync.connectors.registry import Registry, UnknownConnector
@@ -252,3 +261,13 @@ async def check(
     connection = await _load(session, connection_id)
     result = await check_connection(connection, registry=registry, box=box, clients=clients)
     return CheckPublic(ok=result.ok, detail=result.detail, facts=dict(result.facts))
+
+
+@router.get("/{connection_id}/courses", responses=problem_responses(404, 409, 502))
+async def courses(
+    connection_id: str, _: Admin, session: SessionDep, registry: RegistryDep, box: BoxDep, clients: ClientsDep
+) -> CoursesPublic:
+    """The target's courses with the keys a rule's `enrol` may name them by (for LMSs that can list them)."""
+    connection = await _load(session, connection_id)
+    found = await list_courses(connection, registry=registry, box=box, clients=clients)
+    return CoursesPublic(items=[CoursePublic(course_id=c.course_id, name=c.name, keys=dict(c.keys)) for c in found])

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from enrolsync.api.auth import require
 from enrolsync.api.deps import ClockDep, SessionDep
-from enrolsync.api.people import LinkStatus, link_status, load_team, reports_of
+from enrolsync.api.people import LinkStatus, as_planned, link_status, load_team, reports_of
 from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas_people import (
     EnrolmentStatus,
@@ -35,10 +35,12 @@ MAX_FOUND = 50  # people sharing one work email: bad HR data, but listed rather 
 
 
 async def _pipeline(session: SessionDep, pipeline_id: str) -> tuple[Pipeline, PipelineSpec]:
+    """The pipeline and its spec with courses as the last plan resolved them (what the status compares)."""
     pipeline = await session.get(Pipeline, pipeline_id)
     if pipeline is None:
         raise not_found("pipeline", pipeline_id)
-    return pipeline, PipelineSpec.model_validate(pipeline.spec)
+    spec = PipelineSpec.model_validate(pipeline.spec)
+    return pipeline, await as_planned(session, pipeline_id=pipeline_id, spec=spec)
 
 
 async def _link(session: SessionDep, pipeline_id: str, hr_id: str) -> Link:
@@ -86,7 +88,9 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
     direct = frozenset(report.hr_id for report in reports.get(hr_id, []))
     status = link_status(link, spec, direct_reports=direct, today=today)
     code, words = situation(link, status, spec.policies, today)
-    verdicts = explain(status.person, spec, direct_reports=direct, today=today) if status.person else []
+    # The rules as the admin wrote them (course names, not the ids they resolved to).
+    written = PipelineSpec.model_validate(pipeline.spec)
+    verdicts = explain(status.person, written, direct_reports=direct, today=today) if status.person else []
     return PersonStatusPublic(
         pipeline_id=pipeline_id,
         pipeline_version=pipeline.version,

@@ -78,7 +78,7 @@ def _parse(response: httpx.Response, model: type[M]) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
-        # Mostly a body cut off in transit; the run is retried from its last checkpoint.
+        # Mostly a body cut off in transit: transient, so the request is sent again (`_fetch`).
         raise TransientError(f"malformed {model.__name__} response", status=response.status_code) from exc
 
 
@@ -134,8 +134,8 @@ class BambooHRClient:
         request = self._http.build_request(
             "GET", CHANGED_PATH, params={"since": format_instant(since)}, headers={"Accept": "application/json"}
         )
-        response = await self._send(request)
-        return _parse(response, ChangedEmployees), server_time(response)
+        response, changed = await self._fetch(request, ChangedEmployees)
+        return changed, server_time(response)
 
     async def dataset(self, *, where: str | None, page_size: int, start_page: int = 1) -> AsyncIterator[DatasetBatch]:
         """Dataset rows page by page, ordered by employee id, from `start_page`."""
@@ -143,11 +143,18 @@ class BambooHRClient:
         def make(page: int) -> httpx.Request:
             return self._dataset_request(where=where, page=page, page_size=page_size)
 
+        parsed: dict[int, DatasetPage] = {}
+
+        async def send(request: httpx.Request) -> httpx.Response:
+            response, page = await self._fetch(request, DatasetPage)
+            parsed[id(response)] = page
+            return response
+
         def extract(response: httpx.Response) -> Sequence[DatasetPage]:
             # The whole parsed page is the one "item", so the paginator reads `meta` without parsing twice.
-            return (_parse(response, DatasetPage),)
+            return (parsed.pop(id(response)),)
 
-        async for response, items in paginate(self._send, make(start_page), _BodyPageNumber(make), extract):
+        async for response, items in paginate(send, make(start_page), _BodyPageNumber(make), extract):
             page: DatasetPage = items[0]
             asked = json.loads(response.request.content).get("page")
             if page.meta.page != asked:
@@ -161,7 +168,8 @@ class BambooHRClient:
 
     async def dataset_probe(self) -> DatasetPage:
         """One row with every configured field: proves the key, the dataset permission and the field names."""
-        return _parse(await self._send(self._dataset_request(where=None, page=1, page_size=1)), DatasetPage)
+        _, page = await self._fetch(self._dataset_request(where=None, page=1, page_size=1), DatasetPage)
+        return page
 
     def _dataset_request(self, *, where: str | None, page: int, page_size: int) -> httpx.Request:
         names = self._config.fields
@@ -176,8 +184,15 @@ class BambooHRClient:
         path = DATASET_PATH.format(dataset=self._config.dataset)
         return self._http.build_request("POST", path, json=body, headers={"Accept": "application/json"})
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        return await with_retry(lambda: self._send_once(request), self._retry)
+    async def _fetch(self, request: httpx.Request, model: type[M]) -> tuple[httpx.Response, M]:
+        """Send and parse, retried together: a body cut off in transit is answered again by asking again, as a
+        timeout is, instead of failing the run."""
+
+        async def attempt() -> tuple[httpx.Response, M]:
+            response = await self._send_once(request)
+            return response, _parse(response, model)
+
+        return await with_retry(attempt, self._retry)
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
         async with transport_errors():

@@ -2,12 +2,15 @@
 
 The steady budget is aiolimiter's leaky bucket. A throttled answer (429/503 with `Retry-After`) pauses every
 request of the connection until the remote system said it is ready, not just the one that was refused.
+Long windows (TalentLMS: 2,000 calls per hour) are `WindowBudget`s: a leaky bucket would let twice the budget
+through in one window, so they count the calls of the last window exactly and wait for the oldest to age out.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -18,10 +21,74 @@ from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.kit.errors import THROTTLE_STATUSES, parse_retry_after
 
 
+class WindowBudget:
+    """At most `calls` requests in any `per_seconds` (a sliding window, so a vendor's fixed window is kept too).
+
+    A request past the budget waits (on the clock) until the oldest one leaves the window: a big sync is spread
+    over the allowed time instead of being refused. `sync` adopts what the vendor's `X-RateLimit-*` headers say
+    (another plan's limit, or calls someone else made with the same key).
+    """
+
+    def __init__(self, rate: Rate, clock: Clock) -> None:
+        self.calls = rate.calls
+        self.per_seconds = rate.per_seconds
+        self._clock = clock
+        self._stamps: deque[float] = deque()
+        self.waited = 0.0  # seconds requests spent waiting for the window: the budget at work, for reports
+
+    def _expire(self, now: float) -> None:
+        while self._stamps and self._stamps[0] <= now - self.per_seconds:
+            self._stamps.popleft()
+
+    @property
+    def used(self) -> int:
+        self._expire(self._clock.monotonic())
+        return len(self._stamps)
+
+    async def acquire(self) -> None:
+        while True:
+            now = self._clock.monotonic()
+            self._expire(now)
+            if len(self._stamps) < self.calls:
+                self._stamps.append(now)
+                return
+            wait = self._stamps[0] + self.per_seconds - now
+            self.waited += wait
+            await self._clock.sleep(wait)
+
+    def sync(self, limit: int | None, remaining: int | None) -> None:
+        """Take the vendor's word: its limit for the window, and how many calls it still allows in it."""
+        if limit is not None and limit > 0:
+            self.calls = limit
+        if remaining is None:
+            return
+        now = self._clock.monotonic()
+        self._expire(now)
+        unseen = (self.calls - max(remaining, 0)) - len(self._stamps)
+        # Calls we did not make (another client on the same key) count from now: the cautious guess.
+        self._stamps.extend([now] * max(unseen, 0))
+
+
+def _header_int(response: httpx.Response, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
 class RateLimiter:
-    def __init__(self, rate: Rate | None = None, *, max_concurrency: int = 4, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        rate: Rate | None = None,
+        *,
+        max_concurrency: int = 4,
+        clock: Clock = SYSTEM_CLOCK,
+        windows: Sequence[Rate] = (),
+    ) -> None:
         self.rate = rate
         self._bucket = AsyncLimiter(rate.calls, rate.per_seconds) if rate else None
+        # Longest last: the vendor's X-RateLimit-* headers describe its main (longest) window.
+        self.windows = [WindowBudget(w, clock) for w in sorted(windows, key=lambda w: w.per_seconds)]
         self._slots = asyncio.Semaphore(max_concurrency)
         self._clock = clock
         self._paused_until = 0.0
@@ -42,10 +109,17 @@ class RateLimiter:
             await self._wait_out_pause()
             if self._bucket is not None:
                 await self._bucket.acquire()
+            for window in self.windows:
+                await window.acquire()
             self.requests += 1
             yield
 
     def observe(self, response: httpx.Response) -> None:
+        if self.windows:
+            limit = _header_int(response, "X-RateLimit-Limit")
+            remaining = _header_int(response, "X-RateLimit-Remaining")
+            if limit is not None or remaining is not None:
+                self.windows[-1].sync(limit, remaining)
         if response.status_code in THROTTLE_STATUSES:
             self.throttled += 1
             retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -19,6 +19,7 @@ from enrolsync.connectors.memory.target_ops import apply_op
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     HrEvent,
@@ -127,6 +128,8 @@ class MemoryTarget:
                 Capability.GROUPS,
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
+                Capability.COURSES,
+                Capability.HARD_DELETE,
             }
         ),
         batch_limits={OpKind.CREATE_USER: 50, OpKind.ENROL: 100},
@@ -169,6 +172,12 @@ class MemoryTarget:
                 started = (account_id, course_id) in lms.started
                 yield Enrolment(account_id=account_id, course_id=course_id, started=started)
 
+    async def list_courses(self) -> AsyncIterator[Course]:
+        lms = await self._read()
+        for course_id in sorted(lms.courses):
+            code = lms.course_codes.get(course_id)
+            yield Course(course_id=course_id, name=course_id, keys={"code": code} if code else {})
+
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         for assignment in sorted((await self._read()).roles, key=repr):
             yield assignment
@@ -192,7 +201,7 @@ class MemoryTarget:
         lms = self._lms()  # a whole-call failure (auth, injected outage) raises before any op
 
         async def one(op: Op) -> OpResult:
-            if op.kind is not OpKind.CREATE_USER and op.account_id not in lms.accounts:
+            if op.kind not in (OpKind.CREATE_USER, OpKind.DELETE_USER) and op.account_id not in lms.accounts:
                 raise NotFound("account not found", status=404)
             return apply_op(lms, op)
 

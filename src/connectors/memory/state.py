@@ -44,6 +44,10 @@ class MemoryLms:
     groups: set[tuple[str, str]] = field(default_factory=set)
     sso: dict[str, tuple[str, str]] = field(default_factory=dict)
     courses: set[str] = field(default_factory=lambda: {"C1", "C2", "C3"})
+    # Course id -> the code admins know it by, so rules can name courses either way.
+    course_codes: dict[str, str] = field(
+        default_factory=lambda: {"C1": "SAFETY-101", "C2": "ONBOARDING", "C3": "LEADERSHIP-1"}
+    )
     next_id: int = 1000
     writes: int = 0  # effects made
     write_calls: int = 0  # apply calls that made at least one effect (a batch request)

@@ -10,6 +10,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     Op,
     OpResult,
@@ -72,6 +73,16 @@ def apply_op(lms: MemoryLms, op: Op) -> OpResult:  # noqa: C901 - one branch per
         return OpResult.done(_account_ref(account_id))
     if isinstance(op, DeactivateUser | ReactivateUser):
         return _set_active(lms, account_id, isinstance(op, ReactivateUser))
+    if isinstance(op, DeleteUser):
+        if lms.accounts.pop(account_id, None) is None:
+            return OpResult.already(_account_ref(account_id))
+        lms.writes += 1
+        lms.enrolments = {pair for pair in lms.enrolments if pair[0] != account_id}
+        lms.started = {pair for pair in lms.started if pair[0] != account_id}
+        lms.roles = {r for r in lms.roles if account_id not in (r.account_id, r.scope_id)}
+        lms.groups = {pair for pair in lms.groups if pair[0] != account_id}
+        lms.sso.pop(account_id, None)
+        return OpResult.done(_account_ref(account_id))
     if isinstance(op, Enrol | Unenrol):
         if op.course_id not in lms.courses:
             raise NotFound("course not found", status=404)

@@ -19,6 +19,9 @@ from enrolsync.connectors.model import (
     RoleScope,
     SsoIdentity,
 )
+from enrolsync.connectors.model import (
+    Course as CourseRef,
+)
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.config import MoodleConfig
@@ -61,7 +64,14 @@ class MoodleTarget:
         title="Moodle",
         config_model=MoodleConfig,
         capabilities=frozenset(
-            {Capability.ACCOUNTS, Capability.ENROLMENTS, Capability.ROLES, Capability.SSO, Capability.MANAGER_SCOPE}
+            {
+                Capability.ACCOUNTS,
+                Capability.ENROLMENTS,
+                Capability.ROLES,
+                Capability.SSO,
+                Capability.MANAGER_SCOPE,
+                Capability.COURSES,
+            }
         ),
         batch_limits={
             OpKind.CREATE_USER: 25,
@@ -150,6 +160,12 @@ class MoodleTarget:
         """Every account except Moodle's guest. Raises `AuthError`, or `TransientError` once retries run out."""
         for user in await self._users():
             yield mapping.to_account(user, job_title_field=self.config.job_title_field)
+
+    async def list_courses(self) -> AsyncIterator[CourseRef]:
+        """Every course but the front page, known by its shortname (unique on a site) and ID number (when set)."""
+        for course in await self._courses():
+            keys = {"shortname": course.shortname, "idnumber": course.idnumber}
+            yield CourseRef(course_id=str(course.id), name=course.fullname, keys={k: v for k, v in keys.items() if v})
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Course participants by any enrolment method, of every course or only `course_ids` (one roster read

@@ -68,6 +68,7 @@ class EnrolledUser(_Wire):
 class Course(_Wire):
     id: int
     shortname: str = ""
+    idnumber: str = ""
     fullname: str = ""
     format: str = ""
 

@@ -26,6 +26,7 @@ from enrolsync.connectors.base import (
     Connector,
     ConnectorClass,
     ConnectorConfig,
+    CourseCatalog,
     Cursor,
     SourceClass,
     SourceConnector,
@@ -294,6 +295,16 @@ class TargetContract(_Common[TargetConnector]):
         assert result.outcome == "already"
         listed = [e for e in await collect(connector.list_enrolments()) if e.account_id == account_id]
         assert [(e.course_id, e.started) for e in listed] == [(course_ids[0], True)]
+
+    async def test_courses_are_listed_with_their_ids(
+        self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str]
+    ) -> None:
+        """What an enrolment names is a listed course's id, so rules naming courses by key resolve to it."""
+        self.requires(connector_cls, Capability.COURSES)
+        assert isinstance(connector, CourseCatalog), "declares COURSES but has no list_courses"
+        listed = await collect(connector.list_courses())
+        assert set(course_ids) <= {course.course_id for course in listed}
+        assert len({course.course_id for course in listed}) == len(listed), "each course once"
 
     async def test_enrolments_can_be_listed_for_some_courses(
         self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str]

@@ -30,7 +30,13 @@ from enrolsync.settings import Settings
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.crypto import KEY_FILE_NAME, SecretBox, load_or_create_keys
-from enrolsync.sync.store.db import backend_name, make_async_engine, private_sqlite_file, session_factory
+from enrolsync.sync.store.db import (
+    backend_name,
+    is_memory_sqlite,
+    make_async_engine,
+    private_sqlite_file,
+    session_factory,
+)
 from enrolsync.sync.store.migrate import upgrade
 from enrolsync.sync.store.tables import Connection
 
@@ -109,6 +115,7 @@ async def open_root(
         clock=clock,
         owner=worker_id(settings),
         lease_seconds=settings.run_lease_seconds,
+        batches_in_flight=1 if is_memory_sqlite(url) else 4,
     )
     await _report_unreadable_secrets(runtime.sessions, box, settings)
     return Root(engine=engine, runtime=runtime)

@@ -22,6 +22,7 @@ from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
     DeactivateUser,
+    DeleteUser,
     Enrol,
     Op,
     ReactivateUser,
@@ -146,9 +147,13 @@ def diff(desired: DesiredState | None, link: LinkedState | None, *, policy: Poli
         return _provision(desired, policy)
     applied = link.applied
     if desired is None:
-        if policy.leaver is LeaverPolicy.IGNORE or not applied.active:
+        if policy.leaver is LeaverPolicy.IGNORE:
             return []
-        # LeaverPolicy.DELETE deactivates too: the op vocabulary has no delete yet.
+        if not applied.active and policy.leaver is LeaverPolicy.DEACTIVATE:
+            return []
+        if policy.leaver is LeaverPolicy.DELETE:
+            # Deactivated or not: a pipeline switched to deleting deletes its earlier leavers' accounts too.
+            return [DeleteUser(hr_id=applied.hr_id, account_id=link.account_id)]
         return [DeactivateUser(hr_id=applied.hr_id, account_id=link.account_id)]
     if desired.hr_id != applied.hr_id:
         raise ValueError(f"desired state of {desired.hr_id} diffed against the link of {applied.hr_id}")

@@ -3,7 +3,8 @@ how consecutive ops of one kind are cut into batches to the target's limits.
 
 Order: accounts first (create, reactivate, update) so later ops have an account to act on; then roles, groups
 and SSO identities before enrolments, so a course sees the account's final role and sign-in; removals at the end,
-in reverse, and deactivations last, so a suspended account is never edited.
+in reverse, and deactivations and deletions last, so a suspended account is never edited and a manager's role
+over a deleted report is revoked while the report's account still exists.
 
 The planner never holds a run's whole plan: it stores ops chunk by chunk of people, each numbered by `PlanOrder`,
 and the executor reads them back by number (`ORDER BY seq`), which is plan order.
@@ -30,6 +31,7 @@ ORDER: tuple[OpKind, ...] = (
     OpKind.REVOKE_ROLE,
     OpKind.REMOVE_FROM_GROUP,
     OpKind.DEACTIVATE_USER,
+    OpKind.DELETE_USER,
 )
 RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 SEQ_BAND = 10_000_000  # numbers per kind per run: len(ORDER) bands stay within a 32-bit integer column
@@ -89,3 +91,31 @@ def batches(items: Iterable[Item], limits: Mapping[OpKind, int], *, kind: Callab
         size = max(limits.get(op_kind, 1), 1)
         cut += [run[start : start + size] for start in range(0, len(run), size)]
     return cut
+
+
+def waves(
+    cut: Iterable[list[Item]], *, width: int, kind: Callable[[Item], OpKind], person: Callable[[Item], str]
+) -> list[list[list[Item]]]:
+    """Group consecutive batches into waves the executor sends at the same time, keeping plan order between waves.
+
+    A wave holds at most `width` batches, all of one kind (so every create is answered before any enrolment is
+    sent), and no person in two of its batches: each batch records its outcomes on its people's links, and two
+    concurrent batches writing one link would lose one of the writes.
+    """
+    grouped: list[list[list[Item]]] = []
+    people: set[str] = set()
+    for batch in cut:
+        mine = {person(item) for item in batch}
+        current = grouped[-1] if grouped else None
+        if (
+            current is None
+            or len(current) >= max(width, 1)
+            or kind(current[0][0]) != kind(batch[0])
+            or not people.isdisjoint(mine)
+        ):
+            grouped.append([batch])
+            people = set(mine)
+        else:
+            current.append(batch)
+            people |= mine
+    return grouped

@@ -228,8 +228,8 @@ def desired_state(
         InvalidPerson: an active person lacks a field the mapping needs.
     """
     leaver = is_leaver(person, today)
-    if leaver and spec.policies.leaver is LeaverPolicy.IGNORE:
-        return None
+    if leaver and spec.policies.leaver is not LeaverPolicy.DEACTIVATE:
+        return None  # not managed (IGNORE), or the account goes (DELETE): the planner applies the policy
     suspended = person.status is PersonStatus.LEAVE and spec.policies.on_leave is OnLeavePolicy.SUSPEND
     active = not (leaver or suspended)
     try:

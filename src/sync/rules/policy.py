@@ -30,7 +30,8 @@ class UnmatchedPolicy(StrEnum):
 class LeaverPolicy(StrEnum):
     """A linked account whose person left (terminated) or vanished from the HR system.
 
-    `DELETE` plans a deactivation until the op vocabulary has a delete op (it also needs `HARD_DELETE`).
+    `DELETE` deletes the account (`DeleteUser`, on targets declaring `HARD_DELETE`; refused with 422 elsewhere),
+    and with it, on most LMSs, the person's training records; deletions count against the deletion guard.
     """
 
     DEACTIVATE = "deactivate"
@@ -111,6 +112,12 @@ class Policies(_Policy):
         "before that they are not provisioned.",
     )
     drift: DriftPolicy = DriftPolicy.REPAIR
+    share_accounts: bool = Field(
+        default=False,
+        description="An account another pipeline on the same target connection has linked is that pipeline's: "
+        "matching it is reported as a conflict, so two pipelines never overwrite each other. True lets this "
+        "pipeline link and manage such accounts too (both pipelines then write to them).",
+    )
     deactivation_guard: DeactivationGuard = Field(default_factory=DeactivationGuard)
     manager_role: LogicalRole | None = Field(
         default=LogicalRole.MANAGER, description="Granted to a manager over each direct report (USER scope)."

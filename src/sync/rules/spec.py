@@ -132,7 +132,11 @@ class Rule(_Doc):
 
     name: Name
     when: Condition
-    enrol: list[Name] = Field(default_factory=list, description="Course ids.")
+    enrol: list[Name] = Field(
+        default_factory=list,
+        description="Courses, by id or by a key the target lists them under (Moodle: shortname or ID number), "
+        "e.g. ['SAFETY-101'].",
+    )
     roles: list[LogicalRole] = Field(default_factory=list, description="System-wide logical roles.")
     groups: list[Name] = Field(default_factory=list, description="Target group (cohort) ids.")
 

@@ -1,15 +1,17 @@
 """The executor: apply a run's planned ops through the target, record each outcome with its link update.
 
 Ops are taken from the database in plan order and cut into batches of one kind (`plan.order.batches`, to the
-target's batch limits).
-Each batch's outcomes and link updates are committed in one transaction, so a crash repeats at most one batch,
-and the targets' idempotency turns those repeats into `already`.
+target's batch limits), and consecutive batches of one kind go out together, up to the target's concurrency
+(`plan.order.waves`): a real LMS has several workers, and one request at a time leaves them idle.
+Each batch's outcomes and link updates are committed in one transaction, so a crash repeats at most one wave of
+batches, and the targets' idempotency turns those repeats into `already`.
 Ops that come back `retry` are retried here (the one retry layer for writes) after re-reading the target, so a
 create whose response was lost is not sent twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -18,14 +20,14 @@ from typing import Any
 from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
-from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, Op, OpKind, OpResult
+from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, DeleteUser, Op, OpKind, OpResult
 from enrolsync.sync.plan.diff import record
-from enrolsync.sync.plan.order import batches
+from enrolsync.sync.plan.order import batches, waves
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.run import gauges
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
-from enrolsync.sync.store.tables import Link, Run, RunOp, RunOpStatus, utcnow
+from enrolsync.sync.store.tables import Link, RunOp, RunOpStatus, utcnow
 
 
 class RunAborted(Exception):
@@ -122,8 +124,12 @@ def _record(item: Pending, link: Link | None) -> None:
         if link is not None:
             if isinstance(item.op, CreateUser) and result.ref is not None:
                 link.account_id = result.ref.id
-            applied = DesiredState.model_validate(link.applied) if link.applied else None
-            link.applied = record(applied, item.op).model_dump(mode="json")
+            if isinstance(item.op, DeleteUser):
+                # Nothing is linked any more: a rehire is provisioned afresh, never matched to the old account.
+                link.account_id, link.applied = None, {}
+            else:
+                applied = DesiredState.model_validate(link.applied) if link.applied else None
+                link.applied = record(applied, item.op).model_dump(mode="json")
             link.updated_at = row.updated_at
         return
     row.status = RunOpStatus.FAILED
@@ -136,7 +142,9 @@ def _record(item: Pending, link: Link | None) -> None:
         link.last_error_at = row.updated_at
 
 
-async def _apply_batch(rt: Runtime, ctx: RunContext, target: TargetConnector, rows: list[RunOp]) -> None:
+async def _apply_batch(
+    rt: Runtime, ctx: RunContext, target: TargetConnector, rows: list[RunOp], claimed: dict[str, str]
+) -> None:
     items = [Pending(row=row, op=OP_ADAPTER.validate_python(row.op)) for row in rows]
     async with rt.sessions() as session:
         wanted = {i.op.hr_id for i in items} | {h for i in items if (h := getattr(i.op, "scope_hr_id", None))}
@@ -156,7 +164,7 @@ async def _apply_batch(rt: Runtime, ctx: RunContext, target: TargetConnector, ro
                 session.add(link)
         if ready:
             await _apply_with_retries(rt, ctx, target, ready)
-            await _refuse_shared_accounts(session, ctx.pipeline_id, ready)
+            await _refuse_shared_accounts(session, ctx.pipeline_id, ready, claimed)
         for item in ready:
             link = links.get(item.op.hr_id)
             _record(item, link)
@@ -164,31 +172,52 @@ async def _apply_batch(rt: Runtime, ctx: RunContext, target: TargetConnector, ro
             session.add(item.row)
             if link is not None:
                 session.add(link)
-        run = await session.get(Run, ctx.run_id)
-        if run is not None:
-            run.ops_applied += sum(1 for i in ready if i.row.status in (RunOpStatus.DONE, RunOpStatus.ALREADY))
-            session.add(run)
+        applied = sum(1 for i in ready if i.row.status in (RunOpStatus.DONE, RunOpStatus.ALREADY))
+        if applied:
+            # Added in SQL: the other batches of the wave add theirs at the same time.
+            await ledger.count_applied(session, run_id=ctx.run_id, applied=applied)
         await session.commit()
     gauges.count_outcomes(Counter((item.row.kind, str(item.row.status)) for item in items))
 
 
-async def _refuse_shared_accounts(session: Any, pipeline_id: str, items: list[Pending]) -> None:
+async def _refuse_shared_accounts(
+    session: Any, pipeline_id: str, items: list[Pending], claimed: dict[str, str]
+) -> None:
     """A create answered with an account another person is linked to (two people with one username or email:
-    the target took the second create for the first's) fails instead of linking both to one account."""
+    the target took the second create for the first's) fails instead of linking both to one account. `claimed`
+    holds the accounts the wave's other batches have taken but not yet committed."""
     created = [i for i in items if isinstance(i.op, CreateUser) and i.result and i.result.ref is not None]
     if not created:
         return
     refs = sorted({i.result.ref.id for i in created if i.result and i.result.ref})
     owners = await ledger.account_owners(session, pipeline_id=pipeline_id, account_ids=refs)
+    # No await from here on: checking and claiming cannot interleave with another batch of the wave.
+    owners = claimed | owners
     for item in created:
         assert item.result is not None and item.result.ref is not None  # noqa: S101 - filtered above
         account_id = item.result.ref.id
         owner = owners.setdefault(account_id, item.op.hr_id)
+        claimed.setdefault(account_id, owner)
         if owner != item.op.hr_id:
             item.result = OpResult.failed(
                 f"the target answered with account {account_id}, which is linked to person {owner}: "
                 "two people share a username, email or external id"
             )
+
+
+async def _send_wave(rt: Runtime, ctx: RunContext, target: TargetConnector, wave: list[list[RunOp]]) -> None:
+    """Apply a wave's batches at once. The first failure (e.g. `RunAborted`) stops the others and is raised as
+    itself, not as an exception group, so callers handle it as they would from one batch."""
+    claimed: dict[str, str] = {}
+    if len(wave) == 1:
+        await _apply_batch(rt, ctx, target, wave[0], claimed)
+        return
+    try:
+        async with asyncio.TaskGroup() as group:
+            for batch in wave:
+                group.create_task(_apply_batch(rt, ctx, target, batch, claimed))
+    except* Exception as failed:
+        raise failed.exceptions[0] from None
 
 
 async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Awaitable[bool]]) -> bool:
@@ -205,7 +234,9 @@ async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Aw
                 rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk)
             if not rows:
                 return True
-            for batch in batches(rows, info.batch_limits, kind=lambda row: OpKind(row.kind)):
+            cut = batches(rows, info.batch_limits, kind=lambda row: OpKind(row.kind))
+            width = min(info.max_concurrency, rt.batches_in_flight)
+            for wave in waves(cut, width=width, kind=lambda row: OpKind(row.kind), person=lambda row: row.hr_id):
                 if rt.stopping.is_set() or not await still_ours():
                     return False
-                await _apply_batch(rt, ctx, target, batch)
+                await _send_wave(rt, ctx, target, wave)

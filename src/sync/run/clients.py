@@ -54,7 +54,9 @@ class ClientFactory:
         with the same connector shares its budget and its Retry-After pauses."""
         key = (info.key, str(config.base_url))
         if key not in self._limiters:
-            self._limiters[key] = RateLimiter(info.default_rate, max_concurrency=info.max_concurrency, clock=self.clock)
+            self._limiters[key] = RateLimiter(
+                info.default_rate, max_concurrency=info.max_concurrency, clock=self.clock, windows=info.rate_windows
+            )
         return self._limiters[key]
 
     @asynccontextmanager

@@ -37,6 +37,9 @@ class Runtime:
     clock: Clock = SYSTEM_CLOCK
     max_attempts: int = 3
     chunk: int = 500
+    # Batches of one kind sent at once (each target's `max_concurrency` bounds it too). One for an in-memory
+    # SQLite database, whose sessions share a single connection.
+    batches_in_flight: int = 4
     owner: str = "local"  # this worker's id, written on the runs it holds
     lease_seconds: float = 30.0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set on SIGTERM: finish the batch, hand over
@@ -64,6 +67,7 @@ class RunContext:
     spec: PipelineSpec
     source: Side[SourceConnector]
     target: Side[TargetConnector]
+    target_connection_id: str = ""  # pipelines on the same connection write to the same accounts
 
 
 class RunGone(LookupError):
@@ -102,4 +106,5 @@ async def load_context(rt: Runtime, run_id: str) -> RunContext:
             spec=parse_spec(version.spec),
             source=_side(rt, source, rt.registry.source(source.connector)),
             target=_side(rt, target, rt.registry.target(target.connector)),
+            target_connection_id=target.id,
         )

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.connectors.base import TargetConnector
+from enrolsync.connectors.base import Capability, CourseCatalog, TargetConnector
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
+from enrolsync.sync.plan.courses import Catalogue, Unresolved, resolve_spec
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
 from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase, without_scope_over
 from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
@@ -45,6 +46,7 @@ LISTED = 200  # hr_ids a run lists at most (the count beside them is exact)
 class PlanSummary:
     ops: int = 0
     invalid: int = 0
+    rejected: int = 0
     awaiting_start: int = 0
     kept_started: int = 0
     drift: Counter[str] = field(default_factory=Counter)
@@ -52,6 +54,8 @@ class PlanSummary:
     deactivated: list[str] = field(default_factory=list)
     verdict: GuardVerdict = field(default_factory=lambda: GuardVerdict(blocked=False, deactivations=0, allowed=0))
     order: PlanOrder = field(default_factory=PlanOrder)
+    courses: dict[str, str] = field(default_factory=dict)  # course name in a rule -> the id it resolved to
+    unresolved: list[Unresolved] = field(default_factory=list)
 
     def counters(self) -> dict[str, Any]:
         """What planning puts in `run.counters`: counts only, each exact and each once.
@@ -61,13 +65,19 @@ class PlanSummary:
         - `drift`: repairs planned (under `DriftPolicy.REPORT`: found) by op kind, and `account_missing`.
         - `awaiting_start`: future hires not yet within the lead time.
         - `kept_started`: unenrolments not planned because the learner had started the course.
+        - `courses`, when rules name courses by a key: `resolved` (name -> course id) and `unresolved` (per rule,
+          each name that is no course or several, left out of the plan).
         """
-        return {
-            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted)},
+        counters: dict[str, Any] = {
+            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted), "rejected": self.rejected},
             "drift": dict(sorted(self.drift.items())),
             "awaiting_start": self.awaiting_start,
             "kept_started": self.kept_started,
         }
+        if self.courses or self.unresolved:
+            unresolved = [u.as_json() for u in self.unresolved]
+            counters["courses"] = {"resolved": dict(sorted(self.courses.items())), "unresolved": unresolved}
+        return counters
 
     def record(self, run: Run) -> None:
         """Write what planning found onto the run: counts, the guard's verdict, the people in conflict (both lists
@@ -157,7 +167,13 @@ async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
     ctx, session = chunk.ctx, chunk.session
     matches = await match_people(
         lambda field, values: chunk.target.find_accounts(field=field, values=values),
-        lambda ids: ledger.account_owners(session, pipeline_id=ctx.pipeline_id, account_ids=ids),
+        lambda ids: ledger.account_owners(
+            session,
+            pipeline_id=ctx.pipeline_id,
+            account_ids=ids,
+            # Another pipeline's account on the same target is its own, unless the pipelines are set to share.
+            target_id=None if ctx.spec.policies.share_accounts else ctx.target_connection_id,
+        ),
         people=unlinked,
         keys=ctx.spec.match_keys,
     )
@@ -250,7 +266,7 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     rows: list[tuple[int, str, str, dict[str, Any]]] = []
     for seq, op in summary.order.number(op for ops in planned.values() for op in ops):
         rows.append((seq, op.hr_id, op.kind.value, op.model_dump(mode="json")))
-        if op.kind is OpKind.DEACTIVATE_USER:
+        if op.kind in (OpKind.DEACTIVATE_USER, OpKind.DELETE_USER):
             summary.deactivated.append(op.hr_id)
     summary.ops += len(rows)
     await ledger.add_ops(chunk.session, run_id=chunk.ctx.run_id, ops=rows)
@@ -277,6 +293,23 @@ async def _snapshot(
     return await actual.snapshot(target, owners=org.owners, courses=courses)
 
 
+async def _resolve_courses(ctx: RunContext, target: TargetConnector, summary: PlanSummary) -> RunContext:
+    """The run's context with its rules' courses as course ids, read from the target's catalogue once per run.
+
+    A target that cannot list courses takes the names as ids, as written. A failure to read the catalogue fails
+    the run: planning without it would unenrol everyone from every course a rule names by key.
+    """
+    named = {name for rule in ctx.spec.rules for name in rule.enrol}
+    if not named or Capability.COURSES not in ctx.target.cls.info.capabilities:
+        return ctx
+    if not isinstance(target, CourseCatalog):  # declared but not implemented: the contract suite catches it
+        return ctx
+    catalogue = Catalogue.of([course async for course in target.list_courses()])
+    spec, summary.unresolved = resolve_spec(ctx.spec, catalogue)
+    summary.courses = {name: found for name in named if isinstance(found := catalogue.resolve(name), str)}
+    return replace(ctx, spec=spec)
+
+
 async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummary:
     """Compute and store the run's ops. People missing from a full read count as gone (the guard watches), and are
     remembered as gone until the source returns them (`Link.gone_at`).
@@ -285,10 +318,13 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
     """
     org = await read_org(rt, ctx)
-    gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
+    gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
-    summary = PlanSummary()
-    async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
+    summary = PlanSummary(rejected=read.rejected_count)
+    async with rt.clients.connector(
+        ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id
+    ) as target:
+        ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
         for hr_ids in _chunks(_in_scope(read, org, gone), rt.chunk):

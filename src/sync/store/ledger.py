@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync.store.tables import Link, RunOp, RunOpStatus, utcnow
+from enrolsync.sync.store.tables import Link, Pipeline, Run, RunOp, RunOpStatus, utcnow
 
 
 async def _execute(session: AsyncSession, stmt: Any, params: Any = None) -> Any:
@@ -53,17 +53,31 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
     await _execute(session, stmt)
 
 
-async def account_owners(session: AsyncSession, *, pipeline_id: str, account_ids: Sequence[str]) -> dict[str, str]:
-    """Which hr_id each of `account_ids` is already linked to (for conflict detection when matching)."""
+async def account_owners(
+    session: AsyncSession, *, pipeline_id: str, account_ids: Sequence[str], target_id: str | None = None
+) -> dict[str, str]:
+    """Who each of `account_ids` is already linked to (for conflict detection when matching): the hr_id in this
+    pipeline; with `target_id`, also links of other pipelines writing to that connection, named with their
+    pipeline (`A7 of pipeline 'emea'`) so the conflict says whose the account is."""
     owners: dict[str, str] = {}
+    others: dict[str, str] = {}
     for start in range(0, len(account_ids), 900):
+        chunk = account_ids[start : start + 900]
         stmt = sa.select(
-            Link.account_id, Link.hr_id
-        ).where(  # type: ignore[call-overload]
-            Link.pipeline_id == pipeline_id, col(Link.account_id).in_(account_ids[start : start + 900])
+            Link.account_id, Link.hr_id, Link.pipeline_id, Pipeline.name
+        ).join(  # type: ignore[call-overload]
+            Pipeline, Pipeline.id == Link.pipeline_id
+        ).where(
+            col(Link.account_id).in_(chunk),
+            Link.pipeline_id == pipeline_id if target_id is None else Pipeline.target_id == target_id,
         )
-        owners.update({account_id: hr_id for account_id, hr_id in (await _execute(session, stmt)).all()})
-    return owners
+        for account_id, hr_id, owner_pipeline, name in (await _execute(session, stmt)).all():
+            if owner_pipeline == pipeline_id:
+                owners[account_id] = hr_id
+            else:
+                others[account_id] = f"{hr_id} of pipeline {name!r}"
+    # This pipeline's own link wins: it is the one this pipeline keeps in step.
+    return others | owners
 
 
 async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int, str, str, dict[str, Any]]]) -> None:
@@ -87,6 +101,12 @@ async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int
                 for seq, hr_id, kind, op in ops
             ],
         )
+
+
+async def count_applied(session: AsyncSession, *, run_id: str, applied: int) -> None:
+    """Add `applied` to the run's `ops_applied` in one statement, so concurrent batches never lose a count."""
+    stmt = sa.update(Run).where(col(Run.id) == run_id).values(ops_applied=Run.ops_applied + applied)
+    await _execute(session, stmt)
 
 
 async def next_planned(session: AsyncSession, *, run_id: str, limit: int) -> list[RunOp]:

@@ -143,8 +143,8 @@ class Run(SQLModel, table=True):
     Control state has columns of its own: `planned` (the plan is stored whole; planning is not repeated),
     `guard` (the deletion guard's verdict on that plan, a `GuardVerdict` as JSON), the approval that lets a blocked
     run apply, and who cancelled it or asked for it to apply a dry run. `counters` holds counts only, each once:
-    `people` (`invalid`, `conflicts`), `awaiting_start`, `kept_started`, `drift` (by op kind) from planning, and
-    `ops` (by op kind, then outcome) once the run has finished.
+    `people` (`invalid`, `conflicts`), `awaiting_start`, `kept_started`, `drift` (by op kind) and `courses` (how the
+    rules' course names resolved) from planning, and `ops` (by op kind, then outcome) once the run has finished.
     """
 
     __table_args__ = (
@@ -188,6 +188,9 @@ class Run(SQLModel, table=True):
     # People planning skipped because matching was ambiguous (the first `planning.LISTED`; the count is exact in
     # `counters["people"]["conflicts"]`); each one's reason is on their link.
     conflicted: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
+    # Records the source could not read (`connectors.model.Rejected` as JSON: line, field, reason, hr_id), the
+    # first `reading.LISTED`; the count is exact in `counters["people"]["rejected"]`.
+    rejected: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     people_read: int = 0
     ops_planned: int = 0
     ops_applied: int = 0

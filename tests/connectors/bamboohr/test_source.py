@@ -141,8 +141,12 @@ async def test_timeout_is_transient_and_retried(source: BambooHRSource, fake: Ba
         await pages_of(source)
 
 
-async def test_broken_body_is_transient(source: BambooHRSource, fake: BambooHRFake) -> None:
+async def test_a_broken_body_is_asked_for_again_and_only_a_lasting_one_fails(
+    source: BambooHRSource, fake: BambooHRFake
+) -> None:
     fake.malformed_next(1)
+    assert sorted(ids(await pages_of(source))) == sorted(fake.hr_ids()), "one cut-off body: read again"
+    fake.malformed_next(4)
     with pytest.raises(TransientError, match="malformed"):
         await pages_of(source)
 

@@ -180,9 +180,11 @@ class FakeMoodle(FakeServer):
         course_id: int | None = None,
         format: str = "topics",
         manual: bool = True,
+        idnumber: str = "",
     ) -> int:
         new_id = course_id or self.state.next_course_id
-        self.state.courses[new_id] = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual)
+        course = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual, idnumber=idnumber)
+        self.state.courses[new_id] = course
         self.state.next_course_id = max(self.state.next_course_id, new_id + 1)
         return new_id
 

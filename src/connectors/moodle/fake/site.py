@@ -72,6 +72,7 @@ class FakeCourse:
     format: str = "topics"
     category: int = 1
     manual_instance: bool = True
+    idnumber: str = ""  # the course ID number (often the SIS or catalogue code); unique when set
 
 
 @dataclass
@@ -188,7 +189,7 @@ def course_record(course: FakeCourse) -> dict[str, Any]:
         "categoryid": 0 if course.format == "site" else course.category,
         "fullname": course.fullname,
         "displayname": course.fullname,
-        "idnumber": "",
+        "idnumber": course.idnumber,
         "summary": "",
         "summaryformat": 1,
         "format": course.format,

@@ -2,7 +2,7 @@
 gauges can say whether any worker is alive to execute queued runs.
 
 Revision ID: ops_workers
-Revises: 0006
+Revises: csvsource_rejected_rows
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "ops_workers"
-down_revision: str | None = "0006"
+down_revision: str | None = "csvsource_rejected_rows"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,273 @@
+"""BambooHR -> LearnUpon through the whole service: REST API, durable worker, real connectors, faithful fakes.
+
+Runs on SQLite and PostgreSQL (the `db` fixture). Joiners become enabled learners carrying their HR id, leavers are
+disabled with their training kept, movers change courses, a manager's role over their direct reports is their team
+group in LearnUpon (and follows a report who moves), and the SSO identity is the email the portal's SAML matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from enrolsync.api.app import create_app
+from enrolsync.api.tokens import mint_token
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
+from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.learnupon.fake import FakeLearnUpon
+from enrolsync.connectors.registry import Registry
+from enrolsync.connectors.testing.fakes import FakeClock
+from enrolsync.settings import Settings
+from enrolsync.sync.jobs import worker as worker_module
+from enrolsync.sync.jobs import workflow
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.crypto import generate_key
+from enrolsync.sync.store.tables import ApiRole
+from tests.support.database import Database
+from tests.support.systems import COURSES, HR_HOST, bamboohr_config, training_spec
+
+LU_HOST = "acme.learnupon.test"
+LU_KEY, LU_SECRET = "e2e-lu-api-user", "e2e-lu-s3cret-password"
+TEAM = "enrolsync team "
+
+
+@dataclass
+class LearnUponService:
+    api: httpx.AsyncClient
+    bamboohr: BambooHRFake
+    lu: FakeLearnUpon
+    courses: dict[str, str]
+    clock: FakeClock
+    pipeline_id: str = ""
+
+    async def ok(self, response: httpx.Response) -> Any:
+        assert response.is_success, response.text
+        return response.json()
+
+    async def setup_pipeline(self, spec: dict[str, Any]) -> None:
+        lu_config = {
+            "base_url": f"https://{LU_HOST}/", "api_username": LU_KEY, "api_password": LU_SECRET,
+            "department_field": "department", "sso_auth": "saml2", "sso_field": "sign_in",
+        }  # fmt: skip
+        hr = await self.ok(await self.api.post("/connections", json={
+            "name": "BambooHR", "connector": "bamboohr", "config": bamboohr_config(self.bamboohr),
+        }))  # fmt: skip
+        lms = await self.ok(await self.api.post("/connections", json={
+            "name": "LearnUpon", "connector": "learnupon", "config": lu_config,
+        }))  # fmt: skip
+        pipeline = await self.ok(await self.api.post("/pipelines", json={
+            "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
+        }))  # fmt: skip
+        self.pipeline_id = pipeline["id"]
+
+    async def run(self, mode: str = "apply", scope: str = "full") -> dict[str, Any]:
+        body = {"mode": mode, "scope": scope}
+        run = await self.ok(await self.api.post(f"/pipelines/{self.pipeline_id}/runs", json=body))
+        await workflow.outcome(run["id"])
+        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
+
+    async def operations(self, run_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 200}
+        while True:
+            page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params=params))
+            items += page["items"]
+            if not page["next"]:
+                return items
+            params["after"] = page["next"]
+
+    # -- what the portal holds, by HR id ------------------------------------------------------------------------
+    def user(self, hr_id: str) -> dict[str, Any]:
+        found = [u for u in self.lu.portal.users.values() if u["CustomData"].get("employee_id") == hr_id]
+        assert len(found) == 1, f"{len(found)} LearnUpon users carry employee_id {hr_id}"
+        return found[0]
+
+    def courses_of(self, hr_id: str) -> set[str]:
+        names = {int(course_id): name for name, course_id in self.courses.items()}
+        return {names[c] for c in self.lu.courses_of(self.user(hr_id)["id"])}
+
+    def team(self, manager: str) -> set[str]:
+        """HR ids of the learners in `manager`'s team group (empty without one); the manager must lead it."""
+        boss = self.user(manager)
+        group = self.lu.group_titled(f"{TEAM}{boss['id']}")
+        if group is None:
+            return set()
+        assert self.lu.members(group["id"], 4) == {boss["id"]}
+        by_id = {u["id"]: u["CustomData"].get("employee_id") for u in self.lu.portal.users.values()}
+        return {by_id[m] for m in self.lu.members(group["id"], 1)}
+
+
+@pytest.fixture
+async def service(db: Database, tmp_path: Path) -> AsyncIterator[LearnUponService]:
+    bamboohr = BambooHRFake.seeded(40, 3, company_domain="acme", api_key="e2e-bamboohr-key")
+    clock = FakeClock()
+    lu = FakeLearnUpon(key=LU_KEY, secret=LU_SECRET, clock=clock.monotonic, page_size=25)
+    lu.portal.custom_fields.update({"employee_id", "department", "sign_in"})
+    courses = {name: str(lu.add_course(name)) for name in COURSES}
+    clients = ClientFactory(
+        transports={HR_HOST: bamboohr.transport(), LU_HOST: lu.transport()},
+        clock=clock,
+        read_retry=ReadRetry(clock=clock),
+    )
+    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
+    settings = Settings(
+        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
+        secret_keys=[SecretStr(generate_key())],
+    )  # fmt: skip
+    registry = Registry.from_entry_points()
+    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
+    try:
+        app = create_app(settings, registry=registry, clients=clients)
+        async with app.router.lifespan_context(app):
+            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
+            transport = httpx.ASGITransport(app=app)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
+                yield LearnUponService(api=api, bamboohr=bamboohr, lu=lu, courses=courses, clock=clock)
+    finally:
+        await worker_module.stop(worker, timeout_seconds=1)
+
+
+def spec(courses: dict[str, str]) -> dict[str, Any]:
+    return training_spec(courses["SAFETY-101"], courses["SEC-200"], courses["SALES-110"], courses["LEAD-1"])
+
+
+def active_people(service: LearnUponService) -> dict[str, dict[str, Any]]:
+    rows = {hr_id: service.bamboohr.row(hr_id) for hr_id in service.bamboohr.hr_ids()}
+    return {hr_id: row for hr_id, row in rows.items() if row["status"] == "Active"}
+
+
+def reports_of(people: dict[str, dict[str, Any]], manager: str) -> set[str]:
+    return {h for h, row in people.items() if str(row["supervisorEid"] or "") == manager}
+
+
+def expected_courses(row: dict[str, Any], managers: set[str]) -> set[str]:
+    wanted = {"SAFETY-101"}
+    department = row["jobInformationDepartment"]
+    if department == "Engineering":
+        wanted.add("SEC-200")
+    if department == "Sales":
+        wanted.add("SALES-110")
+    if str(row["eeid"]) in managers:
+        wanted.add("LEAD-1")
+    return wanted
+
+
+async def test_joiners_movers_and_leavers_reach_learnupon_and_a_resync_writes_nothing(
+    service: LearnUponService,
+) -> None:
+    await service.setup_pipeline(spec(service.courses))
+
+    dry = await service.run(mode="plan")
+    assert dry["status"] == "succeeded" and dry["progress"]["ops_planned"] > 0
+    assert service.lu.writes == [], "a dry run writes nothing"
+
+    first = await service.run()
+
+    assert first["status"] == "succeeded", first
+    people = active_people(service)
+    managers = {str(r["supervisorEid"]) for r in people.values() if r["supervisorEid"]} & set(people)
+    for hr_id, row in people.items():
+        user = service.user(hr_id)
+        assert (user["email"], user["user_type"] in ("learner", "manager"), user["enabled"]) == (
+            row["email"],
+            True,
+            True,
+        )
+        assert user["CustomData"]["sign_in"] == "saml2", "the SSO identity is recorded"
+        assert user["CustomData"]["department"] == row["jobInformationDepartment"]
+        assert service.courses_of(hr_id) == expected_courses(row, managers), hr_id
+    for hr_id in managers:
+        assert service.team(hr_id) == reports_of(people, hr_id), f"team of {hr_id}"
+        assert service.user(hr_id)["user_type"] == "manager"
+    writes = len(service.lu.writes)
+
+    again = await service.run()
+    assert again["status"] == "succeeded" and again["progress"]["ops_planned"] == 0
+    assert len(service.lu.writes) == writes, "a re-sync of unchanged people writes nothing"
+
+    hr = service.bamboohr
+    engineers = sorted((h for h, r in people.items() if r["jobInformationDepartment"] == "Engineering"), key=int)
+    mover = next(h for h in reversed(engineers) if h not in managers)
+    leaver = next(h for h in sorted(people, key=int, reverse=True) if h not in managers and h != mover)
+    hired = hr.hire("Ada", "Newhire", department="Sales", manager=None)
+    hr.move(mover, department="Sales")
+    hr.terminate(leaver, on=hr.today)
+
+    changed = await service.run(scope="incremental")
+
+    assert changed["status"] == "succeeded", changed
+    kinds = sorted((op["kind"], op["hr_id"]) for op in await service.operations(changed["id"]))
+    assert ("create_user", hired) in kinds and ("deactivate_user", leaver) in kinds
+    assert ("update_user", mover) in kinds and ("unenrol", mover) in kinds
+    assert service.courses_of(hired) == {"SAFETY-101", "SALES-110"}
+    assert service.courses_of(mover) == {"SAFETY-101", "SALES-110"}
+    assert service.user(mover)["CustomData"]["department"] == "Sales"
+    assert service.user(leaver)["enabled"] is False
+    assert service.courses_of(leaver), "a leaver keeps their training record"
+    leaver_manager = str(people[leaver]["supervisorEid"] or "")
+    if leaver_manager in managers:
+        assert leaver not in service.team(leaver_manager), "a leaver leaves their manager's team"
+    writes = len(service.lu.writes)
+    assert (await service.run(scope="incremental"))["progress"]["ops_planned"] == 0
+    assert len(service.lu.writes) == writes
+
+
+async def test_manager_scope_follows_a_report_who_moves(service: LearnUponService) -> None:
+    await service.setup_pipeline(spec(service.courses))
+    assert (await service.run())["status"] == "succeeded"
+    people = active_people(service)
+    managers = sorted({str(r["supervisorEid"]) for r in people.values() if r["supervisorEid"]} & set(people), key=int)
+    old, report = next((m, min(r, key=int)) for m in managers if (r := reports_of(people, m) - set(managers)))
+    new = next(m for m in reversed(managers) if m != old)
+
+    service.bamboohr.move(report, manager=new)
+    moved = await service.run(scope="incremental")
+
+    assert moved["status"] == "succeeded", moved
+    roles = sorted(
+        (op["kind"], op["hr_id"], op["op"]["scope_hr_id"])
+        for op in await service.operations(moved["id"])
+        if "role" in op["kind"]
+    )
+    assert roles == [("assign_role", new, report), ("revoke_role", old, report)]
+    assert report in service.team(new) and report not in service.team(old)
+    assert service.team(old) == reports_of(people, old) - {report}
+
+
+async def test_a_throttled_portal_is_paced_by_its_budget_not_hammered(service: LearnUponService) -> None:
+    service.lu.per_minute = 40  # LearnUpon publishes no numbers; this portal allows 40 requests a minute
+    await service.setup_pipeline(spec(service.courses))
+
+    run = await service.run()
+
+    assert run["status"] == "succeeded", run
+    people = active_people(service)
+    assert all(service.user(h)["enabled"] for h in people)
+    requests = len(service.lu.requests)
+    assert requests > 3 * 40, "the first sync needs several minutes of budget"
+    assert service.lu.throttled == 0, "the remaining-budget header paces every request: none is refused"
+    assert service.clock.sleeps.count(60.0) == requests // 40, "each spent minute is waited out, once"
+    assert (await service.run())["progress"]["ops_planned"] == 0
+
+
+async def test_one_refused_person_fails_alone(service: LearnUponService) -> None:
+    await service.setup_pipeline({**spec(service.courses), "match_keys": ["external_id"]})
+    people = active_people(service)
+    victim = sorted(people, key=int)[-1]
+    # Someone else already holds the victim's email in LearnUpon, under another HR id: enrolsync must not take it.
+    service.lu.add_user("Some", "One", people[victim]["email"], employee_id="X-999")
+
+    run = await service.run()
+
+    assert run["status"] == "partially_failed", run
+    failed = [op for op in await service.operations(run["id"]) if op["status"] == "failed"]
+    assert [(op["kind"], op["hr_id"]) for op in failed] == [("create_user", victim)]
+    assert "another HR id" in failed[0]["last_error"]
+    assert all(service.user(h)["enabled"] for h in set(people) - {victim})

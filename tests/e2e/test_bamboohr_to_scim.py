@@ -1,0 +1,222 @@
+"""BambooHR -> any SCIM 2.0 LMS through the whole service: REST API, durable worker, the real connectors, and the
+real scim2-server as the LMS (its in-process app behind the LMS host's transport).
+
+Runs on SQLite and PostgreSQL (the `db` fixture). Courses, the instructor role and a cohort are SCIM Groups; a
+manager is each report's enterprise `manager`; a leaver is `active: false`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from enrolsync.api.app import create_app
+from enrolsync.api.tokens import mint_token
+from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
+from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.registry import Registry
+from enrolsync.connectors.scim.models import ENTERPRISE_URN
+from enrolsync.connectors.testing.fakes import FakeClock
+from enrolsync.settings import Settings
+from enrolsync.sync.jobs import worker as worker_module
+from enrolsync.sync.jobs import workflow
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.crypto import generate_key
+from enrolsync.sync.store.tables import ApiRole
+from tests.support.database import Database
+from tests.support.scim_server import ScimServer
+from tests.support.systems import HR_HOST, bamboohr_config
+
+SCIM_HOST = "scim.test"
+COURSES = ("SAFETY-101", "SEC-200", "SALES-110", "LEAD-1")
+
+
+@dataclass
+class ScimService:
+    api: httpx.AsyncClient
+    bamboohr: BambooHRFake
+    scim: ScimServer
+    groups: dict[str, str]  # Group name -> id
+    clock: FakeClock
+    pipeline_id: str = ""
+
+    async def ok(self, response: httpx.Response) -> Any:
+        assert response.is_success, response.text
+        return response.json()
+
+    async def setup_pipeline(self, spec: dict[str, Any]) -> None:
+        hr = await self.ok(await self.api.post("/connections", json={
+            "name": "BambooHR", "connector": "bamboohr", "config": bamboohr_config(self.bamboohr),
+        }))  # fmt: skip
+        lms = await self.ok(await self.api.post("/connections", json={
+            "name": "LMS", "connector": "scim", "config": {
+                "base_url": f"https://{SCIM_HOST}/v2/", "token": self.scim.token,
+                "role_groups": {"instructor": self.groups["Instructors"]},
+            },
+        }))  # fmt: skip
+        pipeline = await self.ok(await self.api.post("/pipelines", json={
+            "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
+        }))  # fmt: skip
+        self.pipeline_id = pipeline["id"]
+
+    async def run(self, mode: str = "apply", scope: str = "full") -> dict[str, Any]:
+        body = {"mode": mode, "scope": scope}
+        run = await self.ok(await self.api.post(f"/pipelines/{self.pipeline_id}/runs", json=body))
+        await workflow.outcome(run["id"])
+        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
+
+    async def operations(self, run_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 200}
+        while True:
+            page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params=params))
+            items += page["items"]
+            if not page["next"]:
+                return items
+            params["after"] = page["next"]
+
+
+def spec(g: dict[str, str]) -> dict[str, Any]:
+    """Safety for all, a course per department, the leads' course and the instructor role for managers, and an
+    engineering cohort. Courses are named as admins see them (the Groups' displayName), the cohort by its id."""
+    rules = [
+        {"name": "everyone", "when": {"attr": "department", "op": "exists"}, "enrol": ["SAFETY-101"]},
+        {"name": "engineering", "when": {"attr": "department", "op": "equals", "value": "Engineering"},
+         "enrol": ["SEC-200"], "groups": [g["Engineers"]]},
+        {"name": "sales", "when": {"attr": "department", "op": "equals", "value": "Sales"}, "enrol": ["SALES-110"]},
+        {"name": "leads", "when": {"op": "is_manager"}, "enrol": [g["LEAD-1"]], "roles": ["instructor"]},
+    ]  # fmt: skip
+    return {"rules": rules, "mapping": {"username": "work_email"}}
+
+
+@pytest.fixture
+async def service(db: Database, tmp_path: Path) -> AsyncIterator[ScimService]:
+    bamboohr = BambooHRFake.seeded(40, 3, company_domain="acme", api_key="e2e-bamboohr-key")
+    scim = ScimServer(token="e2e-scim-token")
+    groups = {name: scim.add_group(name) for name in (*COURSES, "Instructors", "Engineers")}
+    clock = FakeClock()
+    clients = ClientFactory(
+        transports={HR_HOST: bamboohr.transport(), SCIM_HOST: scim.transport()},
+        clock=clock,
+        read_retry=ReadRetry(clock=clock),
+    )
+    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
+    settings = Settings(
+        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
+        secret_keys=[SecretStr(generate_key())],
+    )  # fmt: skip
+    registry = Registry.from_entry_points()
+    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
+    try:
+        app = create_app(settings, registry=registry, clients=clients)
+        async with app.router.lifespan_context(app):
+            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
+            headers = {"Authorization": f"Bearer {token}"}
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
+                yield ScimService(api=api, bamboohr=bamboohr, scim=scim, groups=groups, clock=clock)
+    finally:
+        await worker_module.stop(worker, timeout_seconds=1)
+
+
+def active_people(service: ScimService) -> dict[str, dict[str, Any]]:
+    rows = {hr_id: service.bamboohr.row(hr_id) for hr_id in service.bamboohr.hr_ids()}
+    return {hr_id: row for hr_id, row in rows.items() if row["status"] == "Active"}
+
+
+def user(service: ScimService, hr_id: str) -> dict[str, Any]:
+    found = service.scim.by_external_id(hr_id)
+    assert found is not None, f"no SCIM User carries externalId {hr_id}"
+    return found
+
+
+def groups_of(service: ScimService, user_id: str) -> set[str]:
+    return {name for name, gid in service.groups.items() if user_id in service.scim.members(gid)}
+
+
+def expected_groups(row: dict[str, Any], managers: set[str]) -> set[str]:
+    wanted = {"SAFETY-101"}
+    department = row["jobInformationDepartment"]
+    if department == "Engineering":
+        wanted |= {"SEC-200", "Engineers"}
+    if department == "Sales":
+        wanted.add("SALES-110")
+    if str(row["eeid"]) in managers:
+        wanted |= {"LEAD-1", "Instructors"}
+    return wanted
+
+
+async def test_joiners_movers_and_leavers_reach_a_scim_lms(service: ScimService) -> None:
+    await service.setup_pipeline(spec(service.groups))
+    dry = await service.run(mode="plan")
+    assert dry["status"] == "succeeded" and dry["progress"]["ops_planned"] > 0
+    assert service.scim.writes == [], "a dry run writes nothing"
+
+    first = await service.run()
+
+    assert first["status"] == "succeeded", first
+    people = active_people(service)
+    managers = {str(r["supervisorEid"]) for r in people.values() if r["supervisorEid"]}
+    ids = {hr_id: user(service, hr_id)["id"] for hr_id in people}
+    for hr_id, row in people.items():
+        held = user(service, hr_id)
+        assert held["userName"] == row["email"].lower() and held["active"] is True
+        assert held[ENTERPRISE_URN]["department"] == row["jobInformationDepartment"]
+        boss = str(row["supervisorEid"]) if row["supervisorEid"] else None
+        assert held[ENTERPRISE_URN].get("manager") == ({"value": ids[boss]} if boss in ids else None), hr_id
+        assert groups_of(service, held["id"]) == expected_groups(row, managers), hr_id
+    assert any(r.url.path.endswith("/Bulk") for r in service.scim.writes), "creates went out through Bulk"
+    writes = len(service.scim.writes)
+
+    again = await service.run()
+    assert again["status"] == "succeeded" and again["progress"]["ops_planned"] == 0, again
+    assert len(service.scim.writes) == writes, "a re-sync of unchanged people writes nothing"
+
+    engineers = sorted((h for h, r in people.items() if r["jobInformationDepartment"] == "Engineering"), key=int)
+    mover = next(h for h in reversed(engineers) if h not in managers)
+    leaver = next(h for h in sorted(people, key=int, reverse=True) if h not in managers and h != mover)
+    hired = service.bamboohr.hire("Ada", "Newhire", department="Sales", manager=None)
+    service.bamboohr.move(mover, department="Sales")
+    service.bamboohr.terminate(leaver, on=service.bamboohr.today)
+
+    changed = await service.run(scope="incremental")
+
+    assert changed["status"] == "succeeded", changed
+    ops = {(op["kind"], op["hr_id"]) for op in await service.operations(changed["id"])}
+    assert {("create_user", hired), ("update_user", mover), ("deactivate_user", leaver)} <= ops
+    assert groups_of(service, user(service, hired)["id"]) == {"SAFETY-101", "SALES-110"}
+    assert groups_of(service, ids[mover]) == {"SAFETY-101", "SALES-110"}, "a mover leaves the old course and cohort"
+    assert user(service, mover)[ENTERPRISE_URN]["department"] == "Sales"
+    assert user(service, leaver)["active"] is False, "a leaver is deactivated, not deleted"
+    leaver_boss = str(people[leaver]["supervisorEid"]) if people[leaver]["supervisorEid"] else None
+    if leaver_boss:
+        still_leads = any(str(r["supervisorEid"]) == leaver_boss for h, r in people.items() if h != leaver)
+        assert ("Instructors" in groups_of(service, ids[leaver_boss])) is still_leads
+    writes = len(service.scim.writes)
+    assert (await service.run(scope="incremental"))["progress"]["ops_planned"] == 0
+    assert (await service.run())["progress"]["ops_planned"] == 0, "a full reconcile finds no drift"
+    assert len(service.scim.writes) == writes
+
+
+async def test_one_rejected_person_fails_alone_and_a_busy_server_is_waited_for(service: ScimService) -> None:
+    await service.setup_pipeline({**spec(service.groups), "match_keys": ["external_id"]})
+    people = active_people(service)
+    victim = sorted(people, key=int)[-1]
+    # Someone already holds the victim's userName under another account: the server refuses that create (409).
+    service.scim.add_user(people[victim]["email"].lower(), "SOMEONE-ELSE")
+    service.scim.fail_next(1, status=503, retry_after=4, when=service.scim.is_write)
+
+    run = await service.run()
+
+    assert run["status"] == "partially_failed", run
+    failed = [op for op in await service.operations(run["id"]) if op["status"] == "failed"]
+    assert [(op["kind"], op["hr_id"]) for op in failed] == [("create_user", victim)]
+    assert "[uniqueness]" in failed[0]["last_error"]
+    assert all(service.scim.by_external_id(h) is not None for h in set(people) - {victim})
+    assert 4 in service.clock.sleeps, "the 503's Retry-After was honoured before the Bulk request was sent again"
