@@ -18,7 +18,7 @@ async def test_connectors_list_their_schema_and_load_errors(client: httpx.AsyncC
     body = (await client.get("/connectors")).json()
 
     by_key = {c["key"]: c for c in body["items"]}
-    assert sorted(by_key) == ["memory-source", "memory-target", "strict-source"]
+    assert sorted(by_key) == ["keeping-target", "memory-source", "memory-target", "strict-source"]
     assert by_key["memory-source"]["kind"] == "hris"
     assert "persons_full" in by_key["memory-source"]["capabilities"]
     assert by_key["memory-target"]["config_schema"]["properties"]["token"]["writeOnly"] is True
