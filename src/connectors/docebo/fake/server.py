@@ -52,7 +52,7 @@ class DoceboFake(FakeServer):
         self,
         *,
         client_id: str = "enrolsync",
-        client_secret: str = "docebo-test-secret",
+        client_secret: str = "docebo-test-secret",  # noqa: S107 (the fake's own test secret)
         capacity: int = 1000,
         drain_seconds: float = 3600.0,
         token_seconds: int = 3600,
@@ -173,9 +173,13 @@ class DoceboFake(FakeServer):
             return _error(405, "Method not allowed")
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         if form.get("grant_type") != "client_credentials":
-            return json_response(400, {"error": "unsupported_grant_type", "error_description": "Grant type not supported"})
+            return json_response(
+                400, {"error": "unsupported_grant_type", "error_description": "Grant type not supported"}
+            )
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-            return json_response(400, {"error": "invalid_client", "error_description": "The client credentials are invalid"})
+            return json_response(
+                400, {"error": "invalid_client", "error_description": "The client credentials are invalid"}
+            )
         token = secrets.token_hex(20)
         self.tokens[token] = self.clock() + self.token_seconds
         self.tokens_issued += 1
@@ -338,7 +342,10 @@ class DoceboFake(FakeServer):
 
     # -- org chart -----------------------------------------------------------------------------------------------
     def _list_branches(self, request: httpx.Request) -> httpx.Response:
-        rows = [{"id": b.id, "code": b.code, "title": b.title} for b in sorted(self.platform.branches.values(), key=lambda b: b.id)]
+        rows = [
+            {"id": b.id, "code": b.code, "title": b.title}
+            for b in sorted(self.platform.branches.values(), key=lambda b: b.id)
+        ]
         return self._page(request, rows)
 
     def _branch_users(self, *, join: bool) -> Callable[[httpx.Request, int], httpx.Response]:
