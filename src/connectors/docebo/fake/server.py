@@ -68,6 +68,7 @@ class DoceboFake(FakeServer):
         self.tokens: dict[str, float] = {}  # token -> expiry
         self.tokens_issued = 0
         self.throttled = 0
+        self.unauthorized = 0  # calls refused for a missing, unknown or expired token
         self.throttle_log: list[tuple[float, float]] = []  # (when refused, Retry-After given)
         self.request_times: list[float] = []
         self._level, self._drained_at = 0.0, clock()
@@ -152,6 +153,7 @@ class DoceboFake(FakeServer):
             return self._token(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.tokens.get(token, 0.0) <= now:
+            self.unauthorized += 1
             return _error(401, "The access token provided is invalid or expired", 401)
         return self._route(request)
 
