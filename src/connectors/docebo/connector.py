@@ -62,6 +62,7 @@ class DoceboTarget:
         # Docebo throttles with a leaky bucket per API client and does not publish its size (about 1,000 calls
         # an hour historically): the window keeps a sync within it; a 429's Retry-After pauses the connection.
         rate_windows=(Rate(calls=1000, per_seconds=3600),),
+        pace_on_throttle=True,
         max_concurrency=CONCURRENCY,
     )
 
