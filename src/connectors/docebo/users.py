@@ -33,6 +33,7 @@ from enrolsync.connectors.ops import (
 USERS = "manage/v1/user"
 TAKEN = "already exists"  # Docebo's message for a username or email another user holds
 MANAGER_ROLE = "manager"
+READS = 10  # above this many users to read, one read of everyone (200 a page) is cheaper
 
 
 def account_id(value: str | None) -> int:
@@ -113,8 +114,9 @@ class Users:
         return OpResult.done(_ref(user_id))
 
     async def status(self, ops: Sequence[DeactivateUser | ReactivateUser]) -> list[OpResult]:
-        """Read each user's status; one `PUT change_status` per wanted status for those not in it yet."""
-        users = await asyncio.gather(*(self._read(op.account_id) for op in ops), return_exceptions=True)
+        """Read each user's status (one read each, or one read of everyone for many); one `PUT change_status` per
+        wanted status for those not in it yet."""
+        users = await self._statuses(ops)
         results: list[OpResult | None] = [None] * len(ops)
         todo: dict[str, list[int]] = {"0": [], "1": []}
         for index, (op, user) in enumerate(zip(ops, users, strict=True)):
@@ -138,6 +140,12 @@ class Users:
 
     async def _read(self, value: str | None) -> UserItem:
         return await self.user(account_id(value))
+
+    async def _statuses(self, ops: Sequence[DeactivateUser | ReactivateUser]) -> list[UserItem | BaseException]:
+        if len(ops) <= READS:
+            return await asyncio.gather(*(self._read(op.account_id) for op in ops), return_exceptions=True)
+        everyone = {u.user_id: u async for page in self._client.pages(USERS, UserItem) for u in page}
+        return [everyone.get(op.account_id or "") or NotFound(f"no Docebo user id {op.account_id!r}") for op in ops]
 
     # -- SSO, levels and managers -----------------------------------------------------------------------------
     async def sso(self, op: SetSsoIdentity) -> OpResult:

@@ -4,6 +4,9 @@ The steady budget is aiolimiter's leaky bucket. A throttled answer (429/503 with
 request of the connection until the remote system said it is ready, not just the one that was refused.
 Long windows (TalentLMS: 2,000 calls per hour) are `WindowBudget`s: a leaky bucket would let twice the budget
 through in one window, so they count the calls of the last window exactly and wait for the oldest to age out.
+A vendor whose own throttle is a leaky bucket of unpublished size (Docebo) opts into `pace_on_throttle`: a 429's
+`Retry-After` (the time one call takes to drain) becomes the spacing of later calls, so the connection slows to
+the bucket's rate rather than being refused again by every burst that follows a pause.
 """
 
 from __future__ import annotations

@@ -176,3 +176,29 @@ async def test_a_throttled_batch_comes_back_retry_with_the_wait(target: DoceboTa
 
     assert result.outcome == "retry" and result.error is not None and result.error.retry_after == 30
     assert fake.courses_of(int(made.ref.id)) == {}
+
+
+async def test_many_leavers_cost_one_read_of_everyone_and_one_write(target: DoceboTarget, fake: DoceboFake) -> None:
+    created = await target.apply([person(n) for n in range(15)])
+    ops = [DeactivateUser(hr_id=f"HR-{n}", account_id=r.ref.id) for n, r in enumerate(created) if r.ref]
+    before = len(fake.requests)
+
+    results = await target.apply([*ops, DeactivateUser(hr_id="HR-99", account_id="999999")])
+
+    assert [r.outcome for r in results] == ["done"] * 15 + ["failed"]
+    assert [r.url.path for r in fake.requests[before:]] == ["/manage/v1/user", "/manage/v1/user/change_status"]
+
+
+async def test_an_import_whose_answer_was_lost_is_recognised_on_the_retry(
+    target: DoceboTarget, fake: DoceboFake
+) -> None:
+    fake.lose_response_next(1, when=lambda r: r.url.path == "/manage/v1/user/batch")
+
+    lost = await target.apply([person(1), person(2)])
+    again = await target.apply([person(1), person(2)])
+
+    assert [r.outcome for r in lost] == ["retry", "retry"]
+    assert [r.outcome for r in again] == ["already", "already"]
+    assert {r.ref.id for r in again if r.ref} == {
+        str(u.id) for u in fake.platform.users.values() if u.fields.get(1) in ("HR-1", "HR-2")
+    }
