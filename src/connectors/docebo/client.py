@@ -103,6 +103,21 @@ class DoceboClient:
 
         return await with_retry(call, self._retry)
 
+    async def first(self, path: str, model: type[M]) -> tuple[list[M], int | None]:
+        """The first item of a list and how many the list holds (`total_count`), in one call."""
+
+        async def call() -> Any:
+            return data_of(await self._send(self._request("GET", path, params={"page": 1, "page_size": 1})))
+
+        data = await with_retry(call, self._retry)
+        items = data.get("items") if isinstance(data, dict) else None
+        total = data.get("total_count") if isinstance(data, dict) else None
+        try:
+            parsed = TypeAdapter(list[model]).validate_python(items or [])  # type: ignore[valid-type]
+        except ValidationError as error:
+            raise PermanentError(f"Docebo answered an unexpected list ({error.error_count()} errors)") from None
+        return parsed, total if isinstance(total, int) else None
+
     async def pages(self, path: str, model: type[M], **params: Any) -> AsyncIterator[list[M]]:
         """Every page of a list, 200 at a time, each page read with retries."""
         paginator = PageNumber(size=PAGE_SIZE, has_next=_has_more)

@@ -103,14 +103,14 @@ class DoceboTarget:
         """Prove the client credentials (a token and one small read) and, when set, the HR id field. Never raises
         for bad credentials."""
         try:
-            async for page in self._client.pages(USERS, UserItem):
-                field = self.config.external_id_field
-                if field is not None and page and f"field_{field}" not in (page[0].model_extra or {}):
-                    return CheckResult(ok=False, detail=f"the platform has no additional user field {field}")
-                break
+            sample, total = await self._client.first(USERS, UserItem)
         except ConnectorError as error:
             return CheckResult(ok=False, detail=f"Docebo refused: {error.reason}")
-        return CheckResult(ok=True, detail="ok", facts={"token_fetched": True})
+        facts = {"users": total} if total is not None else {}
+        field = self.config.external_id_field
+        if field is not None and sample and f"field_{field}" not in (sample[0].model_extra or {}):
+            return CheckResult(ok=False, detail=f"the platform has no additional user field {field}", facts=facts)
+        return CheckResult(ok=True, detail="ok", facts=facts)
 
     async def list_accounts(self) -> AsyncIterator[Account]:
         """Every user, 200 a page, with the HR id from its additional field."""

@@ -10,6 +10,7 @@ import httpx
 
 from enrolsync.connectors.docebo import DoceboTarget
 from enrolsync.connectors.docebo.fake import DoceboFake
+from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.model import AccountFields, RoleScope
 from enrolsync.connectors.ops import (
     AddToGroup,
@@ -21,6 +22,7 @@ from enrolsync.connectors.ops import (
     RevokeRole,
 )
 from enrolsync.connectors.testing.fakes import FakeClock
+from tests.support.docebo import docebo_config
 
 
 def person(n: int, *, email: str | None = None) -> CreateUser:
@@ -202,3 +204,12 @@ async def test_an_import_whose_answer_was_lost_is_recognised_on_the_retry(
     assert {r.ref.id for r in again if r.ref} == {
         str(u.id) for u in fake.platform.users.values() if u.fields.get(1) in ("HR-1", "HR-2")
     }
+
+
+async def test_check_counts_users_and_names_a_missing_hr_id_field(fake: DoceboFake, clock: FakeClock) -> None:
+    for field, ok in ((1, True), (7, False)):
+        config = docebo_config(fake, external_id_field=field)
+        async with build_client(config, transport=fake.transport()) as http:
+            result = await DoceboTarget(config, http, clock=clock).check()
+        assert (result.ok, result.facts.get("users")) == (ok, 2), result
+        assert ok or "additional user field 7" in result.detail
