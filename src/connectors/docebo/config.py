@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from enrolsync.connectors.base import ConnectorConfig
 
 DEFAULT_LEVELS = {"power_user": "power_user", "admin": "godadmin"}
+DEFAULT_COURSE_LEVELS = {"instructor": "instructor", "tutor": "tutor"}
 
 
 class DoceboConfig(ConnectorConfig):
@@ -39,6 +40,11 @@ class DoceboConfig(ConnectorConfig):
         default_factory=lambda: dict(DEFAULT_LEVELS),
         description="Logical system role -> Docebo user level (`power_user` or `godadmin`). A person has one "
         "level: revoking the role gives `user` back.",
+    )
+    course_levels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_COURSE_LEVELS),
+        description="Logical course role -> Docebo enrollment level (`instructor` or `tutor`). Revoking the role "
+        "leaves the person enrolled as a `student`.",
     )
     branch_option: str = Field(
         default="existing",

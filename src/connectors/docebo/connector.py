@@ -29,7 +29,7 @@ from enrolsync.connectors.model import (
     RoleScope,
     SsoIdentity,
 )
-from enrolsync.connectors.ops import Op, OpKind, OpResult
+from enrolsync.connectors.ops import AssignRole, Op, OpKind, OpResult, RevokeRole
 
 CONCURRENCY = 4
 SEARCHES = 10  # above this many emails or usernames to find, one read of every user is cheaper
@@ -81,8 +81,8 @@ class DoceboTarget:
         self._one: dict[OpKind, Callable[[Any], Awaitable[OpResult]]] = {
             OpKind.UPDATE_USER: self._users.update,
             OpKind.SET_SSO_IDENTITY: self._users.sso,
-            OpKind.ASSIGN_ROLE: self._users.role,
-            OpKind.REVOKE_ROLE: self._users.role,
+            OpKind.ASSIGN_ROLE: self._role,
+            OpKind.REVOKE_ROLE: self._role,
             OpKind.UNENROL: self._enrolments.unenrol,
             OpKind.ADD_TO_GROUP: self._enrolments.branch,
             OpKind.REMOVE_FROM_GROUP: self._enrolments.branch,
@@ -93,6 +93,12 @@ class DoceboTarget:
             OpKind.DEACTIVATE_USER: self._users.status,
             OpKind.REACTIVATE_USER: self._users.status,
         }
+
+    async def _role(self, op: AssignRole | RevokeRole) -> OpResult:
+        """Course roles are enrolment levels (`course_levels`); the rest are the user's (level, Direct Manager)."""
+        if op.scope is RoleScope.COURSE and op.role in self.config.course_levels:
+            return await self._enrolments.course_role(op, self.config.course_levels[op.role])
+        return await self._users.role(op)
 
     @property
     def tokens_fetched(self) -> int:
@@ -138,7 +144,18 @@ class DoceboTarget:
                 yield Enrolment(account_id=str(e.user_id), course_id=str(e.id), started=e.started)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
-        """System roles from user levels, and each Direct Manager's role over their reports."""
+        """System roles from user levels, each Direct Manager's role over their reports, and course roles from
+        enrolment levels."""
+        course_roles = {level: role for role, level in self.config.course_levels.items()}
+        async for held in self._client.pages(ENROLLMENTS, EnrollmentItem):
+            for e in held:
+                if e.level in course_roles:
+                    yield RoleAssignment(
+                        account_id=str(e.user_id),
+                        role=course_roles[e.level],
+                        scope=RoleScope.COURSE,
+                        scope_id=str(e.id),
+                    )
         roles = {level: role for role, level in self.config.levels.items()}
         async for page in self._client.pages(USERS, UserItem):
             for user in page:

@@ -15,9 +15,10 @@ from enrolsync.connectors.docebo.models import EnrollmentItem, Row, UserItem
 from enrolsync.connectors.docebo.users import USERS, Users, account_id
 from enrolsync.connectors.errors import Invalid, NotFound
 from enrolsync.connectors.model import ExternalRef
-from enrolsync.connectors.ops import AddToGroup, Enrol, OpResult, RemoveFromGroup, Unenrol
+from enrolsync.connectors.ops import AddToGroup, AssignRole, Enrol, OpResult, RemoveFromGroup, RevokeRole, Unenrol
 
 ENROLLMENTS = "learn/v1/enrollments"
+STUDENT = "student"  # Docebo's enrolment level for learners
 ALREADY_ENROLLED = "already enrolled"  # Docebo's row message for an enrolment that exists
 
 
@@ -33,22 +34,22 @@ class Enrolments:
     async def enrol(self, ops: Sequence[Enrol]) -> list[OpResult]:
         """One `POST /learn/v1/enrollment/batch` for every op naming a course id Docebo could hold."""
         results: list[OpResult | None] = [None] * len(ops)
-        rows: list[tuple[int, int, int]] = []  # (op index, user, course)
+        rows: list[tuple[int, int, int, str]] = []  # (op index, user, course, level)
         for index, op in enumerate(ops):
             course = mapping.numeric(op.course_id)
             user = mapping.numeric(op.account_id)
             if course is None or user is None:
                 results[index] = OpResult.failed(f"no Docebo course {op.course_id!r} or user {op.account_id!r}")
             else:
-                rows.append((index, user, course))
-        for (index, _, _), result in zip(rows, await self._batch(rows), strict=True):
+                rows.append((index, user, course, STUDENT))
+        for (index, *_), result in zip(rows, await self._batch(rows), strict=True):
             results[index] = result
         return [r if r is not None else OpResult.failed("not applied") for r in results]
 
-    async def _batch(self, rows: list[tuple[int, int, int]]) -> list[OpResult]:
+    async def _batch(self, rows: list[tuple[int, int, int, str]]) -> list[OpResult]:
         if not rows:
             return []
-        items = [{"user_id": user, "course_id": course, "level": "student"} for _, user, course in rows]
+        items = [{"user_id": user, "course_id": course, "level": level} for _, user, course, level in rows]
         try:
             answer = [
                 Row.model_validate(r)
@@ -61,7 +62,7 @@ class Enrolments:
             return [*await self._batch(rows[:half]), *await self._batch(rows[half:])]
         by_row = {row.row_index: row for row in answer}
         results: list[OpResult] = []
-        for position, (_, user, course) in enumerate(rows):
+        for position, (_, user, course, _) in enumerate(rows):
             row = by_row.get(position)
             if row is None:
                 results.append(OpResult.retry("Docebo's batch answered no row for this enrolment"))
@@ -73,26 +74,49 @@ class Enrolments:
                 results.append(OpResult.failed(row.reason, status=400))
         return results
 
+    async def _held(self, user: int, course: int) -> list[EnrollmentItem]:
+        search = {"id_user[]": user, "id_course[]": course}
+        return [
+            e
+            async for page in self._client.pages(ENROLLMENTS, EnrollmentItem, **search)
+            for e in page
+            if e.user_id == user and e.id == course
+        ]
+
     async def unenrol(self, op: Unenrol) -> OpResult:
         """`DELETE /learn/v1/enrollments/{course}/{user}` unless the learner started the course (kept)."""
         user, course = account_id(op.account_id), mapping.numeric(op.course_id)
         if course is None:
             return OpResult.already()  # no such course: nobody is enrolled in it
         ref = _ref(user, course)
-        held = [
-            e
-            async for page in self._client.pages(
-                ENROLLMENTS, EnrollmentItem, **{"id_user[]": user, "id_course[]": course}
-            )
-            for e in page
-            if e.user_id == user and e.id == course
-        ]
+        held = await self._held(user, course)
         if not held or any(e.started for e in held):
             return OpResult.already(ref)
         try:
             await self._client.write("DELETE", f"{ENROLLMENTS}/{course}/{user}", None)
         except NotFound:
             return OpResult.already(ref)
+        return OpResult.done(ref)
+
+    async def course_role(self, op: AssignRole | RevokeRole, level: str) -> OpResult:
+        """A course role is the enrolment's level: assigning enrols at that level (or changes the level of an
+        enrolment that exists); revoking sets `student` again while the enrolment still has the role's level."""
+        user, course = account_id(op.account_id), mapping.numeric(op.scope_id)
+        if course is None:
+            return OpResult.failed(f"no Docebo course {op.scope_id!r}")
+        ref = ExternalRef(kind="role", id=f"{user}:{course}:{op.role}")
+        held = await self._held(user, course)
+        assigning = isinstance(op, AssignRole)
+        if not held:
+            if not assigning:
+                return OpResult.already(ref)
+            [result] = await self._batch([(0, user, course, level)])
+            return result.model_copy(update={"ref": ref}) if result.outcome in ("done", "already") else result
+        current = held[0].level
+        wanted = level if assigning else STUDENT
+        if current == wanted or (not assigning and current != level):
+            return OpResult.already(ref)
+        await self._client.write("PUT", f"{ENROLLMENTS}/{course}/{user}", {"level": wanted})
         return OpResult.done(ref)
 
     async def branch(self, op: AddToGroup | RemoveFromGroup) -> OpResult:

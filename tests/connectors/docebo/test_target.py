@@ -213,3 +213,29 @@ async def test_check_counts_users_and_names_a_missing_hr_id_field(fake: DoceboFa
             result = await DoceboTarget(config, http, clock=clock).check()
         assert (result.ok, result.facts.get("users")) == (ok, 2), result
         assert ok or "additional user field 7" in result.detail
+
+
+async def test_a_course_role_is_the_enrolment_level(target: DoceboTarget, fake: DoceboFake) -> None:
+    [made] = await target.apply([person(1)])
+    assert made.ref is not None
+    user, course = made.ref.id, str(min(fake.platform.courses))
+    role = {"role": "instructor", "scope": RoleScope.COURSE, "scope_id": course}
+    assign = AssignRole(hr_id="HR-1", account_id=user, **role)
+
+    assert [r.outcome for r in await target.apply([assign])] == ["done"]
+    assert fake.courses_of(int(user)) == {int(course): "instructor"}
+    assert [r.outcome for r in await target.apply([assign])] == ["already"]
+    held = {(r.account_id, r.role, r.scope_id) for r in await collect(target.list_role_assignments())}
+    assert (user, "instructor", course) in held
+
+    revoke = RevokeRole(hr_id="HR-1", account_id=user, **role)
+    assert [
+        r.outcome
+        for r in await target.apply(
+            [
+                revoke,
+            ]
+        )
+    ] == ["done"]
+    assert fake.courses_of(int(user)) == {int(course): "student"}, "still enrolled, as a learner"
+    assert [r.outcome for r in await target.apply([revoke])] == ["already"]

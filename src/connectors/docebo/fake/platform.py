@@ -197,6 +197,13 @@ class Platform:
         self.enrollments[(user_id, course_id)] = Enrollment(level=level)
         return True
 
+    def set_level(self, user_id: int, course_id: int, level: str) -> None:
+        if level not in COURSE_LEVELS:
+            raise PlatformError(400, f"Invalid enrollment level: {level}")
+        if (user_id, course_id) not in self.enrollments:
+            raise PlatformError(404, "Enrollment not found", CODE_NOT_FOUND)
+        self.enrollments[(user_id, course_id)].level = level
+
     def unenrol(self, user_id: int, course_id: int) -> None:
         if self.enrollments.pop((user_id, course_id), None) is None:
             raise PlatformError(404, "Enrollment not found", CODE_NOT_FOUND)

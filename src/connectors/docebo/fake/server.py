@@ -86,6 +86,7 @@ class DoceboFake(FakeServer):
             ("GET", re.compile(r"/learn/v1/enrollments"), self._list_enrollments),
             ("POST", re.compile(r"/learn/v1/enrollment/batch"), self._batch_enrol),
             ("DELETE", re.compile(rf"/learn/v1/enrollments/{P}/{P}"), self._unenrol),
+            ("PUT", re.compile(rf"/learn/v1/enrollments/{P}/{P}"), self._update_enrollment),
             ("GET", re.compile(r"/manage/v1/orgchart"), self._list_branches),
             ("POST", re.compile(rf"/manage/v1/orgchart/{P}/users"), self._branch_users(join=True)),
             ("DELETE", re.compile(rf"/manage/v1/orgchart/{P}/users"), self._branch_users(join=False)),
@@ -337,6 +338,10 @@ class DoceboFake(FakeServer):
                 continue
             rows.append({"row_index": index, "success": True})
         return _ok(rows)
+
+    def _update_enrollment(self, request: httpx.Request, course_id: int, user_id: int) -> httpx.Response:
+        self.platform.set_level(user_id, course_id, str(self._body(request).get("level") or ""))
+        return _ok({"success": True})
 
     def _unenrol(self, request: httpx.Request, course_id: int, user_id: int) -> httpx.Response:
         self.platform.unenrol(user_id, course_id)
