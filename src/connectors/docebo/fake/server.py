@@ -1,7 +1,8 @@
 """Docebo's REST API imitated in memory: `/oauth2/token`, `/manage/v1/...` and `/learn/v1/...`.
 
 Tokens come from `POST /oauth2/token` (form-encoded client credentials) and live `token_seconds` (3,600, as
-Docebo issues them); every other call needs `Authorization: Bearer <token>`, else 401. Answers are JSON
+Docebo issues them); every other call needs `Authorization: Bearer <token>`, else 401 (both in `gate.py`, with
+the rate limit). Answers are JSON
 `{"data": ..., "version": "1.0.0"}`; lists take `page` (from 1) and `page_size` (at most 200, else 400) and answer
 `data.items`, `count`, `has_more_data`, `current_page`, `total_page_count`, `total_count`. Errors are Docebo's
 body `{"name": "Bad Request", "message": [...], "code": <int>, "status": <int>}`. The rate limit is a leaky bucket
@@ -13,14 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 
+from enrolsync.connectors.docebo.fake.gate import TOKEN_PATH, Gate, error_response
 from enrolsync.connectors.docebo.fake.platform import (
     DIRECT_MANAGER,
     Branch,
@@ -34,20 +33,14 @@ from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
 MAX_PAGE_SIZE = 200
 MAX_BATCH = 1000  # rows one batch call accepts
-TOKEN_PATH = "/oauth2/token"
-_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}
-
-
-def _error(status: int, message: str, code: int | None = None, **headers: str) -> httpx.Response:
-    body = {"name": _NAMES.get(status, "Error"), "message": [message], "code": code or status, "status": status}
-    return json_response(status, body, headers)
+_error = error_response
 
 
 def _ok(data: Any) -> httpx.Response:
     return json_response(200, {"data": data, "version": "1.0.0", "_links": []})
 
 
-class DoceboFake(FakeServer):
+class DoceboFake(Gate, FakeServer):
     def __init__(
         self,
         *,
@@ -56,22 +49,13 @@ class DoceboFake(FakeServer):
         capacity: int = 1000,
         drain_seconds: float = 3600.0,
         token_seconds: int = 3600,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         domain: str = "acme.docebosaas.com",
     ) -> None:
-        super().__init__()
-        self.client_id, self.client_secret = client_id, client_secret
-        self.capacity, self.drain_seconds, self.token_seconds = capacity, drain_seconds, token_seconds
-        self.clock = clock
+        FakeServer.__init__(self)
+        Gate.__init__(self, client_id, client_secret, capacity, drain_seconds, token_seconds, clock)
         self.domain = domain
         self.platform = Platform()
-        self.tokens: dict[str, float] = {}  # token -> expiry
-        self.tokens_issued = 0
-        self.throttled = 0
-        self.unauthorized = 0  # calls refused for a missing, unknown or expired token
-        self.throttle_log: list[tuple[float, float]] = []  # (when refused, Retry-After given)
-        self.request_times: list[float] = []
-        self._level, self._drained_at = 0.0, clock()
         self.platform.additional_fields[1] = "Employee ID"
         self.platform.branches[1] = Branch(1, "root", "Acme")
         P = r"(\d+)"
@@ -145,49 +129,10 @@ class DoceboFake(FakeServer):
 
     # -- serving ------------------------------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
-        now = self.clock()
-        self.request_times.append(now)
-        refused = self._spend(now)
+        refused = self.admit(request)
         if refused is not None:
             return refused
-        if request.url.path == TOKEN_PATH:
-            return self._token(request)
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if self.tokens.get(token, 0.0) <= now:
-            self.unauthorized += 1
-            return _error(401, "The access token provided is invalid or expired", 401)
         return self._route(request)
-
-    def _spend(self, now: float) -> httpx.Response | None:
-        """Leaky bucket: the level drains at capacity / drain_seconds calls a second; a full bucket refuses."""
-        rate = self.capacity / self.drain_seconds
-        self._level = max(0.0, self._level - (now - self._drained_at) * rate)
-        self._drained_at = now
-        if self._level + 1 > self.capacity:
-            self.throttled += 1
-            wait = max(1, int((self._level + 1 - self.capacity) / rate + 0.999))
-            self.throttle_log.append((now, float(wait)))
-            return _error(429, "Too many requests", 429, **{"Retry-After": str(wait)})
-        self._level += 1
-        return None
-
-    def _token(self, request: httpx.Request) -> httpx.Response:
-        if request.method != "POST":
-            return _error(405, "Method not allowed")
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        if form.get("grant_type") != "client_credentials":
-            return json_response(
-                400, {"error": "unsupported_grant_type", "error_description": "Grant type not supported"}
-            )
-        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-            return json_response(
-                400, {"error": "invalid_client", "error_description": "The client credentials are invalid"}
-            )
-        token = secrets.token_hex(20)
-        self.tokens[token] = self.clock() + self.token_seconds
-        self.tokens_issued += 1
-        body = {"access_token": token, "expires_in": self.token_seconds, "token_type": "Bearer", "scope": "api"}
-        return json_response(200, body)
 
     def _route(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
