@@ -52,6 +52,21 @@ class Users:
         self._client = client
         self._config = config
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one manager write per report
+        # What this connector itself just wrote (username, email, Direct Manager id by user id): the SSO op and the
+        # manager assignment right after a joiner's import need no read to know where they stand (a first sync
+        # costs one call per joiner less, or two for a report).
+        self._written: dict[int, dict[str, str]] = {}
+
+    async def _known(self, user_id: int, name: str) -> str:
+        """`name` (`username`, `email` or `manager`) of a user, from what was just written, else one read."""
+        known = self._written.get(user_id, {})
+        if name in known:
+            return known[name]
+        user = await self.user(user_id)
+        return (user.manager(mapping.DIRECT_MANAGER) or "") if name == "manager" else str(getattr(user, name) or "")
+
+    def _wrote(self, user_id: int, **values: str) -> None:
+        self._written.setdefault(user_id, {}).update(values)
 
     async def user(self, user_id: int) -> UserItem:
         return await self._client.get(f"{USERS}/{user_id}", UserItem, key="user_data")
@@ -81,6 +96,7 @@ class Users:
             if row is None:
                 results.append(OpResult.retry("Docebo's import answered no row for this user"))
             elif row.success and row.user_id is not None:
+                self._wrote(row.user_id, username=op.fields.username, email=op.fields.email, manager="")
                 results.append(OpResult.done(_ref(row.user_id)))
             elif TAKEN in row.reason:
                 results.append(await self._existing(op, row.reason))
@@ -111,6 +127,7 @@ class Users:
         await self._client.write(
             "PUT", f"{USERS}/{user_id}", mapping.profile(op.fields, self._config, username_key="userid")
         )
+        self._wrote(user_id, username=op.fields.username, email=op.fields.email)
         return OpResult.done(_ref(user_id))
 
     async def status(self, ops: Sequence[DeactivateUser | ReactivateUser]) -> list[OpResult]:
@@ -154,12 +171,12 @@ class Users:
             return OpResult.failed(f"the platform's SSO is {self._config.sso_auth!r}, not {op.auth!r} (sso_auth)")
         user_id = account_id(op.account_id)
         ref = ExternalRef(kind="sso", id=str(user_id))
-        held = mapping.to_account(await self.user(user_id), self._config).fields
         field = self._config.sso_subject_field
-        if getattr(held, field).casefold() == op.subject.casefold():
+        if (await self._known(user_id, field)).casefold() == op.subject.casefold():
             return OpResult.already(ref)
         key = "userid" if field == "username" else "email"
         await self._client.write("PUT", f"{USERS}/{user_id}", {key: op.subject})
+        self._wrote(user_id, **{field: op.subject})
         return OpResult.done(ref)
 
     async def role(self, op: AssignRole | RevokeRole) -> OpResult:
@@ -175,12 +192,12 @@ class Users:
         this manager (a move may have named the new one first)."""
         ref = ExternalRef(kind="role", id=f"{manager}:{report}")
         async with self._locks[report]:
-            current = (await self.user(report)).manager(mapping.DIRECT_MANAGER)
-            held = current == str(manager)
+            held = await self._known(report, "manager") == str(manager)
             if isinstance(op, AssignRole) == held:
                 return OpResult.already(ref)
             wanted: Any = manager if isinstance(op, AssignRole) else None
             await self._client.write("PUT", f"{USERS}/{report}", {"manager": {str(mapping.DIRECT_MANAGER): wanted}})
+            self._wrote(report, manager=str(manager) if wanted else "")
         return OpResult.done(ref)
 
     async def _level(self, op: AssignRole | RevokeRole, user_id: int) -> OpResult:

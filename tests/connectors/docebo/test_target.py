@@ -20,6 +20,7 @@ from enrolsync.connectors.ops import (
     Enrol,
     RemoveFromGroup,
     RevokeRole,
+    SetSsoIdentity,
 )
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.docebo import docebo_config
@@ -239,3 +240,17 @@ async def test_a_course_role_is_the_enrolment_level(target: DoceboTarget, fake: 
     ] == ["done"]
     assert fake.courses_of(int(user)) == {int(course): "student"}, "still enrolled, as a learner"
     assert [r.outcome for r in await target.apply([revoke])] == ["already"]
+
+
+async def test_a_joiners_sso_and_manager_need_no_read_after_the_import(target: DoceboTarget, fake: DoceboFake) -> None:
+    boss, report = (r.ref.id for r in await target.apply([person(1), person(2)]) if r.ref)
+    before = len(fake.requests)
+    sso = SetSsoIdentity(hr_id="HR-2", account_id=report, auth="saml2", subject="user2@example.com")
+    manager = AssignRole(
+        hr_id="HR-1", account_id=boss, role="manager", scope=RoleScope.USER, scope_id=report, scope_hr_id="HR-2"
+    )
+
+    results = await target.apply([sso, manager])
+
+    assert [r.outcome for r in results] == ["already", "done"]
+    assert [(r.method, r.url.path) for r in fake.requests[before:]] == [("PUT", f"/manage/v1/user/{report}")]
