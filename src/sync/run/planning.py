@@ -46,6 +46,7 @@ LISTED = 200  # hr_ids a run lists at most (the count beside them is exact)
 class PlanSummary:
     ops: int = 0
     invalid: int = 0
+    rejected: int = 0
     awaiting_start: int = 0
     kept_started: int = 0
     drift: Counter[str] = field(default_factory=Counter)
@@ -68,7 +69,7 @@ class PlanSummary:
           each name that is no course or several, left out of the plan).
         """
         counters: dict[str, Any] = {
-            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted)},
+            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted), "rejected": self.rejected},
             "drift": dict(sorted(self.drift.items())),
             "awaiting_start": self.awaiting_start,
             "kept_started": self.kept_started,
@@ -317,9 +318,9 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
     """
     org = await read_org(rt, ctx)
-    gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
+    gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
-    summary = PlanSummary()
+    summary = PlanSummary(rejected=read.rejected_count)
     async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)

@@ -188,6 +188,9 @@ class Run(SQLModel, table=True):
     # People planning skipped because matching was ambiguous (the first `planning.LISTED`; the count is exact in
     # `counters["people"]["conflicts"]`); each one's reason is on their link.
     conflicted: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
+    # Records the source could not read (`connectors.model.Rejected` as JSON: line, field, reason, hr_id), the
+    # first `reading.LISTED`; the count is exact in `counters["people"]["rejected"]`.
+    rejected: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     people_read: int = 0
     ops_planned: int = 0
     ops_applied: int = 0
