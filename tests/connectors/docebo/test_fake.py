@@ -87,3 +87,13 @@ def test_a_full_bucket_answers_429_with_the_wait(clock: FakeClock) -> None:
     assert answers[-1].headers["Retry-After"] == "2" and fake.throttled == 1
     clock.now += 2
     assert call(fake, "GET", "/manage/v1/user", token=bearer).status_code == 200
+
+
+def test_a_manager_must_be_another_existing_user(fake: DoceboFake) -> None:
+    bearer = token(fake)
+    jane = fake.user_by(email="jane.roe@example.com")
+    assert jane is not None
+    for manager in (jane.id, 999999):
+        answer = call(fake, "PUT", f"/manage/v1/user/{jane.id}", token=bearer, json={"manager": {"1": manager}})
+        assert answer.status_code == 400 and answer.json()["message"] == [f"Invalid manager: {manager}"]
+    assert jane.managers == {}

@@ -254,3 +254,21 @@ async def test_a_joiners_sso_and_manager_need_no_read_after_the_import(target: D
 
     assert [r.outcome for r in results] == ["already", "done"]
     assert [(r.method, r.url.path) for r in fake.requests[before:]] == [("PUT", f"/manage/v1/user/{report}")]
+
+
+async def test_an_enrolment_batch_refused_whole_is_split_and_a_missing_course_fails_alone(
+    target: DoceboTarget, fake: DoceboFake
+) -> None:
+    made = [r.ref.id for r in await target.apply([person(n) for n in range(4)]) if r.ref]
+    course = str(min(fake.platform.courses))
+    ops = [Enrol(hr_id=f"HR-{n}", account_id=i, course_id=course) for n, i in enumerate(made)]
+    ops[2] = Enrol(hr_id="HR-2", account_id=made[2], course_id="424242")
+    body = b'{"name": "Bad Request", "message": ["Invalid items"], "code": 1006, "status": 400}'
+    fake.fail_next(1, status=400, body=body, when=lambda r: r.url.path == "/learn/v1/enrollment/batch")
+
+    results = await target.apply(ops)
+
+    assert [r.outcome for r in results] == ["done", "done", "failed", "done"]
+    assert results[2].error is not None and "Course not found" in results[2].error.reason
+    assert len(calls(fake, "POST", "/learn/v1/enrollment/batch")) == 3, "refused whole once, then two halves"
+    assert {u for (u, _c) in fake.platform.enrollments} == {int(made[n]) for n in (0, 1, 3)}
