@@ -182,7 +182,12 @@ class Users:
     async def role(self, op: AssignRole | RevokeRole) -> OpResult:
         user_id = account_id(op.account_id)
         if op.scope.value == "user" and op.role == MANAGER_ROLE:
-            return await self._manager(op, user_id, account_id(op.scope_id))
+            try:
+                return await self._manager(op, user_id, account_id(op.scope_id))
+            except NotFound:
+                if isinstance(op, RevokeRole):
+                    return OpResult.already()  # the report's account is gone: nobody's report any more
+                raise
         if op.scope.value == "system" and op.role in self._config.levels:
             return await self._level(op, user_id)
         return OpResult.failed(f"Docebo cannot hold role {op.role!r} in {op.scope.value} scope")

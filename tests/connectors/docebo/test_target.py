@@ -272,3 +272,12 @@ async def test_an_enrolment_batch_refused_whole_is_split_and_a_missing_course_fa
     assert results[2].error is not None and "Course not found" in results[2].error.reason
     assert len(calls(fake, "POST", "/learn/v1/enrollment/batch")) == 3, "refused whole once, then two halves"
     assert {u for (u, _c) in fake.platform.enrollments} == {int(made[n]) for n in (0, 1, 3)}
+
+
+async def test_revoking_the_role_over_a_report_whose_account_is_gone_is_already(target: DoceboTarget) -> None:
+    [boss] = [r.ref.id for r in await target.apply([person(1)]) if r.ref]
+    ops = [
+        RevokeRole(hr_id="HR-1", account_id=boss, role="manager", scope=RoleScope.USER, scope_id=gone, scope_hr_id="X")
+        for gone in ("999999", None)
+    ]
+    assert [r.outcome for r in await target.apply(ops)] == ["already", "already"]
