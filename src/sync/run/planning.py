@@ -340,7 +340,9 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
     summary = PlanSummary(rejected=read.rejected_count)
-    async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
+    async with rt.clients.connector(
+        ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id
+    ) as target:
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
