@@ -78,6 +78,10 @@ class ConnectorInfo:
     # Longer budgets on top of `default_rate`, e.g. TalentLMS's 2,000 calls per hour: the limiter spreads a big
     # sync over the window instead of spending it at once and failing on 429 (`kit.ratelimit.WindowBudget`).
     rate_windows: tuple[Rate, ...] = ()
+    # A vendor whose throttle is a leaky bucket of unpublished size (Docebo): after a 429, its Retry-After (the
+    # time one call needs to drain) becomes the spacing of the connection's calls, so a sync slows to the rate the
+    # vendor drains at instead of being refused again at every resume (`kit.ratelimit.RateLimiter.pace`).
+    pace_on_throttle: bool = False
 
 
 class Sleeper(Protocol):

@@ -7,6 +7,7 @@ import pytest
 
 from enrolsync.connectors.base import Capability
 from enrolsync.connectors.canvas import CanvasTarget
+from enrolsync.connectors.docebo import DoceboTarget
 from enrolsync.connectors.learnupon import LearnUponTarget
 from enrolsync.connectors.memory import MemoryTarget
 from enrolsync.connectors.moodle import MoodleTarget
@@ -25,6 +26,7 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
         pytest.param(TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="talentlms"),
         pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES}, {C.HARD_DELETE}, id="learnupon"),
         pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE}, {C.GROUPS}, id="canvas"),
+        pytest.param(DoceboTarget, LIFECYCLE | {C.GROUPS, C.COURSES}, {C.HARD_DELETE}, id="docebo"),
         pytest.param(ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO}, id="scim"),
     ],
 )

@@ -4,6 +4,9 @@ The steady budget is aiolimiter's leaky bucket. A throttled answer (429/503 with
 request of the connection until the remote system said it is ready, not just the one that was refused.
 Long windows (TalentLMS: 2,000 calls per hour) are `WindowBudget`s: a leaky bucket would let twice the budget
 through in one window, so they count the calls of the last window exactly and wait for the oldest to age out.
+A vendor whose own throttle is a leaky bucket of unpublished size (Docebo) opts into `pace_on_throttle`: a 429's
+`Retry-After` (the time one call takes to drain) becomes the spacing of later calls, so the connection slows to
+the bucket's rate rather than being refused again by every burst that follows a pause.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from aiolimiter import AsyncLimiter
 from enrolsync.connectors.base import Rate
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.kit.errors import THROTTLE_STATUSES, parse_retry_after
+
+PACE_MAX = 60.0  # seconds: the longest Retry-After taken as a call spacing rather than a pause
+PACE_LAPSE = 100  # unthrottled answers after which a learnt spacing is dropped
 
 
 class WindowBudget:
@@ -84,6 +90,7 @@ class RateLimiter:
         max_concurrency: int = 4,
         clock: Clock = SYSTEM_CLOCK,
         windows: Sequence[Rate] = (),
+        pace_on_throttle: bool = False,
     ) -> None:
         self.rate = rate
         self._bucket = AsyncLimiter(rate.calls, rate.per_seconds) if rate else None
@@ -94,6 +101,9 @@ class RateLimiter:
         self._paused_until = 0.0
         self.throttled = 0
         self.requests = 0
+        self.pace_on_throttle = pace_on_throttle
+        self.pace: WindowBudget | None = None  # one call per the last Retry-After, learnt from a throttle
+        self._unthrottled = 0
 
     def pause(self, seconds: float) -> None:
         """Hold every request of this connection for `seconds` from now (extends, never shortens a pause)."""
@@ -111,6 +121,8 @@ class RateLimiter:
                 await self._bucket.acquire()
             for window in self.windows:
                 await window.acquire()
+            if self.pace is not None:
+                await self.pace.acquire()
             self.requests += 1
             yield
 
@@ -125,6 +137,20 @@ class RateLimiter:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after:
                 self.pause(retry_after)
+                self._learn_pace(retry_after)
+        elif self.pace is not None:
+            self._unthrottled += 1
+            if self._unthrottled >= PACE_LAPSE:  # the vendor may have more room now: try full speed again
+                self.pace = None
+
+    def _learn_pace(self, retry_after: float) -> None:
+        """A leaky bucket's Retry-After is how long one call takes to drain: space calls that far apart from now
+        on (a longer wait than `PACE_MAX` is a window running out, kept as a pause only)."""
+        self._unthrottled = 0
+        if not self.pace_on_throttle or retry_after > PACE_MAX:
+            return
+        if self.pace is None or retry_after > self.pace.per_seconds:
+            self.pace = WindowBudget(Rate(calls=1, per_seconds=retry_after), self._clock)
 
 
 class LimitedTransport(httpx.AsyncBaseTransport):
