@@ -9,7 +9,7 @@ Over 300 lines on purpose: the whole schema in one place is what a migration is 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
@@ -347,3 +347,29 @@ class PipelineHealth(SQLModel, table=True):
     last_probe_at: datetime | None = _ts(nullable=True, default=False)
     last_probe_detail: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     updated_at: datetime = _ts()
+
+
+# --- progress read back from the target (issue 16) ------------------------------------------------------------
+
+
+class EnrolmentProgress(SQLModel, table=True):
+    """One managed enrolment's progress as the target last reported it (`ProgressReader.list_progress`), read on
+    full runs. `changed_at` is when `state` last changed here (a completion's news date when the LMS gives none);
+    `due_on` is the due date the pipeline's rules set (tracked here, not written to the target)."""
+
+    __tablename__ = "enrolment_progress"
+
+    pipeline_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("pipeline.id", ondelete="CASCADE"), primary_key=True)
+    )
+    hr_id: str = Field(primary_key=True, max_length=200)
+    course_id: str = Field(primary_key=True, max_length=200)
+    account_id: str = Field(max_length=200)
+    state: str = Field(max_length=20)
+    percent: float | None = None
+    completed_at: datetime | None = _ts(nullable=True, default=False)
+    last_activity_at: datetime | None = _ts(nullable=True, default=False)
+    due_on: date | None = Field(default=None, sa_column=Column(sa.Date(), nullable=True))
+    first_seen_at: datetime = _ts()
+    changed_at: datetime = _ts()
+    read_at: datetime = _ts()
