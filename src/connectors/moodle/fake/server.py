@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 
-from enrolsync.connectors.moodle.fake import courses, users
+from enrolsync.connectors.moodle.fake import completion, courses, users
 from enrolsync.connectors.moodle.fake.params import MoodleError, Multiple, Single, Value, parse_php_form, validate
 from enrolsync.connectors.moodle.fake.site import DEFAULT_ROLES, FakeCourse, FakeRole, FakeUser, SiteState
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
@@ -97,6 +97,11 @@ _ROLE_ENTRY = Single(
 )
 _ENTRIES["core_role_assign_roles"] = (Single({"assignments": Multiple(_ROLE_ENTRY)}), courses.assign_roles, True)
 _ENTRIES["core_role_unassign_roles"] = (Single({"unassignments": Multiple(_ROLE_ENTRY)}), courses.unassign_roles, True)
+_ENTRIES["core_completion_get_course_completion_status"] = (
+    completion.PARAMETERS,
+    completion.get_course_completion_status,
+    False,
+)
 FUNCTIONS = frozenset(_ENTRIES)
 WRITE_FUNCTIONS = frozenset(name for name, (_, _, write) in _ENTRIES.items() if write)
 

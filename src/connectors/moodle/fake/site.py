@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrolsync.connectors.moodle.fake.completion import CompletionBook
 from enrolsync.connectors.moodle.fake.tables import Assignment, Assignments, Enrolments, Journal, Table, Users
 
 SITE_URL = "https://moodle.example.test"
@@ -73,6 +74,7 @@ class FakeCourse:
     category: int = 1
     manual_instance: bool = True
     idnumber: str = ""  # the course ID number (often the SIS or catalogue code); unique when set
+    enablecompletion: bool = True  # course settings "Enable completion tracking" (fake/completion.py)
 
 
 @dataclass
@@ -95,6 +97,7 @@ class SiteState:
         self.lastaccess: Table[tuple[int, int], int] = Table(self.journal)
         self._assignments = Assignments(self.journal)
         self.profile_fields: dict[str, str] = {}  # shortname -> datatype
+        self.completion = CompletionBook()  # course completion criteria and who completed them (read only)
         self.next_user_id = 1
         self.next_course_id = 1
 
@@ -196,5 +199,5 @@ def course_record(course: FakeCourse) -> dict[str, Any]:
         "startdate": 0,
         "enddate": 0,
         "visible": 1,
-        "enablecompletion": 1,
+        "enablecompletion": int(course.enablecompletion),
     }

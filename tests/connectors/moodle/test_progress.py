@@ -1,0 +1,150 @@
+"""Moodle progress read-back (issue 16): course completion and last access, per course, read only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+import httpx
+
+from enrolsync.connectors.base import Capability, ProgressReader
+from enrolsync.connectors.model import ProgressState
+from enrolsync.connectors.moodle import MoodleTarget
+from enrolsync.connectors.moodle.fake.server import DEFAULT_TOKEN, FakeMoodle
+from tests.support.connectors import collect
+
+DONE_AT = 1_717_200_000
+LAST = 1_717_000_000  # user 3's lastcourseaccess in course 2 (payloads/enrolled_users.json)
+
+
+def asked_completion(fake: FakeMoodle) -> list[tuple[str, str]]:
+    """(course id, user id) of every completion call sent, answered or refused."""
+    sent = [parse_qs(r.content.decode()) for r in fake.requests]
+    wanted = "core_completion_get_course_completion_status"
+    return [(f["courseid"][0], f["userid"][0]) for f in sent if f.get("wsfunction") == [wanted]]
+
+
+def states(items: list) -> dict[tuple[str, str], ProgressState]:  # type: ignore[type-arg]
+    return {(p.account_id, p.course_id): p.state for p in items}
+
+
+async def test_moodle_declares_and_implements_progress(target: MoodleTarget) -> None:
+    assert Capability.PROGRESS in MoodleTarget.info.capabilities
+    assert isinstance(target, ProgressReader)
+
+
+async def test_a_completed_course_is_read_with_its_date(target: MoodleTarget, fake: FakeMoodle) -> None:
+    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
+    fake.state.completion.complete(3, 2, DONE_AT - 60)
+    fake.state.completion.mark(3, 2, "Fire drill video", DONE_AT)
+
+    listed = await collect(target.list_progress(course_ids=["2"]))
+
+    by_key = {(p.account_id, p.course_id): p for p in listed}
+    done = by_key[("3", "2")]
+    assert done.state is ProgressState.COMPLETED
+    assert done.completed_at == datetime.fromtimestamp(DONE_AT, UTC)  # the latest criterion's time
+    assert done.last_activity_at == datetime.fromtimestamp(LAST, UTC)
+    # The teacher never opened the course: not started, and no completion call was made for them.
+    assert by_key[("4", "2")].state is ProgressState.NOT_STARTED and by_key[("4", "2")].last_activity_at is None
+    assert asked_completion(fake) == [("2", "3")]
+    assert fake.writes == []  # read only
+
+
+async def test_some_criteria_done_is_in_progress(target: MoodleTarget, fake: FakeMoodle) -> None:
+    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
+    fake.state.completion.mark(3, 2, "Safety quiz", DONE_AT)
+
+    listed = await collect(target.list_progress(course_ids=["2"]))
+
+    assert states(listed)[("3", "2")] is ProgressState.IN_PROGRESS
+    assert next(p for p in listed if p.account_id == "3").completed_at is None
+
+
+async def test_completion_off_or_without_criteria_reads_last_access_only(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    fake.enrol(5, 3, lastaccess=LAST)  # ONBOARD: completion on, but no criteria set
+    fake.state.courses[2].enablecompletion = False
+    fake.state.completion.complete(3, 2, DONE_AT)  # no criteria in course 2 either way
+
+    listed = await collect(target.list_progress(course_ids=["2", "3"]))
+
+    assert states(listed) == {
+        ("3", "2"): ProgressState.IN_PROGRESS,
+        ("4", "2"): ProgressState.NOT_STARTED,
+        ("5", "3"): ProgressState.IN_PROGRESS,
+    }
+    # Course 2 tracks no completion, so only course 3 was asked (and answered nocriteriaset).
+    assert asked_completion(fake) == [("3", "5")]
+
+
+async def test_unknown_and_non_moodle_course_ids_are_skipped(target: MoodleTarget, fake: FakeMoodle) -> None:
+    assert await collect(target.list_progress(course_ids=["999", "SAFETY101"])) == []
+    assert await collect(target.list_progress(course_ids=[])) == []
+    assert fake.called("core_enrol_get_enrolled_users") == []
+
+
+async def test_a_progress_change_shows_on_the_next_read(target: MoodleTarget, fake: FakeMoodle) -> None:
+    fake.state.completion.set_criteria(2, "Safety quiz")
+    before = states(await collect(target.list_progress(course_ids=["2"])))
+    fake.state.completion.complete(3, 2, DONE_AT)
+    after = states(await collect(target.list_progress(course_ids=["2"])))
+
+    assert (before[("3", "2")], after[("3", "2")]) == (ProgressState.IN_PROGRESS, ProgressState.COMPLETED)
+
+
+async def test_a_transient_failure_is_retried(target: MoodleTarget, fake: FakeMoodle) -> None:
+    fake.state.completion.set_criteria(2, "Safety quiz")
+    fake.state.completion.complete(3, 2, DONE_AT)
+    fake.fail_next(1, status=503)
+
+    listed = await collect(target.list_progress(course_ids=["2"]))
+
+    assert states(listed)[("3", "2")] is ProgressState.COMPLETED
+
+
+# --- the fake answers as a Moodle site does ---------------------------------------------------------------------
+
+
+async def _status(fake: FakeMoodle, course_id: int, user_id: int) -> dict:  # type: ignore[type-arg]
+    async with httpx.AsyncClient(transport=fake.transport(), base_url="https://moodle.example.test") as http:
+        response = await http.post(
+            "/webservice/rest/server.php",
+            data={
+                "wstoken": DEFAULT_TOKEN,
+                "wsfunction": "core_completion_get_course_completion_status",
+                "moodlewsrestformat": "json",
+                "courseid": str(course_id),
+                "userid": str(user_id),
+            },
+        )
+    assert response.status_code == 200  # Moodle answers errors with 200 too
+    body: dict = response.json()  # type: ignore[type-arg]
+    return body
+
+
+async def test_the_fake_refuses_as_moodle_does() -> None:
+    fake = FakeMoodle.seeded()
+    assert (await _status(fake, 99, 3))["errorcode"] == "invalidrecord"
+    assert (await _status(fake, 2, 999))["errorcode"] == "invalidrecord"
+    assert (await _status(fake, 2, 3))["errorcode"] == "nocriteriaset"
+    fake.state.completion.set_criteria(2, "Safety quiz")
+    assert (await _status(fake, 2, 4))["errorcode"] == "usernotenroled"  # a teacher is not a tracked learner
+    fake.state.courses[2].enablecompletion = False
+    refused = await _status(fake, 2, 3)
+    assert (refused["exception"], refused["errorcode"]) == ("moodle_exception", "cannotviewreport")
+
+
+async def test_the_fake_reports_each_criterion() -> None:
+    fake = FakeMoodle.seeded()
+    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
+    fake.state.completion.mark(3, 2, "Safety quiz", DONE_AT)
+
+    status = (await _status(fake, 2, 3))["completionstatus"]
+
+    assert (status["completed"], status["aggregation"]) == (False, 1)
+    assert [(c["complete"], c["timecompleted"], c["status"]) for c in status["completions"]] == [
+        (True, DONE_AT, "Yes"),
+        (False, None, "No"),
+    ]
