@@ -52,6 +52,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/pipelines/{pipeline_id}/people"): V,
     ("GET", "/pipelines/{pipeline_id}/people/{hr_id}"): V,
     ("GET", "/pipelines/{pipeline_id}/teams/{manager_hr_id}"): V,
+    ("GET", "/pipelines/{pipeline_id}/summary"): V,
     ("GET", "/audit"): A,
 }
 RANK = {V: 0, OP: 1, A: 2}
