@@ -27,6 +27,7 @@ from enrolsync.api.schemas_insights import (
     TeamSummaryPublic,
 )
 from enrolsync.connectors.model import Person
+from enrolsync.sync.rules.due import is_overdue
 from enrolsync.sync.rules.evaluate import is_leaver, manager_of
 from enrolsync.sync.rules.policy import Policies
 from enrolsync.sync.store.tables import EnrolmentProgress
@@ -36,7 +37,8 @@ STATES = ("not_started", "in_progress", "completed", "failed")
 
 
 def overdue(row: EnrolmentProgress, today: date) -> bool:
-    return row.due_on is not None and row.due_on < today and row.state != "completed"
+    """Past the due date the rules set and not completed (in time, for recurring training), on `today`."""
+    return is_overdue(row.due_on, recurs=row.due_recurs, completed=row.state == "completed", today=today)
 
 
 @dataclass

@@ -3,9 +3,10 @@ next full run; team summaries, summaries by department/location/manager that add
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -13,9 +14,10 @@ import pytest
 
 from enrolsync.connectors.memory.state import Dataset
 from enrolsync.connectors.model import Progress, ProgressState
-from tests.support.api import Execute, create_pipeline, run
+from enrolsync.sync.run.context import Runtime
+from tests.support.api import Clock, Execute, create_pipeline, run
 from tests.support.assertions import assert_problem
-from tests.support.factories import team
+from tests.support.factories import RULES, team
 
 DONE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -168,3 +170,44 @@ async def test_summary_refuses_unknown_pipelines_and_groupings(client: httpx.Asy
     assert_problem(await client.get("/pipelines/nope/summary", params={"by": "department"}), 404)
     assert_problem(await client.get(f"/pipelines/{synced}/summary", params={"by": "shoe_size"}), 422)
     assert_problem(await client.get(f"/pipelines/{synced}/summary"), 422)
+
+
+async def test_due_dates_make_enrolments_overdue_under_the_injected_clock(
+    client: httpx.AsyncClient,
+    ends: tuple[str, str],
+    memory: tuple[str, Dataset],
+    execute: Execute,
+    runtime: Runtime,
+    clock: Clock,
+) -> None:
+    team(memory[1])
+    spec = copy.deepcopy(RULES)
+    spec["rules"][0]["due"] = {"on": "2026-12-01"}  # everyone: C1 by 1 December
+    spec["rules"][1]["due"] = {"every_months": 12}  # engineering: C2 yearly
+    pid = await create_pipeline(client, ends, spec)
+    runtime.today = lambda: date(2026, 11, 2)
+    await run(client, execute, pid)
+    a = await account(client, pid, "A")
+    memory[1].lms.progress[(a, "C1")] = Progress(account_id=a, course_id="C1", state=ProgressState.COMPLETED)
+    memory[1].lms.progress[(a, "C2")] = Progress(
+        account_id=a, course_id="C2", state=ProgressState.COMPLETED, completed_at=datetime(2025, 11, 1, tzinfo=UTC)
+    )
+    await run(client, execute, pid)
+
+    clock.moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    early = (await client.get(f"/pipelines/{pid}/teams/M")).json()
+    clock.moment = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    late = (await client.get(f"/pipelines/{pid}/teams/M")).json()
+
+    def dues(body: dict[str, Any], hr_id: str) -> dict[str, tuple[str | None, bool]]:
+        return {e["course"]: (e["due_on"], e["overdue"]) for e in by_hr_id(body)[hr_id]["enrolments"]}
+
+    # A completed C1 in time; C2's yearly completion expired on 1 November 2026, so it is overdue already.
+    assert dues(early, "A") == {"C1": ("2026-12-01", False), "C2": ("2026-11-01", True), "C3": (None, False)}
+    assert dues(early, "B") == {"C1": ("2026-12-01", False)}
+    assert dues(late, "B") == {"C1": ("2026-12-01", True)}  # B never completed C1
+    assert (early["summary"]["overdue"], late["summary"]["overdue"]) == (1, 2)
+    overdue_c1 = {c["course"]: c["overdue"] for c in late["summary"]["courses"]}
+    assert overdue_c1 == {"C1": 1, "C2": 1, "C3": 0}
+    summary = (await client.get(f"/pipelines/{pid}/summary", params={"by": "department"})).json()
+    assert {g["key"]: g["overdue"] for g in summary["groups"]} == {"Engineering": 3, "Sales": 1}  # M and C too

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from croniter import croniter  # no stubs shipped; DBOS schedules with it too
@@ -22,6 +23,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from enrolsync.sync.rules.fields import FieldRule, TargetField, check_attr
@@ -127,6 +129,24 @@ Condition = Annotated[
 ]
 
 
+class DueDate(_Doc):
+    """When the rule's enrolments are due (issue 16): `days_after_hire` or a fixed date `on` for the first time,
+    and `every_months` for recurring training (due again that many months after each completion; with neither
+    of the others, first due that many months after the enrolment was first seen). Tracked by enrolsync."""
+
+    days_after_hire: int | None = Field(default=None, ge=0, le=3660, strict=True)
+    on: date | None = None
+    every_months: int | None = Field(default=None, ge=1, le=120, strict=True)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> DueDate:
+        if self.days_after_hire is None and self.on is None and self.every_months is None:
+            raise ValueError("a due date needs days_after_hire, on or every_months")
+        if self.days_after_hire is not None and self.on is not None:
+            raise ValueError("give days_after_hire or on, not both")
+        return self
+
+
 class Rule(_Doc):
     """When `when` holds for a person, they get these enrolments, roles and groups."""
 
@@ -139,6 +159,7 @@ class Rule(_Doc):
     )
     roles: list[LogicalRole] = Field(default_factory=list, description="System-wide logical roles.")
     groups: list[Name] = Field(default_factory=list, description="Target group (cohort) ids.")
+    due: DueDate | None = Field(default=None, description="When this rule's enrolments are due (tracked here).")
 
 
 class SsoMapping(_Doc):

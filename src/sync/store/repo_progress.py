@@ -6,7 +6,7 @@ longer reports are dropped, `changed_at` moves only when the state changes, `fir
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -30,7 +30,10 @@ class Reading:
     percent: float | None = None
     completed_at: datetime | None = None
     last_activity_at: datetime | None = None
-    due_on: date | None = None
+
+
+DueFor = Callable[[Reading, date], tuple[date | None, bool]]
+"""An enrolment's due date and whether it recurs, given the reading and the day it was first seen."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,15 @@ class Saved:
 
 
 async def save_readings(
-    session: AsyncSession, *, pipeline_id: str, readings: Sequence[Reading], now: datetime | None = None
+    session: AsyncSession,
+    *,
+    pipeline_id: str,
+    readings: Sequence[Reading],
+    due_for: DueFor | None = None,
+    now: datetime | None = None,
 ) -> Saved:
-    """Replace the pipeline's stored progress with `readings` (a full read). The caller commits."""
+    """Replace the pipeline's stored progress with `readings` (a full read), each with the due date `due_for`
+    gives it. The caller commits."""
     at = now or utcnow()
     stored = {
         (row.hr_id, row.course_id): row
@@ -76,7 +85,8 @@ async def save_readings(
             row.changed_at = at
         row.account_id, row.state, row.percent = reading.account_id, reading.state, reading.percent
         row.completed_at, row.last_activity_at = reading.completed_at, reading.last_activity_at
-        row.due_on, row.read_at = reading.due_on, at
+        row.due_on, row.due_recurs = due_for(reading, row.first_seen_at.date()) if due_for else (None, False)
+        row.read_at = at
         session.add(row)
     for row in stored.values():
         await session.delete(row)

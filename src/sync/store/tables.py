@@ -370,6 +370,7 @@ class EnrolmentProgress(SQLModel, table=True):
     completed_at: datetime | None = _ts(nullable=True, default=False)
     last_activity_at: datetime | None = _ts(nullable=True, default=False)
     due_on: date | None = Field(default=None, sa_column=Column(sa.Date(), nullable=True))
+    due_recurs: bool = False  # due again after each completion: an expired completion is overdue
     first_seen_at: datetime = _ts()
     changed_at: datetime = _ts()
     read_at: datetime = _ts()
