@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         description="The claim holding the role (admin, operator or viewer): a string or a list of strings; a dotted "
         "path reaches a nested claim (realm_access.roles).",
     )
+    oidc_hr_id_claim: str = Field(
+        default="hr_id",
+        description="The claim holding a manager's HR id (issue 16): a `manager` sees only their own reports.",
+    )
     oidc_jwks_url: str | None = Field(
         default=None, description="The issuer's JWKS; default: `jwks_uri` of its /.well-known/openid-configuration."
     )

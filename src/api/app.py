@@ -57,6 +57,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     run_control.router,
     people.router,
+    people.teams_router,
     insights.router,
     audit.router,
     events.router,

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import col, select
 
-from enrolsync.api.auth import require
+from enrolsync.api.auth import Manager, require
 from enrolsync.api.deps import ClockDep, SessionDep
 from enrolsync.api.insights import STATES, csv_response, overdue, team_summary, to_csv, wants_csv
-from enrolsync.api.people import LinkStatus, as_planned, link_status, load_team, reports_of
-from enrolsync.api.problems import not_found, problem_responses
+from enrolsync.api.people import LinkStatus, as_planned, leads, link_status, load_team, reports_of
+from enrolsync.api.problems import forbidden, not_found, problem_responses
 from enrolsync.api.schemas_people import (
     EnrolmentStatus,
     PeopleFoundPublic,
@@ -176,10 +176,14 @@ TEAM_CSV = (
 )
 
 
-@router.get(
+# Managers may call this router's routes too, each scoped to the caller's own reports.
+teams_router = APIRouter(prefix="/pipelines/{pipeline_id}", tags=["people"])
+
+
+@teams_router.get(
     "/teams/{manager_hr_id}",
     response_model=TeamPublic,
-    responses={**problem_responses(404), 200: {"content": {"text/csv": {}}}},
+    responses={**problem_responses(403, 404), 200: {"content": {"text/csv": {}}}},
 )
 async def get_team(
     pipeline_id: str,
@@ -187,14 +191,24 @@ async def get_team(
     request: Request,
     session: SessionDep,
     now: ClockDep,
+    principal: Manager,
     depth: Annotated[int, Query(ge=1, le=MAX_DEPTH, description="1: direct reports; more: the subtree.")] = 1,
 ) -> TeamPublic | Response:
     """A manager's team with each member's enrolments (desired vs applied, and progress as the learning platform
     last reported it), their sync state, and a summary per course. `Accept: text/csv` answers one row per member
-    and course."""
+    and course. A manager may read their own team and those of the managers under them, nobody else's."""
     _, spec = await _pipeline(session, pipeline_id)
-    await _link(session, pipeline_id, manager_hr_id)
     today = now().date()
+    if principal.role is ApiRole.MANAGER and not await leads(
+        session,
+        pipeline_id=pipeline_id,
+        boss_hr_id=principal.hr_id or "",
+        hr_id=manager_hr_id,
+        policies=spec.policies,
+        today=today,
+    ):
+        raise forbidden("a manager sees only their own reports' teams")
+    await _link(session, pipeline_id, manager_hr_id)
     team = await load_team(
         session,
         pipeline_id=pipeline_id,

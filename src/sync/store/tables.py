@@ -271,11 +271,13 @@ class Event(SQLModel, table=True):
 
 
 class ApiRole(StrEnum):
-    """What a caller may do: admins configure, operators drive runs, viewers read. Each includes the ones after it."""
+    """What a caller may do: admins configure, operators drive runs, viewers read. Each includes the ones after it.
+    A manager (issue 16) reads only the team views of their own reports, direct and indirect, by their HR id."""
 
     ADMIN = "admin"
     OPERATOR = "operator"
     VIEWER = "viewer"
+    MANAGER = "manager"
 
 
 class ApiToken(SQLModel, table=True):
@@ -287,6 +289,7 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=200)
     role: str = Field(max_length=20)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    hr_id: str | None = Field(default=None, max_length=200)  # whose reports a manager token may see (issue 16)
     revoked: bool = False
     created_at: datetime = _ts()
     expires_at: datetime | None = _ts(nullable=True, default=False)

@@ -1,5 +1,6 @@
 """Enrolment progress read back from the target (issue 16): one row per managed enrolment with its state
-(not started, in progress, completed, failed), completion date, last activity and the due date rules set.
+(not started, in progress, completed, failed), completion date, last activity and the due date rules set; and
+the HR id a manager's API token is bound to.
 
 Revision ID: insights_progress
 Revises: 0006
@@ -41,5 +42,12 @@ def upgrade() -> None:
     )
 
 
+    # A manager's API token is bound to the manager's HR id: it reads only their own reports' team views.
+    with op.batch_alter_table("api_token") as batch:
+        batch.add_column(sa.Column("hr_id", sa.String(length=200), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("api_token") as batch:
+        batch.drop_column("hr_id")
     op.drop_table("enrolment_progress")
