@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from enrolsync.connectors.errors import AuthError
 from enrolsync.connectors.memory.state import Dataset
 from enrolsync.connectors.model import Progress, ProgressState
 from enrolsync.sync.run.context import Runtime
@@ -211,3 +212,18 @@ async def test_due_dates_make_enrolments_overdue_under_the_injected_clock(
     assert overdue_c1 == {"C1": 1, "C2": 1, "C3": 0}
     summary = (await client.get(f"/pipelines/{pid}/summary", params={"by": "department"})).json()
     assert {g["key"]: g["overdue"] for g in summary["groups"]} == {"Engineering": 3, "Sales": 1}  # M and C too
+
+
+async def test_a_failed_progress_read_keeps_what_was_read_and_the_run_succeeds(
+    client: httpx.AsyncClient, synced: str, memory: tuple[str, Dataset], execute: Execute
+) -> None:
+    a = await account(client, synced, "A")
+    memory[1].lms.progress[(a, "C1")] = Progress(account_id=a, course_id="C1", state=ProgressState.COMPLETED)
+    memory[1].lms.fail_progress.append(AuthError("token lacks the completion permission", status=403))
+
+    finished = await run(client, execute, synced)
+
+    assert finished["status"] == "succeeded"
+    assert finished["counters"]["progress"]["error"] == "AuthError: token lacks the completion permission (HTTP 403)"
+    body = (await client.get(f"/pipelines/{synced}/teams/M")).json()
+    assert progress(by_hr_id(body)["A"])["C1"] == "not_started"  # as the first run read it

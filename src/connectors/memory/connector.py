@@ -185,6 +185,8 @@ class MemoryTarget:
 
     async def list_progress(self, *, course_ids: Collection[str]) -> AsyncIterator[Progress]:
         lms = await self._read()
+        if lms.fail_progress:
+            raise lms.fail_progress.pop(0)
         wanted = set(course_ids)
         for account_id, course_id in sorted(lms.enrolments):
             if course_id not in wanted:

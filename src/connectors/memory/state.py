@@ -42,6 +42,7 @@ class MemoryLms:
     started: set[tuple[str, str]] = field(default_factory=set)
     # What learners did in their courses, set by tests as a learner would (absent: by `started` alone).
     progress: dict[tuple[str, str], Progress] = field(default_factory=dict)
+    fail_progress: list[ConnectorError] = field(default_factory=list)  # faults for progress reads only
     roles: set[RoleAssignment] = field(default_factory=set)
     groups: set[tuple[str, str]] = field(default_factory=set)
     sso: dict[str, tuple[str, str]] = field(default_factory=dict)
