@@ -29,7 +29,7 @@ from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
 from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser
-from enrolsync.connectors.moodle.progress import read_progress
+from enrolsync.connectors.moodle.progress import PROGRESS_FUNCTIONS, read_progress
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.roles import RoleWriter
 from enrolsync.connectors.moodle.users import UserWriter
@@ -130,6 +130,8 @@ class MoodleTarget:
         if self._book.learner in unresolved:
             return CheckResult(ok=False, detail=f"the id of role {self._book.learner!r} is unknown: set role_ids")
         detail = "ok" if not unresolved else "ok; roles without a known id: " + ", ".join(unresolved)
+        if lacking := sorted(PROGRESS_FUNCTIONS - {f.name for f in site.functions}):
+            detail += "; progress cannot be read without " + ", ".join(lacking)
         return CheckResult(ok=True, detail=detail, facts=facts)
 
     async def _learn_roles(self) -> None:

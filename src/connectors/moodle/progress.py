@@ -27,6 +27,8 @@ from enrolsync.connectors.moodle.errors import error_code
 from enrolsync.connectors.moodle.mapping import numeric_id
 
 NOTHING_TO_REPORT = frozenset({"cannotviewreport", "usernotenroled", "nocriteriaset"})
+# Beyond the functions a sync needs: without it in the token's service, a progress read fails (check() says so).
+PROGRESS_FUNCTIONS = frozenset({"core_completion_get_course_completion_status"})
 
 
 class _Wire(BaseModel):

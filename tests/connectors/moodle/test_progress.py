@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 
 from enrolsync.connectors.base import Capability, ProgressReader
+from enrolsync.connectors.errors import ConnectorError
 from enrolsync.connectors.model import ProgressState
 from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.fake.server import DEFAULT_TOKEN, FakeMoodle
@@ -148,3 +150,15 @@ async def test_the_fake_reports_each_criterion() -> None:
         (True, DONE_AT, "Yes"),
         (False, None, "No"),
     ]
+
+
+async def test_check_says_when_the_service_cannot_read_progress(target: MoodleTarget, fake: FakeMoodle) -> None:
+    assert "progress" not in (await target.check()).detail
+    fake.service_functions.discard("core_completion_get_course_completion_status")
+    fake.state.completion.set_criteria(2, "Safety quiz")
+
+    result = await target.check()
+
+    assert result.ok and "progress cannot be read without core_completion_get_course_completion_status" in result.detail
+    with pytest.raises(ConnectorError, match="may not call this function"):
+        await collect(target.list_progress(course_ids=["2"]))
