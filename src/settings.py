@@ -49,6 +49,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often a worker reaps lapsed runs, fires schedules, dispatches events."
     )
 
+    # --- managers' digest email (issue 16); unset host: no digest is sent ---------------------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server the managers' digests are sent through.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before logging in.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="enrolsync@localhost", description="The digests' From address.")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

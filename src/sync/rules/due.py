@@ -46,9 +46,7 @@ def due_date(due: DueDate, *, hire_date: date | None, first_seen: date, complete
     return Due(add_months(first_seen, due.every_months or 0), recurs)
 
 
-def earliest(
-    dues: list[DueDate], *, hire_date: date | None, first_seen: date, completed_on: date | None
-) -> Due | None:
+def earliest(dues: list[DueDate], *, hire_date: date | None, first_seen: date, completed_on: date | None) -> Due | None:
     found = [due_date(d, hire_date=hire_date, first_seen=first_seen, completed_on=completed_on) for d in dues]
     if not found:
         return None

@@ -201,6 +201,17 @@ def _check_cron(expression: str | None) -> str | None:
     return expression
 
 
+class Digest(_Doc):
+    """The managers' digest (opt-in): at each `schedule` tick, every manager with reports gets one email about the
+    period since the previous tick: their people's new enrolments, completions and overdue training, and a link
+    to the learning platform (`lms_url`, else the target connection's address)."""
+
+    schedule: str = Field(default="0 7 * * 1", description="Cron (5 fields, UTC); default Mondays 07:00.")
+    lms_url: str | None = Field(default=None, max_length=500, description="Where managers open the LMS.")
+
+    _cron = field_validator("schedule")(_check_cron)
+
+
 class PipelineSpec(_Doc):
     """The whole pipeline document, as stored with the pipeline and versioned with it."""
 
@@ -212,6 +223,7 @@ class PipelineSpec(_Doc):
     policies: Policies = Field(default_factory=Policies)
     schedule: str | None = Field(default=None, description="Cron (5 fields) for incremental runs.")
     full_reconcile_schedule: str | None = Field(default=None, description="Cron (5 fields) for full runs.")
+    digest: Digest | None = Field(default=None, description="Email each manager a digest of their people's learning.")
 
     _cron = field_validator("schedule", "full_reconcile_schedule")(_check_cron)
 

@@ -355,6 +355,20 @@ class PipelineHealth(SQLModel, table=True):
 # --- progress read back from the target (issue 16) ------------------------------------------------------------
 
 
+class DigestSent(SQLModel, table=True):
+    """One manager's digest for one period of a pipeline: inserted before sending, so several workers send it at
+    most once (the primary key refuses the second)."""
+
+    __tablename__ = "digest_sent"
+
+    pipeline_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("pipeline.id", ondelete="CASCADE"), primary_key=True)
+    )
+    manager_hr_id: str = Field(primary_key=True, max_length=200)
+    period_end: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+    sent_at: datetime = _ts()
+
+
 class EnrolmentProgress(SQLModel, table=True):
     """One managed enrolment's progress as the target last reported it (`ProgressReader.list_progress`), read on
     full runs. `changed_at` is when `state` last changed here (a completion's news date when the LMS gives none);
