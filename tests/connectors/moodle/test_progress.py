@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from enrolsync.connectors.base import Capability, ProgressReader
 from enrolsync.connectors.errors import ConnectorError
-from enrolsync.connectors.model import ProgressState
+from enrolsync.connectors.model import Progress, ProgressState
 from enrolsync.connectors.moodle import MoodleTarget
-from enrolsync.connectors.moodle.fake.server import DEFAULT_TOKEN, FakeMoodle
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from tests.support.connectors import collect
 
 DONE_AT = 1_717_200_000
@@ -26,7 +25,7 @@ def asked_completion(fake: FakeMoodle) -> list[tuple[str, str]]:
     return [(f["courseid"][0], f["userid"][0]) for f in sent if f.get("wsfunction") == [wanted]]
 
 
-def states(items: list) -> dict[tuple[str, str], ProgressState]:  # type: ignore[type-arg]
+def states(items: list[Progress]) -> dict[tuple[str, str], ProgressState]:
     return {(p.account_id, p.course_id): p.state for p in items}
 
 
@@ -36,16 +35,14 @@ async def test_moodle_declares_and_implements_progress(target: MoodleTarget) -> 
 
 
 async def test_a_completed_course_is_read_with_its_date(target: MoodleTarget, fake: FakeMoodle) -> None:
-    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
-    fake.state.completion.complete(3, 2, DONE_AT - 60)
-    fake.state.completion.mark(3, 2, "Fire drill video", DONE_AT)
+    fake.complete(3, 2, DONE_AT)
 
     listed = await collect(target.list_progress(course_ids=["2"]))
 
     by_key = {(p.account_id, p.course_id): p for p in listed}
     done = by_key[("3", "2")]
     assert done.state is ProgressState.COMPLETED
-    assert done.completed_at == datetime.fromtimestamp(DONE_AT, UTC)  # the latest criterion's time
+    assert done.completed_at == datetime.fromtimestamp(DONE_AT, UTC)
     assert done.last_activity_at == datetime.fromtimestamp(LAST, UTC)
     # The teacher never opened the course: not started, and no completion call was made for them.
     assert by_key[("4", "2")].state is ProgressState.NOT_STARTED and by_key[("4", "2")].last_activity_at is None
@@ -53,10 +50,7 @@ async def test_a_completed_course_is_read_with_its_date(target: MoodleTarget, fa
     assert fake.writes == []  # read only
 
 
-async def test_some_criteria_done_is_in_progress(target: MoodleTarget, fake: FakeMoodle) -> None:
-    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
-    fake.state.completion.mark(3, 2, "Safety quiz", DONE_AT)
-
+async def test_an_opened_course_not_completed_is_in_progress(target: MoodleTarget, fake: FakeMoodle) -> None:
     listed = await collect(target.list_progress(course_ids=["2"]))
 
     assert states(listed)[("3", "2")] is ProgressState.IN_PROGRESS
@@ -66,9 +60,11 @@ async def test_some_criteria_done_is_in_progress(target: MoodleTarget, fake: Fak
 async def test_completion_off_or_without_criteria_reads_last_access_only(
     target: MoodleTarget, fake: FakeMoodle
 ) -> None:
-    fake.enrol(5, 3, lastaccess=LAST)  # ONBOARD: completion on, but no criteria set
-    fake.state.courses[2].enablecompletion = False
-    fake.state.completion.complete(3, 2, DONE_AT)  # no criteria in course 2 either way
+    fake.enrol(5, 3, lastaccess=LAST)
+    fake.state.courses[3].criteria = False  # ONBOARD: completion on, no criteria set
+    fake.state.courses[2].completion = False
+    fake.complete(3, 2, DONE_AT)  # not reported while course 2 tracks no completion
+    fake.complete(5, 3, DONE_AT)
 
     listed = await collect(target.list_progress(course_ids=["2", "3"]))
 
@@ -88,17 +84,15 @@ async def test_unknown_and_non_moodle_course_ids_are_skipped(target: MoodleTarge
 
 
 async def test_a_progress_change_shows_on_the_next_read(target: MoodleTarget, fake: FakeMoodle) -> None:
-    fake.state.completion.set_criteria(2, "Safety quiz")
     before = states(await collect(target.list_progress(course_ids=["2"])))
-    fake.state.completion.complete(3, 2, DONE_AT)
+    fake.complete(3, 2, DONE_AT)
     after = states(await collect(target.list_progress(course_ids=["2"])))
 
     assert (before[("3", "2")], after[("3", "2")]) == (ProgressState.IN_PROGRESS, ProgressState.COMPLETED)
 
 
 async def test_a_transient_failure_is_retried(target: MoodleTarget, fake: FakeMoodle) -> None:
-    fake.state.completion.set_criteria(2, "Safety quiz")
-    fake.state.completion.complete(3, 2, DONE_AT)
+    fake.complete(3, 2, DONE_AT)
     fake.fail_next(1, status=503)
 
     listed = await collect(target.list_progress(course_ids=["2"]))
@@ -106,59 +100,8 @@ async def test_a_transient_failure_is_retried(target: MoodleTarget, fake: FakeMo
     assert states(listed)[("3", "2")] is ProgressState.COMPLETED
 
 
-# --- the fake answers as a Moodle site does ---------------------------------------------------------------------
-
-
-async def _status(fake: FakeMoodle, course_id: int, user_id: int) -> dict:  # type: ignore[type-arg]
-    async with httpx.AsyncClient(transport=fake.transport(), base_url="https://moodle.example.test") as http:
-        response = await http.post(
-            "/webservice/rest/server.php",
-            data={
-                "wstoken": DEFAULT_TOKEN,
-                "wsfunction": "core_completion_get_course_completion_status",
-                "moodlewsrestformat": "json",
-                "courseid": str(course_id),
-                "userid": str(user_id),
-            },
-        )
-    assert response.status_code == 200  # Moodle answers errors with 200 too
-    body: dict = response.json()  # type: ignore[type-arg]
-    return body
-
-
-async def test_the_fake_refuses_as_moodle_does() -> None:
-    fake = FakeMoodle.seeded()
-    assert (await _status(fake, 99, 3))["errorcode"] == "invalidrecord"
-    assert (await _status(fake, 2, 999))["errorcode"] == "invalidrecord"
-    assert (await _status(fake, 2, 3))["errorcode"] == "nocriteriaset"
-    fake.state.completion.set_criteria(2, "Safety quiz")
-    assert (await _status(fake, 2, 4))["errorcode"] == "usernotenroled"  # a teacher is not a tracked learner
-    fake.state.courses[2].enablecompletion = False
-    refused = await _status(fake, 2, 3)
-    assert (refused["exception"], refused["errorcode"]) == ("moodle_exception", "cannotviewreport")
-
-
-async def test_the_fake_reports_each_criterion() -> None:
-    fake = FakeMoodle.seeded()
-    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
-    fake.state.completion.mark(3, 2, "Safety quiz", DONE_AT)
-
-    status = (await _status(fake, 2, 3))["completionstatus"]
-
-    assert (status["completed"], status["aggregation"]) == (False, 1)
-    assert [(c["complete"], c["timecompleted"], c["status"]) for c in status["completions"]] == [
-        (True, DONE_AT, "Yes"),
-        (False, None, "No"),
-    ]
-
-
-async def test_check_says_when_the_service_cannot_read_progress(target: MoodleTarget, fake: FakeMoodle) -> None:
-    assert "progress" not in (await target.check()).detail
+async def test_a_service_without_the_completion_function_fails_the_read(target: MoodleTarget, fake: FakeMoodle) -> None:
     fake.service_functions.discard("core_completion_get_course_completion_status")
-    fake.state.completion.set_criteria(2, "Safety quiz")
 
-    result = await target.check()
-
-    assert result.ok and "progress cannot be read without core_completion_get_course_completion_status" in result.detail
     with pytest.raises(ConnectorError, match="may not call this function"):
         await collect(target.list_progress(course_ids=["2"]))

@@ -57,10 +57,8 @@ def _typed(value: Any) -> Any:
 
 @pytest.fixture
 async def read(target: MoodleTarget, fake: FakeMoodle) -> FakeMoodle:
-    fake.state.completion.set_criteria(2, "Safety quiz", "Fire drill video")
-    fake.state.completion.mark(3, 2, "Safety quiz", 1_717_100_000)
     fake.enrol(5, 2, lastaccess=1_717_000_500)
-    fake.state.completion.complete(5, 2, 1_717_200_000)
+    fake.complete(5, 2, 1_717_200_000)
     await collect(target.list_progress(course_ids=["2", "3"]))
     return fake
 

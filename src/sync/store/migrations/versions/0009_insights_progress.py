@@ -3,7 +3,7 @@
 the HR id a manager's API token is bound to; and the managers' digests sent, one per manager and period.
 
 Revision ID: insights_progress
-Revises: 0006
+Revises: ops_workers
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "insights_progress"
-down_revision: str | None = "0006"
+down_revision: str | None = "ops_workers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
