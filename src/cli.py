@@ -338,18 +338,26 @@ def _when(moment: datetime | None) -> str:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[ApiRole, typer.Option(help="admin: configure; operator: steer runs; viewer: read.")],
+    role: Annotated[
+        ApiRole,
+        typer.Option(help="admin: configure; operator: steer runs; viewer: read; manager: own reports' teams only."),
+    ],
     name: Annotated[str, typer.Option(help="What the token is for (a person, a script).")],
     expires_in_days: Annotated[int | None, typer.Option(min=1, help="Lifetime; default: until revoked.")] = None,
+    hr_id: Annotated[str | None, typer.Option(help="The manager's HR id (manager tokens only).")] = None,
 ) -> None:
     """Create an API token and print it once (it cannot be shown again)."""
     if not name.strip():
         fail("--name must not be empty")
+    if (role is ApiRole.MANAGER) != bool(hr_id and hr_id.strip()):
+        fail("a manager token needs --hr-id, and only a manager token takes one")
     lifetime = timedelta(days=expires_in_days) if expires_in_days is not None else None
 
     async def work(session: AsyncSession) -> tuple[ApiToken, str]:
-        issued = await issue_token(session, name=name.strip(), role=role, expires_in=lifetime)
+        issued = await issue_token(session, name=name.strip(), role=role, expires_in=lifetime, hr_id=hr_id)
         detail = {"name": issued.token.name, "role": role.value, "expires_at": _when(issued.token.expires_at)}
+        if issued.token.hr_id:
+            detail["hr_id"] = issued.token.hr_id
         audit.record(
             session, _CLI, action="api_token.create", resource_type="api_token", resource_id=issued.token.id,
             at=utcnow(), detail=detail,

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often a worker reaps lapsed runs, fires schedules, dispatches events."
     )
 
+    # --- managers' digest email (issue 16); unset host: no digest is sent ---------------------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server the managers' digests are sent through.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before logging in.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="enrolsync@localhost", description="The digests' From address.")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -85,6 +93,10 @@ class Settings(BaseSettings):
         default="enrolsync_role",
         description="The claim holding the role (admin, operator or viewer): a string or a list of strings; a dotted "
         "path reaches a nested claim (realm_access.roles).",
+    )
+    oidc_hr_id_claim: str = Field(
+        default="hr_id",
+        description="The claim holding a manager's HR id (issue 16): a `manager` sees only their own reports.",
     )
     oidc_jwks_url: str | None = Field(
         default=None, description="The issuer's JWKS; default: `jwks_uri` of its /.well-known/openid-configuration."

@@ -29,7 +29,8 @@ from enrolsync.sync.store.tables import ApiRole
 
 log = structlog.get_logger("enrolsync.api")
 
-RANK = {ApiRole.VIEWER: 0, ApiRole.OPERATOR: 1, ApiRole.ADMIN: 2}
+# A manager ranks below a viewer: the routes that admit managers scope them to their own reports.
+RANK = {ApiRole.MANAGER: -1, ApiRole.VIEWER: 0, ApiRole.OPERATOR: 1, ApiRole.ADMIN: 2}
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -40,11 +41,13 @@ _bearer = HTTPBearer(
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: `subject` is stable (`token:<id>` or `oidc:<sub>`), `name` is for people to read."""
+    """The caller: `subject` is stable (`token:<id>` or `oidc:<sub>`), `name` is for people to read. A manager
+    carries their `hr_id`: they see only the people reporting to it, directly or not."""
 
     subject: str
     name: str
     role: ApiRole
+    hr_id: str | None = None
 
 
 def allows(have: ApiRole, need: ApiRole) -> bool:
@@ -59,7 +62,7 @@ async def _from_api_token(request: Request, secret: str) -> Principal:
             token = await check_token(session, secret=secret, now=built.now())
         except TokenRejected as error:
             raise unauthorized(str(error)) from None
-    return Principal(subject=f"token:{token.id}", name=token.name, role=ApiRole(token.role))
+    return Principal(subject=f"token:{token.id}", name=token.name, role=ApiRole(token.role), hr_id=token.hr_id)
 
 
 async def _from_oidc(request: Request, secret: str) -> Principal:
@@ -76,7 +79,10 @@ async def _from_oidc(request: Request, secret: str) -> Principal:
     if not identity.roles:
         raise forbidden(f"the access token names no enrolsync role in claim {verifier.config.role_claim!r}")
     role = max(identity.roles, key=RANK.__getitem__)
-    return Principal(subject=f"oidc:{identity.subject}", name=identity.name, role=role)
+    if role is ApiRole.MANAGER and not identity.hr_id:
+        raise forbidden(f"a manager's access token must carry their HR id in claim {verifier.config.hr_id_claim!r}")
+    hr_id = identity.hr_id if role is ApiRole.MANAGER else None
+    return Principal(subject=f"oidc:{identity.subject}", name=identity.name, role=role, hr_id=hr_id)
 
 
 async def current_principal(
@@ -121,6 +127,7 @@ def require(role: ApiRole) -> RoleCheck:
 Viewer = Annotated[Principal, Depends(require(ApiRole.VIEWER))]
 Operator = Annotated[Principal, Depends(require(ApiRole.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(ApiRole.ADMIN))]
+Manager = Annotated[Principal, Depends(require(ApiRole.MANAGER))]  # viewers and up, or a manager (scoped)
 
 
 def _checks(dependant: Dependant) -> Iterable[RoleCheck]:

@@ -48,6 +48,7 @@ class OidcConfig:
     algorithms: tuple[str, ...]
     cache: timedelta
     leeway: int
+    hr_id_claim: str = "hr_id"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OidcConfig | None:
@@ -71,6 +72,7 @@ class OidcConfig:
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,
             role_claim=settings.oidc_role_claim,
+            hr_id_claim=settings.oidc_hr_id_claim,
             jwks_url=settings.oidc_jwks_url,
             algorithms=tuple(settings.oidc_algorithms),
             cache=timedelta(seconds=settings.oidc_jwks_cache_seconds),
@@ -85,6 +87,7 @@ class OidcIdentity:
     subject: str
     name: str
     roles: frozenset[ApiRole]
+    hr_id: str | None = None  # the manager's HR id, from `OidcConfig.hr_id_claim`
 
 
 def claim_roles(claims: dict[str, Any], path: str) -> frozenset[ApiRole]:
@@ -95,6 +98,13 @@ def claim_roles(claims: dict[str, Any], path: str) -> frozenset[ApiRole]:
     names: Sequence[Any] = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     known = {role.value: role for role in ApiRole}
     return frozenset(known[name] for name in names if isinstance(name, str) and name in known)
+
+
+def _claim_text(claims: dict[str, Any], path: str) -> str | None:
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 class OidcVerifier:
@@ -136,6 +146,7 @@ class OidcVerifier:
             subject=subject,
             name=name if isinstance(name, str) and name else subject,
             roles=claim_roles(claims, self.config.role_claim),
+            hr_id=_claim_text(claims, self.config.hr_id_claim),
         )
 
     def _claims_registry(self) -> JWTClaimsRegistry:

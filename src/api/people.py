@@ -31,6 +31,7 @@ from enrolsync.sync.run.org import covered, known_person, waiting_to_start
 from enrolsync.sync.store.tables import Link, Run
 
 _IN_CHUNK = 500
+_MAX_CHAIN = 50  # management levels walked up before giving up (bad HR data)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,24 @@ def link_status(link: Link, spec: PipelineSpec, *, direct_reports: frozenset[str
         pending=pending,
         state=state,
     )
+
+
+async def leads(
+    session: AsyncSession, *, pipeline_id: str, boss_hr_id: str, hr_id: str, policies: Policies, today: date
+) -> bool:
+    """True when `hr_id` is `boss_hr_id` or reports to them, directly or not, as the engine counts reports
+    (`evaluate.manager_of`): a manager may read their own team and those of the managers under them. The chain
+    is walked up from `hr_id`; a cycle or a chain longer than `_MAX_CHAIN` ends it."""
+    current: str | None = hr_id
+    seen: set[str] = set()
+    while current is not None and current not in seen and len(seen) < _MAX_CHAIN:
+        if current == boss_hr_id:
+            return True
+        seen.add(current)
+        link = await session.get(Link, (pipeline_id, current))
+        person = known_person(link) if link is not None else None
+        current = manager_of(person, policies, today) if person is not None else None
+    return False
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from enrolsync.api.schemas_insights import ProgressWord, TeamSummaryPublic
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.explain import RuleVerdict
 
@@ -101,6 +102,13 @@ class EnrolmentStatus(BaseModel):
     course: str
     desired: bool = Field(description="The rules want the person enrolled.")
     applied: bool = Field(description="The enrolment was applied to the target.")
+    # Read back from the learning platform on full runs (issue 16); null before the first read.
+    progress: ProgressWord | None = None
+    completed_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    percent: float | None = None
+    due_on: date | None = Field(default=None, description="The due date the rules set (tracked by enrolsync).")
+    overdue: bool = Field(default=False, description="Not completed and past `due_on` (today, by the service clock).")
 
 
 class TeamMemberPublic(BaseModel):
@@ -123,6 +131,7 @@ class TeamPublic(BaseModel):
     depth: int
     members: list[TeamMemberPublic] = Field(description="Breadth first: direct reports, then their reports, ...")
     truncated: bool = Field(description="True when the team has more members than one answer lists.")
+    summary: TeamSummaryPublic = Field(description="Progress of the members listed, per course.")
 
 
 class PersonFoundPublic(BaseModel):

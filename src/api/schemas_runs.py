@@ -52,6 +52,16 @@ class CourseResolution(BaseModel):
     unresolved: list[UnresolvedCourse] = Field(default_factory=list)
 
 
+class ProgressRead(BaseModel):
+    """Enrolment progress read back by a full run: read only, stored for the team and summary views."""
+
+    seen: int = Field(default=0, description="Enrolments of linked people the target reported.")
+    new: int = Field(default=0, description="Enrolments not reported before.")
+    changed: int = Field(default=0, description="Enrolments whose state changed since the last read.")
+    completed: int = Field(default=0, description="Of the new and changed, those now completed.")
+    error: str | None = Field(default=None, description="Why the read failed; the stored progress was kept.")
+
+
 class RunCounters(BaseModel):
     """What planning counted, each count once. Operations by kind and outcome are the run's `ops`."""
 
@@ -67,6 +77,9 @@ class RunCounters(BaseModel):
         default=None,
         description="Present when the target lists its courses (e.g. Moodle): rules may name a course by its id or "
         "by a key the target knows it by (Moodle shortname or ID number), resolved once per run.",
+    )
+    progress: ProgressRead | None = Field(
+        default=None, description="Present when a full run read enrolment progress back from the target (issue 16)."
     )
 
 

@@ -53,6 +53,7 @@ async def issue_token(
     role: ApiRole,
     expires_in: timedelta | None = None,
     now: datetime | None = None,
+    hr_id: str | None = None,
 ) -> IssuedToken:
     """Create a token; the caller commits. Returns the row and the secret, which cannot be recovered later.
 
@@ -61,12 +62,20 @@ async def issue_token(
         role: what the token may do.
         expires_in: lifetime; None means it never expires (revoke it when no longer needed).
         now: the creation time (tests pin it).
+        hr_id: the manager's HR id, for (and only for) a `manager` token: it sees only their reports.
+
+    Raises:
+        ValueError: a manager token without an HR id, or another role's token with one.
     """
+    hr_id = hr_id.strip() if hr_id else None
+    if (role is ApiRole.MANAGER) != (hr_id is not None):
+        raise ValueError("a manager token needs the manager's HR id (--hr-id), and only a manager token takes one")
     moment = now or utcnow()
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name,
         role=role.value,
+        hr_id=hr_id,
         token_hash=digest(secret),
         created_at=moment,
         expires_at=moment + expires_in if expires_in is not None else None,
@@ -131,10 +140,11 @@ async def mint_token(
     name: str,
     role: ApiRole,
     expires_in: timedelta | None = None,
+    hr_id: str | None = None,
 ) -> str:
     """Issue a token in its own transaction and return the secret: for the demo, tests and scripts that drive the
     API of an app they built (`app.state.services.sessions`)."""
     async with sessions() as session:
-        issued = await issue_token(session, name=name, role=role, expires_in=expires_in)
+        issued = await issue_token(session, name=name, role=role, expires_in=expires_in, hr_id=hr_id)
         await session.commit()
     return issued.secret

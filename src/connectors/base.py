@@ -25,6 +25,7 @@ from enrolsync.connectors.model import (
     HrEvent,
     Page,
     Person,
+    Progress,
     RawRequest,
     RoleAssignment,
     SsoIdentity,
@@ -55,6 +56,7 @@ class Capability(StrEnum):
     MANAGER_SCOPE = "manager_scope"
     HARD_DELETE = "hard_delete"
     COURSES = "courses"  # lists its courses with the keys admins know them by (`CourseCatalog`)
+    PROGRESS = "progress"  # reads enrolment progress back: started, completed (when), failed (`ProgressReader`)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,21 @@ class CourseCatalog(Protocol):
 
     def list_courses(self) -> AsyncIterator[Course]:
         """Every course an enrolment can name, streamed, each with its human keys. Raises `ConnectorError`."""
+        ...
+
+
+@runtime_checkable
+class ProgressReader(Protocol):
+    """A target that reads enrolment progress back (iff PROGRESS): what managers see of their people's learning.
+
+    Read only: reading progress never writes to the target."""
+
+    def list_progress(self, *, course_ids: Collection[str]) -> AsyncIterator[Progress]:
+        """The progress of every enrolment in `course_ids`, streamed; unknown course ids are skipped.
+
+        An enrolment the LMS tracks no completion for comes back `NOT_STARTED` or `IN_PROGRESS` (by its last
+        activity), never as an error. Raises `AuthError` / `TransientError` when the whole read fails.
+        """
         ...
 
 

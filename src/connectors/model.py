@@ -173,3 +173,27 @@ class CheckResult(Frozen):
     ok: bool
     detail: str
     facts: Mapping[str, Any] = Field(default_factory=dict)
+
+
+class ProgressState(StrEnum):
+    """Where a learner stands in an enrolled course, as the LMS reports it (read, never written)."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Progress(Frozen):
+    """One enrolment's progress as a target reports it (iff PROGRESS, `base.ProgressReader`).
+
+    `completed_at` is set for `COMPLETED` (and `FAILED` where the LMS dates it); `last_activity_at` is the
+    learner's last visit to the course when the LMS records one. `percent` is the LMS's own figure, if any.
+    """
+
+    account_id: str
+    course_id: str
+    state: ProgressState = ProgressState.NOT_STARTED
+    completed_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    percent: float | None = Field(default=None, ge=0, le=100)

@@ -17,7 +17,7 @@ from tests.support.api import Clock, MakeClient, token_for
 from tests.support.assertions import assert_problem
 from tests.support.leaks import LeakGuard
 
-V, OP, A = ApiRole.VIEWER, ApiRole.OPERATOR, ApiRole.ADMIN
+V, OP, A, M = ApiRole.VIEWER, ApiRole.OPERATOR, ApiRole.ADMIN, ApiRole.MANAGER
 PUBLIC = None
 
 # The role decision of every route. A route missing here (or here but gone) fails the first test: adding an
@@ -59,10 +59,11 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("POST", "/runs/{run_id}/apply"): OP,
     ("GET", "/pipelines/{pipeline_id}/people"): V,
     ("GET", "/pipelines/{pipeline_id}/people/{hr_id}"): V,
-    ("GET", "/pipelines/{pipeline_id}/teams/{manager_hr_id}"): V,
+    ("GET", "/pipelines/{pipeline_id}/teams/{manager_hr_id}"): M,  # a manager: only their own reports (below)
+    ("GET", "/pipelines/{pipeline_id}/summary"): V,
     ("GET", "/audit"): A,
 }
-RANK = {V: 0, OP: 1, A: 2}
+RANK = {M: -1, V: 0, OP: 1, A: 2}
 
 
 def app_routes(app: FastAPI) -> dict[tuple[str, str], ApiRole | None]:
@@ -198,7 +199,7 @@ async def _last_used(session: AsyncSession) -> datetime | None:
 async def test_tokens_are_stored_as_digests_only(tokens: dict[ApiRole, str], session: AsyncSession) -> None:
     stored = (await session.exec(select(ApiToken))).all()
 
-    assert len(stored) == 3
+    assert len(stored) == len(ApiRole)
     for row in stored:
         assert len(row.token_hash) == 64
         assert all(row.token_hash not in secret and secret not in row.token_hash for secret in tokens.values())

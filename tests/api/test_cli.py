@@ -167,11 +167,23 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
     assert asyncio.run(_audit(url)) == [("cli", "api_token.create", token_id), ("cli", "api_token.revoke", token_id)]
 
 
+def test_a_manager_token_names_its_hr_id(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/tokens.sqlite"
+
+    code, token, stderr = run("token", "create", "--role", "manager", "--name", "Maria", "--hr-id", "E42",
+                              url=url, tmp_path=tmp_path)  # fmt: skip
+
+    assert code == 0 and "manager token" in stderr and token.strip().startswith("esk_")
+    assert run("token", "list", url=url, tmp_path=tmp_path)[1].splitlines()[1].split()[1] == "manager"
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
         (("token", "revoke", "nope"), ("no token", "nope")),
         (("token", "create", "--role", "admin", "--name", " "), ("--name",)),
+        (("token", "create", "--role", "manager", "--name", "boss"), ("--hr-id",)),
+        (("token", "create", "--role", "viewer", "--name", "ops", "--hr-id", "M"), ("--hr-id",)),
     ],
 )
 def test_token_mistakes_are_one_line(args: tuple[str, ...], words: tuple[str, ...], tmp_path: Path) -> None:

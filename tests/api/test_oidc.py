@@ -254,3 +254,12 @@ def test_keysets_import_the_served_document(signing_key: RSAKey) -> None:
     served = Issuer(signing_key).handler(httpx.Request("GET", f"{ISSUER}/protocol/openid-connect/certs")).json()
 
     assert [key.kid for key in KeySet.import_key_set(served).keys] == ["k1"]
+
+
+async def test_a_manager_token_carries_their_hr_id_or_is_refused(bearer: Any, signing_key: RSAKey) -> None:
+    manager = bearer(sign(signing_key, enrolsync_role="manager", hr_id="M"))
+    nameless = bearer(sign(signing_key, enrolsync_role="manager"))
+
+    assert (await manager.get("/pipelines/missing/teams/M")).status_code == 404  # let through: no such pipeline
+    assert "viewer" in assert_problem(await manager.get("/pipelines"), 403)["detail"]
+    assert "hr_id" in assert_problem(await nameless.get("/pipelines/missing/teams/M"), 403)["detail"]

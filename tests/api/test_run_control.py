@@ -79,7 +79,7 @@ async def test_approve_a_blocked_run_requeues_it_and_the_worker_applies_it(
     queue: RecordingQueue,
 ) -> None:
     _, data = memory
-    admin, operator, viewer = (make_client(tokens[role]) for role in ApiRole)
+    admin, operator, viewer = (make_client(tokens[role]) for role in (ApiRole.ADMIN, ApiRole.OPERATOR, ApiRole.VIEWER))
     seed(data, person("E1"), person("E2"), person("E3"))
     pid = await create_pipeline(admin, ends, spec=GUARDED)
     assert (await run(admin, execute, pid))["status"] == "succeeded"

@@ -21,8 +21,8 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
 @pytest.mark.parametrize(
     ("target", "can", "cannot"),
     [
-        pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
-        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="memory"),
+        pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES, C.PROGRESS}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
+        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS}, set(), id="memory"),
         pytest.param(TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="talentlms"),
         pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES}, {C.HARD_DELETE}, id="learnupon"),
         pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE}, {C.GROUPS}, id="canvas"),

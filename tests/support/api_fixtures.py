@@ -140,8 +140,11 @@ async def make_client(app: FastAPI, leak_guard: LeakGuard) -> AsyncIterator[Make
 
 @pytest.fixture
 async def tokens(app: FastAPI, leak_guard: LeakGuard) -> dict[ApiRole, str]:
-    """A token of each role."""
-    return {role: await token_for(app, role, leak_guard) for role in ApiRole}
+    """A token of each role; the manager's is bound to HR id `M` (who leads the `team` factory's people)."""
+    return {
+        role: await token_for(app, role, leak_guard, **({"hr_id": "M"} if role is ApiRole.MANAGER else {}))
+        for role in ApiRole
+    }
 
 
 @pytest.fixture

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import col, select
 
-from enrolsync.api.auth import require
+from enrolsync.api.auth import Manager, require
 from enrolsync.api.deps import ClockDep, SessionDep
-from enrolsync.api.people import LinkStatus, as_planned, link_status, load_team, reports_of
-from enrolsync.api.problems import not_found, problem_responses
+from enrolsync.api.insights import STATES, csv_response, overdue, team_summary, to_csv, wants_csv
+from enrolsync.api.people import LinkStatus, as_planned, leads, link_status, load_team, reports_of
+from enrolsync.api.problems import forbidden, not_found, problem_responses
 from enrolsync.api.schemas_people import (
     EnrolmentStatus,
     PeopleFoundPublic,
@@ -24,7 +26,8 @@ from enrolsync.api.schemas_people import (
 from enrolsync.api.situations import situation
 from enrolsync.sync.rules.explain import explain
 from enrolsync.sync.rules.spec import PipelineSpec
-from enrolsync.sync.store.tables import ApiRole, Link, Pipeline, Run, RunOp
+from enrolsync.sync.store.repo_progress import progress_of
+from enrolsync.sync.store.tables import ApiRole, EnrolmentProgress, Link, Pipeline, Run, RunOp
 
 router = APIRouter(prefix="/pipelines/{pipeline_id}", tags=["people"], dependencies=[Depends(require(ApiRole.VIEWER))])
 
@@ -162,18 +165,55 @@ def _name(person: dict[str, Any]) -> str:
     return " ".join(part for part in (person.get("given_name"), person.get("family_name")) if part)
 
 
-@router.get("/teams/{manager_hr_id}", responses=problem_responses(404))
+TEAM_CSV = (
+    "hr_id",
+    "name",
+    "manager_hr_id",
+    "level",
+    "course",
+    "desired",
+    "applied",
+    "progress",
+    "completed_at",
+    "last_activity_at",
+    "due_on",
+    "overdue",
+)
+
+
+# Managers may call this router's routes too, each scoped to the caller's own reports.
+teams_router = APIRouter(prefix="/pipelines/{pipeline_id}", tags=["people"])
+
+
+@teams_router.get(
+    "/teams/{manager_hr_id}",
+    response_model=TeamPublic,
+    responses={**problem_responses(403, 404), 200: {"content": {"text/csv": {}}}},
+)
 async def get_team(
     pipeline_id: str,
     manager_hr_id: str,
+    request: Request,
     session: SessionDep,
     now: ClockDep,
+    principal: Manager,
     depth: Annotated[int, Query(ge=1, le=MAX_DEPTH, description="1: direct reports; more: the subtree.")] = 1,
-) -> TeamPublic:
-    """A manager's team with each member's enrolments (desired vs applied) and sync state."""
+) -> TeamPublic | Response:
+    """A manager's team with each member's enrolments (desired vs applied, and progress as the learning platform
+    last reported it), their sync state, and a summary per course. `Accept: text/csv` answers one row per member
+    and course. A manager may read their own team and those of the managers under them, nobody else's."""
     _, spec = await _pipeline(session, pipeline_id)
-    await _link(session, pipeline_id, manager_hr_id)
     today = now().date()
+    if principal.role is ApiRole.MANAGER and not await leads(
+        session,
+        pipeline_id=pipeline_id,
+        boss_hr_id=principal.hr_id or "",
+        hr_id=manager_hr_id,
+        policies=spec.policies,
+        today=today,
+    ):
+        raise forbidden("a manager sees only their own reports' teams")
+    await _link(session, pipeline_id, manager_hr_id)
     team = await load_team(
         session,
         pipeline_id=pipeline_id,
@@ -183,19 +223,37 @@ async def get_team(
         policies=spec.policies,
         today=today,
     )
+    progress = await progress_of(session, pipeline_id=pipeline_id, hr_ids=[link.hr_id for link, _ in team.members])
     members = []
     for link, level in team.members:
         status = link_status(link, spec, direct_reports=frozenset(team.reports.get(link.hr_id, ())), today=today)
-        members.append(_member(link, level, status))
-    return TeamPublic(
-        pipeline_id=pipeline_id, manager_hr_id=manager_hr_id, depth=depth, members=members, truncated=team.truncated
+        members.append(_member(link, level, status, progress.get(link.hr_id, []), today))
+    summary = team_summary([(m.hr_id, m.name) for m in members], progress, today)
+    body = TeamPublic(
+        pipeline_id=pipeline_id,
+        manager_hr_id=manager_hr_id,
+        depth=depth,
+        members=members,
+        truncated=team.truncated,
+        summary=summary,
     )
+    if wants_csv(request):
+        rows = [
+            {**member.model_dump(mode="json"), **enrolment.model_dump(mode="json")}
+            for member in members
+            for enrolment in member.enrolments
+        ]
+        return csv_response(to_csv(TEAM_CSV, rows), f"team-{manager_hr_id}.csv")
+    return body
 
 
-def _member(link: Link, level: int, status: LinkStatus) -> TeamMemberPublic:
+def _member(
+    link: Link, level: int, status: LinkStatus, progress: list[EnrolmentProgress], today: date
+) -> TeamMemberPublic:
     person = link.person or {}
     wanted = set(status.desired.enrolments) if status.desired else set()
     held = set(status.applied.enrolments) if status.applied else set()
+    read = {row.course_id: row for row in progress}
     name = _name(person)
     return TeamMemberPublic(
         hr_id=link.hr_id,
@@ -207,9 +265,27 @@ def _member(link: Link, level: int, status: LinkStatus) -> TeamMemberPublic:
         account_id=link.account_id,
         sync_state=status.state,
         enrolments=[
-            EnrolmentStatus(course=course, desired=course in wanted, applied=course in held)
-            for course in sorted(wanted | held)
+            _enrolment(course, course in wanted, course in held, read.get(course), today)
+            for course in sorted(wanted | held | set(read))
         ],
         last_error=link.last_error,
         last_error_at=link.last_error_at,
+    )
+
+
+def _enrolment(
+    course: str, desired: bool, applied: bool, row: EnrolmentProgress | None, today: date
+) -> EnrolmentStatus:
+    if row is None:
+        return EnrolmentStatus(course=course, desired=desired, applied=applied)
+    return EnrolmentStatus(
+        course=course,
+        desired=desired,
+        applied=applied,
+        progress=row.state if row.state in STATES else "in_progress",
+        completed_at=row.completed_at,
+        last_activity_at=row.last_activity_at,
+        percent=row.percent,
+        due_on=row.due_on,
+        overdue=overdue(row, today),
     )

@@ -8,7 +8,15 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, ReadRetryPolicy, SourceClass, TargetClass
+from enrolsync.connectors.base import (
+    Capability,
+    ConnectorInfo,
+    Cursor,
+    ProgressReader,
+    ReadRetryPolicy,
+    SourceClass,
+    TargetClass,
+)
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound
 from enrolsync.connectors.kit.batching import apply_each
 from enrolsync.connectors.kit.retry import ReadRetry, with_retry
@@ -25,6 +33,8 @@ from enrolsync.connectors.model import (
     HrEvent,
     Page,
     Person,
+    Progress,
+    ProgressState,
     RawRequest,
     RoleAssignment,
     SsoIdentity,
@@ -130,6 +140,7 @@ class MemoryTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.HARD_DELETE,
+                Capability.PROGRESS,
             }
         ),
         batch_limits={OpKind.CREATE_USER: 50, OpKind.ENROL: 100},
@@ -171,6 +182,21 @@ class MemoryTarget:
             if wanted is None or course_id in wanted:
                 started = (account_id, course_id) in lms.started
                 yield Enrolment(account_id=account_id, course_id=course_id, started=started)
+
+    async def list_progress(self, *, course_ids: Collection[str]) -> AsyncIterator[Progress]:
+        lms = await self._read()
+        if lms.fail_progress:
+            raise lms.fail_progress.pop(0)
+        wanted = set(course_ids)
+        for account_id, course_id in sorted(lms.enrolments):
+            if course_id not in wanted:
+                continue
+            known = lms.progress.get((account_id, course_id))
+            if known is None:
+                started = (account_id, course_id) in lms.started
+                state = ProgressState.IN_PROGRESS if started else ProgressState.NOT_STARTED
+                known = Progress(account_id=account_id, course_id=course_id, state=state)
+            yield known
 
     async def list_courses(self) -> AsyncIterator[Course]:
         lms = await self._read()
@@ -214,3 +240,7 @@ class MemoryTarget:
 # The contract, checked: mypy fails here when a method or the constructor drifts from the protocols.
 _source_contract: SourceClass = MemorySource
 _target_contract: TargetClass = MemoryTarget
+
+
+def _reads_progress(target: MemoryTarget) -> ProgressReader:
+    return target  # mypy checks `list_progress` against the optional protocol

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from enrolsync.connectors.errors import ConnectorError
-from enrolsync.connectors.model import Account, AccountFields, Person, RoleAssignment
+from enrolsync.connectors.model import Account, AccountFields, Person, Progress, RoleAssignment
 
 
 @dataclass
@@ -40,6 +40,9 @@ class MemoryLms:
     accounts: dict[str, Account] = field(default_factory=dict)
     enrolments: set[tuple[str, str]] = field(default_factory=set)
     started: set[tuple[str, str]] = field(default_factory=set)
+    # What learners did in their courses, set by tests as a learner would (absent: by `started` alone).
+    progress: dict[tuple[str, str], Progress] = field(default_factory=dict)
+    fail_progress: list[ConnectorError] = field(default_factory=list)  # faults for progress reads only
     roles: set[RoleAssignment] = field(default_factory=set)
     groups: set[tuple[str, str]] = field(default_factory=set)
     sso: dict[str, tuple[str, str]] = field(default_factory=dict)

@@ -7,7 +7,15 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, PreflightTarget, Rate, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import (
+    Capability,
+    ConnectorInfo,
+    PreflightTarget,
+    ProgressReader,
+    Rate,
+    ReadRetryPolicy,
+    TargetClass,
+)
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
@@ -15,6 +23,7 @@ from enrolsync.connectors.model import (
     CheckResult,
     Enrolment,
     GroupMembership,
+    Progress,
     RoleAssignment,
     RoleScope,
     SsoIdentity,
@@ -31,6 +40,7 @@ from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, is_learner, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
 from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser
+from enrolsync.connectors.moodle.progress import read_progress
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.roles import RoleWriter
 from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
@@ -60,6 +70,7 @@ class MoodleTarget:
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
+                Capability.PROGRESS,
             }
         ),
         batch_limits={
@@ -141,6 +152,10 @@ class MoodleTarget:
         for course in await self._courses():
             keys = {"shortname": course.shortname, "idnumber": course.idnumber}
             yield CourseRef(course_id=str(course.id), name=course.fullname, keys={k: v for k, v in keys.items() if v})
+
+    def list_progress(self, *, course_ids: Collection[str]) -> AsyncIterator[Progress]:
+        """Enrolment progress by course completion and last access (`progress.py`); read only."""
+        return read_progress(self._client, course_ids)
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Course participants holding the learner role, by any enrolment method, of every course or only
@@ -266,3 +281,4 @@ class MoodleTarget:
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
 _contract: TargetClass = MoodleTarget
 _preflight: type[PreflightTarget] = MoodleTarget
+_progress: type[ProgressReader] = MoodleTarget  # reads enrolment progress back (issue 16)

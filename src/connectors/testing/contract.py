@@ -28,6 +28,7 @@ from enrolsync.connectors.base import (
     ConnectorConfig,
     CourseCatalog,
     Cursor,
+    ProgressReader,
     SourceClass,
     SourceConnector,
     TargetClass,
@@ -36,7 +37,7 @@ from enrolsync.connectors.base import (
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.model import AccountFields, Person, RawRequest, RoleScope
+from enrolsync.connectors.model import AccountFields, Person, ProgressState, RawRequest, RoleScope
 from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
@@ -318,6 +319,25 @@ class TargetContract(_Common[TargetConnector]):
         assert {e.course_id for e in listed} == {course_ids[1]}
         assert (account_id, course_ids[1]) in {(e.account_id, e.course_id) for e in listed}
         assert await collect(connector.list_enrolments(course_ids=[])) == []
+
+    async def test_progress_lists_each_enrolment_without_writing(
+        self, connector: TargetConnector, connector_cls: TargetClass, course_ids: list[str], fake: FakeServer
+    ) -> None:
+        """A fresh enrolment reads back as not started; reading progress never writes (issue 16)."""
+        self.requires(connector_cls, Capability.PROGRESS)
+        assert isinstance(connector, ProgressReader), "declares PROGRESS but has no list_progress"
+        account_id = await self.create(connector, 14)
+        await connector.apply([Enrol(hr_id="CT-14", account_id=account_id, course_id=course_ids[0])])
+        writes = len(fake.writes)
+
+        listed = await collect(connector.list_progress(course_ids=[course_ids[0], "no-such-course-424242"]))
+
+        mine = [p for p in listed if p.account_id == account_id]
+        assert [(p.course_id, p.state, p.completed_at) for p in mine] == [
+            (course_ids[0], ProgressState.NOT_STARTED, None)
+        ]
+        assert {p.course_id for p in listed} == {course_ids[0]}
+        assert len(fake.writes) == writes
 
     async def test_manager_scope_round_trip(
         self, connector: TargetConnector, connector_cls: TargetClass, roles: list[str]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
 
-from enrolsync.sync.jobs import events, run_requests, schedules
+from enrolsync.sync.jobs import digest, events, run_requests, schedules
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store import repo_gauges
@@ -103,6 +103,7 @@ async def pass_once(rt: Runtime, engine: Engine, *, now: datetime | None = None)
         ("schedules", lambda: _fire(rt, engine, now)),
         ("events", lambda: dispatch_events(rt, engine.queue)),
         ("probes", lambda: quarantine.probe_due(rt, now=now)),
+        ("digests", lambda: digest.send_due(rt, now=now)),
     ]
     for name, part in parts:
         try:

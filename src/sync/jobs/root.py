@@ -29,6 +29,7 @@ from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.run.mail import SmtpMailer
 from enrolsync.sync.store.crypto import KEY_FILE_NAME, SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import (
     backend_name,
@@ -116,6 +117,7 @@ async def open_root(
         owner=worker_id(settings),
         lease_seconds=settings.run_lease_seconds,
         batches_in_flight=1 if is_memory_sqlite(url) else 4,
+        mailer=SmtpMailer.from_settings(settings),
     )
     await _report_unreadable_secrets(runtime.sessions, box, settings)
     return Root(engine=engine, runtime=runtime)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from croniter import croniter  # no stubs shipped; DBOS schedules with it too
@@ -22,6 +23,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from enrolsync.sync.rules.fields import FieldRule, TargetField, check_attr
@@ -127,6 +129,24 @@ Condition = Annotated[
 ]
 
 
+class DueDate(_Doc):
+    """When the rule's enrolments are due (issue 16): `days_after_hire` or a fixed date `on` for the first time,
+    and `every_months` for recurring training (due again that many months after each completion; with neither
+    of the others, first due that many months after the enrolment was first seen). Tracked by enrolsync."""
+
+    days_after_hire: int | None = Field(default=None, ge=0, le=3660, strict=True)
+    on: date | None = None
+    every_months: int | None = Field(default=None, ge=1, le=120, strict=True)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> DueDate:
+        if self.days_after_hire is None and self.on is None and self.every_months is None:
+            raise ValueError("a due date needs days_after_hire, on or every_months")
+        if self.days_after_hire is not None and self.on is not None:
+            raise ValueError("give days_after_hire or on, not both")
+        return self
+
+
 class Rule(_Doc):
     """When `when` holds for a person, they get these enrolments, roles and groups."""
 
@@ -139,6 +159,7 @@ class Rule(_Doc):
     )
     roles: list[LogicalRole] = Field(default_factory=list, description="System-wide logical roles.")
     groups: list[Name] = Field(default_factory=list, description="Target group (cohort) ids.")
+    due: DueDate | None = Field(default=None, description="When this rule's enrolments are due (tracked here).")
 
 
 class SsoMapping(_Doc):
@@ -180,6 +201,17 @@ def _check_cron(expression: str | None) -> str | None:
     return expression
 
 
+class Digest(_Doc):
+    """The managers' digest (opt-in): at each `schedule` tick, every manager with reports gets one email about the
+    period since the previous tick: their people's new enrolments, completions and overdue training, and a link
+    to the learning platform (`lms_url`, else the target connection's address)."""
+
+    schedule: str = Field(default="0 7 * * 1", description="Cron (5 fields, UTC); default Mondays 07:00.")
+    lms_url: str | None = Field(default=None, max_length=500, description="Where managers open the LMS.")
+
+    _cron = field_validator("schedule")(_check_cron)
+
+
 class PipelineSpec(_Doc):
     """The whole pipeline document, as stored with the pipeline and versioned with it."""
 
@@ -191,6 +223,7 @@ class PipelineSpec(_Doc):
     policies: Policies = Field(default_factory=Policies)
     schedule: str | None = Field(default=None, description="Cron (5 fields) for incremental runs.")
     full_reconcile_schedule: str | None = Field(default=None, description="Cron (5 fields) for full runs.")
+    digest: Digest | None = Field(default=None, description="Email each manager a digest of their people's learning.")
 
     _cron = field_validator("schedule", "full_reconcile_schedule")(_check_cron)
 

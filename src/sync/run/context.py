@@ -16,6 +16,7 @@ from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.registry import Registry
 from enrolsync.sync.rules.spec import PipelineSpec, parse_spec
 from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.run.mail import Mailer
 from enrolsync.sync.store.connections import load_config
 from enrolsync.sync.store.crypto import SecretBox
 from enrolsync.sync.store.tables import Connection, Pipeline, PipelineVersion, Run
@@ -43,6 +44,7 @@ class Runtime:
     owner: str = "local"  # this worker's id, written on the runs it holds
     lease_seconds: float = 30.0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set on SIGTERM: finish the batch, hand over
+    mailer: Mailer | None = None  # sends the managers' digests (issue 16); None: no SMTP server configured
 
 
 C = TypeVar("C", bound=Connector)

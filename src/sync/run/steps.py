@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.errors import ConnectorError
 from enrolsync.sync.plan.guard import GuardVerdict
-from enrolsync.sync.run import quarantine, runlog
+from enrolsync.sync.run import progress, quarantine, runlog
 from enrolsync.sync.run.apply import RunAborted, apply_run
 from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_context
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
@@ -166,8 +166,10 @@ def _status(ctx: RunContext, counts: dict[str, dict[str, int]], error: str | Non
 
 
 async def finish(rt: Runtime, run_id: str) -> str:
-    """Settle the run's status and counters; move the pipeline's checkpoint only after a clean apply."""
+    """Settle the run's status and counters; move the pipeline's checkpoint only after a clean apply. A full run
+    reads enrolment progress back first (`run.progress`), so it reflects the enrolments just applied."""
     ctx = await load_context(rt, run_id)
+    read = await progress.read_back(rt, ctx)
     async with rt.sessions() as session:
         run = await session.get(Run, run_id)
         if run is None:
@@ -187,7 +189,7 @@ async def finish(rt: Runtime, run_id: str) -> str:
         if ctx.mode == "apply" and clean and ctx.scope != "people" and run.cursor:
             await repo.save_checkpoint(session, pipeline_id=ctx.pipeline_id, cursor=run.cursor)
         run.status, run.finished_at = status, utcnow()
-        run.counters = {**run.counters, "ops": counts}
+        run.counters = {**run.counters, "ops": counts} | ({"progress": read} if read is not None else {})
         session.add(run)
         await quarantine.note_run_end(session, run)
         await session.commit()

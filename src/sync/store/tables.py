@@ -9,7 +9,7 @@ Over 300 lines on purpose: the whole schema in one place is what a migration is 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
@@ -274,11 +274,13 @@ class Event(SQLModel, table=True):
 
 
 class ApiRole(StrEnum):
-    """What a caller may do: admins configure, operators drive runs, viewers read. Each includes the ones after it."""
+    """What a caller may do: admins configure, operators drive runs, viewers read. Each includes the ones after it.
+    A manager (issue 16) reads only the team views of their own reports, direct and indirect, by their HR id."""
 
     ADMIN = "admin"
     OPERATOR = "operator"
     VIEWER = "viewer"
+    MANAGER = "manager"
 
 
 class ApiToken(SQLModel, table=True):
@@ -290,6 +292,7 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=200)
     role: str = Field(max_length=20)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    hr_id: str | None = Field(default=None, max_length=200)  # whose reports a manager token may see (issue 16)
     revoked: bool = False
     created_at: datetime = _ts()
     expires_at: datetime | None = _ts(nullable=True, default=False)
@@ -364,3 +367,44 @@ class WorkerBeat(SQLModel, table=True):
     worker_id: str = Field(primary_key=True, max_length=200)
     started_at: datetime = _ts()
     seen_at: datetime = _ts()
+
+
+# --- progress read back from the target (issue 16) ------------------------------------------------------------
+
+
+class DigestSent(SQLModel, table=True):
+    """One manager's digest for one period of a pipeline: inserted before sending, so several workers send it at
+    most once (the primary key refuses the second)."""
+
+    __tablename__ = "digest_sent"
+
+    pipeline_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("pipeline.id", ondelete="CASCADE"), primary_key=True)
+    )
+    manager_hr_id: str = Field(primary_key=True, max_length=200)
+    period_end: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+    sent_at: datetime = _ts()
+
+
+class EnrolmentProgress(SQLModel, table=True):
+    """One managed enrolment's progress as the target last reported it (`ProgressReader.list_progress`), read on
+    full runs. `changed_at` is when `state` last changed here (a completion's news date when the LMS gives none);
+    `due_on` is the due date the pipeline's rules set (tracked here, not written to the target)."""
+
+    __tablename__ = "enrolment_progress"
+
+    pipeline_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("pipeline.id", ondelete="CASCADE"), primary_key=True)
+    )
+    hr_id: str = Field(primary_key=True, max_length=200)
+    course_id: str = Field(primary_key=True, max_length=200)
+    account_id: str = Field(max_length=200)
+    state: str = Field(max_length=20)
+    percent: float | None = None
+    completed_at: datetime | None = _ts(nullable=True, default=False)
+    last_activity_at: datetime | None = _ts(nullable=True, default=False)
+    due_on: date | None = Field(default=None, sa_column=Column(sa.Date(), nullable=True))
+    due_recurs: bool = False  # due again after each completion: an expired completion is overdue
+    first_seen_at: datetime = _ts()
+    changed_at: datetime = _ts()
+    read_at: datetime = _ts()

@@ -1,0 +1,92 @@
+"""Enrolment progress read back from Moodle (issue 16): read only, never a write.
+
+Per course: `core_course_get_courses` says whether completion tracking is on (`enablecompletion`, one call for
+all courses), `core_enrol_get_enrolled_users` lists the participants with `lastcourseaccess` (their last
+activity), and for each participant who has opened the course `core_completion_get_course_completion_status`
+says whether they completed it (`completion.read_completion`; its date is the latest criterion's
+`timecompleted`, as the function returns no course-level date). A learner who never opened the course is
+`not_started` without a completion call, which keeps a large roster to one call per active learner; a completion
+a teacher marks for someone who never opened the course is missed until they do. Moodle's course completion has
+no "failed" state, so none is reported.
+
+Completion answers that mean "not tracked" (`cannotviewreport`, `usernotenroled`, `nocriteriaset`; see
+`completion.py`) leave the learner in progress by their last access. Other errors propagate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from enrolsync.connectors.errors import NotFound, PermanentError
+from enrolsync.connectors.model import Progress, ProgressState
+from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.completion import Completion, read_completion
+from enrolsync.connectors.moodle.mapping import numeric_id
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Course(_Wire):
+    id: int
+    enablecompletion: int = 0
+
+
+class _Participant(_Wire):
+    id: int
+    lastcourseaccess: int = 0
+
+
+_COURSES = TypeAdapter(list[_Course])
+_PARTICIPANTS = TypeAdapter(list[_Participant])
+
+
+def _at(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+def _progress(user_id: int, course_id: int, last: int, completion: Completion | None) -> Progress:
+    completed = completion is not None and completion.completed
+    state = ProgressState.COMPLETED if completed else ProgressState.IN_PROGRESS if last else ProgressState.NOT_STARTED
+    return Progress(
+        account_id=str(user_id),
+        course_id=str(course_id),
+        state=state,
+        completed_at=completion.completed_at if completion is not None and completed else None,
+        last_activity_at=_at(last),
+    )
+
+
+async def read_progress(client: MoodleClient, course_ids: Collection[str]) -> AsyncIterator[Progress]:
+    """Every participant's progress in `course_ids` (Moodle course ids; others are skipped), course by course."""
+    wanted = sorted({n for c in course_ids if (n := numeric_id(c)) is not None})
+    if not wanted:
+        return
+    body = await client.read("core_course_get_courses", {"options": {"ids": wanted}})
+    try:
+        courses = _COURSES.validate_python(body)
+    except ValidationError as error:
+        raise PermanentError("unexpected answer shape from core_course_get_courses") from error
+    for course in courses:
+        if course.id not in wanted:
+            continue
+        try:
+            roster = _PARTICIPANTS.validate_python(
+                await client.read(
+                    "core_enrol_get_enrolled_users",
+                    {"courseid": course.id, "options": [{"name": "userfields", "value": "id,lastcourseaccess"}]},
+                )
+            )
+        except NotFound:
+            continue  # deleted since the course list was read
+        except ValidationError as error:
+            raise PermanentError("unexpected answer shape from core_enrol_get_enrolled_users") from error
+        for participant in roster:
+            last = participant.lastcourseaccess
+            tracked = course.enablecompletion and last
+            completion = await read_completion(client, participant.id, course.id) if tracked else None
+            yield _progress(participant.id, course.id, last, completion)

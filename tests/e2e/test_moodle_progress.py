@@ -1,0 +1,51 @@
+"""Progress read back from Moodle (issue 16) through the whole service: a learner completes a course in Moodle,
+and after the next full run their manager's team view shows it, without a single extra write to Moodle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.support.moodle_company import active_people, moodle_user
+from tests.support.service import Service
+from tests.support.systems import default_spec
+
+OPENED, DONE = 1_780_000_000, 1_780_100_000
+
+
+def iso(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
+    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
+    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
+    return found
+
+
+async def test_a_completion_in_moodle_reaches_the_managers_team_view(service: Service) -> None:
+    await service.setup_pipeline(default_spec(service.courses))
+    assert (await service.run())["status"] == "succeeded"
+    people = active_people(service)
+    manager = next(str(r["supervisorEid"]) for r in people.values() if str(r["supervisorEid"] or "") in people)
+    report = next(h for h, r in people.items() if str(r["supervisorEid"]) == manager)
+    learner = moodle_user(service, people[report]).id
+    safety = service.courses["SAFETY-101"]
+    service.moodle.state.lastaccess[(learner, int(safety))] = OPENED
+    service.moodle.complete(learner, int(safety), DONE)
+    url = f"/pipelines/{service.pipeline_id}/teams/{manager}"
+    before = await service.ok(await service.api.get(url))
+    writes = len(service.moodle.writes)
+
+    again = await service.run()
+
+    assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 1
+    assert len(service.moodle.writes) == writes, "reading progress writes nothing"
+    after = await service.ok(await service.api.get(url))
+    assert enrolment(before, report, safety)["progress"] == "not_started"
+    read = enrolment(after, report, safety)
+    assert (read["progress"], read["completed_at"]) == ("completed", iso(DONE))
+    assert read["last_activity_at"] == iso(OPENED)
+    summary = {c["course"]: c for c in after["summary"]["courses"]}
+    assert summary[safety]["completed"] == 1 and summary[safety]["enrolled"] == after["summary"]["people"]
+    assert [c["hr_id"] for c in after["summary"]["newest_completions"]] == [report]
