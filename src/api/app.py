@@ -34,6 +34,7 @@ from enrolsync.api.routes import (
     quarantine,
     run_control,
     runs,
+    scim,
     webhooks,
 )
 from enrolsync.connectors.registry import Registry
@@ -47,7 +48,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, webhooks.router)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, webhooks.router, scim.router)  # SCIM: its own token
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -59,6 +60,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     events.router,
     quarantine.router,
+    scim.admin_router,
 )
 
 
@@ -171,6 +173,7 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     app.add_exception_handler(PipelineQuarantined, quarantine.on_quarantined)
+    scim.install(app)  # SCIM errors in SCIM's format, on the /scim/v2 routes only
     app.add_middleware(BodyLimit)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)

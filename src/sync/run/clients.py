@@ -6,7 +6,7 @@ network; production uses the real transport.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -31,6 +31,9 @@ class ClientFactory:
     clock: Clock = SYSTEM_CLOCK
     read_retry: ReadRetry | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    # Sources whose people enrolsync itself stores (`scim-inbound`: what an identity provider pushed), by connector
+    # key: the transport serving a connection's stored state, given its id (set up by `jobs.root`).
+    stored: dict[str, Callable[[str], httpx.AsyncBaseTransport]] = field(default_factory=dict)
 
     def _transport(self, config: ConnectorConfig) -> httpx.AsyncBaseTransport | None:
         return self.transports.get(config.base_url.host or "")
@@ -67,12 +70,16 @@ class ClientFactory:
         limiter: RateLimiter | None = None,
         http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: ReadRetry | None = None,
+        connection_id: str | None = None,
     ) -> AsyncIterator[C]:
         """A connector with its own client (a source for a `SourceClass`, a target for a `TargetClass`); the
-        client closes when the block ends. `http_timeout` and `retry` override the run defaults (a check is quick)."""
+        client closes when the block ends. `http_timeout` and `retry` override the run defaults (a check is quick).
+        `connection_id` lets a source whose state enrolsync stores (`stored`) read it."""
         limiter = limiter or self.limiter(connector_cls.info, config)
         retry = retry or self.read_retry or ReadRetry(clock=self.clock)
+        make = self.stored.get(connector_cls.info.key) if connection_id else None
+        transport = make(connection_id) if make is not None and connection_id else self._transport(config)
         async with build_client(
-            config, transport=self._transport(config), limiter=limiter, timeout=http_timeout, egress=self.egress
+            config, transport=transport, limiter=limiter, timeout=http_timeout, egress=self.egress
         ) as http:
             yield connector_cls(config, http, retry=retry)

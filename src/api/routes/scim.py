@@ -1,0 +1,302 @@
+"""`/scim/v2`: the SCIM 2.0 service an identity provider (Entra ID, Okta) provisions people into, one connection
+per bearer token (`POST /connections/{id}/scim-token` issues it, shown once, stored as a digest).
+
+Users carry the enterprise extension (department, manager, employee number). Every write that changes a user is
+stored in the connection's SCIM state (`sync/store/scim_state.py`, the source of the connection's full runs) and
+becomes an HR event handed to person-scoped runs, exactly as a verified webhook call is (`sync/jobs/events.py`).
+Errors on these routes are SCIM errors (`urn:ietf:params:scim:api:messages:2.0:Error`, RFC 7644 section 3.12),
+never problem+json: identity providers parse `status` and `scimType`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from scim2_models import (
+    Context,
+    Error,
+    ListResponse,
+    Meta,
+    NotFoundException,
+    PatchOp,
+    ResourceType,
+    ResponseParameters,
+    Schema,
+    SCIMException,
+    SearchRequest,
+)
+
+from enrolsync.api.auth import Admin
+from enrolsync.api.deps import ClockDep, QueueDep, SessionDep
+from enrolsync.api.problems import Problem, not_found, problem_responses
+from enrolsync.api.scim_patch import entra_patch
+from enrolsync.connectors.model import HrEvent, HrEventKind
+from enrolsync.sync.jobs import events
+from enrolsync.sync.store import scim_state
+from enrolsync.sync.store.scim_state import PROVIDER, ScimUser
+from enrolsync.sync.store.tables import Connection, ScimResource
+
+log = structlog.get_logger("enrolsync.api")
+
+CONNECTOR_KEY = "scim-inbound"
+MEDIA_TYPE = "application/scim+json"
+PREFIX = "/scim/v2"
+
+router = APIRouter(prefix=PREFIX, tags=["scim"])
+admin_router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+class ScimTokenIssued(BaseModel):
+    """The new SCIM token, shown this once, and where the identity provider sends its requests (the tenant URL)."""
+
+    token: str
+    scim_url: str
+
+
+def _answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+async def on_scim_error(request: Request, exc: Exception) -> Response:
+    """Every `SCIMException` (raised only on these routes) in SCIM's error format."""
+    error = exc.to_error() if isinstance(exc, SCIMException) else Error(status=500, detail="internal error")
+    headers = {"WWW-Authenticate": 'Bearer realm="SCIM"'} if error.status == 401 else None
+    return _answer(error.model_dump(), int(error.status or 500), headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SCIMException, on_scim_error)
+
+
+def _fail(status: int, detail: str, scim_type: str | None = None) -> SCIMException:
+    return SCIMException.from_error(Error(status=status, scim_type=scim_type, detail=detail))
+
+
+async def _connection_id(request: Request, session: SessionDep) -> str:
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    connection_id = await scim_state.token_connection(session, secret.strip()) if scheme.lower() == "bearer" else None
+    if connection_id is None:
+        log.warning("scim.rejected", reason="unknown or missing token")
+        raise _fail(401, "the SCIM token is missing or not valid for any connection")
+    return connection_id
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + PREFIX
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (ValueError, RecursionError):
+        raise _fail(400, "the body is not JSON", "invalidSyntax") from None
+
+
+def _published(request: Request, user: ScimUser) -> ScimUser:
+    user.meta = user.meta or Meta(resource_type="User")
+    user.meta.location = f"{_base(request)}/Users/{user.id}"
+    return user
+
+
+def _user_answer(
+    request: Request, user: ScimUser, ctx: Context, status: int = 200, params: ResponseParameters[Any] | None = None
+) -> JSONResponse:
+    meta = _published(request, user).meta or Meta()
+    headers = {"ETag": str(meta.version), "Location": str(meta.location)}
+    return _answer(user.model_dump(scim_ctx=ctx, response_parameters=params), status, headers)
+
+
+def _params(request: Request) -> ResponseParameters[ScimUser]:
+    wanted = {k: v for k, v in request.query_params.items() if k in ("attributes", "excludedAttributes")}
+    try:
+        return ResponseParameters[ScimUser].model_validate(wanted)
+    except ValidationError as error:
+        raise scim_state.scim_error(error) from None
+
+
+async def _emit(
+    session: SessionDep, queue: QueueDep, connection_id: str, change: scim_state.Change, now: datetime
+) -> None:
+    """Turn a stored change into an HR event and hand it to runs, as a webhook's event is (then commit)."""
+    event = HrEvent(
+        event_id=f"scim:{change.user.id}:{change.version}",
+        kind=HrEventKind(change.kind),
+        hr_id=str(change.user.id),
+        occurred_at=now,
+    )
+    raw = events.raw_request({}, b"", now)
+    await events.store(session, connection_id=connection_id, raw=raw, events=[event])
+    await session.commit()
+    log.info("scim.changed", connection_id=connection_id, hr_id=event.hr_id, kind=change.kind)
+    await events.dispatch(session, connection_id=connection_id, queue=queue)
+
+
+# --- discovery ----------------------------------------------------------------------------------------------------
+
+
+def _located(resource: ResourceType | Schema, location: str) -> dict[str, Any]:
+    dumped = resource.model_dump()
+    dumped["meta"] = {"resourceType": type(resource).__name__, "location": location}
+    return dumped
+
+
+@router.get("/ServiceProviderConfig")
+async def service_provider_config(request: Request, session: SessionDep) -> Response:
+    await _connection_id(request, session)
+    body = scim_state.CONFIG.model_dump()
+    body["meta"] = {"resourceType": "ServiceProviderConfig", "location": f"{_base(request)}/ServiceProviderConfig"}
+    return _answer(body)
+
+
+def _listed(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": len(items),
+        "itemsPerPage": len(items),
+        "startIndex": 1,
+        "Resources": items,
+    }
+
+
+@router.get("/ResourceTypes")
+async def resource_types(request: Request, session: SessionDep) -> Response:
+    await _connection_id(request, session)
+    base = _base(request)
+    return _answer(_listed([_located(t, f"{base}/ResourceTypes/{t.id}") for t in PROVIDER.resource_types]))
+
+
+@router.get("/ResourceTypes/{type_id}")
+async def resource_type(type_id: str, request: Request, session: SessionDep) -> Response:
+    await _connection_id(request, session)
+    for found in PROVIDER.resource_types:
+        if found.id == type_id:
+            return _answer(_located(found, f"{_base(request)}/ResourceTypes/{type_id}"))
+    raise NotFoundException(detail=f"no resource type {type_id!r}")
+
+
+@router.get("/Schemas")
+async def schemas(request: Request, session: SessionDep) -> Response:
+    await _connection_id(request, session)
+    base = _base(request)
+    return _answer(_listed([_located(s, f"{base}/Schemas/{s.id}") for s in PROVIDER.schemas]))
+
+
+@router.get("/Schemas/{schema_id}")
+async def schema(schema_id: str, request: Request, session: SessionDep) -> Response:
+    await _connection_id(request, session)
+    for found in PROVIDER.schemas:
+        if found.id == schema_id:
+            return _answer(_located(found, f"{_base(request)}/Schemas/{schema_id}"))
+    raise NotFoundException(detail=f"no schema {schema_id!r}")
+
+
+# --- users --------------------------------------------------------------------------------------------------------
+
+
+@router.get("/Users")
+async def list_users(request: Request, session: SessionDep) -> Response:
+    connection_id = await _connection_id(request, session)
+    try:
+        search = SearchRequest[ScimUser].model_validate(dict(request.query_params))
+    except ValidationError as error:
+        raise scim_state.scim_error(error) from None
+    found = await scim_state.search(session, connection_id=connection_id, request=search)
+    page = ListResponse[ScimUser](
+        total_results=found.total,
+        items_per_page=len(found.users),
+        start_index=max(search.start_index or 1, 1),
+        resources=[_published(request, u) for u in found.users],
+    )
+    body = page.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=search)
+    return _answer(body)
+
+
+@router.post("/Users", status_code=201)
+async def create_user(request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
+    connection_id = await _connection_id(request, session)
+    try:
+        user = ScimUser.model_validate(await _json(request), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    except ValidationError as error:
+        raise scim_state.scim_error(error) from None
+    change = await scim_state.create(session, connection_id=connection_id, user=user, now=now())
+    await _emit(session, queue, connection_id, change, now())
+    return _user_answer(request, change.user, Context.RESOURCE_CREATION_RESPONSE, 201)
+
+
+async def _row(session: SessionDep, connection_id: str, user_id: str) -> ScimResource:
+    row = await scim_state.get(session, connection_id=connection_id, resource_id=user_id)
+    if row is None:
+        raise NotFoundException(detail=f"no user {user_id!r}")
+    return row
+
+
+@router.get("/Users/{user_id}")
+async def get_user(user_id: str, request: Request, session: SessionDep) -> Response:
+    connection_id = await _connection_id(request, session)
+    row = await _row(session, connection_id, user_id)
+    return _user_answer(request, scim_state.to_user(row), Context.RESOURCE_QUERY_RESPONSE, params=_params(request))
+
+
+@router.put("/Users/{user_id}")
+async def replace_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
+    connection_id = await _connection_id(request, session)
+    row = await _row(session, connection_id, user_id)
+    try:
+        user = ScimUser.model_validate(await _json(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    except ValidationError as error:
+        raise scim_state.scim_error(error) from None
+    change = await scim_state.replace(session, row=row, user=user, now=now())
+    if change is not None:
+        await _emit(session, queue, connection_id, change, now())
+    current = change.user if change else scim_state.to_user(row)
+    return _user_answer(request, current, Context.RESOURCE_REPLACEMENT_RESPONSE, params=_params(request))
+
+
+@router.patch("/Users/{user_id}")
+async def patch_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
+    connection_id = await _connection_id(request, session)
+    row = await _row(session, connection_id, user_id)
+    try:
+        patch_op = PatchOp[ScimUser].model_validate(
+            entra_patch(await _json(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        )
+        change = await scim_state.patch(session, row=row, patch_op=patch_op, now=now())
+    except ValidationError as error:
+        raise scim_state.scim_error(error) from None
+    if change is not None:
+        await _emit(session, queue, connection_id, change, now())
+    current = change.user if change else scim_state.to_user(row)
+    return _user_answer(request, current, Context.RESOURCE_PATCH_RESPONSE, params=_params(request))
+
+
+@router.delete("/Users/{user_id}", status_code=204)
+async def delete_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
+    connection_id = await _connection_id(request, session)
+    row = await _row(session, connection_id, user_id)
+    change = await scim_state.delete(session, row=row)
+    await _emit(session, queue, connection_id, change, now())
+    return Response(status_code=204)
+
+
+# --- the token, for admins ----------------------------------------------------------------------------------------
+
+
+@admin_router.post("/{connection_id}/scim-token", status_code=201, responses=problem_responses(404, 409))
+async def issue_scim_token(connection_id: str, _: Admin, request: Request, session: SessionDep) -> ScimTokenIssued:
+    """Issue the SCIM bearer token of a `scim-inbound` connection (replacing any earlier one). It is shown in
+    this answer only: paste it, with `scim_url`, into the identity provider's provisioning settings."""
+    connection = await session.get(Connection, connection_id)
+    if connection is None:
+        raise not_found("connection", connection_id)
+    if connection.connector != CONNECTOR_KEY:
+        raise Problem(409, f"only a {CONNECTOR_KEY} connection takes a SCIM token")
+    secret = await scim_state.issue_token(session, connection_id=connection_id)
+    await session.commit()
+    log.info("scim.token_issued", connection_id=connection_id)
+    return ScimTokenIssued(token=secret, scim_url=_base(request))
