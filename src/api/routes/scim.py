@@ -63,10 +63,11 @@ def _answer(body: Any, status: int = 200, headers: dict[str, str] | None = None)
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 
-async def on_scim_error(request: Request, exc: Exception) -> Response:
+async def on_scim_error(request: Request, exc: Exception, headers: dict[str, str] | None = None) -> Response:
     """Every `SCIMException` (raised only on these routes) in SCIM's error format."""
     error = exc.to_error() if isinstance(exc, SCIMException) else Error(status=500, detail="internal error")
-    headers = {"WWW-Authenticate": 'Bearer realm="SCIM"'} if error.status == 401 else None
+    if error.status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="SCIM"'}
     return _answer(error.model_dump(), int(error.status or 500), headers)
 
 
@@ -199,11 +200,10 @@ async def schema(schema_id: str, request: Request, session: SessionDep) -> Respo
 # --- users --------------------------------------------------------------------------------------------------------
 
 
-@router.get("/Users")
-async def list_users(request: Request, session: SessionDep) -> Response:
+async def _search(request: Request, session: SessionDep, payload: Any) -> Response:
     connection_id = await _connection_id(request, session)
     try:
-        search = SearchRequest[ScimUser].model_validate(dict(request.query_params))
+        search = SearchRequest[ScimUser].model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
     except ValidationError as error:
         raise scim_state.scim_error(error) from None
     found = await scim_state.search(session, connection_id=connection_id, request=search)
@@ -213,8 +213,20 @@ async def list_users(request: Request, session: SessionDep) -> Response:
         start_index=max(search.start_index or 1, 1),
         resources=[_published(request, u) for u in found.users],
     )
-    body = page.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=search)
-    return _answer(body)
+    return _answer(page.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=search))
+
+
+@router.get("/Users")
+async def list_users(request: Request, session: SessionDep) -> Response:
+    """Users by filter (`userName eq`, `externalId eq` and any other RFC 7644 filter), `startIndex` and `count`."""
+    return await _search(request, session, dict(request.query_params))
+
+
+@router.post("/.search")
+@router.post("/Users/.search")
+async def search_users(request: Request, session: SessionDep) -> Response:
+    """The same search with a `SearchRequest` body (RFC 7644 section 3.4.3)."""
+    return await _search(request, session, await _json(request))
 
 
 @router.post("/Users", status_code=201)
@@ -282,6 +294,28 @@ async def delete_user(user_id: str, request: Request, session: SessionDep, queue
     change = await scim_state.delete(session, row=row)
     await _emit(session, queue, connection_id, change, now())
     return Response(status_code=204)
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def unknown(rest: str, request: Request, session: SessionDep) -> Response:
+    """Anything else under `/scim/v2`: a SCIM 405 on a known endpoint, else a SCIM 404 (after the token check),
+    never the API's problem+json."""
+    await _connection_id(request, session)
+    allowed = _allowed(rest.strip("/").split("/"))
+    if allowed:
+        error = _fail(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}")
+        return await on_scim_error(request, error, {"Allow": ", ".join(allowed)})
+    raise NotFoundException(detail="no such SCIM endpoint")
+
+
+def _allowed(parts: list[str]) -> list[str]:
+    if parts[0] in ("ServiceProviderConfig", "ResourceTypes", "Schemas") and len(parts) <= 2:
+        return ["GET"]
+    if parts == ["Users"]:
+        return ["GET", "POST"]
+    if parts[0] == "Users" and len(parts) == 2:
+        return ["GET", "PUT", "PATCH", "DELETE"]
+    return []
 
 
 # --- the token, for admins ----------------------------------------------------------------------------------------
