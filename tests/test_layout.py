@@ -17,7 +17,7 @@ RANK = {"connectors": 0, "sync": 1, "api": 2}
 TOP_LEVEL_RANK = {"settings": 0, "logs": 0, "cli": 3, "demo": 3, "demo_systems": 3, "__main__": 3, "__init__": 0}
 BUILT_INS = {
     "bamboohr", "moodle", "memory-source", "memory-target", "personio", "hibob", "canvas", "scim", "talentlms",
-    "learnupon", "successfactors",
+    "learnupon", "successfactors", "scim-inbound",
 }  # fmt: skip
 
 
