@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from enrolsync.connectors.base import ConnectorConfig
 
@@ -12,9 +12,13 @@ class ScimInboundConfig(ConnectorConfig):
     this is enrolsync's own `/scim/v2` URL as the identity provider reaches it (its "tenant URL"); the engine
     then serves the reads from the connection's stored SCIM state, without a network call. The identity
     provider authenticates with the connection's SCIM token (`POST /connections/{id}/scim-token`), which is not
-    part of this config.
+    part of this config. `base_url` may also name another SCIM service to read people from, with its `token`.
     """
 
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for reading a remote SCIM service; not needed (nor used) for the stored state.",
+    )
     page_size: int = Field(default=200, ge=1, le=1000, description="Users per page of a full read.")
     inactive_status: str = Field(
         default="terminated",

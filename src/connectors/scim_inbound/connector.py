@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, ReadRetryPolicy, SourceClass
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
-from enrolsync.connectors.kit.errors import classify
+from enrolsync.connectors.kit.auth import Bearer
+from enrolsync.connectors.kit.errors import classify, transport_errors
 from enrolsync.connectors.kit.retry import ReadRetry, with_retry
 from enrolsync.connectors.model import CheckResult, HrEvent, Page, Person, PersonStatus, RawRequest
 from enrolsync.connectors.scim_inbound.config import ScimInboundConfig
@@ -43,6 +44,7 @@ class ScimInboundSource:
         self._http = http
         self._retry = retry or ReadRetry()
         self._inactive = PersonStatus(config.inactive_status)
+        self._auth = Bearer(config.token) if config.token is not None else None
 
     async def check(self) -> CheckResult:
         """Read the first page of Users. Failures are results, never exceptions."""
@@ -93,7 +95,11 @@ class ScimInboundSource:
 
     async def _get(self, path: str, params: dict[str, Any] | None, *, missing_ok: bool = False) -> Any:
         async def call() -> Any:
-            response = await self._http.get(path, params=params, headers={"Accept": MEDIA_TYPE})
+            request = self._http.build_request("GET", path, params=params, headers={"Accept": MEDIA_TYPE})
+            async with transport_errors():
+                response = (
+                    await self._http.send(request, auth=self._auth) if self._auth else await self._http.send(request)
+                )
             if missing_ok and response.status_code == 404:
                 return None
             error = classify(response)
