@@ -50,3 +50,23 @@ def entra_patch(body: Any) -> Any:
     if key is None or not isinstance(body[key], list):
         return body
     return {**body, key: [reshaped for op in body[key] for reshaped in _operation(op)]}
+
+
+def with_manager_ref(body: Any, users_url: str) -> Any:
+    """`body` (a User being created or replaced) with the enterprise `manager.$ref` filled in from its `value`.
+
+    RFC 7643 section 4.3 marks `$ref` required, but neither Entra nor Okta sends it (they send `value`, the
+    manager's id, and perhaps `displayName`); the reference is the manager's location here, which we know.
+    """
+    if not isinstance(body, dict):
+        return body
+    key = next((k for k in body if k.casefold() == MANAGER.rsplit(":", 1)[0]), None)
+    extension = body.get(key) if key else None
+    manager = extension.get("manager") if isinstance(extension, dict) else None
+    if isinstance(manager, str):
+        manager = {"value": manager}
+    if key is None or not isinstance(extension, dict) or not isinstance(manager, dict):
+        return body
+    if manager.get("$ref") or not isinstance(manager.get("value"), str):
+        return body
+    return {**body, key: {**extension, "manager": {**manager, "$ref": f"{users_url}/{manager['value']}"}}}

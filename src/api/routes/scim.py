@@ -35,7 +35,7 @@ from scim2_models import (
 from enrolsync.api.auth import Admin
 from enrolsync.api.deps import ClockDep, QueueDep, SessionDep
 from enrolsync.api.problems import Problem, not_found, problem_responses
-from enrolsync.api.scim_patch import entra_patch
+from enrolsync.api.scim_patch import entra_patch, with_manager_ref
 from enrolsync.connectors.model import HrEvent, HrEventKind
 from enrolsync.sync.jobs import events
 from enrolsync.sync.store import scim_state
@@ -233,7 +233,8 @@ async def search_users(request: Request, session: SessionDep) -> Response:
 async def create_user(request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
     connection_id = await _connection_id(request, session)
     try:
-        user = ScimUser.model_validate(await _json(request), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        body = with_manager_ref(await _json(request), f"{_base(request)}/Users")
+        user = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     except ValidationError as error:
         raise scim_state.scim_error(error) from None
     change = await scim_state.create(session, connection_id=connection_id, user=user, now=now())
@@ -260,7 +261,8 @@ async def replace_user(user_id: str, request: Request, session: SessionDep, queu
     connection_id = await _connection_id(request, session)
     row = await _row(session, connection_id, user_id)
     try:
-        user = ScimUser.model_validate(await _json(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+        body = with_manager_ref(await _json(request), f"{_base(request)}/Users")
+        user = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
     except ValidationError as error:
         raise scim_state.scim_error(error) from None
     change = await scim_state.replace(session, row=row, user=user, now=now())
