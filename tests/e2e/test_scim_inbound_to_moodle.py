@@ -198,6 +198,6 @@ async def test_provisioning_sequence_reaches_moodle(service: Provisioning, shape
     await workflow.outcome(full["id"])
     done = (await p.api.get(f"/runs/{full['id']}")).json()
     assert done["status"] == "succeeded", done
-    assert done["people_read"] == 2, "a full run reads both users from the stored SCIM state"
+    assert done["progress"]["people_read"] == 2, "a full run reads both users from the stored SCIM state"
     assert done["progress"]["ops_planned"] == 0, "the stored SCIM state is what Moodle already holds"
     await p.idp.aclose()
