@@ -21,7 +21,9 @@ def ops(*operations: dict[str, Any]) -> dict[str, Any]:
     [
         # a pathless replace keyed by attribute paths: one operation per path, plain keys kept together
         (
-            ops({"op": "Replace", "value": {"displayName": "A", "name.givenName": "B", f"{ENTERPRISE}:department": "C"}}),
+            ops(
+                {"op": "Replace", "value": {"displayName": "A", "name.givenName": "B", f"{ENTERPRISE}:department": "C"}}
+            ),
             ops(
                 {"op": "Replace", "value": {"displayName": "A"}},
                 {"op": "Replace", "path": "name.givenName", "value": "B"},
@@ -29,15 +31,27 @@ def ops(*operations: dict[str, Any]) -> dict[str, Any]:
             ),
         ),
         # the manager as a bare id, with or without a path
-        (ops({"op": "Add", "path": MANAGER, "value": "m1"}), ops({"op": "Add", "path": MANAGER, "value": {"value": "m1"}})),
-        (ops({"op": "replace", "value": {MANAGER: "m1"}}), ops({"op": "replace", "path": MANAGER, "value": {"value": "m1"}})),
-        (ops({"op": "Add", "path": MANAGER, "value": [{"value": "m1"}]}), ops({"op": "Add", "path": MANAGER, "value": {"value": "m1"}})),
+        (
+            ops({"op": "Add", "path": MANAGER, "value": "m1"}),
+            ops({"op": "Add", "path": MANAGER, "value": {"value": "m1"}}),
+        ),
+        (
+            ops({"op": "replace", "value": {MANAGER: "m1"}}),
+            ops({"op": "replace", "path": MANAGER, "value": {"value": "m1"}}),
+        ),
+        (
+            ops({"op": "Add", "path": MANAGER, "value": [{"value": "m1"}]}),
+            ops({"op": "Add", "path": MANAGER, "value": {"value": "m1"}}),
+        ),
         # RFC shapes pass unchanged
-        (ops({"op": "replace", "path": "active", "value": "False"}), ops({"op": "replace", "path": "active", "value": "False"})),
+        (
+            ops({"op": "replace", "path": "active", "value": "False"}),
+            ops({"op": "replace", "path": "active", "value": "False"}),
+        ),
         (ops({"op": "replace", "value": {"active": False}}), ops({"op": "replace", "value": {"active": False}})),
         ("not a patch", "not a patch"),
     ],
-)  # fmt: skip
+)
 def test_entra_shapes_become_rfc_operations(sent: Any, read: Any) -> None:
     assert entra_patch(sent) == read
 
