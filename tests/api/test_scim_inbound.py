@@ -189,3 +189,27 @@ async def test_writes_become_hr_events_and_person_scoped_runs(
     assert {e["body"]["hr_id"] for e in listed["items"]} == {ada["id"]}
     run = (await client.get(f"/runs/{queue.ids[0]}")).json()
     assert run["scope"] == "people" and run["hr_ids"] == [ada["id"]] and run["trigger"] == "webhook"
+
+
+async def test_reissuing_the_token_retires_the_old_one_and_is_audited(
+    scim: tuple[str, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    connection_id, idp = scim
+    assert (await idp.get("/Users")).status_code == 200
+    again = await client.post(f"/connections/{connection_id}/scim-token")
+
+    scim_error(await idp.get("/Users"), 401)
+    assert again.json()["token"].startswith("ess_")
+    audit = (await client.get("/audit")).json()["items"]
+    assert [e["action"] for e in audit].count("connection.scim_token") == 2
+
+
+async def test_the_connection_check_reads_the_stored_state(
+    scim: tuple[str, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    connection_id, idp = scim
+    await idp.post("/Users", json=user("ada@example.com", "E-1"))
+
+    checked = (await client.post(f"/connections/{connection_id}/check")).json()
+
+    assert checked["ok"] is True and checked["facts"] == {"users": 1}, checked

@@ -32,6 +32,7 @@ from scim2_models import (
     SearchRequest,
 )
 
+from enrolsync.api import audit
 from enrolsync.api.auth import Admin
 from enrolsync.api.deps import ClockDep, QueueDep, SessionDep
 from enrolsync.api.problems import Problem, not_found, problem_responses
@@ -324,7 +325,9 @@ def _allowed(parts: list[str]) -> list[str]:
 
 
 @admin_router.post("/{connection_id}/scim-token", status_code=201, responses=problem_responses(404, 409))
-async def issue_scim_token(connection_id: str, _: Admin, request: Request, session: SessionDep) -> ScimTokenIssued:
+async def issue_scim_token(
+    connection_id: str, principal: Admin, request: Request, session: SessionDep, now: ClockDep
+) -> ScimTokenIssued:
     """Issue the SCIM bearer token of a `scim-inbound` connection (replacing any earlier one). It is shown in
     this answer only: paste it, with `scim_url`, into the identity provider's provisioning settings."""
     connection = await session.get(Connection, connection_id)
@@ -333,6 +336,14 @@ async def issue_scim_token(connection_id: str, _: Admin, request: Request, sessi
     if connection.connector != CONNECTOR_KEY:
         raise Problem(409, f"only a {CONNECTOR_KEY} connection takes a SCIM token")
     secret = await scim_state.issue_token(session, connection_id=connection_id)
+    audit.record(
+        session,
+        principal,
+        action="connection.scim_token",
+        resource_type="connection",
+        resource_id=connection_id,
+        at=now(),
+    )
     await session.commit()
     log.info("scim.token_issued", connection_id=connection_id)
     return ScimTokenIssued(token=secret, scim_url=_base(request))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +41,7 @@ from scim2_models import (
     User,
 )
 from scim2_models.path import CompareOperator, Comparison
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -155,7 +155,10 @@ async def _write(session: AsyncSession, row: ScimResource, user: ScimUser) -> No
     user.id = row.id
     row.user_name, row.external_id, row.body = user.user_name.casefold(), user.external_id, _body(user)
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # the same userName written at the same moment by a concurrent request
+        raise UniquenessException(detail=f"userName {user.user_name!r} is already taken") from None
 
 
 async def create(session: AsyncSession, *, connection_id: str, user: ScimUser, now: datetime) -> Change:
@@ -232,13 +235,3 @@ async def search(session: AsyncSession, *, connection_id: str, request: SearchRe
     bound = ScimFilter[ScimUser](str(request.filter))
     matched = [u for u in (to_user(r) for r in (await session.exec(stmt.order_by(*order))).all()) if bound.match(u)]
     return Found(total=len(matched), users=matched[start - 1 : start - 1 + count])
-
-
-async def all_users(
-    session: AsyncSession, *, connection_id: str, after: str | None, limit: int
-) -> Sequence[ScimResource]:
-    """The connection's users in id order after `after`: the stable order the connector's full reads page in."""
-    stmt = select(ScimResource).where(ScimResource.connection_id == connection_id, ScimResource.resource_type == USER)
-    if after:
-        stmt = stmt.where(col(ScimResource.id) > after)
-    return (await session.exec(stmt.order_by(col(ScimResource.id)).limit(limit))).all()
