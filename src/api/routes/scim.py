@@ -49,7 +49,23 @@ CONNECTOR_KEY = "scim-inbound"
 MEDIA_TYPE = "application/scim+json"
 PREFIX = "/scim/v2"
 
-router = APIRouter(prefix=PREFIX, tags=["scim"])
+
+class ScimJSON(JSONResponse):
+    media_type = MEDIA_TYPE
+
+
+def _documented_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """SCIM error answers in the OpenAPI document: `application/scim+json` Error messages, not problem+json."""
+    schema = {"$ref": "#/components/schemas/ScimError"}
+    return {code: {"description": "a SCIM error", "content": {MEDIA_TYPE: {"schema": schema}}} for code in codes}
+
+
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["scim"],
+    default_response_class=ScimJSON,
+    responses=_documented_errors(400, 401, 404, 405, 409),
+)
 admin_router = APIRouter(prefix="/connections", tags=["connections"])
 
 
