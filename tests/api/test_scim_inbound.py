@@ -213,3 +213,18 @@ async def test_the_connection_check_reads_the_stored_state(
     checked = (await client.post(f"/connections/{connection_id}/check")).json()
 
     assert checked["ok"] is True and checked["facts"] == {"users": 1}, checked
+
+
+async def test_if_match_guards_writes(scim: tuple[str, httpx.AsyncClient]) -> None:
+    _, idp = scim
+    created = await idp.post("/Users", json=user("ada@example.com", "E-1"))
+    etag, url = created.headers["etag"], f"/Users/{created.json()['id']}"
+    change = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Analyst"}]}
+
+    first = await idp.patch(url, json=change, headers={"If-Match": etag})
+    stale = await idp.patch(url, json=change, headers={"If-Match": etag})
+
+    assert first.status_code == 200 and first.headers["etag"] != etag
+    scim_error(stale, 412)
+    scim_error(await idp.delete(url, headers={"If-Match": etag}), 412)
+    assert (await idp.delete(url, headers={"If-Match": first.headers["etag"]})).status_code == 204

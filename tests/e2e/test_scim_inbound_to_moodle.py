@@ -200,4 +200,10 @@ async def test_provisioning_sequence_reaches_moodle(service: Provisioning, shape
     assert done["status"] == "succeeded", done
     assert done["progress"]["people_read"] == 2, "a full run reads both users from the stored SCIM state"
     assert done["progress"]["ops_planned"] == 0, "the stored SCIM state is what Moodle already holds"
+
+    assert (await p.idp.delete(f"/Users/{ada}")).status_code == 204  # both providers' hard delete
+    runs = await p.settle()
+
+    assert runs[0]["status"] == "succeeded" and runs[0]["hr_ids"] == [ada], runs[0]
+    assert p.moodle.user("ada@example.com").suspended is True, "a user deleted in the IdP is a leaver"  # type: ignore[union-attr]
     await p.idp.aclose()

@@ -64,7 +64,7 @@ router = APIRouter(
     prefix=PREFIX,
     tags=["scim"],
     default_response_class=ScimJSON,
-    responses=_documented_errors(400, 401, 404, 405, 409),
+    responses=_documented_errors(400, 401, 404, 405, 409, 412),
 )
 admin_router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -259,10 +259,14 @@ async def create_user(request: Request, session: SessionDep, queue: QueueDep, no
     return _user_answer(request, change.user, Context.RESOURCE_CREATION_RESPONSE, 201)
 
 
-async def _row(session: SessionDep, connection_id: str, user_id: str) -> ScimResource:
+async def _row(session: SessionDep, connection_id: str, user_id: str, request: Request | None = None) -> ScimResource:
+    """The user; with `request`, also its `If-Match` precondition (RFC 7644 section 3.14): 412 on a stale ETag."""
     row = await scim_state.get(session, connection_id=connection_id, resource_id=user_id)
     if row is None:
         raise NotFoundException(detail=f"no user {user_id!r}")
+    wanted = request.headers.get("if-match") if request is not None else None
+    if wanted and wanted.strip() != "*" and f'W/"{row.version}"' not in {w.strip() for w in wanted.split(",")}:
+        raise _fail(412, "the user changed since the version If-Match names")
     return row
 
 
@@ -276,7 +280,7 @@ async def get_user(user_id: str, request: Request, session: SessionDep) -> Respo
 @router.put("/Users/{user_id}")
 async def replace_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
     connection_id = await _connection_id(request, session)
-    row = await _row(session, connection_id, user_id)
+    row = await _row(session, connection_id, user_id, request)
     try:
         body = with_manager_ref(await _json(request), f"{_base(request)}/Users")
         user = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
@@ -292,7 +296,7 @@ async def replace_user(user_id: str, request: Request, session: SessionDep, queu
 @router.patch("/Users/{user_id}")
 async def patch_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
     connection_id = await _connection_id(request, session)
-    row = await _row(session, connection_id, user_id)
+    row = await _row(session, connection_id, user_id, request)
     try:
         patch_op = PatchOp[ScimUser].model_validate(
             entra_patch(await _json(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
@@ -309,7 +313,7 @@ async def patch_user(user_id: str, request: Request, session: SessionDep, queue:
 @router.delete("/Users/{user_id}", status_code=204)
 async def delete_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
     connection_id = await _connection_id(request, session)
-    row = await _row(session, connection_id, user_id)
+    row = await _row(session, connection_id, user_id, request)
     change = await scim_state.delete(session, row=row)
     await _emit(session, queue, connection_id, change, now())
     return Response(status_code=204)
