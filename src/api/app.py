@@ -18,7 +18,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI
 
 from enrolsync import __version__
-from enrolsync.api import auth, openapi, problems
+from enrolsync.api import auth, openapi, problems, scim_wire
 from enrolsync.api.deps import Services
 from enrolsync.api.inputs import refuse_unstorable_text
 from enrolsync.api.limits import BodyLimit
@@ -173,7 +173,7 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     app.add_exception_handler(PipelineQuarantined, quarantine.on_quarantined)
-    scim.install(app)  # SCIM errors in SCIM's format, on the /scim/v2 routes only
+    scim_wire.install(app)  # SCIM errors in SCIM's format, on the /scim/v2 routes only
     app.add_middleware(BodyLimit)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)

@@ -10,25 +10,19 @@ never problem+json: identity providers parse `status` and `scimType`.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
 from scim2_models import (
     Context,
-    Error,
     ListResponse,
-    Meta,
     NotFoundException,
     PatchOp,
     ResourceType,
-    ResponseParameters,
     Schema,
-    SCIMException,
     SearchRequest,
 )
 
@@ -37,6 +31,22 @@ from enrolsync.api.auth import Admin
 from enrolsync.api.deps import ClockDep, QueueDep, SessionDep
 from enrolsync.api.problems import Problem, not_found, problem_responses
 from enrolsync.api.scim_patch import entra_patch, with_manager_ref
+from enrolsync.api.scim_wire import (
+    PREFIX,
+    ScimJSON,
+    answer,
+    documented_errors,
+    fail,
+    on_scim_error,
+    published,
+    read_json,
+    response_parameters,
+    scim_url,
+    user_answer,
+)
+from enrolsync.api.scim_wire import (
+    connection_id as token_connection,
+)
 from enrolsync.connectors.model import HrEvent, HrEventKind
 from enrolsync.sync.jobs import events
 from enrolsync.sync.store import scim_state
@@ -46,25 +56,13 @@ from enrolsync.sync.store.tables import Connection, ScimResource
 log = structlog.get_logger("enrolsync.api")
 
 CONNECTOR_KEY = "scim-inbound"
-MEDIA_TYPE = "application/scim+json"
-PREFIX = "/scim/v2"
-
-
-class ScimJSON(JSONResponse):
-    media_type = MEDIA_TYPE
-
-
-def _documented_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """SCIM error answers in the OpenAPI document: `application/scim+json` Error messages, not problem+json."""
-    schema = {"$ref": "#/components/schemas/ScimError"}
-    return {code: {"description": "a SCIM error", "content": {MEDIA_TYPE: {"schema": schema}}} for code in codes}
 
 
 router = APIRouter(
     prefix=PREFIX,
     tags=["scim"],
     default_response_class=ScimJSON,
-    responses=_documented_errors(400, 401, 404, 405, 409, 412),
+    responses=documented_errors(400, 401, 404, 405, 409, 412),
 )
 admin_router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -74,68 +72,6 @@ class ScimTokenIssued(BaseModel):
 
     token: str
     scim_url: str
-
-
-def _answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
-
-
-async def on_scim_error(request: Request, exc: Exception, headers: dict[str, str] | None = None) -> Response:
-    """Every `SCIMException` (raised only on these routes) in SCIM's error format."""
-    error = exc.to_error() if isinstance(exc, SCIMException) else Error(status=500, detail="internal error")
-    if error.status == 401:
-        headers = {"WWW-Authenticate": 'Bearer realm="SCIM"'}
-    return _answer(error.model_dump(), int(error.status or 500), headers)
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(SCIMException, on_scim_error)
-
-
-def _fail(status: int, detail: str, scim_type: str | None = None) -> SCIMException:
-    return SCIMException.from_error(Error(status=status, scim_type=scim_type, detail=detail))
-
-
-async def _connection_id(request: Request, session: SessionDep) -> str:
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    connection_id = await scim_state.token_connection(session, secret.strip()) if scheme.lower() == "bearer" else None
-    if connection_id is None:
-        log.warning("scim.rejected", reason="unknown or missing token")
-        raise _fail(401, "the SCIM token is missing or not valid for any connection")
-    return connection_id
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + PREFIX
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, RecursionError):
-        raise _fail(400, "the body is not JSON", "invalidSyntax") from None
-
-
-def _published(request: Request, user: ScimUser) -> ScimUser:
-    user.meta = user.meta or Meta(resource_type="User")
-    user.meta.location = f"{_base(request)}/Users/{user.id}"
-    return user
-
-
-def _user_answer(
-    request: Request, user: ScimUser, ctx: Context, status: int = 200, params: ResponseParameters[Any] | None = None
-) -> JSONResponse:
-    meta = _published(request, user).meta or Meta()
-    headers = {"ETag": str(meta.version), "Location": str(meta.location)}
-    return _answer(user.model_dump(scim_ctx=ctx, response_parameters=params), status, headers)
-
-
-def _params(request: Request) -> ResponseParameters[ScimUser]:
-    wanted = {k: v for k, v in request.query_params.items() if k in ("attributes", "excludedAttributes")}
-    try:
-        return ResponseParameters[ScimUser].model_validate(wanted)
-    except ValidationError as error:
-        raise scim_state.scim_error(error) from None
 
 
 async def _emit(
@@ -166,10 +102,10 @@ def _located(resource: ResourceType | Schema, location: str) -> dict[str, Any]:
 
 @router.get("/ServiceProviderConfig")
 async def service_provider_config(request: Request, session: SessionDep) -> Response:
-    await _connection_id(request, session)
+    await token_connection(request, session)
     body = scim_state.CONFIG.model_dump()
-    body["meta"] = {"resourceType": "ServiceProviderConfig", "location": f"{_base(request)}/ServiceProviderConfig"}
-    return _answer(body)
+    body["meta"] = {"resourceType": "ServiceProviderConfig", "location": f"{scim_url(request)}/ServiceProviderConfig"}
+    return answer(body)
 
 
 def _listed(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,33 +120,33 @@ def _listed(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 @router.get("/ResourceTypes")
 async def resource_types(request: Request, session: SessionDep) -> Response:
-    await _connection_id(request, session)
-    base = _base(request)
-    return _answer(_listed([_located(t, f"{base}/ResourceTypes/{t.id}") for t in PROVIDER.resource_types]))
+    await token_connection(request, session)
+    base = scim_url(request)
+    return answer(_listed([_located(t, f"{base}/ResourceTypes/{t.id}") for t in PROVIDER.resource_types]))
 
 
 @router.get("/ResourceTypes/{type_id}")
 async def resource_type(type_id: str, request: Request, session: SessionDep) -> Response:
-    await _connection_id(request, session)
+    await token_connection(request, session)
     for found in PROVIDER.resource_types:
         if found.id == type_id:
-            return _answer(_located(found, f"{_base(request)}/ResourceTypes/{type_id}"))
+            return answer(_located(found, f"{scim_url(request)}/ResourceTypes/{type_id}"))
     raise NotFoundException(detail=f"no resource type {type_id!r}")
 
 
 @router.get("/Schemas")
 async def schemas(request: Request, session: SessionDep) -> Response:
-    await _connection_id(request, session)
-    base = _base(request)
-    return _answer(_listed([_located(s, f"{base}/Schemas/{s.id}") for s in PROVIDER.schemas]))
+    await token_connection(request, session)
+    base = scim_url(request)
+    return answer(_listed([_located(s, f"{base}/Schemas/{s.id}") for s in PROVIDER.schemas]))
 
 
 @router.get("/Schemas/{schema_id}")
 async def schema(schema_id: str, request: Request, session: SessionDep) -> Response:
-    await _connection_id(request, session)
+    await token_connection(request, session)
     for found in PROVIDER.schemas:
         if found.id == schema_id:
-            return _answer(_located(found, f"{_base(request)}/Schemas/{schema_id}"))
+            return answer(_located(found, f"{scim_url(request)}/Schemas/{schema_id}"))
     raise NotFoundException(detail=f"no schema {schema_id!r}")
 
 
@@ -218,7 +154,7 @@ async def schema(schema_id: str, request: Request, session: SessionDep) -> Respo
 
 
 async def _search(request: Request, session: SessionDep, payload: Any) -> Response:
-    connection_id = await _connection_id(request, session)
+    connection_id = await token_connection(request, session)
     try:
         search = SearchRequest[ScimUser].model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
     except ValidationError as error:
@@ -228,9 +164,9 @@ async def _search(request: Request, session: SessionDep, payload: Any) -> Respon
         total_results=found.total,
         items_per_page=len(found.users),
         start_index=max(search.start_index or 1, 1),
-        resources=[_published(request, u) for u in found.users],
+        resources=[published(request, u) for u in found.users],
     )
-    return _answer(page.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=search))
+    return answer(page.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=search))
 
 
 @router.get("/Users")
@@ -243,20 +179,20 @@ async def list_users(request: Request, session: SessionDep) -> Response:
 @router.post("/Users/.search")
 async def search_users(request: Request, session: SessionDep) -> Response:
     """The same search with a `SearchRequest` body (RFC 7644 section 3.4.3)."""
-    return await _search(request, session, await _json(request))
+    return await _search(request, session, await read_json(request))
 
 
 @router.post("/Users", status_code=201)
 async def create_user(request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
-    connection_id = await _connection_id(request, session)
+    connection_id = await token_connection(request, session)
     try:
-        body = with_manager_ref(await _json(request), f"{_base(request)}/Users")
+        body = with_manager_ref(await read_json(request), f"{scim_url(request)}/Users")
         user = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     except ValidationError as error:
         raise scim_state.scim_error(error) from None
     change = await scim_state.create(session, connection_id=connection_id, user=user, now=now())
     await _emit(session, queue, connection_id, change, now())
-    return _user_answer(request, change.user, Context.RESOURCE_CREATION_RESPONSE, 201)
+    return user_answer(request, change.user, Context.RESOURCE_CREATION_RESPONSE, 201)
 
 
 async def _row(session: SessionDep, connection_id: str, user_id: str, request: Request | None = None) -> ScimResource:
@@ -266,23 +202,25 @@ async def _row(session: SessionDep, connection_id: str, user_id: str, request: R
         raise NotFoundException(detail=f"no user {user_id!r}")
     wanted = request.headers.get("if-match") if request is not None else None
     if wanted and wanted.strip() != "*" and f'W/"{row.version}"' not in {w.strip() for w in wanted.split(",")}:
-        raise _fail(412, "the user changed since the version If-Match names")
+        raise fail(412, "the user changed since the version If-Match names")
     return row
 
 
 @router.get("/Users/{user_id}")
 async def get_user(user_id: str, request: Request, session: SessionDep) -> Response:
-    connection_id = await _connection_id(request, session)
+    connection_id = await token_connection(request, session)
     row = await _row(session, connection_id, user_id)
-    return _user_answer(request, scim_state.to_user(row), Context.RESOURCE_QUERY_RESPONSE, params=_params(request))
+    return user_answer(
+        request, scim_state.to_user(row), Context.RESOURCE_QUERY_RESPONSE, params=response_parameters(request)
+    )
 
 
 @router.put("/Users/{user_id}")
 async def replace_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
-    connection_id = await _connection_id(request, session)
+    connection_id = await token_connection(request, session)
     row = await _row(session, connection_id, user_id, request)
     try:
-        body = with_manager_ref(await _json(request), f"{_base(request)}/Users")
+        body = with_manager_ref(await read_json(request), f"{scim_url(request)}/Users")
         user = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
     except ValidationError as error:
         raise scim_state.scim_error(error) from None
@@ -290,16 +228,16 @@ async def replace_user(user_id: str, request: Request, session: SessionDep, queu
     if change is not None:
         await _emit(session, queue, connection_id, change, now())
     current = change.user if change else scim_state.to_user(row)
-    return _user_answer(request, current, Context.RESOURCE_REPLACEMENT_RESPONSE, params=_params(request))
+    return user_answer(request, current, Context.RESOURCE_REPLACEMENT_RESPONSE, params=response_parameters(request))
 
 
 @router.patch("/Users/{user_id}")
 async def patch_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
-    connection_id = await _connection_id(request, session)
+    connection_id = await token_connection(request, session)
     row = await _row(session, connection_id, user_id, request)
     try:
         patch_op = PatchOp[ScimUser].model_validate(
-            entra_patch(await _json(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            entra_patch(await read_json(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
         change = await scim_state.patch(session, row=row, patch_op=patch_op, now=now())
     except ValidationError as error:
@@ -307,12 +245,12 @@ async def patch_user(user_id: str, request: Request, session: SessionDep, queue:
     if change is not None:
         await _emit(session, queue, connection_id, change, now())
     current = change.user if change else scim_state.to_user(row)
-    return _user_answer(request, current, Context.RESOURCE_PATCH_RESPONSE, params=_params(request))
+    return user_answer(request, current, Context.RESOURCE_PATCH_RESPONSE, params=response_parameters(request))
 
 
 @router.delete("/Users/{user_id}", status_code=204)
 async def delete_user(user_id: str, request: Request, session: SessionDep, queue: QueueDep, now: ClockDep) -> Response:
-    connection_id = await _connection_id(request, session)
+    connection_id = await token_connection(request, session)
     row = await _row(session, connection_id, user_id, request)
     change = await scim_state.delete(session, row=row)
     await _emit(session, queue, connection_id, change, now())
@@ -323,10 +261,10 @@ async def delete_user(user_id: str, request: Request, session: SessionDep, queue
 async def unknown(rest: str, request: Request, session: SessionDep) -> Response:
     """Anything else under `/scim/v2`: a SCIM 405 on a known endpoint, else a SCIM 404 (after the token check),
     never the API's problem+json."""
-    await _connection_id(request, session)
+    await token_connection(request, session)
     allowed = _allowed(rest.strip("/").split("/"))
     if allowed:
-        error = _fail(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}")
+        error = fail(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}")
         return await on_scim_error(request, error, {"Allow": ", ".join(allowed)})
     raise NotFoundException(detail="no such SCIM endpoint")
 
@@ -366,4 +304,4 @@ async def issue_scim_token(
     )
     await session.commit()
     log.info("scim.token_issued", connection_id=connection_id)
-    return ScimTokenIssued(token=secret, scim_url=_base(request))
+    return ScimTokenIssued(token=secret, scim_url=scim_url(request))
