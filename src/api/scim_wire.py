@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from scim2_models import Context, Error, Meta, ResponseParameters, SCIMException
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync.api.inputs import storable
 from enrolsync.sync.store import scim_state
 from enrolsync.sync.store.scim_state import ScimUser
 
@@ -53,7 +54,11 @@ def fail(status: int, detail: str, scim_type: str | None = None) -> SCIMExceptio
 
 
 async def connection_id(request: Request, session: AsyncSession) -> str:
-    """The connection the call's SCIM bearer token was issued for; a SCIM 401 otherwise."""
+    """The connection the call's SCIM bearer token was issued for; a SCIM 401 otherwise. Also refuses (400) path
+    and query text the database cannot store, before any lookup meets it."""
+    params = [*request.path_params.values(), *request.query_params.values()]
+    if not all(_storable(v) for v in params):
+        raise fail(400, "the request holds text that cannot be stored (NUL or invalid Unicode)", "invalidValue")
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     connection_id = await scim_state.token_connection(session, secret.strip()) if scheme.lower() == "bearer" else None
     if connection_id is None:
@@ -66,11 +71,27 @@ def scim_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
 
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
 async def read_json(request: Request) -> Any:
+    """The JSON body; a SCIM 400 when it is not JSON or holds text the database cannot store (NUL, lone
+    surrogates), which would otherwise fail deep in a write as a 500."""
     try:
-        return json.loads(await request.body())
+        body = json.loads(await request.body())
+        ok = _storable(body)
     except (ValueError, RecursionError):
         raise fail(400, "the body is not JSON", "invalidSyntax") from None
+    if not ok:
+        raise fail(400, "the body holds text that cannot be stored (NUL or invalid Unicode)", "invalidValue")
+    return body
 
 
 def published(request: Request, user: ScimUser) -> ScimUser:

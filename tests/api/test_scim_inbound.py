@@ -141,6 +141,9 @@ async def test_scim_errors_are_in_scims_format(
     scim_error(await idp.get("/Users/0000"), 404)
     scim_error(await idp.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}), 400)
     scim_error(await idp.post("/Users", content=b"{not json"), 400, "invalidSyntax")
+    scim_error(await idp.post("/Users", json=user("nul\u0000@example.com", "E-3")), 400, "invalidValue")
+    scim_error(await idp.get("/Users", params={"filter": 'userName eq "a\u0000"'}), 400, "invalidValue")
+    scim_error(await idp.get("/Users/a%00b"), 400, "invalidValue")
     anonymous = make_client(None)
     refused = scim_error(await anonymous.get("/scim/v2/Users"), 401)
     assert "bearer token" not in refused["detail"]
