@@ -11,10 +11,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from scim2_tester import Status, check_server
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.scim_inbound import ScimInboundSource
+from enrolsync.sync.store.tables import ScimResource
 from tests.support.api import MakeClient
 from tests.support.harness import RecordingQueue
 from tests.support.scim_bridge import BridgedScimClient
@@ -231,3 +234,16 @@ async def test_if_match_guards_writes(scim: tuple[str, httpx.AsyncClient]) -> No
     scim_error(stale, 412)
     scim_error(await idp.delete(url, headers={"If-Match": etag}), 412)
     assert (await idp.delete(url, headers={"If-Match": first.headers["etag"]})).status_code == 204
+
+
+async def test_deleting_the_connection_deletes_its_scim_state(
+    scim: tuple[str, httpx.AsyncClient], client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    connection_id, idp = scim
+    await idp.post("/Users", json=user("ada@example.com", "E-1"))
+
+    assert (await client.delete(f"/connections/{connection_id}")).status_code == 204
+
+    scim_error(await idp.get("/Users"), 401)
+    left = (await session.exec(select(ScimResource).where(ScimResource.connection_id == connection_id))).all()
+    assert left == []
