@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from enrolsync.connectors.scim_inbound import ScimInboundSource
 from enrolsync.sync.store.tables import ScimResource
 from tests.support.api import MakeClient
 from tests.support.harness import RecordingQueue
+from tests.support.leaks import LeakGuard
 from tests.support.scim_bridge import BridgedScimClient
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -45,11 +47,21 @@ async def scim_connection(client: httpx.AsyncClient, name: str = "Entra") -> tup
 
 
 @pytest.fixture
-async def scim(client: httpx.AsyncClient, app: FastAPI) -> tuple[str, httpx.AsyncClient]:
+async def scim(
+    client: httpx.AsyncClient, app: FastAPI, leak_guard: LeakGuard
+) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """A scim-inbound connection and the identity provider's client on its `/scim/v2`. From here on the token must
+    not show up in any answer or log record (the leak guard fails the test)."""
     connection_id, token = await scim_connection(client)
+    # The issuing answer shows the token by design, once; nothing after it may.
+    leak_guard.bodies = [body for body in leak_guard.bodies if token not in body]
+    leak_guard.watch(token)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
     idp = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://enrolsync.test/scim/v2", headers=headers
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://enrolsync.test/scim/v2",
+        headers=headers,
+        event_hooks={"response": [leak_guard.on_response]},
     )
     yield connection_id, idp
     await idp.aclose()
