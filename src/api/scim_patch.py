@@ -5,7 +5,8 @@ Entra's provisioning service (https://learn.microsoft.com/entra/identity/app-pro
 - `replace` without a `path` whose `value` object is keyed by attribute *paths* (`"name.givenName"`, a full
   extension URN such as `"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"`); each such key
   becomes its own operation with that path;
-- the enterprise `manager` as the manager's id string (or `[{"value": id}]`) rather than `{"value": id}`;
+- the enterprise `manager` as the manager's id string (or `[{"value": id}]`) rather than `{"value": id}`, and a
+  `remove` of the manager naming the one it removes (a `remove` carries no value in RFC 7644);
 - string booleans (`"True"`, `"False"`) and capitalised op names (`"Replace"`): the library accepts these itself.
 Everything else is passed through unchanged and validated by the library.
 """
@@ -30,6 +31,9 @@ def _operation(operation: Any) -> list[Any]:
         return [operation]
     path, value = operation.get("path"), operation.get("value")
     if isinstance(path, str) and path.casefold() == MANAGER:
+        if str(operation.get("op", "")).casefold() == "remove":
+            # One manager: removing it needs no value, though Entra may name the one it removes.
+            return [{k: v for k, v in operation.items() if k != "value"}]
         return [{**operation, "value": _manager(value)}]
     if path or not isinstance(value, dict):
         return [operation]

@@ -43,6 +43,10 @@ def ops(*operations: dict[str, Any]) -> dict[str, Any]:
             ops({"op": "Add", "path": MANAGER, "value": [{"value": "m1"}]}),
             ops({"op": "Add", "path": MANAGER, "value": {"value": "m1"}}),
         ),
+        (
+            ops({"op": "Remove", "path": MANAGER, "value": [{"value": "m1"}]}),
+            ops({"op": "Remove", "path": MANAGER}),
+        ),
         # RFC shapes pass unchanged
         (
             ops({"op": "replace", "path": "active", "value": "False"}),
