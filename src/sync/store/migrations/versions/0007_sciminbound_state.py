@@ -36,9 +36,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_scim_resource"),
         sa.UniqueConstraint("connection_id", "resource_type", "user_name", name="uq_scim_resource_user_name"),
     )
-    op.create_index(
-        "ix_scim_resource_external_id", "scim_resource", ["connection_id", "resource_type", "external_id"]
-    )
+    op.create_index("ix_scim_resource_external_id", "scim_resource", ["connection_id", "resource_type", "external_id"])
     op.create_table(
         "scim_token",
         sa.Column("connection_id", sa.String(length=32), nullable=False),
