@@ -50,7 +50,7 @@ async def check_connection(
         return CheckResult(ok=False, detail=str(error))
     try:
         async with clients.connector(
-            connector_cls, config, http_timeout=CHECK_TIMEOUT, retry=CHECK_RETRY, connection_id=connection.id
+            connector_cls, config, http_timeout=CHECK_TIMEOUT, retry=CHECK_RETRY, connection=connection.id
         ) as connector:
             result: CheckResult = await connector.check()
     except ConnectorError as error:

@@ -26,8 +26,8 @@ from enrolsync.sync.plan.diff import LinkedState, diff
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, manager_of
 from enrolsync.sync.rules.policy import Policies
-from enrolsync.sync.rules.spec import PipelineSpec
-from enrolsync.sync.run.org import known_person, waiting_to_start
+from enrolsync.sync.rules.spec import FieldMapping, PipelineSpec
+from enrolsync.sync.run.org import covered, known_person, waiting_to_start
 from enrolsync.sync.store.tables import Link, Run
 
 _IN_CHUNK = 500
@@ -47,9 +47,17 @@ class LinkStatus:
 
 
 async def reports_of(
-    session: AsyncSession, *, pipeline_id: str, manager_ids: Collection[str], policies: Policies, today: date
+    session: AsyncSession,
+    *,
+    pipeline_id: str,
+    manager_ids: Collection[str],
+    policies: Policies,
+    today: date,
+    mapping: FieldMapping | None = None,
 ) -> dict[str, list[Link]]:
-    """The links of the people reporting to each of `manager_ids`, as the planner counts reports."""
+    """The links of the people reporting to each of `manager_ids`, as the planner counts reports. With `mapping`,
+    only those a manager role can cover, as the planner grants it (`org.Org.note`): not an account-less person
+    whose HR record cannot make an account."""
     found: dict[str, list[Link]] = defaultdict(list)
     wanted = sorted(set(manager_ids))
     manager = col(Link.person)["manager_hr_id"].as_string()
@@ -63,8 +71,9 @@ async def reports_of(
             person = known_person(link)
             # The engine's definition (`evaluate.manager_of`), so a team is who its manager holds the role over.
             manager = manager_of(person, policies, today) if person is not None else None
-            if manager is not None:
-                found[manager].append(link)
+            if manager is None or (mapping is not None and person is not None and not covered(link, person, mapping)):
+                continue
+            found[manager].append(link)
     return found
 
 

@@ -25,6 +25,16 @@ class RunProgress(BaseModel):
 class PeopleCounts(BaseModel):
     invalid: int = Field(default=0, description="Skipped: their HR record does not map (reason on their status).")
     conflicts: int = Field(default=0, description="Skipped: matching was ambiguous; they are listed in `conflicted`.")
+    rejected: int = Field(default=0, description="Records the source could not read; they are listed in `rejected`.")
+
+
+class RejectedRecord(BaseModel):
+    """A record the source skipped as invalid: where it is, which field, why (never the value)."""
+
+    line: int | None = Field(default=None, description="The file line the record starts on (1 is the header).")
+    field: str | None = Field(default=None, description="The person field at fault; null for the whole record.")
+    reason: str
+    hr_id: str | None = Field(default=None, description="The person it names, when that much was readable.")
 
 
 class UnresolvedCourse(BaseModel):
@@ -96,6 +106,11 @@ class RunPublic(BaseModel):
     )
     counters: RunCounters
     conflicted: list[str] = Field(description=f"People skipped because matching was ambiguous ({LISTED}).")
+    rejected: list[RejectedRecord] = Field(
+        default_factory=list,
+        description=f"Records the source could not read (a bad row of a file), skipped while the rest went through "
+        f"({LISTED}). A person a rejected record names keeps their last read state.",
+    )
     guard: GuardVerdictPublic | None = Field(description="The deletion guard's verdict; null until planned.")
     blocked_reason: str | None = Field(
         default=None,

@@ -119,17 +119,31 @@ class ExternalRef(Frozen):
     id: str
 
 
+class Rejected(Frozen):
+    """A record the source could not turn into a person (a bad row of a file): where, which field, why.
+
+    The reason never quotes the value (it may be personal data). A rejected record that names its person keeps
+    that person as last read: someone whose row is broken today is not a leaver.
+    """
+
+    line: int | None = Field(default=None, description="Line of the file the record starts on (1 = header).")
+    field: str | None = Field(default=None, description="The person field (or column) at fault, if one.")
+    reason: str
+    hr_id: str | None = None
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a source read. `checkpoint` resumes the read right after this page.
 
     `removed` names hr_ids the source reports as deleted outright (not merely terminated): the engine treats
-    them as leavers.
+    them as leavers. `rejected` lists records the source skipped as invalid; the run reports them.
     """
 
     model_config = ConfigDict(frozen=True)
     items: tuple[T, ...]
     checkpoint: str | None = None
     removed: tuple[str, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
 
 
 class HrEventKind(StrEnum):

@@ -110,7 +110,8 @@ async def test_run_progress_and_operations_are_read_back(
 ) -> None:
     pid = await pipeline_id(client, ends)
     run_id = (await client.post(f"/pipelines/{pid}/runs")).json()["id"]
-    counters = {"people": {"invalid": 1, "conflicts": 1}, "drift": {"enrol": 1}, "awaiting_start": 2, "kept_started": 0}
+    people = {"invalid": 1, "conflicts": 1, "rejected": 0}
+    counters = {"people": people, "drift": {"enrol": 1}, "awaiting_start": 2, "kept_started": 0}
     await finish(
         session,
         run_id,

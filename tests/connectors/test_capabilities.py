@@ -23,7 +23,7 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
         pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
         pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="memory"),
         pytest.param(TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE}, set(), id="talentlms"),
-        pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS}, {C.HARD_DELETE}, id="learnupon"),
+        pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES}, {C.HARD_DELETE}, id="learnupon"),
         pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE}, {C.GROUPS}, id="canvas"),
         pytest.param(ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO}, id="scim"),
     ],

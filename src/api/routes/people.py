@@ -83,7 +83,7 @@ async def get_person(pipeline_id: str, hr_id: str, session: SessionDep, now: Clo
     link = await _link(session, pipeline_id, hr_id)
     today = now().date()
     reports = await reports_of(
-        session, pipeline_id=pipeline_id, manager_ids=[hr_id], policies=spec.policies, today=today
+        session, pipeline_id=pipeline_id, manager_ids=[hr_id], policies=spec.policies, today=today, mapping=spec.mapping
     )
     direct = frozenset(report.hr_id for report in reports.get(hr_id, []))
     status = link_status(link, spec, direct_reports=direct, today=today)
@@ -135,7 +135,12 @@ async def find_people(
     items = []
     for link in (await session.exec(stmt)).all():
         reports = await reports_of(
-            session, pipeline_id=pipeline_id, manager_ids=[link.hr_id], policies=spec.policies, today=today
+            session,
+            pipeline_id=pipeline_id,
+            manager_ids=[link.hr_id],
+            policies=spec.policies,
+            today=today,
+            mapping=spec.mapping,
         )
         direct = frozenset(report.hr_id for report in reports.get(link.hr_id, []))
         status = link_status(link, spec, direct_reports=direct, today=today)

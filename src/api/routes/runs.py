@@ -16,6 +16,7 @@ from enrolsync.api.problems import not_found, problem_responses
 from enrolsync.api.schemas import Page, RunCreate
 from enrolsync.api.schemas_runs import (
     GuardVerdictPublic,
+    RejectedRecord,
     RunApproval,
     RunCounters,
     RunOpPublic,
@@ -66,6 +67,7 @@ def run_public(run: Run, *, now: datetime, ops: dict[str, dict[str, int]] | None
         ops=ops if ops is not None else dict(run.counters.get("ops", {})),
         counters=RunCounters.model_validate(run.counters),  # all but `ops`, which is answered above
         conflicted=run.conflicted,
+        rejected=[RejectedRecord.model_validate(r) for r in run.rejected],
         guard=None if verdict is None else GuardVerdictPublic.model_validate(verdict, from_attributes=True),
         blocked_reason=_blocked_reason(run, verdict),
         approval=approval,

@@ -21,6 +21,7 @@ from enrolsync.connectors.learnupon.users import UserWriter
 from enrolsync.connectors.model import (
     Account,
     CheckResult,
+    Course,
     Enrolment,
     GroupMembership,
     RoleAssignment,
@@ -51,6 +52,7 @@ class LearnUponTarget:
                 Capability.GROUPS,
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
+                Capability.COURSES,
             }
         ),
         # Users have no batch endpoint (one request each; the executor runs them concurrently within the budget).
@@ -110,6 +112,12 @@ class LearnUponTarget:
         """Every user of the portal, enabled or not. Raises `AuthError`, or `TransientError` once retries run out."""
         for user in await self._client.users():
             yield mapping.to_account(user, self.config)
+
+    async def list_courses(self) -> AsyncIterator[Course]:
+        """Every course of the portal, known by its name (LearnUpon has no other course key in the API we use;
+        two courses sharing a name are reported ambiguous by the engine, never guessed)."""
+        for course in await self._client.courses():
+            yield Course(course_id=str(course.id), name=course.name, keys={"name": course.name} if course.name else {})
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Enrolments of every course or only `course_ids`; `started` = any status but `not_started`."""

@@ -54,7 +54,7 @@ class Side(Generic[C]):
 
     cls: ConnectorClass[C]
     config: ConnectorConfig
-    connection_id: str = ""
+    connection_id: str | None = None  # labels the connection's gauges
 
 
 @dataclass(frozen=True)

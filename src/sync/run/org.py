@@ -17,8 +17,9 @@ from datetime import date
 from pydantic import ValidationError
 
 from enrolsync.connectors.model import Person, PersonStatus
-from enrolsync.sync.rules.evaluate import awaiting_start, is_leaver, manager_of, vanished
+from enrolsync.sync.rules.evaluate import InvalidPerson, account_fields, awaiting_start, is_leaver, manager_of, vanished
 from enrolsync.sync.rules.policy import OnLeavePolicy, Policies
+from enrolsync.sync.rules.spec import FieldMapping
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import repo
 from enrolsync.sync.store.tables import Link
@@ -59,8 +60,10 @@ class Org:
                 by_manager[manager].add(report)
         return by_manager
 
-    def note(self, link: Link, policies: Policies, today: date) -> None:
-        """Take one link into account."""
+    def note(self, link: Link, policies: Policies, today: date, mapping: FieldMapping | None = None) -> None:
+        """Take one link into account. With `mapping`, a person without an account whose HR record cannot make
+        one (a field the mapping needs is missing) is nobody's report: no manager is granted a role over an
+        account that will not exist, which would fail every run until HR fixes the record."""
         self.everyone.add(link.hr_id)
         active = bool(link.account_id) and bool((link.applied or {}).get("active"))
         if link.account_id:
@@ -73,12 +76,23 @@ class Org:
             return
         leaver, waiting = is_leaver(person, today), waiting_to_start(link, person, policies, today)
         manager = manager_of(person, policies, today)
-        if manager is not None:
+        if manager is not None and (mapping is None or covered(link, person, mapping)):
             self.managers[person.hr_id] = manager
         if not waiting and _due(link, person, active, leaver, policies):
             self.due.add(person.hr_id)
             if person.manager_hr_id:
                 self.due.add(person.manager_hr_id)
+
+
+def covered(link: Link, person: Person, mapping: FieldMapping) -> bool:
+    """Whether a manager role can be held over this report: they have an account, or their record can make one."""
+    if link.account_id:
+        return True
+    try:
+        account_fields(person, mapping)
+    except InvalidPerson:
+        return False
+    return True
 
 
 def _due(link: Link, person: Person, active: bool, leaver: bool, policies: Policies) -> bool:
@@ -99,7 +113,7 @@ async def read_org(rt: Runtime, ctx: RunContext) -> Org:
         async with rt.sessions() as session:
             page = await repo.list_links(session, pipeline_id=ctx.pipeline_id, after=after, limit=rt.chunk)
         for link in page:
-            org.note(link, policies, today)
+            org.note(link, policies, today, ctx.spec.mapping)
         if len(page) < rt.chunk:
             return org
         after = page[-1].hr_id

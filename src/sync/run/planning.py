@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.connectors.base import Capability, CourseCatalog, TargetConnector
+from enrolsync.connectors.base import Capability, CourseCatalog, PreflightTarget, TargetConnector
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.courses import Catalogue, Unresolved, resolve_spec
@@ -46,6 +46,7 @@ LISTED = 200  # hr_ids a run lists at most (the count beside them is exact)
 class PlanSummary:
     ops: int = 0
     invalid: int = 0
+    rejected: int = 0
     awaiting_start: int = 0
     kept_started: int = 0
     drift: Counter[str] = field(default_factory=Counter)
@@ -68,7 +69,7 @@ class PlanSummary:
           each name that is no course or several, left out of the plan).
         """
         counters: dict[str, Any] = {
-            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted)},
+            "people": {"invalid": self.invalid, "conflicts": len(self.conflicted), "rejected": self.rejected},
             "drift": dict(sorted(self.drift.items())),
             "awaiting_start": self.awaiting_start,
             "kept_started": self.kept_started,
@@ -243,6 +244,24 @@ async def _keep_started(chunk: _Chunk, planned: dict[str, list[Op]]) -> None:
             chunk.summary.kept_started += len(kept)
 
 
+async def _preflight(chunk: _Chunk, planned: dict[str, list[Op]]) -> None:
+    """People with an op the target would refuse outright (`PreflightTarget`: an auth plugin the LMS lacks) are
+    left out of the plan as invalid, the target's reason on their link: a dry run names it, and nothing of theirs
+    is written while everyone else's ops go ahead."""
+    target = chunk.target
+    flat = [op for ops in planned.values() for op in ops]
+    if not flat or not isinstance(target, PreflightTarget):
+        return
+    refused: dict[str, str] = {}
+    for op, reason in zip(flat, await target.preflight(flat), strict=True):
+        if reason is not None:
+            refused.setdefault(op.hr_id, reason)
+    for hr_id, reason in refused.items():
+        planned[hr_id] = []
+        chunk.summary.invalid += 1
+        chunk.fail(chunk.links[hr_id], reason)
+
+
 def _remember_gone(chunk: _Chunk, gone: set[str]) -> None:
     """Mark who this run found gone from the HR system; the mark stays until the source returns them.
 
@@ -262,6 +281,7 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     await _match(chunk, wanted)
     planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
     await _keep_started(chunk, planned)
+    await _preflight(chunk, planned)
     rows: list[tuple[int, str, str, dict[str, Any]]] = []
     for seq, op in summary.order.number(op for ops in planned.values() for op in ops):
         rows.append((seq, op.hr_id, op.kind.value, op.model_dump(mode="json")))
@@ -317,10 +337,12 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
     """
     org = await read_org(rt, ctx)
-    gone = set(read.removed) | ((org.everyone - read.seen) if read.full else set())
+    gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
-    summary = PlanSummary()
-    async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
+    summary = PlanSummary(rejected=read.rejected_count)
+    async with rt.clients.connector(
+        ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id
+    ) as target:
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))

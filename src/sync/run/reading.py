@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from enrolsync.connectors.base import Capability, Cursor
-from enrolsync.connectors.model import Person
+from enrolsync.connectors.model import Person, Rejected
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Run
 
+LISTED = 200  # rejected records a run lists at most (the count beside them is exact)
+
 
 @dataclass
 class ReadResult:
-    """What the read saw: hr_ids read, hr_ids the source removed, managers whose reports changed, the cursor."""
+    """What the read saw: hr_ids read, hr_ids the source removed, managers whose reports changed, the cursor, and
+    the records the source rejected (`kept`: the people they name stay as last read, not leavers)."""
 
     seen: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     managers: set[str] = field(default_factory=set)
     cursor: str | None = None
     full: bool = True
+    kept: set[str] = field(default_factory=set)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # the first `LISTED`
+    rejected_count: int = 0
+
+    def reject(self, records: tuple[Rejected, ...]) -> None:
+        self.kept.update(r.hr_id for r in records if r.hr_id)
+        self.rejected_count += len(records)
+        room = LISTED - len(self.rejected)
+        self.rejected.extend(r.model_dump(mode="json") for r in records[: max(room, 0)])
+
+
+def snapshot_source(ctx: RunContext) -> bool:
+    """True when the run's source cannot read changes only (a file export, a report): every read is everyone."""
+    return Capability.PERSONS_INCREMENTAL not in ctx.source.cls.info.capabilities
 
 
 async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
     # A source that cannot read changes only (a file export, a report) answers every read with everyone: an
-    # "incremental" run of it is a full read, and must count as one, or its leavers would never be noticed.
-    if ctx.scope != "incremental" or Capability.PERSONS_INCREMENTAL not in ctx.source.cls.info.capabilities:
+    # "incremental" run of it is a full read, and must count as one, or its leavers would never be noticed. It is
+    # handed its last checkpoint on every run all the same: a file source compares the new file with the last one
+    # accepted (its header, its size) and refuses one that does not follow from it.
+    if ctx.scope != "incremental" and not snapshot_source(ctx):
         return None
     async with rt.sessions() as session:
         cursor = await repo.get_checkpoint(session, pipeline_id=ctx.pipeline_id)
@@ -53,11 +73,9 @@ async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:
     """Read the run's scope from the source and store each person as last read. Constant memory per page."""
     since = await _start_cursor(rt, ctx)
     wanted = set(ctx.hr_ids) if ctx.scope == "people" else None
-    result = ReadResult(full=since is None and wanted is None)
+    result = ReadResult(full=(since is None or snapshot_source(ctx)) and wanted is None)
     by_id = wanted is not None and Capability.PERSONS_BY_ID in ctx.source.cls.info.capabilities
-    async with rt.clients.connector(
-        ctx.source.cls, ctx.source.config, connection_id=ctx.source.connection_id
-    ) as source:
+    async with rt.clients.connector(ctx.source.cls, ctx.source.config, connection=ctx.source.connection_id) as source:
         # A person-scoped run (a webhook's) reads just its people where the source can; else everyone, filtered.
         pages = source.read_people(sorted(wanted or ())) if by_id else source.read_persons(since)
         async for page in pages:
@@ -66,6 +84,7 @@ async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:
                 await _store_page(rt, ctx, persons, result)
             result.seen.update(p.hr_id for p in persons)
             result.removed.update(r for r in page.removed if wanted is None or r in wanted)
+            result.reject(page.rejected)
             if not by_id:
                 result.cursor = page.checkpoint
     if wanted is not None:

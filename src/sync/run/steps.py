@@ -24,12 +24,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.errors import ConnectorError
 from enrolsync.sync.plan.guard import GuardVerdict
-from enrolsync.sync.run import quarantine
+from enrolsync.sync.run import quarantine, runlog
 from enrolsync.sync.run.apply import RunAborted, apply_run
 from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_context
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.run.planning import plan_run, recorded_verdict
-from enrolsync.sync.run.reading import read_source
+from enrolsync.sync.run.reading import read_source, snapshot_source
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
@@ -74,7 +74,13 @@ async def begin(rt: Runtime, run_id: str, generation: int = 0) -> Claim:
             or run.generation > generation
         ):
             return Claim.SKIP
-    return await claim(rt, run_id, generation)
+    taken = await claim(rt, run_id, generation)
+    if taken is Claim.GO:
+        async with rt.sessions() as session:
+            run = await session.get(Run, run_id)
+            if run is not None:
+                runlog.started(run, worker=rt.owner)
+    return taken
 
 
 async def plan(rt: Runtime, run_id: str) -> None:
@@ -103,6 +109,7 @@ async def plan(rt: Runtime, run_id: str) -> None:
         # One commit: a run marked planned always has the guard's verdict on the plan it holds.
         summary.record(run)
         run.cursor, run.planned = read.cursor, True
+        run.rejected = read.rejected
         session.add(run)
         await session.commit()
     log.info("planned", run_id=run_id, ops=summary.ops, invalid=summary.invalid, conflicts=len(summary.conflicted))
@@ -172,7 +179,11 @@ async def finish(rt: Runtime, run_id: str) -> str:
         counts = await ledger.op_counts(session, run_id=run_id)
         status = _status(ctx, counts, run.error)
         people = run.counters.get("people", {})
-        clean = status == RunStatus.SUCCEEDED and not people.get("invalid") and not people.get("conflicts")
+        # A snapshot source's checkpoint marks the last file (report) it accepted, not a place in a change feed:
+        # moving it past people who could not be planned skips nobody (the next read returns them again), and
+        # holding it back would leave the source comparing new files with an ever older one.
+        skipped = not snapshot_source(ctx) and (people.get("invalid") or people.get("conflicts"))
+        clean = status == RunStatus.SUCCEEDED and not skipped
         if ctx.mode == "apply" and clean and ctx.scope != "people" and run.cursor:
             await repo.save_checkpoint(session, pipeline_id=ctx.pipeline_id, cursor=run.cursor)
         run.status, run.finished_at = status, utcnow()
@@ -180,7 +191,7 @@ async def finish(rt: Runtime, run_id: str) -> str:
         session.add(run)
         await quarantine.note_run_end(session, run)
         await session.commit()
-    log.info("finished", run_id=run_id, status=str(status))
+        runlog.ended(run, counts)
     return str(status)
 
 
@@ -205,7 +216,7 @@ async def fail(rt: Runtime, run_id: str, reason: str, generation: int = 0) -> No
         session.add(run)
         await quarantine.note_run_end(session, run)
         await session.commit()
-    log.warning("failed", run_id=run_id, reason=reason[:200])
+        runlog.ended(run, await ledger.op_counts(session, run_id=run_id))
 
 
 async def direct(name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:

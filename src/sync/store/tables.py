@@ -188,6 +188,9 @@ class Run(SQLModel, table=True):
     # People planning skipped because matching was ambiguous (the first `planning.LISTED`; the count is exact in
     # `counters["people"]["conflicts"]`); each one's reason is on their link.
     conflicted: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
+    # Records the source could not read (`connectors.model.Rejected` as JSON: line, field, reason, hr_id), the
+    # first `reading.LISTED`; the count is exact in `counters["people"]["rejected"]`.
+    rejected: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(sa.JSON(), nullable=False))
     people_read: int = 0
     ops_planned: int = 0
     ops_applied: int = 0
@@ -347,6 +350,20 @@ class PipelineHealth(SQLModel, table=True):
     last_probe_at: datetime | None = _ts(nullable=True, default=False)
     last_probe_detail: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     updated_at: datetime = _ts()
+
+
+# --- workers (issue 17) ----------------------------------------------------------------------------------------
+
+
+class WorkerBeat(SQLModel, table=True):
+    """A worker's heartbeat, written by its maintenance loop every pass: `/readyz` and `/metrics` count the workers
+    seen lately, so runs that would stay `queued` for want of a worker show up as such."""
+
+    __tablename__ = "worker_beat"
+
+    worker_id: str = Field(primary_key=True, max_length=200)
+    started_at: datetime = _ts()
+    seen_at: datetime = _ts()
 
 
 # --- SCIM inbound: an identity provider's pushed state (issue 13) --------------------------------------------------

@@ -2,7 +2,7 @@
 connection's SCIM bearer token (its SHA-256 digest).
 
 Revision ID: sciminbound_state
-Revises: 0006
+Revises: ops_workers
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "sciminbound_state"
-down_revision: str | None = "0006"
+down_revision: str | None = "ops_workers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
