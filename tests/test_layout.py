@@ -19,7 +19,7 @@ TOP_LEVEL_RANK = {
 }  # fmt: skip
 BUILT_INS = {
     "bamboohr", "moodle", "memory-source", "memory-target", "personio", "hibob", "canvas", "scim", "talentlms",
-    "learnupon", "successfactors", "csv", "workday", "docebo",
+    "learnupon", "successfactors", "csv", "workday", "docebo", "scim-inbound",
 }  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from enrolsync import __version__
-from enrolsync.api import auth, openapi, problems
+from enrolsync.api import auth, openapi, problems, scim_wire
 from enrolsync.api.deps import Services
 from enrolsync.api.inputs import refuse_unstorable_text
 from enrolsync.api.limits import BodyLimit
@@ -38,6 +38,7 @@ from enrolsync.api.routes import (
     quarantine,
     run_control,
     runs,
+    scim,
     ui,
     webhooks,
 )
@@ -52,7 +53,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router, ui.router)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router, ui.router, scim.router)
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -66,6 +67,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     events.router,
     quarantine.router,
+    scim.admin_router,
 )
 
 
@@ -179,6 +181,7 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     app.add_exception_handler(PipelineQuarantined, quarantine.on_quarantined)
+    scim_wire.install(app)  # SCIM errors in SCIM's format, on the /scim/v2 routes only
     app.add_middleware(BodyLimit)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)

@@ -15,6 +15,17 @@ from fastapi.openapi.utils import get_openapi
 from enrolsync.connectors.registry import Registry
 
 _REF = "#/components/schemas/{model}"
+# RFC 7644 section 3.12: what `/scim/v2` answers on an error (`status` is a string there).
+SCIM_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["schemas", "status"],
+    "properties": {
+        "schemas": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string"},
+        "scimType": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
 
 
 def _spec_ref(schemas: dict[str, Any]) -> dict[str, Any] | None:
@@ -52,7 +63,9 @@ def _point(schemas: dict[str, Any], model: str, field: str, extra: dict[str, Any
 def _problem_bodies(document: dict[str, Any]) -> None:
     # Every error answers a problem document (problems.py); FastAPI would document its own 422 body and JSON.
     problem = {"application/problem+json": {"schema": {"$ref": _REF.format(model="ProblemDocument")}}}
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
+        if path.startswith("/scim/"):
+            continue  # SCIM answers its own error messages (routes/scim.py)
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():
                 if status[0] in "45":
@@ -72,6 +85,7 @@ def build(app: FastAPI, registry: Registry | None) -> dict[str, Any]:
         _point(schemas, "PipelineCreate", "spec", spec)
         _point(schemas, "PipelineUpdate", "spec", {"anyOf": [spec, {"type": "null"}]})
     _problem_bodies(document)
+    schemas["ScimError"] = SCIM_ERROR
     if registry is not None:
         refs = _add_connector_configs(schemas, registry)
         if refs:

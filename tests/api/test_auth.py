@@ -62,6 +62,27 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/pipelines/{pipeline_id}/teams/{manager_hr_id}"): M,  # a manager: only their own reports (below)
     ("GET", "/pipelines/{pipeline_id}/summary"): V,
     ("GET", "/audit"): A,
+    ("POST", "/connections/{connection_id}/scim-token"): A,
+    # SCIM inbound: an identity provider's calls, proven by the connection's SCIM token instead (issue 13).
+    **{
+        (method, f"/scim/v2{path}"): PUBLIC
+        for method, path in [
+            ("GET", "/ServiceProviderConfig"),
+            ("GET", "/ResourceTypes"),
+            ("GET", "/ResourceTypes/{type_id}"),
+            ("GET", "/Schemas"),
+            ("GET", "/Schemas/{schema_id}"),
+            ("GET", "/Users"),
+            ("POST", "/Users"),
+            ("POST", "/.search"),
+            ("POST", "/Users/.search"),
+            ("GET", "/Users/{user_id}"),
+            ("PUT", "/Users/{user_id}"),
+            ("PATCH", "/Users/{user_id}"),
+            ("DELETE", "/Users/{user_id}"),
+            *((method, "/{rest:path}") for method in ("GET", "POST", "PUT", "PATCH", "DELETE")),
+        ]
+    },
 }
 RANK = {M: -1, V: 0, OP: 1, A: 2}
 

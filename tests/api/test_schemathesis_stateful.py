@@ -75,6 +75,9 @@ async def test_sequences_of_linked_calls_keep_the_documented_promises(
     pipeline_id = await create_pipeline(client, ends)
     await run(client, execute, pipeline_id, mode="plan")
     document = (await client.get("/openapi.json")).json()
+    # `/scim/v2` answers only a connection's SCIM token (scim2-tester drives it in test_scim_inbound.py): with an
+    # admin's token every call is a 401, which would only thin out the linked sequences here.
+    document["paths"] = {p: ops for p, ops in document["paths"].items() if not p.startswith("/scim/")}
     schema = schemathesis.openapi.from_dict(document)
     schema.as_state_machine()
     # The links schemathesis infers from the document (create -> read/update/delete, pipeline -> its runs, ...).

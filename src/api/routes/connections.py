@@ -55,7 +55,7 @@ from enrolsync.sync.store.connections import (
     split_config,
 )
 from enrolsync.sync.store.crypto import SecretBox, SecretsUndecryptable
-from enrolsync.sync.store.tables import Connection, Event, utcnow
+from enrolsync.sync.store.tables import Connection, Event, ScimResource, ScimToken, utcnow
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 log = structlog.get_logger("enrolsync.api")
@@ -247,6 +247,8 @@ async def delete_connection(connection_id: str, principal: Admin, now: ClockDep,
     if used:
         raise conflict(f"the connection is used by {used} pipeline(s); delete or repoint them first")
     await queries.delete_where(session, Event, col(Event.connection_id) == connection_id)
+    await queries.delete_where(session, ScimResource, col(ScimResource.connection_id) == connection_id)
+    await queries.delete_where(session, ScimToken, col(ScimToken.connection_id) == connection_id)
     await session.delete(connection)
     _audit(session, principal, now, connection, "delete", {"connector": connection.connector})
     await queries.commit_or_conflict(session, "the connection is in use")

@@ -15,6 +15,7 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 
 import structlog
@@ -30,6 +31,7 @@ from enrolsync.settings import Settings
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.run.mail import SmtpMailer
+from enrolsync.sync.run.scim_state import StoredScimTransport
 from enrolsync.sync.store.crypto import KEY_FILE_NAME, SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import (
     backend_name,
@@ -119,6 +121,7 @@ async def open_root(
         batches_in_flight=1 if is_memory_sqlite(url) else 4,
         mailer=SmtpMailer.from_settings(settings),
     )
+    clients.stored.setdefault("scim-inbound", partial(StoredScimTransport, runtime.sessions))
     await _report_unreadable_secrets(runtime.sessions, box, settings)
     return Root(engine=engine, runtime=runtime)
 

@@ -6,7 +6,7 @@ network; production uses the real transport.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -32,6 +32,9 @@ class ClientFactory:
     clock: Clock = SYSTEM_CLOCK
     read_retry: ReadRetry | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    # Sources whose people enrolsync itself stores (`scim-inbound`: what an identity provider pushed), by connector
+    # key: the transport serving a connection's stored state, given its id (set up by `jobs.root`).
+    stored: dict[str, Callable[[str], httpx.AsyncBaseTransport]] = field(default_factory=dict)
 
     def _transport(self, config: ConnectorConfig) -> httpx.AsyncBaseTransport | None:
         return self.transports.get(config.base_url.host or "")
@@ -73,7 +76,8 @@ class ClientFactory:
     ) -> AsyncIterator[C]:
         """A connector with its own client (a source for a `SourceClass`, a target for a `TargetClass`); the
         client closes when the block ends. `http_timeout` and `retry` override the run defaults (a check is quick).
-        `connection` (the stored connection's id) labels its gauges: latency, 429s, read retries."""
+        `connection` (the stored connection's id) labels its gauges: latency, 429s, read retries; it also lets a
+        source whose state enrolsync stores (`stored`) read that state instead of the network."""
         limiter = limiter or self.limiter(connector_cls.info, config)
         label = connection_label(connection, config.base_url.host)
         key = connector_cls.info.key
@@ -81,7 +85,9 @@ class ClientFactory:
             retry or self.read_retry or ReadRetry(clock=self.clock),
             on_retry=lambda: count_retries(label, key, "read"),
         )
-        inner = self._transport(config) or guarded_transport(self.egress)
+        make = self.stored.get(key) if connection else None
+        local = make(connection) if make is not None and connection else None
+        inner = local or self._transport(config) or guarded_transport(self.egress)
         metered = MeteredTransport(inner, connection=label, connector=key)
         async with build_client(config, transport=metered, limiter=limiter, timeout=http_timeout) as http:
             yield connector_cls(config, http, retry=retry)
