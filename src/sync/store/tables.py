@@ -415,18 +415,23 @@ class EnrolmentProgress(SQLModel, table=True):
 
 class ScimResource(SQLModel, table=True):
     """One SCIM resource an identity provider pushed to a `scim-inbound` connection: the source of its full runs.
+
     `body` is the resource as served (the library's model dumped in the response context); `user_name` is kept
     case-folded and `external_id` as sent so the filters identity providers send before every create
     (`userName eq`, `externalId eq`) are index lookups. `version` grows on every write and makes the ETag and the
     event id of each change.
     """
+
     __tablename__ = "scim_resource"
     __table_args__ = (
         sa.UniqueConstraint("connection_id", "resource_type", "user_name", name="uq_scim_resource_user_name"),
         sa.Index("ix_scim_resource_external_id", "connection_id", "resource_type", "external_id"),
+    )
+
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     connection_id: str = Field(
         sa_column=Column(sa.String(length=32), sa.ForeignKey("connection.id", ondelete="CASCADE"), nullable=False)
+    )
     resource_type: str = Field(max_length=20)
     user_name: str | None = Field(default=None, max_length=300)
     external_id: str | None = Field(default=None, max_length=300)
@@ -434,9 +439,16 @@ class ScimResource(SQLModel, table=True):
     version: int = 1
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
 class ScimToken(SQLModel, table=True):
     """The bearer token an identity provider presents to a `scim-inbound` connection, stored as its SHA-256 digest
     (shown once when issued; issuing again replaces it)."""
+
     __tablename__ = "scim_token"
+
+    connection_id: str = Field(
         sa_column=Column(sa.String(length=32), sa.ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    )
     token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
