@@ -23,6 +23,7 @@ from enrolsync.api.deps import Services
 from enrolsync.api.inputs import refuse_unstorable_text
 from enrolsync.api.limits import BodyLimit
 from enrolsync.api.oidc import OidcConfig, OidcVerifier
+from enrolsync.api.ui.routes import install as install_ui
 from enrolsync.api.routes import (
     audit,
     connections,
@@ -182,4 +183,5 @@ def create_app(
             responses=problems.problem_responses(401, 403),
         )
     openapi.install(app)
+    install_ui(app)  # the web page at /ui (its own session cookie and role checks: see api/ui/session.py)
     return app
