@@ -23,7 +23,6 @@ from enrolsync.api.deps import Services
 from enrolsync.api.inputs import refuse_unstorable_text
 from enrolsync.api.limits import BodyLimit
 from enrolsync.api.oidc import OidcConfig, OidcVerifier
-from enrolsync.api.ui.routes import install as install_ui
 from enrolsync.api.routes import (
     audit,
     connections,
@@ -37,6 +36,7 @@ from enrolsync.api.routes import (
     runs,
     webhooks,
 )
+from enrolsync.api.ui.routes import install as install_ui
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs.root import open_root

@@ -8,7 +8,7 @@ post back here (CSRF-checked, see `session.py`) and redirect to the page they ac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import structlog
 from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import HTTPExceptionHandler
 
 from enrolsync import __version__
 from enrolsync.api.auth import Principal, allows
@@ -343,12 +344,18 @@ async def team_page(
 # -- wiring ---------------------------------------------------------------------------------------------------
 
 
+async def _delegate(handler: HTTPExceptionHandler, request: Request, exc: Exception) -> Response:
+    answer = handler(request, exc)
+    return answer if isinstance(answer, Response) else await answer
+
+
 def install(app: FastAPI) -> None:
     """Serve the page on `app`: its routes, its static files and HTML answers for errors under /ui."""
     app.include_router(router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=HERE / "static"), name="ui-static")
-    api_problem = app.exception_handlers[Problem]
-    api_http = app.exception_handlers[StarletteHTTPException]
+    # The API's own handlers (problems.install), still answering everywhere but under /ui.
+    api_problem = cast(HTTPExceptionHandler, app.exception_handlers[Problem])
+    api_http = cast(HTTPExceptionHandler, app.exception_handlers[StarletteHTTPException])
 
     async def on_sign_in_needed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInNeeded)  # noqa: S101 - registered for this class only
@@ -361,14 +368,16 @@ def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         # Under /ui an API refusal (404, 409...) is a page saying so; elsewhere the API's problem document.
         if isinstance(exc, Problem) and request.url.path.startswith(f"{COOKIE_PATH}/"):
-            return render(request, "error.html", None, exc.status, status=exc.status, title=exc.title, detail=exc.detail)
-        return await api_problem(request, exc)  # type: ignore[no-any-return]
+            return render(
+                request, "error.html", None, exc.status, status=exc.status, title=exc.title, detail=exc.detail
+            )
+        return await _delegate(api_problem, request, exc)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StarletteHTTPException) and request.url.path.startswith(f"{COOKIE_PATH}/"):
             detail = exc.detail if exc.status_code < 500 else "Something went wrong."
             return render(request, "error.html", None, exc.status_code, status=exc.status_code, title="", detail=detail)
-        return await api_http(request, exc)  # type: ignore[no-any-return]
+        return await _delegate(api_http, request, exc)
 
     app.add_exception_handler(SignInNeeded, on_sign_in_needed)
     app.add_exception_handler(PageForbidden, on_forbidden)
