@@ -42,7 +42,7 @@ from enrolsync.api.ui.session import (
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.store.tables import ApiRole, RunMode, RunOpStatus, RunStatus
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent  # resolved: StaticFiles refuses files behind symlinks (editable installs)
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 log = structlog.get_logger("enrolsync.api")
