@@ -30,9 +30,8 @@ from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import ApiRole, PipelineHealth, utcnow
 from tests.support.api import Execute, create_pipeline, run
-from tests.support.factories import RULES
+from tests.support.factories import RULES, seed
 from tests.support.factories import employee as person
-from tests.support.factories import seed
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -331,9 +330,7 @@ async def test_a_persons_story_and_their_managers_team(
     await page.shot("team")
 
 
-async def test_an_admin_checks_a_connection(
-    page: Page, tokens: dict[ApiRole, str], ends: tuple[str, str]
-) -> None:
+async def test_an_admin_checks_a_connection(page: Page, tokens: dict[ApiRole, str], ends: tuple[str, str]) -> None:
     await page.sign_in(tokens[ApiRole.ADMIN])
     await page.open("/ui/connections")
     await page.click(f"#connection-{ends[0]} form button")
