@@ -1,0 +1,103 @@
+"""The web page's session without a browser: the cookie's flags, CSRF and origin checks, where sign-in may send
+you, a revoked token, and HTML answers for refusals under /ui while the API keeps its problem documents."""
+
+from __future__ import annotations
+
+import httpx
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrolsync.api.tokens import revoke_token
+from enrolsync.api.ui.session import COOKIE, csrf_token
+from enrolsync.sync.store.tables import ApiRole, ApiToken
+from tests.support.api import MakeClient, create_pipeline
+from tests.support.assertions import assert_problem
+
+
+def signed_in(make_client: MakeClient, token: str) -> httpx.AsyncClient:
+    client = make_client(None)
+    client.headers["Cookie"] = f"{COOKIE}={token}"
+    return client
+
+
+async def test_signing_in_sets_an_httponly_strict_cookie_and_goes_where_it_was_asked(
+    make_client: MakeClient, tokens: dict[ApiRole, str]
+) -> None:
+    browser = make_client(None)
+    response = await browser.post("/ui/sign-in", data={"token": tokens[ApiRole.VIEWER], "next": "/ui/connections"})
+
+    assert (response.status_code, response.headers["location"]) == (303, "/ui/connections")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/ui"} <= flags
+    assert "secure" not in flags  # plain http here; over https the cookie is Secure
+
+
+async def test_sign_in_never_sends_you_to_another_site(make_client: MakeClient, tokens: dict[ApiRole, str]) -> None:
+    browser = make_client(None)
+    for target in ("https://evil.example/ui", "//evil.example/ui", "/ui\\..\\evil", "/docs"):
+        response = await browser.post("/ui/sign-in", data={"token": tokens[ApiRole.VIEWER], "next": target})
+        assert response.headers["location"] == "/ui", target
+
+
+async def test_a_refused_token_is_a_401_page_that_does_not_repeat_it(make_client: MakeClient) -> None:
+    wrong = "esk_" + "y" * 43
+    response = await make_client(None).post("/ui/sign-in", data={"token": wrong})
+
+    assert response.status_code == 401
+    assert "not known" in response.text and wrong not in response.text
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_form_without_the_sessions_csrf_field_or_from_another_origin_changes_nothing(
+    make_client: MakeClient, tokens: dict[ApiRole, str], client: httpx.AsyncClient, ends: tuple[str, str]
+) -> None:
+    pid = await create_pipeline(client, ends)
+    run_id = (await client.post(f"/pipelines/{pid}/runs")).json()["id"]
+    operator = signed_in(make_client, tokens[ApiRole.OPERATOR])
+    good = csrf_token(tokens[ApiRole.OPERATOR])
+
+    assert (await operator.post(f"/ui/runs/{run_id}/cancel", data={})).status_code == 403
+    assert (await operator.post(f"/ui/runs/{run_id}/cancel", data={"csrf": csrf_token("another")})).status_code == 403
+    foreign = await operator.post(
+        f"/ui/runs/{run_id}/cancel", data={"csrf": good}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403 and "another site" in foreign.text
+    assert (await client.get(f"/runs/{run_id}")).json()["status"] == "queued"
+
+    same = await operator.post(
+        f"/ui/runs/{run_id}/cancel", data={"csrf": good}, headers={"Origin": "http://enrolsync.test"}
+    )
+    assert (same.status_code, same.headers["location"]) == (303, f"/ui/runs/{run_id}")
+    assert (await client.get(f"/runs/{run_id}")).json()["status"] == "cancelled"
+
+
+async def test_a_revoked_token_signs_the_page_out(
+    make_client: MakeClient, tokens: dict[ApiRole, str], session: AsyncSession
+) -> None:
+    viewer = signed_in(make_client, tokens[ApiRole.VIEWER])
+    page = await viewer.get("/ui")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    for row in (await session.exec(select(ApiToken))).all():
+        await revoke_token(session, token_id=row.id)
+    await session.commit()
+
+    again = await viewer.get("/ui/connections")
+
+    assert (again.status_code, again.headers["location"]) == (303, "/ui/sign-in?next=/ui/connections")
+
+
+async def test_refusals_are_pages_under_ui_and_problem_documents_elsewhere(
+    make_client: MakeClient, tokens: dict[ApiRole, str], client: httpx.AsyncClient
+) -> None:
+    viewer = signed_in(make_client, tokens[ApiRole.VIEWER])
+
+    missing = await viewer.get("/ui/runs/nope")
+
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "no run with id" in missing.text.lower() or "nope" in missing.text
+    assert_problem(await client.get("/runs/nope"), 404)
+    assert (await viewer.get("/ui/static/ui.css")).headers["content-type"].startswith("text/css")
