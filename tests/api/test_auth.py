@@ -62,6 +62,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/ui"): V,
     ("GET", "/ui/pipelines/{pipeline_id}"): V,
     ("POST", "/ui/pipelines/{pipeline_id}/runs"): OP,
+    ("POST", "/ui/pipelines/{pipeline_id}/quarantine/lift"): OP,
     ("GET", "/ui/runs/{run_id}"): V,
     ("GET", "/ui/runs/{run_id}/progress"): V,
     ("POST", "/ui/runs/{run_id}/approve"): OP,

@@ -21,8 +21,8 @@ from starlette.types import HTTPExceptionHandler
 from enrolsync import __version__
 from enrolsync.api.auth import Principal, allows
 from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, QueueDep, RegistryDep, SessionDep
-from enrolsync.api.problems import Problem
-from enrolsync.api.routes import connections, people, pipelines, run_control, runs
+from enrolsync.api.problems import Problem, conflict
+from enrolsync.api.routes import connections, people, pipelines, quarantine, run_control, runs
 from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import RunCreate
 from enrolsync.api.ui.session import (
@@ -40,6 +40,7 @@ from enrolsync.api.ui.session import (
     session_token,
 )
 from enrolsync.connectors.ops import OpKind
+from enrolsync.sync.run.quarantine import PipelineQuarantined
 from enrolsync.sync.store.tables import ApiRole, RunMode, RunOpStatus, RunStatus
 
 HERE = Path(__file__).resolve().parent  # resolved: StaticFiles refuses files behind symlinks (editable installs)
@@ -175,9 +176,20 @@ async def start_run(
     now: ClockDep,
     mode: Annotated[RunMode, Form()] = "plan",
 ) -> Response:
-    """Queue a run (a dry run unless `mode` is apply) and show it."""
-    run = await runs.start_run(pipeline_id, principal, session, queue, now, Response(), RunCreate(mode=mode))
+    """Queue a run (a dry run unless `mode` is apply) and show it (the active run, when there is one)."""
+    try:
+        run = await runs.start_run(pipeline_id, principal, session, queue, now, Response(), RunCreate(mode=mode))
+    except PipelineQuarantined as error:
+        message = f"the pipeline is quarantined: {error.reason}; lift the quarantine once the cause is fixed"
+        raise conflict(message) from None
     return _back(f"{COOKIE_PATH}/runs/{run.id}")
+
+
+@router.post("/pipelines/{pipeline_id}/quarantine/lift", dependencies=[CheckedForm])
+async def lift_quarantine(pipeline_id: str, principal: OperatorPage, session: SessionDep, now: ClockDep) -> Response:
+    """End the pipeline's quarantine once its cause is fixed."""
+    await quarantine.lift_quarantine(pipeline_id, principal, session, now)
+    return _back(f"{COOKIE_PATH}/pipelines/{pipeline_id}")
 
 
 # -- runs -----------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.api.tokens import revoke_token
 from enrolsync.api.ui.session import COOKIE, csrf_token
-from enrolsync.sync.store.tables import ApiRole, ApiToken
+from enrolsync.sync.store.tables import ApiRole, ApiToken, PipelineHealth, utcnow
 from tests.support.api import MakeClient, create_pipeline
 from tests.support.assertions import assert_problem
 
@@ -101,3 +101,29 @@ async def test_refusals_are_pages_under_ui_and_problem_documents_elsewhere(
     assert "no run with id" in missing.text.lower() or "nope" in missing.text
     assert_problem(await client.get("/runs/nope"), 404)
     assert (await viewer.get("/ui/static/ui.css")).headers["content-type"].startswith("text/css")
+
+
+async def test_a_quarantined_pipeline_refuses_a_run_on_the_page_until_an_operator_lifts_it(
+    make_client: MakeClient,
+    tokens: dict[ApiRole, str],
+    client: httpx.AsyncClient,
+    ends: tuple[str, str],
+    session: AsyncSession,
+) -> None:
+    pid = await create_pipeline(client, ends)
+    session.add(PipelineHealth(pipeline_id=pid, failures=3, quarantined_at=utcnow(), reason="LMS said 401"))
+    await session.commit()
+    operator = signed_in(make_client, tokens[ApiRole.OPERATOR])
+    form = {"csrf": csrf_token(tokens[ApiRole.OPERATOR]), "mode": "apply"}
+
+    refused = await operator.post(f"/ui/pipelines/{pid}/runs", data=form)
+    assert refused.status_code == 409 and refused.headers["content-type"].startswith("text/html")
+    assert "LMS said 401" in refused.text
+    assert "Lift the quarantine" in (await operator.get(f"/ui/pipelines/{pid}")).text
+
+    lifted = await operator.post(f"/ui/pipelines/{pid}/quarantine/lift", data=form)
+    assert (lifted.status_code, lifted.headers["location"]) == (303, f"/ui/pipelines/{pid}")
+    started = await operator.post(f"/ui/pipelines/{pid}/runs", data=form)
+    assert started.status_code == 303 and started.headers["location"].startswith("/ui/runs/")
+    run = (await client.get(started.headers["location"].removeprefix("/ui"))).json()
+    assert (run["mode"], run["status"]) == ("apply", "queued")
