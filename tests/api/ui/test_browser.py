@@ -34,7 +34,9 @@ from tests.support.factories import RULES, seed
 from tests.support.factories import employee as person
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -57,6 +59,20 @@ FLAGS = (
 WAIT = 15.0
 GUARDED = {**RULES, "policies": {"deactivation_guard": {"percent": 0, "min_count": 0}}}
 T = TypeVar("T")
+# One main landmark and one h1, a language, a label for every control and a name for every link and button.
+ACCESSIBILITY = """
+const problems = [];
+if (document.querySelectorAll("main").length !== 1) problems.push("not exactly one main landmark");
+if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+if (!document.documentElement.lang) problems.push("no lang on html");
+for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+  if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) problems.push("unlabelled " + el.outerHTML);
+}
+for (const el of document.querySelectorAll("a, button")) {
+  if (!el.textContent.trim() && !el.getAttribute("aria-label")) problems.push("nameless " + el.outerHTML);
+}
+return problems;
+"""
 
 
 @pytest.fixture
@@ -135,6 +151,9 @@ class Page:
         return await self.call(wait)
 
     async def shot(self, label: str) -> Path:
+        """Save a screenshot, after checking the page's basic accessibility."""
+        problems = await self.script(ACCESSIBILITY)
+        assert not problems, f"{label}: {problems}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{self.name}-{label}.png"
         await self.call(self.driver.save_screenshot, str(path))
@@ -143,8 +162,7 @@ class Page:
     async def sign_in(self, token: str) -> None:
         await self.open("/ui")
         await self.until_text("h1", "Sign in")
-        await self.fill("#token", token)
-        await self.click("form button[type=submit]")
+        await self.fill("#token", token + Keys.ENTER)  # by keyboard
         await self.until_text("h1", "Pipelines")
 
 
@@ -208,6 +226,8 @@ async def test_sign_in_then_the_pipeline_list(
     assert "quarantined" in table and "LMS said 401" in table and "never run" in table
     assert "Start" not in await page.source(), "a viewer is offered no run buttons"
     await page.shot("pipelines")
+    await page.call(lambda: ActionChains(page.driver).send_keys(Keys.TAB).perform())
+    assert await page.script("return document.activeElement.textContent") == "Skip to content"
 
     await page.call(page.driver.set_window_size, 390, 844)  # a phone
     await page.until_text("#pipelines", "nightly")
@@ -336,3 +356,22 @@ async def test_an_admin_checks_a_connection(page: Page, tokens: dict[ApiRole, st
     await page.click(f"#connection-{ends[0]} form button")
     assert "Reached" in await page.until_text(f"#connection-{ends[0]} .check-result", "Reached")
     assert f"/webhooks/{ends[0]}" in await page.text(f"#connection-{ends[0]}")
+
+
+async def test_an_operator_cancels_a_queued_run_after_confirming(
+    page: Page, client: httpx.AsyncClient, tokens: dict[ApiRole, str], ends: tuple[str, str]
+) -> None:
+    pid = await create_pipeline(client, ends)
+    run_id = (await client.post(f"/pipelines/{pid}/runs", json={"mode": "apply"})).json()["id"]
+    await page.sign_in(tokens[ApiRole.OPERATOR])
+    await page.open(f"/ui/runs/{run_id}")
+    await page.until_text("#run-status", "queued")
+
+    await page.click("#cancel")
+    dialog = await page.call(lambda: page.driver.switch_to.alert)
+    assert "Operations already applied stay applied" in dialog.text
+    await page.call(dialog.accept)
+
+    await page.until_text("#run-status", "cancelled")
+    assert (await client.get(f"/runs/{run_id}")).json()["cancelled_by"].startswith("token:")
+    await page.shot("cancelled")

@@ -13,6 +13,8 @@ from enrolsync.sync.store.tables import ApiRole, ApiToken, PipelineHealth, utcno
 from tests.support.api import MakeClient, create_pipeline
 from tests.support.assertions import assert_problem
 
+SECRET = "s3cret-Value-4711"  # holds the leak guard's marker
+
 
 def signed_in(make_client: MakeClient, token: str) -> httpx.AsyncClient:
     client = make_client(None)
@@ -127,3 +129,20 @@ async def test_a_quarantined_pipeline_refuses_a_run_on_the_page_until_an_operato
     assert started.status_code == 303 and started.headers["location"].startswith("/ui/runs/")
     run = (await client.get(started.headers["location"].removeprefix("/ui"))).json()
     assert (run["mode"], run["status"]) == ("apply", "queued")
+
+
+async def test_the_connections_page_names_secrets_but_never_shows_them(
+    make_client: MakeClient, tokens: dict[ApiRole, str], client: httpx.AsyncClient
+) -> None:
+    config = {"base_url": "https://hr.example.com", "subdomain": "acme", "api_key": SECRET}
+    created = await client.post("/connections", json={"name": "hr", "connector": "strict-source", "config": config})
+    assert created.status_code == 201, created.text
+    ident = created.json()["id"]
+
+    for role in ApiRole:  # the leak guard fails the test if the secret is in any of these answers
+        page = await signed_in(make_client, tokens[role]).get("/ui/connections")
+        assert page.status_code == 200
+        assert "api_key" in page.text and "acme" in page.text
+        assert f"/webhooks/{ident}" in page.text
+        assert ("Check hr" in page.text) is (role is ApiRole.ADMIN)
+    assert SECRET not in page.text
