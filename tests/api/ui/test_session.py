@@ -146,3 +146,14 @@ async def test_the_connections_page_names_secrets_but_never_shows_them(
         assert f"/webhooks/{ident}" in page.text
         assert ("Check hr" in page.text) is (role is ApiRole.ADMIN)
     assert SECRET not in page.text
+
+
+async def test_names_from_hr_and_admins_are_escaped(
+    make_client: MakeClient, tokens: dict[ApiRole, str], client: httpx.AsyncClient, ends: tuple[str, str]
+) -> None:
+    await create_pipeline(client, ends, name="<script>alert(1)</script>")
+
+    page = await signed_in(make_client, tokens[ApiRole.VIEWER]).get("/ui")
+
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
