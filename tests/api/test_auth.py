@@ -67,6 +67,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/ui/runs/{run_id}/progress"): V,
     ("POST", "/ui/runs/{run_id}/approve"): OP,
     ("POST", "/ui/runs/{run_id}/cancel"): OP,
+    ("POST", "/ui/runs/{run_id}/apply"): OP,
     ("GET", "/ui/connections"): V,
     ("POST", "/ui/connections/{connection_id}/check"): A,
     ("GET", "/ui/pipelines/{pipeline_id}/people"): V,

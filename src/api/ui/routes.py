@@ -20,7 +20,7 @@ from starlette.types import HTTPExceptionHandler
 
 from enrolsync import __version__
 from enrolsync.api.auth import Principal, allows
-from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, QueueDep, RegistryDep, SessionDep
+from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, QueueDep, RegistryDep, SessionDep, SettingsDep
 from enrolsync.api.problems import Problem, conflict
 from enrolsync.api.routes import connections, people, pipelines, quarantine, run_control, runs
 from enrolsync.api.routes.quarantine import pipeline_quarantine
@@ -256,6 +256,15 @@ async def approve_run(
 ) -> Response:
     await run_control.approve_run(run_id, principal, session, queue, now)
     return _back(f"{COOKIE_PATH}/runs/{run_id}")
+
+
+@router.post("/runs/{run_id}/apply", dependencies=[CheckedForm])
+async def apply_plan(
+    run_id: str, principal: OperatorPage, session: SessionDep, queue: QueueDep, now: ClockDep, settings: SettingsDep
+) -> Response:
+    """Apply exactly what a finished dry run planned, as a new run, and show that run."""
+    run = await run_control.apply_plan(run_id, principal, session, queue, now, settings, Response())
+    return _back(f"{COOKIE_PATH}/runs/{run.id}")
 
 
 @router.post("/runs/{run_id}/cancel", dependencies=[CheckedForm])

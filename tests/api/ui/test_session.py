@@ -9,9 +9,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.api.tokens import revoke_token
 from enrolsync.api.ui.session import COOKIE, csrf_token
+from enrolsync.connectors.memory.state import Dataset
 from enrolsync.sync.store.tables import ApiRole, ApiToken, PipelineHealth, utcnow
-from tests.support.api import MakeClient, create_pipeline
+from tests.support.api import Execute, MakeClient, create_pipeline, run
 from tests.support.assertions import assert_problem
+from tests.support.factories import employee as person
+from tests.support.factories import seed
 
 SECRET = "s3cret-Value-4711"  # holds the leak guard's marker
 
@@ -157,3 +160,28 @@ async def test_names_from_hr_and_admins_are_escaped(
 
     assert "<script>alert(1)" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+async def test_an_operator_applies_a_reviewed_dry_run_from_its_page(
+    make_client: MakeClient,
+    tokens: dict[ApiRole, str],
+    client: httpx.AsyncClient,
+    ends: tuple[str, str],
+    memory: tuple[str, Dataset],
+    execute: Execute,
+) -> None:
+    _, data = memory
+    seed(data, person("E1"))
+    pid = await create_pipeline(client, ends)
+    plan = await run(client, execute, pid, mode="plan")
+    operator = signed_in(make_client, tokens[ApiRole.OPERATOR])
+    assert "Apply this plan" in (await operator.get(f"/ui/runs/{plan['id']}")).text
+    viewer = signed_in(make_client, tokens[ApiRole.VIEWER])
+    assert "Apply this plan" not in (await viewer.get(f"/ui/runs/{plan['id']}")).text
+
+    applied = await operator.post(f"/ui/runs/{plan['id']}/apply", data={"csrf": csrf_token(tokens[ApiRole.OPERATOR])})
+
+    assert applied.status_code == 303
+    new_id = applied.headers["location"].removeprefix("/ui/runs/")
+    assert (await client.get(f"/runs/{new_id}")).json()["plan_run_id"] == plan["id"]
+    assert f"dry run {plan['id']}" in (await operator.get(applied.headers["location"])).text
