@@ -254,3 +254,23 @@ def test_keysets_import_the_served_document(signing_key: RSAKey) -> None:
     served = Issuer(signing_key).handler(httpx.Request("GET", f"{ISSUER}/protocol/openid-connect/certs")).json()
 
     assert [key.kid for key in KeySet.import_key_set(served).keys] == ["k1"]
+
+
+async def test_an_access_token_signs_the_web_page_in_with_its_role(
+    make_client: MakeClient, signing_key: RSAKey, leak_guard: LeakGuard
+) -> None:
+    token = sign(signing_key)
+    leak_guard.watch(token.rsplit(".", 1)[-1])
+    browser = make_client(None)
+
+    signed_in = await browser.post("/ui/sign-in", data={"token": token})
+    assert signed_in.status_code == 303
+    browser.headers["Cookie"] = f"enrolsync_ui={token}"
+    page = await browser.get("/ui")
+
+    assert page.status_code == 200
+    assert "ops.lead" in page.text and "operator" in page.text
+    assert (await browser.get("/ui/connections")).status_code == 200
+    expired = sign(signing_key, exp=int(time.time()) - 3600)
+    browser.headers["Cookie"] = f"enrolsync_ui={expired}"
+    assert (await browser.get("/ui")).headers["location"] == "/ui/sign-in?next=/ui"
