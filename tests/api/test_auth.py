@@ -58,6 +58,8 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     # session cookie instead of the Authorization header (test_the_web_page_role_matrix).
     ("GET", "/ui/sign-in"): PUBLIC,
     ("POST", "/ui/sign-in"): PUBLIC,
+    ("GET", "/ui/sign-in/oidc"): PUBLIC,  # single sign-on: off (404) unless an issuer and a client id are set
+    ("GET", "/ui/sign-in/oidc/callback"): PUBLIC,
     ("POST", "/ui/sign-out"): V,
     ("GET", "/ui"): V,
     ("GET", "/ui/pipelines/{pipeline_id}"): V,

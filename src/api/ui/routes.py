@@ -7,24 +7,23 @@ post back here (CSRF-checked, see `session.py`) and redirect to the page they ac
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, cast
 
 import structlog
 from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import HTTPExceptionHandler
 
-from enrolsync import __version__
-from enrolsync.api.auth import Principal, allows
+from enrolsync.api.auth import Principal
 from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, QueueDep, RegistryDep, SessionDep, SettingsDep
 from enrolsync.api.problems import Problem, conflict
 from enrolsync.api.routes import connections, people, pipelines, quarantine, run_control, runs
 from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import RunCreate
+from enrolsync.api.ui import sso
+from enrolsync.api.ui.render import HERE, LIVE, SECURITY_HEADERS, render
 from enrolsync.api.ui.session import (
     COOKIE,
     COOKIE_PATH,
@@ -35,46 +34,16 @@ from enrolsync.api.ui.session import (
     PageForbidden,
     SignInNeeded,
     ViewerPage,
-    csrf_token,
     principal_for,
-    session_token,
 )
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.run.quarantine import PipelineQuarantined
-from enrolsync.sync.store.tables import ApiRole, RunMode, RunOpStatus, RunStatus
+from enrolsync.sync.store.tables import RunMode, RunOpStatus
 
-HERE = Path(__file__).resolve().parent  # resolved: StaticFiles refuses files behind symlinks (editable installs)
-templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 log = structlog.get_logger("enrolsync.api")
 
 PAGE_SIZE = 50
-LIVE = {RunStatus.QUEUED.value, RunStatus.RUNNING.value}
-# No inline script or style, nothing from another origin, never framed.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
-
-def render(
-    request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    """A page from `templates/`, with the signed-in user, their CSRF field and role flags in its context."""
-    secret = session_token(request)
-    context.update(
-        principal=principal,
-        csrf=csrf_token(secret) if secret and principal else "",
-        can_operate=principal is not None and allows(principal.role, ApiRole.OPERATOR),
-        can_admin=principal is not None and allows(principal.role, ApiRole.ADMIN),
-        version=__version__,
-        live_statuses=LIVE,
-    )
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def _back(path: str) -> RedirectResponse:
@@ -93,7 +62,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "sign_in.html", None, next=_safe_next(next), error=None)
+    return render(request, "sign_in.html", None, next=_safe_next(next), error=None, sso=sso.enabled(request))
 
 
 @router.post("/sign-in")
@@ -108,7 +77,9 @@ async def sign_in(
         principal = await principal_for(request, secret)
     except Problem as error:
         log.info("ui.sign_in_refused", status=error.status)
-        return render(request, "sign_in.html", None, 401, next=_safe_next(next), error=error.detail)
+        return render(
+            request, "sign_in.html", None, 401, next=_safe_next(next), error=error.detail, sso=sso.enabled(request)
+        )
     response = _back(_safe_next(next))
     response.set_cookie(
         COOKIE,
@@ -373,6 +344,7 @@ async def _delegate(handler: HTTPExceptionHandler, request: Request, exc: Except
 def install(app: FastAPI) -> None:
     """Serve the page on `app`: its routes, its static files and HTML answers for errors under /ui."""
     app.include_router(router)
+    app.include_router(sso.router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     # The API's own handlers (problems.install), still answering everywhere but under /ui.
     api_problem = cast(HTTPExceptionHandler, app.exception_handlers[Problem])
