@@ -34,6 +34,7 @@ from tests.support.factories import RULES, seed
 from tests.support.factories import employee as person
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -129,7 +130,8 @@ class Page:
         await self.call(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click())
 
     async def text(self, css: str) -> str:
-        return await self.call(lambda: self.driver.find_element(By.CSS_SELECTOR, css).text)
+        """The element's text (read again if the live part was swapped under it)."""
+        return await self.until_text(css, "")
 
     async def source(self) -> str:
         return await self.call(lambda: self.driver.page_source)
@@ -140,13 +142,18 @@ class Page:
     async def until_text(self, css: str, expected: str) -> str:
         """Wait (polling, at most WAIT seconds) until the element at `css` shows `expected`; its text."""
 
-        def shown(d: WebDriver) -> str | bool:
+        def shown(d: WebDriver) -> tuple[str] | bool:
             found = d.find_elements(By.CSS_SELECTOR, css)
-            return found[0].text if found and expected in found[0].text else False
+            text = found[0].text if found else None
+            return (text,) if text is not None and expected in text else False  # a tuple: "" is a text too
 
         def wait() -> str:
             message = f"{css!r} never showed {expected!r}"
-            return str(WebDriverWait(self.driver, WAIT).until(shown, message))
+            # The live part of a run page is replaced every second: an element found may be gone when read.
+            waiting = WebDriverWait(self.driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+            found = waiting.until(shown, message)
+            assert isinstance(found, tuple)
+            return found[0]
 
         return await self.call(wait)
 
@@ -178,6 +185,7 @@ async def page(app: FastAPI, driver: WebDriver, request: pytest.FixtureRequest) 
         await asyncio.sleep(0.01)
         assert not serving.done(), "uvicorn did not start"
     await asyncio.to_thread(driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})
+    await asyncio.to_thread(driver.get_log, "browser")  # reading the log empties it
     await asyncio.to_thread(driver.set_window_size, 1280, 900)
     try:
         yield Page(driver, f"http://127.0.0.1:{port}", request.node.name.replace("/", "_"))
@@ -186,6 +194,7 @@ async def page(app: FastAPI, driver: WebDriver, request: pytest.FixtureRequest) 
         errors = [e["message"] for e in logged if e["level"] == "SEVERE" and "status of 401" not in e["message"]]
         assert not errors, errors
     finally:
+        await asyncio.to_thread(driver.get, "about:blank")  # no page left polling a server that is going away
         server.should_exit = True
         await serving
         listener.close()
