@@ -22,7 +22,6 @@ from enrolsync.api.problems import Problem, conflict
 from enrolsync.api.routes import connections, people, pipelines, quarantine, run_control, runs
 from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import RunCreate
-from enrolsync.api.ui import sso
 from enrolsync.api.ui.render import HERE, LIVE, SECURITY_HEADERS, render
 from enrolsync.api.ui.session import (
     COOKIE,
@@ -36,6 +35,8 @@ from enrolsync.api.ui.session import (
     ViewerPage,
     principal_for,
 )
+from enrolsync.api.ui.sso import enabled as sso_enabled
+from enrolsync.api.ui.sso import router as sso_router
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.run.quarantine import PipelineQuarantined
 from enrolsync.sync.store.tables import RunMode, RunOpStatus
@@ -62,7 +63,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "sign_in.html", None, next=_safe_next(next), error=None, sso=sso.enabled(request))
+    return render(request, "sign_in.html", None, next=_safe_next(next), error=None, sso=sso_enabled(request))
 
 
 @router.post("/sign-in")
@@ -78,7 +79,7 @@ async def sign_in(
     except Problem as error:
         log.info("ui.sign_in_refused", status=error.status)
         return render(
-            request, "sign_in.html", None, 401, next=_safe_next(next), error=error.detail, sso=sso.enabled(request)
+            request, "sign_in.html", None, 401, next=_safe_next(next), error=error.detail, sso=sso_enabled(request)
         )
     response = _back(_safe_next(next))
     response.set_cookie(
@@ -344,7 +345,7 @@ async def _delegate(handler: HTTPExceptionHandler, request: Request, exc: Except
 def install(app: FastAPI) -> None:
     """Serve the page on `app`: its routes, its static files and HTML answers for errors under /ui."""
     app.include_router(router)
-    app.include_router(sso.router)
+    app.include_router(sso_router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     # The API's own handlers (problems.install), still answering everywhere but under /ui.
     api_problem = cast(HTTPExceptionHandler, app.exception_handlers[Problem])
