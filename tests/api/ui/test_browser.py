@@ -58,6 +58,7 @@ FLAGS = (
     "--disable-dev-shm-usage",
 )
 WAIT = 15.0
+DESKTOP, PHONE = (1280, 900), (390, 844)
 GUARDED = {**RULES, "policies": {"deactivation_guard": {"percent": 0, "min_count": 0}}}
 T = TypeVar("T")
 # One main landmark and one h1, a language, a label for every control and a name for every link and button.
@@ -99,7 +100,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
     browser = webdriver.Chrome(options=options, service=service)
-    browser.set_window_size(1280, 900)
+    browser.set_window_size(*DESKTOP)
     try:
         yield browser
     finally:
@@ -158,12 +159,19 @@ class Page:
         return await self.call(wait)
 
     async def shot(self, label: str) -> Path:
-        """Save a screenshot, after checking the page's basic accessibility."""
+        """Check the page's basic accessibility and that it fits a phone; save it at desktop and phone sizes."""
         problems = await self.script(ACCESSIBILITY)
         assert not problems, f"{label}: {problems}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{self.name}-{label}.png"
         await self.call(self.driver.save_screenshot, str(path))
+        try:
+            await self.call(self.driver.set_window_size, *PHONE)
+            overflow = await self.script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{label}: {overflow}px wider than a phone"
+            await self.call(self.driver.save_screenshot, str(ARTIFACTS / f"{self.name}-{label}-phone.png"))
+        finally:
+            await self.call(self.driver.set_window_size, *DESKTOP)
         return path
 
     async def sign_in(self, token: str) -> None:
@@ -186,7 +194,7 @@ async def page(app: FastAPI, driver: WebDriver, request: pytest.FixtureRequest) 
         assert not serving.done(), "uvicorn did not start"
     await asyncio.to_thread(driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})
     await asyncio.to_thread(driver.get_log, "browser")  # reading the log empties it
-    await asyncio.to_thread(driver.set_window_size, 1280, 900)
+    await asyncio.to_thread(driver.set_window_size, *DESKTOP)
     try:
         yield Page(driver, f"http://127.0.0.1:{port}", request.node.name.replace("/", "_"))
         # Every script and style loaded, nothing refused by the content security policy, no script error.
@@ -234,15 +242,9 @@ async def test_sign_in_then_the_pipeline_list(
     assert "succeeded" in table and "0 2 * * *" in table and "healthy" in table
     assert "quarantined" in table and "LMS said 401" in table and "never run" in table
     assert "Start" not in await page.source(), "a viewer is offered no run buttons"
-    await page.shot("pipelines")
+    await page.shot("pipelines")  # also checks that it fits a phone's width
     await page.call(lambda: ActionChains(page.driver).send_keys(Keys.TAB).perform())
     assert await page.script("return document.activeElement.textContent") == "Skip to content"
-
-    await page.call(page.driver.set_window_size, 390, 844)  # a phone
-    await page.until_text("#pipelines", "nightly")
-    overflow = await page.script("return document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, "the page fits a phone's width without scrolling sideways"
-    await page.shot("pipelines-phone")
 
     await page.click("#sign-out")
     await page.until_text("h1", "Sign in")
