@@ -34,6 +34,7 @@ from enrolsync.api.ui.session import (
     SignInNeeded,
     ViewerPage,
     principal_for,
+    same_origin,
 )
 from enrolsync.api.ui.sso import enabled as sso_enabled
 from enrolsync.api.ui.sso import router as sso_router
@@ -74,6 +75,8 @@ async def sign_in(
 ) -> Response:
     """Check the token as the API would; keep it in an HttpOnly, SameSite=Strict cookie scoped to /ui."""
     secret = token.strip()
+    if not same_origin(request):  # another site signing you in as someone else ("login CSRF")
+        raise PageForbidden("the sign-in form came from another site; open this site's sign-in page")
     try:
         principal = await principal_for(request, secret)
     except Problem as error:

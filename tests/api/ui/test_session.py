@@ -46,6 +46,13 @@ async def test_sign_in_never_sends_you_to_another_site(make_client: MakeClient, 
         assert response.headers["location"] == "/ui", target
 
 
+async def test_another_site_cannot_sign_you_in(make_client: MakeClient, tokens: dict[ApiRole, str]) -> None:
+    form = {"token": tokens[ApiRole.VIEWER]}
+    response = await make_client(None).post("/ui/sign-in", data=form, headers={"Origin": "https://evil.example"})
+
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+
+
 async def test_a_refused_token_is_a_401_page_that_does_not_repeat_it(make_client: MakeClient) -> None:
     wrong = "esk_" + "y" * 43
     response = await make_client(None).post("/ui/sign-in", data={"token": wrong})
