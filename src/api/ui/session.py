@@ -76,7 +76,9 @@ async def principal_for(request: Request, secret: str) -> Principal:
 
 async def page_principal(request: Request) -> Principal:
     """The signed-in user of the page; `SignInNeeded` when there is none or the token is no longer good."""
-    path = request.url.path if request.method == "GET" else COOKIE_PATH
+    path = COOKIE_PATH
+    if request.method == "GET":  # come back to the same page, filters included
+        path = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
     secret = session_token(request)
     if secret is None:
         raise SignInNeeded(path)

@@ -192,3 +192,16 @@ async def test_an_operator_applies_a_reviewed_dry_run_from_its_page(
     new_id = applied.headers["location"].removeprefix("/ui/runs/")
     assert (await client.get(f"/runs/{new_id}")).json()["plan_run_id"] == plan["id"]
     assert f"dry run {plan['id']}" in (await operator.get(applied.headers["location"])).text
+
+
+async def test_signing_in_returns_to_the_page_asked_for_with_its_filters(
+    make_client: MakeClient, tokens: dict[ApiRole, str]
+) -> None:
+    browser = make_client(None)
+    bounced = await browser.get("/ui/runs/r1", params={"kind": "create_user", "status": "failed"})
+    assert bounced.headers["location"] == "/ui/sign-in?next=/ui/runs/r1%3Fkind%3Dcreate_user%26status%3Dfailed"
+
+    form = await browser.get(bounced.headers["location"])
+    assert 'value="/ui/runs/r1?kind=create_user&amp;status=failed"' in form.text
+    signed_in = await browser.post("/ui/sign-in", data={"token": tokens[ApiRole.VIEWER], "next": "/ui/runs/r1?kind=x"})
+    assert signed_in.headers["location"] == "/ui/runs/r1?kind=x"
