@@ -17,35 +17,58 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 import uvicorn
 from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolsync import __version__, cli_runs
 from enrolsync.api import audit
-from enrolsync.api.app import create_app
+from enrolsync.api.app import create_app, default_queue
 from enrolsync.api.auth import Principal
 from enrolsync.api.checking import check_connection
 from enrolsync.api.tokens import issue_token, list_tokens, revoke_token, token_state
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs.root import open_root
+from enrolsync.sync.run.quarantine import PipelineQuarantined
 from enrolsync.sync.store.db import backend_name
 from enrolsync.sync.store.migrate import current_revision, upgrade
 from enrolsync.sync.store.tables import ApiRole, ApiToken, Connection, utcnow
 
 T = TypeVar("T")
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="enrolsync",
     help="Sync people from HR systems into learning platforms.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
 )
-token_app = typer.Typer(help="Manage the API tokens of the REST API.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Manage the API tokens of the REST API.", no_args_is_help=True, context_settings=HELP_OPTIONS
+)
 app.add_typer(token_app, name="token")
 
 # Whoever runs the CLI on the server can read its database anyway; the audit trail names them `cli`.
 _CLI = Principal(subject="cli", name="enrolsync token", role=ApiRole.ADMIN)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"enrolsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Sync people from HR systems into learning platforms."""
 
 
 class UserError(Exception):
@@ -76,6 +99,10 @@ def user_errors() -> Iterator[None]:
         fail(f"invalid settings: {fields} (check the ENROLSYNC_* environment variables)")
     except DBAPIError as error:  # the database refused or failed; other SQLAlchemy errors are bugs
         fail(_database_message(error))
+    except cli_runs.NotFound as error:
+        fail(str(error))
+    except PipelineQuarantined as error:
+        fail(str(error))
     except (ValueError, OSError) as error:
         # Bad DATABASE_URL scheme, unreadable key file, bad Fernet key: their messages carry no secret.
         fail(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
@@ -148,9 +175,12 @@ def worker() -> None:
 
 @app.command()
 def demo(
-    people: Annotated[int, typer.Option(min=2, max=100_000, help="Size of the fake company.")] = 60,
+    people: Annotated[int, typer.Option(min=2, max=50_000, help="Size of the fake company.")] = 60,
     keep_running: Annotated[bool, typer.Option(help="Keep the service up afterwards to explore the API.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show the service's own log lines.")] = False,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Where the API listens (0: any free port).")
+    ] = None,
 ) -> None:
     """Run the demo: fake BambooHR and Moodle, a pipeline between them, a dry run, syncs and HR changes."""
     settings = _settings()
@@ -160,17 +190,116 @@ def demo(
     from enrolsync.demo import main as demo_main
 
     with user_errors():
-        demo_main(settings, people=people, keep_running=keep_running)
+        demo_main(settings, people=people, keep_running=keep_running, port=port)
 
 
 @app.command()
 def check(connection_id: Annotated[str, typer.Argument(help="The id of a stored connection.")]) -> None:
     """Check a stored connection: reach its system and prove its credentials. Exits 1 when the check fails."""
     settings = _settings()
+    _quiet(settings)  # the answer is one line; the service's INFO lines about it would bury it
     with user_errors():
         ok, detail = asyncio.run(_check(settings, connection_id))
     typer.echo(f"{'ok' if ok else 'failed'}: {detail}")
     if not ok:
+        raise typer.Exit(1)
+
+
+def _quiet(settings: Settings) -> None:
+    if settings.log_level.upper() in ("DEBUG", "INFO"):
+        configure_logging("WARNING", settings.log_json)
+
+
+# --- enrolsync pipelines | runs PIPELINE | run PIPELINE -----------------------------------------------------------
+
+
+@app.command()
+def pipelines() -> None:
+    """List the pipelines: id, name, connections, schedule, last run and health."""
+    settings = _settings()
+    _quiet(settings)
+    with user_errors():
+        table = asyncio.run(cli_runs.pipelines_table(settings))
+    _print_table(table)
+
+
+@app.command()
+def runs(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline's id or name.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many of the newest runs.")] = 20,
+) -> None:
+    """List a pipeline's newest runs: status, people read, operations, duration."""
+    settings = _settings()
+    _quiet(settings)
+    with user_errors():
+        table = asyncio.run(cli_runs.runs_table(settings, pipeline, limit))
+    _print_table(table)
+
+
+def _print_table(table: Table) -> None:
+    console = Console()
+    if not console.is_terminal:
+        console.width = 1000  # piped into grep or a file: one row per line, never wrapped at 80 columns
+    console.print(table)
+
+
+@app.command()
+def run(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline's id or name.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan only: show what would change, change nothing.")
+    ] = False,
+    scope: Annotated[
+        str, typer.Option(help="full: everyone; incremental: what changed since the last clean run.")
+    ] = "full",
+    wait: Annotated[bool, typer.Option(help="Watch the run to its end (the default) or return once requested.")] = True,
+    person: Annotated[
+        list[str] | None, typer.Option(help="Only this person (HR id); repeat for several. Sets the scope to people.")
+    ] = None,
+) -> None:
+    """Request a run and show its progress until it ends. Exits 1 when it fails, 2 when the guard blocks it."""
+    if scope not in ("full", "incremental"):
+        fail("--scope must be full or incremental")
+    people = [p.strip() for p in person or [] if p.strip()]
+    settings = _settings()
+    _quiet(settings)
+    console = Console(stderr=True)
+
+    async def go() -> cli_runs.Outcome:
+        async with default_queue(settings) as queue:
+            return await cli_runs.request_and_watch(
+                settings, pipeline, mode="plan" if dry_run else "apply",
+                scope="people" if people else scope,  # type: ignore[arg-type]
+                queue=queue, console=console, wait=wait, hr_ids=people,
+            )  # fmt: skip
+
+    with user_errors():
+        try:
+            outcome = asyncio.run(go())
+        except KeyboardInterrupt:
+            typer.echo("stopped watching; the run goes on (see: enrolsync runs PIPELINE)", err=True)
+            raise typer.Exit(130) from None
+    _end_of_run(outcome, wait)
+
+
+def _end_of_run(outcome: cli_runs.Outcome, waited: bool) -> None:
+    run = outcome.run
+    if not waited:
+        typer.echo(run.id)
+        return
+    counts: dict[str, int] = {}
+    for by in run.counters.get("ops", {}).values():
+        for status, n in by.items():
+            counts[status] = counts.get(status, 0) + n
+    ops = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n) or "no operations"
+    typer.echo(f"run {run.id} {run.status} ({run.mode}, {run.scope}): {run.people_read} people read, {ops}")
+    if run.error:
+        typer.echo(f"error: {run.error.splitlines()[0][:300]}", err=True)
+    if run.status == "blocked":
+        reason = (run.guard or {}).get("reason", "the deletion guard stopped it")
+        typer.echo(f"blocked: {reason}; approve it with POST /runs/{run.id}/approve", err=True)
+        raise typer.Exit(2)
+    if run.status != "succeeded":
         raise typer.Exit(1)
 
 

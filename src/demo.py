@@ -3,16 +3,25 @@
 Starts fake BambooHR and Moodle servers on loopback, the service (API and worker) on an embedded SQLite database
 under `data_dir/demo`, then, over the REST API as an admin would: creates both connections and a pipeline, runs a
 dry run, an applied sync, the same sync again (which writes nothing), and an incremental run after a hire, a move
-and a termination in the HR system. Prints what each run did.
+and a termination in the HR system. Prints what each run did, with a progress bar while it runs: a run is waited
+for until it settles (a big company takes minutes on a small machine), never for a fixed time.
+
+The demo's database is its own (`<data_dir>/demo`, made afresh each time, so a demo never touches the service's
+data); it prints the environment that points the CLI at it (`ENROLSYNC_DATA_DIR=...`), an admin token, and a curl
+line that works as pasted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shlex
 import shutil
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
@@ -21,7 +30,15 @@ from enrolsync.settings import Settings
 from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.store.tables import ApiRole
 
-RUN_TIMEOUT_SECONDS = 120
+POLL_SECONDS = 0.5
+console = Console(highlight=False)
+
+
+@dataclass
+class HrChanges:
+    hired: str
+    moved: str
+    terminated: str
 
 
 def _pipeline_spec(systems: DemoSystems) -> dict[str, Any]:
@@ -53,21 +70,36 @@ async def _ok(response: httpx.Response) -> dict[str, Any]:
 
 
 async def _run(api: httpx.AsyncClient, pipeline_id: str, mode: str, scope: str = "full") -> dict[str, Any]:
+    """Request a run and wait for it to settle, showing people read and operations applied as it goes.
+
+    No time limit: a big company takes minutes on a small machine, and planning shows no counter until the plan
+    is complete, so only the run's own state ends the wait (the bar's clock shows it is alive; Ctrl-C stops)."""
     run = await _ok(await api.post(f"/pipelines/{pipeline_id}/runs", json={"mode": mode, "scope": scope}))
-    async with asyncio.timeout(RUN_TIMEOUT_SECONDS):
+    columns = (TextColumn("   {task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        people = bar.add_task("people read", total=None)
+        ops = bar.add_task("operations applied" if mode == "apply" else "operations planned", total=None)
         while run["status"] in ("queued", "running"):
-            await asyncio.sleep(0.2)  # a person watching a run polls; so does the demo
+            await asyncio.sleep(POLL_SECONDS)  # a person watching a run polls; so does the demo
             run = await _ok(await api.get(f"/runs/{run['id']}"))
+            progress = run["progress"]
+            bar.update(people, completed=progress["people_read"])
+            if mode == "apply":
+                bar.update(ops, completed=progress["ops_applied"], total=progress["ops_planned"] or None)
+            else:
+                bar.update(ops, completed=progress["ops_planned"])
     return run
 
 
 def _report(title: str, run: dict[str, Any], moodle_writes: int) -> None:
+    """What a run did. `moodle_writes` counts the HTTP requests that changed something in Moodle so far."""
     ops: dict[str, dict[str, int]] = run["ops"]
     outcome = "planned" if run["mode"] == "plan" else "done"
     count = {kind: sum(n for s, n in by.items() if s in (outcome, "already")) for kind, by in ops.items()}
     failed = sum(by.get("failed", 0) + by.get("not_attempted", 0) for by in ops.values())
     people = run["counters"]["people"]
-    print(f"\n== {title}: {run['status']} ({run['mode']}, {run['scope']})")
+    took = run["duration_seconds"]
+    print(f"\n== {title}: {run['status']} ({run['mode']}, {run['scope']}) in {took or 0:.1f} s")
     print(f"   people read {run['progress']['people_read']}, operations planned {run['progress']['ops_planned']}")
     verb = "would be" if run["mode"] == "plan" else "were"
     for kind in (
@@ -85,8 +117,9 @@ def _report(title: str, run: dict[str, Any], moodle_writes: int) -> None:
             print(f"   {kind.replace('_', ' ')}: {count[kind]} {verb} applied")
     print(
         f"   errors: {failed} operation(s), {people['invalid']} invalid record(s), "
-        f"{people['conflicts']} match conflict(s); write requests to Moodle so far: {moodle_writes}"
+        f"{people['conflicts']} match conflict(s)"
     )
+    print(f"   write requests to Moodle so far: {moodle_writes}")
     guard = run["guard"]
     if guard and guard["blocked"]:
         verb = "would stop" if run["mode"] == "plan" else "stopped"
@@ -141,13 +174,21 @@ async def _configure(api: httpx.AsyncClient, systems: DemoSystems, hr_url: str, 
     return str(pipeline["id"])
 
 
-def _change_hr(systems: DemoSystems) -> None:
+def _change_hr(systems: DemoSystems) -> HrChanges:
     bamboohr = systems.bamboohr
     active = [i for i in sorted(bamboohr.hr_ids(), key=int) if bamboohr.row(i)["status"] == "Active"]
     engineers = [i for i in active if bamboohr.row(i)["jobInformationDepartment"] == "Engineering"]
-    bamboohr.hire(first_name="Ada", last_name="Newhire", department="Engineering", manager=engineers[0])
+
+    def name(hr_id: str) -> str:
+        row = bamboohr.row(hr_id)
+        return f"{row['firstName']} {row['lastName']} (#{hr_id}, {row['jobInformationDepartment']})"
+
+    hired = bamboohr.hire(first_name="Ada", last_name="Newhire", department="Engineering", manager=engineers[0])
+    moved_from = name(engineers[-1])
     bamboohr.move(engineers[-1], department="Sales")
+    terminated = name(active[-1])
     bamboohr.terminate(active[-1], on=bamboohr.today)
+    return HrChanges(hired=name(hired), moved=f"{moved_from} -> Sales", terminated=terminated)
 
 
 async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
@@ -158,29 +199,51 @@ async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
             app = create_app(settings)
             async with serve(app, port=settings.demo_port) as api_url:
                 token = await mint_token(app.state.services.sessions, name="demo admin", role=ApiRole.ADMIN)
-                print(f"enrolsync API at {api_url} (docs at {api_url}/docs)")
+                print(f"enrolsync API at {api_url} (docs at {api_url}/docs, gauges at {api_url}/metrics)")
                 print(f"fake BambooHR at {hr_url}, fake Moodle at {lms_url}")
                 headers = {"Authorization": f"Bearer {token}"}
                 async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers) as api:
                     pipeline_id = await _configure(api, systems, hr_url, lms_url)
                     _report("dry run", await _run(api, pipeline_id, "plan"), len(systems.moodle.writes))
                     _report("first sync", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
+                    print(
+                        "   -> fewer write requests than operations: Moodle's web services take a batch per call "
+                        "(create users, enrol users, assign roles), so one request applies many operations"
+                    )
                     before = len(systems.moodle.writes)
                     _report("same sync again", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
                     print(f"   -> the second applied sync made {len(systems.moodle.writes) - before} writes")
-                    _change_hr(systems)
-                    print("\nHR changes: one hire, one move to Sales, one termination")
+                    changes = _change_hr(systems)
+                    print("\nHR changes in BambooHR:")
+                    print(f"   hired:      {changes.hired}")
+                    print(f"   moved:      {changes.moved}")
+                    print(f"   terminated: {changes.terminated}")
                     incremental = await _run(api, pipeline_id, "apply", "incremental")
                     _report("incremental sync", incremental, len(systems.moodle.writes))
+                _reach(settings, api_url, token, pipeline_id, keep_running)
                 if keep_running:
                     print(f"\nThe service keeps running at {api_url}; press Ctrl-C to stop.")
-                    print(f"An admin token for it (shown once): {token}")
                     await asyncio.Event().wait()
         finally:
             await worker_module.stop(worker, timeout_seconds=5)
 
 
-def main(settings: Settings, *, people: int = 60, keep_running: bool = False) -> None:
+def _reach(settings: Settings, api_url: str, token: str, pipeline_id: str, keep_running: bool) -> None:
+    """How to reach what the demo made: from the CLI (its environment) and over the API (a curl line)."""
+    env = f"ENROLSYNC_DATA_DIR={shlex.quote(str(settings.data_dir.resolve()))}"
+    print(f"\npipeline id: {pipeline_id}")
+    print(f"the demo's database is under {settings.data_dir}; point the CLI at it with:")
+    print(f"   {env} enrolsync runs {pipeline_id}")
+    print(f"   {env} enrolsync token create --role admin --name me")
+    print(f"an admin token for the demo's API (shown once): {token}")
+    curl = f"curl -H 'Authorization: Bearer {token}' {api_url}/pipelines/{pipeline_id}/runs"
+    if keep_running:
+        print(f"   {curl}")
+    else:
+        print(f"with --keep-running the API stays up to explore, e.g.: {curl}")
+
+
+def main(settings: Settings, *, people: int = 60, keep_running: bool = False, port: int | None = None) -> None:
     """Run the demo on a fresh embedded database under `data_dir/demo`, so each demo starts from scratch."""
     demo_dir = settings.data_dir / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
@@ -195,6 +258,7 @@ def main(settings: Settings, *, people: int = 60, keep_running: bool = False) ->
             "secret_keys": [],
             # The demo's fakes listen on loopback, which the egress policy refuses unless admitted, as here.
             "allowed_private_hosts": [*settings.allowed_private_hosts, "127.0.0.1"],
+            "demo_port": settings.demo_port if port is None else port,
         }
     )
     asyncio.run(_demo(demo_settings, people, keep_running))

@@ -47,10 +47,21 @@ def build_systems(people: int, seed: int) -> DemoSystems:
     return DemoSystems(bamboohr=bamboohr, moodle=moodle, course_ids=course_ids, role_ids=role_ids)
 
 
-def _loopback_socket() -> socket.socket:
+class PortInUse(OSError):
+    """The port asked for is taken; the message says which and how to choose another."""
+
+
+def _loopback_socket(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as error:
+        sock.close()
+        raise PortInUse(
+            f"port {port} on 127.0.0.1 is not free ({error.strerror}): choose another with --port "
+            "(or ENROLSYNC_DEMO_PORT), or 0 for any free port"
+        ) from None
     return sock
 
 
@@ -60,7 +71,8 @@ async def serve(app: Any, *, port: int = 0, fake: bool = False) -> AsyncIterator
 
     A fake answers with its own `Date` (its clock drives change tracking), so uvicorn must not add another.
     """
-    sock = _loopback_socket() if port == 0 else None
+    # Bound here, not by uvicorn: a port in use is one clear error instead of uvicorn's exit from inside its task.
+    sock = _loopback_socket(port)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -72,7 +84,7 @@ async def serve(app: Any, *, port: int = 0, fake: bool = False) -> AsyncIterator
         server_header=not fake,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()  # raises why the server could not start (e.g. the port is taken)

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     run_lease_seconds: float = Field(
         default=30.0, ge=1, description="How long a silent worker keeps a run before another takes it over."
     )
+    worker_seen_seconds: float = Field(
+        default=60.0, gt=0, description="/readyz wants a worker heartbeat (every maintenance pass) this recent."
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Where a worker serves its own /metrics; unset: not served."
+    )
+    show_test_connectors: bool = Field(
+        default=False, description="List the in-memory test connectors in GET /connectors (the demo turns it on)."
+    )
     maintenance_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker reaps lapsed runs, fires schedules, dispatches events."
     )

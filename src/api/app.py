@@ -16,6 +16,8 @@ from datetime import datetime
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from enrolsync import __version__
 from enrolsync.api import auth, openapi, problems
@@ -29,6 +31,7 @@ from enrolsync.api.routes import (
     connectors,
     events,
     health,
+    metrics,
     people,
     pipelines,
     quarantine,
@@ -48,7 +51,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, webhooks.router)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router)
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -78,7 +81,7 @@ class _TolerantQueue:
 
 
 @asynccontextmanager
-async def _default_queue(settings: Settings) -> AsyncIterator[RunQueue]:
+async def default_queue(settings: Settings) -> AsyncIterator[RunQueue]:
     # Imported here: the job engine is heavy and tests (which inject a queue) never need it.
     from enrolsync.sync.jobs.workflow import DbosRunQueue
 
@@ -111,7 +114,7 @@ async def _build_services(
 ) -> Services:
     root = await stack.enter_async_context(await open_root(settings, registry=registry, clients=clients))
     if queue is None:
-        queue = await stack.enter_async_context(_default_queue(settings))
+        queue = await stack.enter_async_context(default_queue(settings))
     runtime = root.runtime
     return Services(
         sessions=runtime.sessions,
@@ -163,7 +166,8 @@ def create_app(
             log.info("api.started", connectors=len(services.registry.classes))
             yield
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the assets fastapi-offline ships: they work with no network.
+    app = FastAPIOffline(
         title="enrolsync",
         version=__version__,
         summary="Sync people from HR systems into learning platforms.",
@@ -184,4 +188,10 @@ def create_app(
         )
     openapi.install(app)
     install_ui(app)  # the web page at /ui (its own session cookie and role checks: see api/ui/session.py)
+    app.add_api_route("/", _home, include_in_schema=False)
     return app
+
+
+async def _home() -> RedirectResponse:
+    """Where a person opening the service's address lands: the web page."""
+    return RedirectResponse("/ui", status_code=307)

@@ -49,7 +49,9 @@ async def check_connection(
     except (ValueError, SecretsUndecryptable) as error:
         return CheckResult(ok=False, detail=str(error))
     try:
-        async with clients.connector(connector_cls, config, http_timeout=CHECK_TIMEOUT, retry=CHECK_RETRY) as connector:
+        async with clients.connector(
+            connector_cls, config, http_timeout=CHECK_TIMEOUT, retry=CHECK_RETRY, connection=connection.id
+        ) as connector:
             result: CheckResult = await connector.check()
     except ConnectorError as error:
         result = CheckResult(ok=False, detail=f"{type(error).__name__}: {error}")

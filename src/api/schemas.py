@@ -232,6 +232,12 @@ class HealthPublic(BaseModel):
     status: Literal["ok"]
 
 
+class ReadinessPublic(BaseModel):
+    status: Literal["ok"]
+    migration: str = Field(description="The schema revision the database is at (this code's newest).")
+    live_workers: int = Field(description="Workers seen within ENROLSYNC_WORKER_SEEN_SECONDS.")
+
+
 # -- audit ------------------------------------------------------------------------------------------------------
 
 

@@ -180,6 +180,19 @@ class TargetConnector(Connector, Protocol):
 
 
 @runtime_checkable
+class PreflightTarget(Protocol):
+    """A target that can tell, before anything is written, which ops it would refuse outright (optional).
+
+    The planner asks it about every planned op, so a dry run names what `apply` would fail on (an auth plugin the
+    LMS lacks), and a person with a refused op is left out of the plan, invalid, with the reason on their link.
+    """
+
+    async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
+        """One reason per op (None: no objection), same order. Changes nothing; raises `ConnectorError` as a read."""
+        ...
+
+
+@runtime_checkable
 class CourseCatalog(Protocol):
     """A target that can list its courses (iff COURSES), so rules may name a course by the key admins use (a
     Moodle shortname, a Canvas SIS course id) and the engine resolves it to the course's id once per run."""

@@ -26,6 +26,13 @@ PUBLIC = None
 MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/health"): PUBLIC,
     ("GET", "/ready"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # ids and counts only (issue 17)
+    ("GET", "/"): PUBLIC,  # a redirect to the web page
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
     ("POST", "/webhooks/{connection_id}"): PUBLIC,  # proven by the HR system's signature instead
     ("GET", "/connectors"): V,
     ("GET", "/connectors/{key}"): V,

@@ -18,6 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, checks
 
 from enrolsync.connectors.memory.state import Dataset
+from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.store import repo_gauges
+from enrolsync.sync.store.tables import utcnow
 from tests.support.api import Execute, create_pipeline, run
 from tests.support.factories import employee as person
 from tests.support.factories import seed
@@ -72,12 +75,19 @@ def _explore(document: dict[str, Any], client: httpx.AsyncClient, loop: asyncio.
 
 
 async def test_the_api_keeps_its_documented_promises(
-    client: httpx.AsyncClient, ends: tuple[str, str], memory: tuple[str, Dataset], execute: Execute
+    client: httpx.AsyncClient,
+    ends: tuple[str, str],
+    memory: tuple[str, Dataset],
+    execute: Execute,
+    runtime: Runtime,
 ) -> None:
     # Some data, so generated requests reach more than 404s: a pipeline with people and a finished run.
     seed(memory[1], person("M"), person("A", manager="M"))
     pipeline_id = await create_pipeline(client, ends)
     await run(client, execute, pipeline_id, mode="plan")
+    # A worker is alive, as in any working deployment: /readyz answers 200 (its 503 is tested in test_gauges.py).
+    async with runtime.sessions() as session:
+        await repo_gauges.beat(session, worker_id="schemathesis-worker", now=utcnow())
     document = (await client.get("/openapi.json")).json()
 
     failures = await asyncio.to_thread(_explore, document, client, asyncio.get_running_loop())

@@ -5,6 +5,7 @@ Runs on SQLite and PostgreSQL (the `db` fixture), with the job engine on each.
 
 from __future__ import annotations
 
+from enrolsync.connectors.moodle.fake.versions import CORE_AUTHS
 from tests.support.moodle_company import active_people, expected_courses, moodle_user
 from tests.support.service import Service
 from tests.support.systems import default_spec
@@ -89,3 +90,30 @@ async def test_one_rejected_person_fails_alone_and_a_busy_moodle_is_waited_for(s
     assert created == set(people) - {victim}
     assert all(moodle_user(service, people[h]).idnumber == h for h in set(people) - {victim})
     assert 4 in service.clock.sleeps, "the 503's Retry-After was honoured before the batch was sent again"
+
+
+async def test_an_sso_plugin_moodle_lacks_is_named_by_check_and_the_dry_run_and_nothing_is_written(
+    service: Service,
+) -> None:
+    """Moodle validates `auth` as an installed plugin for the whole call: an SSO mapping to an absent one would fail
+    every create of a batch. Found before anything is written, in `check` and in the dry run (issue 11)."""
+    service.moodle.options.auths = CORE_AUTHS  # this site never had auth_saml2 installed
+    await service.setup_pipeline(default_spec(service.courses))  # its SSO mapping says auth 'saml2'
+    [moodle] = [
+        c for c in (await service.ok(await service.api.get("/connections")))["items"] if c["connector"] == "moodle"
+    ]
+    await service.ok(
+        await service.api.patch(f"/connections/{moodle['id']}", json={"config": {"auth_plugins": ["saml2"]}})
+    )
+    check = await service.ok(await service.api.post(f"/connections/{moodle['id']}/check"))
+    assert not check["ok"] and "saml2" in check["detail"]
+
+    dry = await service.run(mode="plan")
+
+    people = active_people(service)
+    assert dry["status"] == "succeeded" and dry["progress"]["ops_planned"] == 0
+    assert dry["counters"]["people"]["invalid"] == len(people)
+    hr_id = sorted(people)[0]
+    person = await service.ok(await service.api.get(f"/pipelines/{service.pipeline_id}/people/{hr_id}"))
+    assert "auth plugin 'saml2' is not installed" in person["last_error"]
+    assert service.moodle.writes == [], "a dry run writes nothing, and asking Moodle about plugins neither"

@@ -76,7 +76,8 @@ def app_settings(db: Database, data_dir: Path, **options: Any) -> Settings:
         database_url=db.url,
         secret_keys=[SecretStr(generate_key())],
         allowed_http_hosts=["127.0.0.1", "localhost", "[::1]", "memory.invalid"],
-        **{"allowed_private_hosts": ["127.0.0.1", "localhost", "[::1]"], **options},
+        # The memory connectors are what these tests configure, so GET /connectors lists them (issue 17).
+        **{"allowed_private_hosts": ["127.0.0.1", "localhost", "[::1]"], "show_test_connectors": True, **options},
     )
 
 

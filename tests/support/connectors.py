@@ -20,6 +20,8 @@ from enrolsync.connectors.personio.fake.company import COST_CENTRE_ATTRIBUTE, US
 from enrolsync.connectors.successfactors.config import SuccessFactorsConfig
 from enrolsync.connectors.successfactors.fake import SuccessFactorsFake
 from enrolsync.connectors.successfactors.fake.saml import signing_key
+from enrolsync.connectors.workday.config import WorkdayConfig
+from enrolsync.connectors.workday.fake.server import REPORT_NAME, REPORT_OWNER, UPDATED_FROM, WorkdayFake
 
 T = TypeVar("T")
 
@@ -123,3 +125,25 @@ def successfactors_config(fake: SuccessFactorsFake, **overrides: Any) -> Success
     if options.get("auth") == "basic":
         options.setdefault("password", SecretStr(fake.password))
     return SuccessFactorsConfig(**options)
+
+
+# --- Workday ---------------------------------------------------------------------------------------------------
+
+
+def workday_config(fake: WorkdayFake, **overrides: Any) -> WorkdayConfig:
+    """The config that reaches the Workday `fake` (SOAP with the ISU by default; `api="raas"` reads the fake's
+    report, with its `Updated_From` prompt), in pages of `PAGE_SIZE`; `overrides` win."""
+    options: dict[str, Any] = {
+        "base_url": "https://wd2-impl-services1.workday.test",
+        "tenant": fake.tenant,
+        "username": fake.username,
+        "password": SecretStr(fake.password),
+        "page_size": PAGE_SIZE,
+        "rows_per_page": PAGE_SIZE,
+        "report_owner": REPORT_OWNER,
+        "report_name": REPORT_NAME,
+        "updated_from_prompt": UPDATED_FROM,
+        "custom": {"cost_centre": "Cost_Center"},
+        **overrides,
+    }
+    return WorkdayConfig(**options)

@@ -10,23 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-from pydantic import SecretStr
-
-from enrolsync.api.app import create_app
-from enrolsync.api.tokens import mint_token
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
-from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.talentlms.fake import TalentLMSFake
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.settings import Settings
-from enrolsync.sync.jobs import worker as worker_module
-from enrolsync.sync.jobs import workflow
-from enrolsync.sync.run.clients import ClientFactory
-from enrolsync.sync.store.crypto import generate_key
-from enrolsync.sync.store.tables import ApiRole
 from tests.support.database import Database
+from tests.support.running import Driver, running_service
 from tests.support.systems import COURSES, HR_HOST, bamboohr_config, training_spec
 
 TALENTLMS_HOST = "acme.talentlms.test"
@@ -44,46 +32,18 @@ def talentlms_spec() -> dict[str, Any]:
     return training_spec("SAFETY-101", "SEC-200", "SALES-110", "LEAD-1")
 
 
-@dataclass
-class TalentLMSService:
-    api: httpx.AsyncClient
+@dataclass(kw_only=True)
+class TalentLMSService(Driver):
     bamboohr: BambooHRFake
     lms: TalentLMSFake
     courses: dict[str, str]  # course code -> TalentLMS course id
-    clock: FakeClock
-    pipeline_id: str = ""
-
-    async def ok(self, response: httpx.Response) -> Any:
-        assert response.is_success, response.text
-        return response.json()
 
     async def setup_pipeline(self, spec: dict[str, Any]) -> None:
-        hr = await self.ok(await self.api.post("/connections", json={
-            "name": "BambooHR", "connector": "bamboohr", "config": bamboohr_config(self.bamboohr),
-        }))  # fmt: skip
-        lms = await self.ok(await self.api.post("/connections", json={
-            "name": "TalentLMS", "connector": "talentlms", "config": talentlms_connection(self.lms),
-        }))  # fmt: skip
-        pipeline = await self.ok(await self.api.post("/pipelines", json={
-            "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
-        }))  # fmt: skip
-        self.pipeline_id = pipeline["id"]
-
-    async def run(self, mode: str = "apply", scope: str = "full") -> dict[str, Any]:
-        body = {"mode": mode, "scope": scope}
-        run = await self.ok(await self.api.post(f"/pipelines/{self.pipeline_id}/runs", json=body))
-        await workflow.outcome(run["id"])
-        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
-
-    async def operations(self, run_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": 200}
-        while True:
-            page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params=params))
-            items += page["items"]
-            if not page["next"]:
-                return items
-            params["after"] = page["next"]
+        await self.pipeline(
+            spec,
+            hr=("BambooHR", "bamboohr", bamboohr_config(self.bamboohr)),
+            lms=("TalentLMS", "talentlms", talentlms_connection(self.lms)),
+        )
 
 
 @asynccontextmanager
@@ -93,25 +53,6 @@ async def talentlms_service(db: Database, tmp_path: Path, **lms_options: Any) ->
     bamboohr = BambooHRFake.seeded(40, 3, company_domain="acme", api_key="e2e-bamboohr-key")
     lms = TalentLMSFake(api_key=TALENTLMS_KEY, clock=clock.monotonic, domain=TALENTLMS_HOST, **lms_options)
     courses = {code: str(lms.add_course(code.title(), code)) for code in COURSES}
-    clients = ClientFactory(
-        transports={HR_HOST: bamboohr.transport(), TALENTLMS_HOST: lms.transport()},
-        clock=clock,
-        read_retry=ReadRetry(clock=clock),
-    )
-    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
-    settings = Settings(
-        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
-        secret_keys=[SecretStr(generate_key())],
-    )  # fmt: skip
-    registry = Registry.from_entry_points()
-    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
-    try:
-        app = create_app(settings, registry=registry, clients=clients)
-        async with app.router.lifespan_context(app):
-            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
-            transport = httpx.ASGITransport(app=app)
-            headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
-                yield TalentLMSService(api=api, bamboohr=bamboohr, lms=lms, courses=courses, clock=clock)
-    finally:
-        await worker_module.stop(worker, timeout_seconds=1)
+    transports = {HR_HOST: bamboohr.transport(), TALENTLMS_HOST: lms.transport()}
+    async with running_service(db, tmp_path, transports=transports, clock=clock) as api:
+        yield TalentLMSService(api=api, bamboohr=bamboohr, lms=lms, courses=courses, clock=clock)

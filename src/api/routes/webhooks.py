@@ -23,6 +23,7 @@ from enrolsync.connectors.errors import AuthError, Invalid
 from enrolsync.connectors.model import HrEvent, RawRequest
 from enrolsync.connectors.registry import UnknownConnector, WrongKind
 from enrolsync.sync.jobs import events
+from enrolsync.sync.run import gauges
 from enrolsync.sync.store.connections import load_config
 from enrolsync.sync.store.tables import Connection
 
@@ -112,11 +113,31 @@ async def receive(
     now: ClockDep,
 ) -> WebhookAccepted:
     """Receive HR events for a source connection (BambooHR: configure this URL as the webhook's URL)."""
+    try:
+        answer = await _receive(connection_id, request, session, registry, box, clients, queue, now)
+    except Problem:
+        gauges.WEBHOOK_EVENTS.labels(outcome="refused").inc()
+        raise
+    gauges.WEBHOOK_EVENTS.labels(outcome="accepted").inc(answer.accepted)
+    gauges.WEBHOOK_EVENTS.labels(outcome="duplicate").inc(answer.duplicates)
+    return answer
+
+
+async def _receive(
+    connection_id: str,
+    request: Request,
+    session: SessionDep,
+    registry: RegistryDep,
+    box: BoxDep,
+    clients: ClientsDep,
+    queue: QueueDep,
+    now: ClockDep,
+) -> WebhookAccepted:
     body = await _body(request)
     connection, connector_cls = await _source(session, registry, connection_id)
     raw = events.raw_request(dict(request.headers), body, now())
     config = load_config(connector_cls.info.config_model, connection.config, connection.secrets, box)
-    async with clients.connector(connector_cls, config) as source:
+    async with clients.connector(connector_cls, config, connection=connection.id) as source:
         parsed = _parse(source, raw, connection_id)
     _check(parsed)
     try:

@@ -37,6 +37,7 @@ class ReadRetry:
     initial_wait: float = 1.0
     max_wait: float = 60.0
     clock: Clock = field(default=SYSTEM_CLOCK)
+    on_retry: Callable[[], None] | None = None  # told before each retry's wait (the engine counts them)
 
 
 def _wait(policy: ReadRetryPolicy) -> Callable[[RetryCallState], float]:
@@ -54,8 +55,15 @@ def _wait(policy: ReadRetryPolicy) -> Callable[[RetryCallState], float]:
 
 async def with_retry(call: Callable[[], Awaitable[T]], policy: ReadRetryPolicy) -> T:
     """Run `call`, retrying on `TransientError` per `policy`; re-raises the last error when out of tries."""
+    on_retry: Callable[[], None] | None = getattr(policy, "on_retry", None)  # optional beyond the contract's shape
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None:
+            on_retry()
+
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TransientError),
+        before_sleep=before_sleep,
         wait=_wait(policy),
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
         sleep=policy.clock.sleep,

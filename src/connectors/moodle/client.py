@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from enrolsync.connectors.base import ReadRetryPolicy
 from enrolsync.connectors.errors import PermanentError
@@ -33,6 +33,7 @@ from enrolsync.connectors.moodle.models import (
 SERVER_PATH = "webservice/rest/server.php"
 LOOKUP_CHUNK = 200  # values per get_users_by_field call: PHP's max_input_vars (default 1000) truncates silently
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 Payload = Mapping[str, Any]
 
@@ -56,6 +57,11 @@ def _encode_value(name: str, value: Any) -> list[tuple[str, str]]:
     if isinstance(value, bool):  # PARAM_BOOL accepts only 0/1 (external_api::validate_parameters)
         return [(name, "1" if value else "0")]
     return [(name, str(value))]
+
+
+def parse(model: type[M], body: Any, function: str) -> M:
+    """`body` as a wire model; an answer of another shape is a `PermanentError` naming the function."""
+    return _parse(TypeAdapter(model), body, function)
 
 
 def _parse(adapter: TypeAdapter[T], body: Any, function: str) -> T:

@@ -57,6 +57,11 @@ class MoodleConfig(ConnectorConfig):
         default=None, description="Shortname of a custom profile field holding the job title (Moodle has no core one)."
     )
     default_auth: AuthName = Field(default="manual", description="Auth plugin for new accounts without one.")
+    auth_plugins: tuple[AuthName, ...] = Field(
+        default=(),
+        description="Auth plugins the pipelines of this connection give accounts (their SSO mapping's `auth`). "
+        "check() proves each is installed on the site: Moodle refuses a whole batch naming an absent one.",
+    )
     create_batch_size: int = Field(
         default=25,
         ge=1,

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, Rate, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import Capability, ConnectorInfo, PreflightTarget, Rate, ReadRetryPolicy, TargetClass
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
@@ -23,31 +23,20 @@ from enrolsync.connectors.model import (
     Course as CourseRef,
 )
 from enrolsync.connectors.moodle import mapping
+from enrolsync.connectors.moodle.checks import check_site
 from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.completion import Completion, read_completion
+from enrolsync.connectors.moodle.completion import ids as completion_ids
 from enrolsync.connectors.moodle.config import MoodleConfig
-from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, read_rosters
+from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, is_learner, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
 from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.roles import RoleWriter
+from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
 from enrolsync.connectors.moodle.users import UserWriter
-from enrolsync.connectors.ops import Op, OpKind, OpResult
+from enrolsync.connectors.ops import CreateUser, Op, OpKind, OpResult, SetSsoIdentity, UpdateUser
 
-REQUIRED_FUNCTIONS = frozenset(
-    {
-        "core_webservice_get_site_info",
-        "core_user_get_users",
-        "core_user_get_users_by_field",
-        "core_user_create_users",
-        "core_user_update_users",
-        "core_course_get_courses",
-        "core_enrol_get_enrolled_users",
-        "enrol_manual_enrol_users",
-        "enrol_manual_unenrol_users",
-        "core_role_assign_roles",
-        "core_role_unassign_roles",
-    }
-)
 _LOOKUP_FIELDS = {"external_id": "idnumber", "email": "email", "username": "username"}
 CHECK_COURSE_SAMPLE = 20  # course rosters check() reads at most, to learn role ids
 EMAIL_SEARCHES = 10  # above this many emails to find case-insensitively, one read of every account is cheaper
@@ -93,7 +82,8 @@ class MoodleTarget:
         self.config = config
         self._client = MoodleClient(http, config.token, retry or ReadRetry())
         self._book = RoleBook(config)
-        users = UserWriter(self._client, config)
+        self._facts = SiteFacts(self._client)
+        users = UserWriter(self._client, config, self._facts)
         enrolments = EnrolmentWriter(self._client, self._book)
         roles = RoleWriter(self._client, config, self._book)
         self._handlers: dict[OpKind, Handler] = {
@@ -109,25 +99,10 @@ class MoodleTarget:
         }
 
     async def check(self) -> CheckResult:
-        """Prove the token, the service's functions and the role ids. Never raises for a bad token."""
-        try:
-            site = await self._client.site_info()
-            missing = sorted(REQUIRED_FUNCTIONS - {f.name for f in site.functions})
-            if not missing:
-                await self._learn_roles()
-        except ConnectorError as error:
-            return CheckResult(ok=False, detail=f"Moodle refused: {error.reason}")
-        facts = {"release": site.release, "version": site.version, "functions": len(site.functions)}
-        if missing:
-            return CheckResult(ok=False, detail="the token's service lacks: " + ", ".join(missing), facts=facts)
-        unresolved, conflicts = sorted(self._book.unresolved()), sorted(self._book.conflicts)
-        facts |= {"roles_without_id": unresolved, "role_id_conflicts": conflicts}
-        if conflicts:
-            return CheckResult(ok=False, detail="role_ids contradict Moodle: " + "; ".join(conflicts), facts=facts)
-        if self._book.learner in unresolved:
-            return CheckResult(ok=False, detail=f"the id of role {self._book.learner!r} is unknown: set role_ids")
-        detail = "ok" if not unresolved else "ok; roles without a known id: " + ", ".join(unresolved)
-        return CheckResult(ok=True, detail=detail, facts=facts)
+        """Prove the token, then name in one answer everything that would make writes fail: functions missing
+        from the token's service, capabilities its user lacks, auth plugins the site has not installed
+        (`default_auth` and `auth_plugins`), and role ids (see `checks.py`). Never raises for a bad token."""
+        return await check_site(self._client, self.config, self._book, self._facts, self._learn_roles)
 
     async def _learn_roles(self) -> None:
         courses = await self._courses()
@@ -168,11 +143,13 @@ class MoodleTarget:
             yield CourseRef(course_id=str(course.id), name=course.fullname, keys={k: v for k, v in keys.items() if v})
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
-        """Course participants by any enrolment method, of every course or only `course_ids` (one roster read
-        each); `started` = the learner opened the course at least once (`lastcourseaccess`)."""
+        """Course participants holding the learner role, by any enrolment method, of every course or only
+        `course_ids` (one roster read each); `started` = the learner opened the course at least once
+        (`lastcourseaccess`). Participants there only for another course role are listed as role assignments."""
         async for course_id, roster in self._rosters(course_ids):
             for p in roster:
-                yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
+                if is_learner(p, self._book):  # a teacher's place in the course is their role, not an enrolment
+                    yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
@@ -240,6 +217,27 @@ class MoodleTarget:
             users += [u for u in found_now if u.email.strip().casefold() == email]
         return users
 
+    async def read_completion(self, account_id: str, course_id: str) -> Completion:
+        """Whether the learner completed the course, and when; `tracked=False` when the course does not track
+        them (completion off, no criteria, not enrolled as a learner). A read: retried, raises `ConnectorError`."""
+        return await read_completion(self._client, *completion_ids(account_id, course_id))
+
+    async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
+        """Why Moodle would refuse each op outright, learnt before anything is written (None: no objection).
+
+        An auth plugin the site has not installed (a create's or update's `auth`, an SSO op's) fails the whole
+        Moodle call it is in. Asked with calls that change nothing (`site.SiteFacts`). Raises like a read."""
+        auths = {i: auth for i, op in enumerate(ops) if (auth := self._auth_of(op))}
+        absent = set(await self._facts.absent("auth", set(auths.values()))) if auths else set()
+        return [absent_reason("auth", auths[i]) if auths.get(i) in absent else None for i in range(len(ops))]
+
+    def _auth_of(self, op: Op) -> str | None:
+        if isinstance(op, CreateUser):
+            return op.fields.auth or self.config.default_auth
+        if isinstance(op, UpdateUser):
+            return op.fields.auth
+        return op.auth if isinstance(op, SetSsoIdentity) else None
+
     async def apply(self, ops: Sequence[Op]) -> Sequence[OpResult]:
         """Apply ops, grouped per Moodle function in plan order; one result per op, in order.
 
@@ -267,3 +265,4 @@ class MoodleTarget:
 
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
 _contract: TargetClass = MoodleTarget
+_preflight: type[PreflightTarget] = MoodleTarget

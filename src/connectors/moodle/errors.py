@@ -70,7 +70,8 @@ _NOT_FOUND = {
     "errorcoursecontextnotvalid": "course not found",
     "cannotfindcourse": "course not found",
     "invaliduserid": "user not found",
-    "invaliduser": "user not found",
+    "invaliduser": "user not found",  # 4.5+: manual unenrol of a missing user (4.3: invalidparameter)
+    "userdeleted": "the account is deleted",  # 4.5+: manual enrol or unenrol of a deleted account
 }
 _INVALID = {
     "invalidparameter": "Moodle rejected a parameter (with Moodle debugging on, the reason names which)",
@@ -79,6 +80,7 @@ _INVALID = {
     "wscannotenrol": "the course's manual enrolment method does not accept enrolments",
     "wscannotunenrol": "the course's manual enrolment method does not allow unenrolling",
     "codingerror": "Moodle refused the call (a missing user or bad id)",
+    "guestsarenotallowed": "the guest account cannot be enrolled",  # 4.5+
     "useremailduplicate": "email address already exists",
     "useremailinvalid": "email address is invalid",
     "usernotupdatedadmin": "admin accounts cannot be updated",
@@ -114,7 +116,9 @@ def _invalid_reason(debuginfo: str) -> str:
 
 def moodle_error(body: dict[str, Any]) -> ConnectorError:
     """The error a Moodle exception body means."""
-    code = str(body.get("errorcode") or body.get("exception") or "unknown")
+    # 4.5 namespaces exception classes (`core\\exception\\moodle_exception`); errorcodes did not change.
+    exception = str(body.get("exception") or "").rsplit("\\", 1)[-1]
+    code = str(body.get("errorcode") or exception or "unknown")
     if code in _AUTH:
         return MoodleAuthError(_AUTH[code], code=code)
     if code in _TRANSIENT:

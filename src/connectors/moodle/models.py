@@ -7,6 +7,8 @@ has a default; unknown keys are ignored so a newer Moodle does not break the con
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -42,6 +44,19 @@ class MoodleUser(_Wire):
 
     def custom(self, shortname: str) -> str:
         return next((f.value for f in self.customfields if f.shortname == shortname), "")
+
+
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def is_deleted(user: MoodleUser) -> bool:
+    """Whether the account is a deleted one, as core_user_get_users_by_field with `field=id` still returns them.
+
+    delete_user() keeps the row and rewrites it: username `<old email>.<unix time>`, email the md5 hex of the old
+    username, idnumber emptied (user/lib.php; measured on 4.3 and 4.5). No answer carries a `deleted` flag, and a
+    live account's email always has an `@` (validate_email), so an email that is 32 hex digits means deleted.
+    """
+    return _MD5_HEX.fullmatch(user.email) is not None
 
 
 class UserSearch(_Wire):
@@ -80,6 +95,7 @@ class SiteFunction(_Wire):
 
 class SiteInfo(_Wire):
     sitename: str = ""
+    username: str = ""
     userid: int
     siteid: int = 1
     release: str = ""
@@ -104,3 +120,21 @@ class Warning(_Wire):
 
 class UpdateAnswer(_Wire):
     warnings: tuple[Warning, ...] = Field(default=())
+
+
+class CompletionCriterion(_Wire):
+    type: int = 0
+    complete: bool = False
+    timecompleted: int | None = None
+
+
+class CompletionStatus(_Wire):
+    completed: bool = False
+    aggregation: int = 1  # 1: all criteria, 2: any
+    completions: tuple[CompletionCriterion, ...] = ()
+
+
+class CompletionAnswer(_Wire):
+    """core_completion_get_course_completion_status: `{completionstatus, warnings}`."""
+
+    completionstatus: CompletionStatus

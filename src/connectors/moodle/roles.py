@@ -1,10 +1,13 @@
 """Role ops: core_role_assign_roles / core_role_unassign_roles in the system, a course or a report's user context.
 
-Course-context roles are read back from course rosters. Nothing in core reads system- or user-context role
+Course-context roles are read back from course rosters, which list enrolled users only: a course role for someone
+not enrolled is given through a manual enrolment with that role, so it shows on the roster and a re-run writes
+nothing (issue 11). Nothing in core reads system- or user-context role
 assignments, so when `role_mirror_field` is set each such assignment is recorded in that custom profile field
 (system roles on the holder, user-context roles on the report, see `mapping.parse_mirror`) and read from there.
 Writes run role first, record second: a failure in between leaves a record that claims less, never more, for an
-assignment, and for a revocation a record that still claims it, so the next revoke runs again.
+assignment (and the assignment is then taken back, so no role is held that no record shows), and for a revocation
+a record that still claims it, so the next revoke runs again.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from enrolsync.connectors.errors import AuthError, ConnectorError
+from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
@@ -21,7 +24,9 @@ from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.enrolments import Roster, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
 from enrolsync.connectors.moodle.isolate import send_isolated
+from enrolsync.connectors.moodle.models import is_deleted
 from enrolsync.connectors.moodle.rolebook import RoleBook
+from enrolsync.connectors.moodle.users import not_live
 from enrolsync.connectors.ops import AssignRole, OpResult, RevokeRole
 
 Outcomes = dict[int, OpResult]
@@ -50,6 +55,11 @@ class _Grant:
         return ExternalRef(kind="role", id=f"{self.shortname}@{_LEVEL[self.scope]}:{self.instance}:{self.user_id}")
 
 
+def _on_roster(grant: _Grant, rosters: dict[int, Roster]) -> bool:
+    roster = rosters[grant.instance]
+    return not isinstance(roster, ConnectorError) and any(p.id == grant.user_id for p in roster)
+
+
 class RoleWriter:
     def __init__(self, client: MoodleClient, config: MoodleConfig, book: RoleBook) -> None:
         self._client = client
@@ -59,10 +69,11 @@ class RoleWriter:
     async def apply(self, items: Sequence[tuple[int, AssignRole | RevokeRole]], out: Outcomes) -> None:
         """Assign or revoke roles; `already` when a roster or the mirror shows the state is in place."""
         grants = [g for index, op in items if (g := self._grant(index, op, out)) is not None]
+        grants = await self._alive(grants, out)
         courses = [g.instance for g in grants if g.scope is RoleScope.COURSE]
         rosters = await read_rosters(self._client, self._book, courses)
         mirrors = await self._read_mirrors(grants)
-        entries: dict[bool, list[tuple[_Grant, dict[str, Any]]]] = {True: [], False: []}
+        entries: dict[str, list[tuple[_Grant, dict[str, Any]]]] = {"assign": [], "unassign": [], "enrol": []}
         for grant in grants:
             held = self._held(grant, rosters, mirrors, out)
             role_id = self._book.role_id(grant.shortname)
@@ -72,9 +83,20 @@ class RoleWriter:
                 out[grant.index] = OpResult.already(grant.ref)
             elif role_id is None:
                 out[grant.index] = OpResult.failed(f"the id of role {grant.shortname!r} is unknown: set role_ids")
+            elif grant.assign and grant.scope is RoleScope.COURSE and not _on_roster(grant, rosters):
+                # A course role of someone not enrolled is never listed by core_enrol_get_enrolled_users, so it
+                # could not be read back (every re-run would write it again): enrol them with that role instead.
+                enrol: dict[str, Any] = {"roleid": role_id, "userid": grant.user_id, "courseid": grant.instance}
+                entries["enrol"].append((grant, enrol))
             else:
-                entry = {"roleid": role_id, "userid": grant.user_id, "contextlevel": _LEVEL[grant.scope]}
-                entries[grant.assign].append((grant, {**entry, "instanceid": grant.instance}))
+                entry: dict[str, Any] = {
+                    "roleid": role_id,
+                    "userid": grant.user_id,
+                    "contextlevel": _LEVEL[grant.scope],
+                }
+                entries["assign" if grant.assign else "unassign"].append(
+                    (grant, {**entry, "instanceid": grant.instance})
+                )
         applied: list[_Grant] = []
 
         def record(item: tuple[_Grant, dict[str, Any]], answer: OpResult | ConnectorError) -> None:
@@ -83,8 +105,9 @@ class RoleWriter:
             else:
                 applied.append(item[0])
 
-        await send_isolated(entries[True], self._send_assign, record)
-        await send_isolated(entries[False], self._send_unassign, record)
+        await send_isolated(entries["enrol"], self._send_enrol, record)
+        await send_isolated(entries["assign"], self._send_assign, record)
+        await send_isolated(entries["unassign"], self._send_unassign, record)
         await self._record_mirror(applied, mirrors, out)
 
     def _grant(self, index: int, op: AssignRole | RevokeRole, out: Outcomes) -> _Grant | None:
@@ -101,7 +124,8 @@ class RoleWriter:
             return {}
         wanted = {str(g.mirror_user) for g in grants if g.scope is not RoleScope.COURSE}
         users = await self._client.users_by_field("id", sorted(wanted)) if wanted else []
-        return {u.id: mapping.parse_mirror(u.custom(self._field)) for u in users}
+        # A deleted account is still found by id; delete_user() emptied its profile fields and removed its roles.
+        return {u.id: set() if is_deleted(u) else mapping.parse_mirror(u.custom(self._field)) for u in users}
 
     def _held(self, grant: _Grant, rosters: dict[int, Roster], mirrors: dict[int, set[str]], out: Outcomes) -> bool:
         """Whether the role is held now; unknown (no mirror) counts as the opposite of what the op wants."""
@@ -118,6 +142,24 @@ class RoleWriter:
             out[grant.index] = OpResult.failed("account not found", code="invaliduserid")
             return False
         return grant.token in mirrors[grant.mirror_user]
+
+    async def _alive(self, grants: list[_Grant], out: Outcomes) -> list[_Grant]:
+        """The grants whose accounts are live. Assigning to (or over) a missing or deleted account fails without a
+        write; revoking needs no check, since delete_user() removed every role the account held."""
+        people = {u for g in grants if g.assign for u in (g.user_id, g.instance if g.scope is RoleScope.USER else 0)}
+        gone = await not_live(self._client, people - {0})
+        kept: list[_Grant] = []
+        for grant in grants:
+            failure = gone.get(grant.user_id) or (gone.get(grant.instance) if grant.scope is RoleScope.USER else None)
+            if grant.assign and failure is not None:
+                out[grant.index] = failure
+            else:
+                kept.append(grant)
+        return kept
+
+    async def _send_enrol(self, batch: Sequence[tuple[_Grant, dict[str, Any]]]) -> list[OpResult]:
+        await self._client.enrol([entry for _, entry in batch])
+        return [OpResult.done(grant.ref) for grant, _ in batch]
 
     async def _send_assign(self, batch: Sequence[tuple[_Grant, dict[str, Any]]]) -> list[OpResult]:
         await self._client.assign_roles([entry for _, entry in batch])
@@ -147,12 +189,51 @@ class RoleWriter:
         except AuthError:
             raise
         except ConnectorError as error:
-            skipped = set(changed)
+            # The update may have landed with its answer lost: read the records back before calling them unsaved.
+            skipped = await self._unsaved(changed) if isinstance(error, TransientError) else set(changed)
             reason = error.reason
         else:
             skipped = {w.itemid for w in warnings if w.item == "user"}
             reason = "Moodle skipped the update"
-        for grant in mirrored:
-            if grant.mirror_user in skipped:
-                # The role is in place but its record is not: `retry` makes the executor apply the op again.
-                out[grant.index] = OpResult.retry(f"role applied, its record in {field} was not saved: {reason}")
+        unsaved = [grant for grant in mirrored if grant.mirror_user in skipped]
+        undone = await self._undo_unrecorded([grant for grant in unsaved if grant.assign])
+        for grant in unsaved:
+            if grant.assign and grant.index in undone:
+                # Taken back: an assignment no record shows could never be read, so never revoked later.
+                message = f"role not assigned: its record in {field} could not be saved ({reason})"
+            else:
+                # In place but unrecorded (or a revocation still recorded): the executor applies the op again.
+                message = (
+                    f"role {'applied' if grant.assign else 'revoked'}, its record in {field} was not saved: {reason}"
+                )
+            out[grant.index] = OpResult.retry(message)
+
+    async def _undo_unrecorded(self, grants: list[_Grant]) -> set[int]:
+        """Unassign roles just assigned whose record could not be saved; returns the indexes taken back."""
+        if not grants:
+            return set()
+        entries = [
+            (g, {"roleid": self._book.role_id(g.shortname), "userid": g.user_id, "contextlevel": _LEVEL[g.scope],
+                 "instanceid": g.instance})
+            for g in grants
+        ]  # fmt: skip
+        undone: set[int] = set()
+
+        def taken_back(item: tuple[_Grant, dict[str, Any]], answer: OpResult | ConnectorError) -> None:
+            if not isinstance(answer, ConnectorError):
+                undone.add(item[0].index)
+
+        await send_isolated(entries, self._send_unassign, taken_back)
+        return undone
+
+    async def _unsaved(self, wanted: dict[int, set[str]]) -> set[int]:
+        """The users whose mirror field does not hold `wanted` now; all of them when it cannot be read."""
+        field = self._field
+        try:
+            users = await self._client.users_by_field("id", [str(user_id) for user_id in wanted])
+        except AuthError:
+            raise
+        except ConnectorError:
+            return set(wanted)
+        now = {u.id: mapping.parse_mirror(u.custom(field)) for u in users} if field else {}
+        return {user_id for user_id, tokens in wanted.items() if now.get(user_id) != tokens}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from enrolsync.connectors.model import ExternalRef
@@ -10,7 +10,8 @@ from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.isolate import record_into, send_isolated
-from enrolsync.connectors.moodle.models import MoodleUser, Warning
+from enrolsync.connectors.moodle.models import MoodleUser, Warning, is_deleted
+from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
 
 Outcomes = dict[int, OpResult]
@@ -28,15 +29,44 @@ _WARNINGS = {
 }
 
 
+async def not_live(client: MoodleClient, user_ids: Iterable[int], *, guest: bool = True) -> dict[int, OpResult]:
+    """A failure for each id that is no live account: missing, deleted, or (`guest=False`) Moodle's guest.
+
+    A deleted account is still returned by core_user_get_users_by_field `field=id` (renamed, see
+    `models.is_deleted`), and what Moodle answers for writes to it differs by release (4.3 `codingerror` or `null`,
+    4.5 `userdeleted`): so the connector asks first, in one read, and treats it as gone on every release.
+    """
+    ids = sorted(set(user_ids))
+    found = {u.id: u for u in await client.users_by_field("id", [str(i) for i in ids])} if ids else {}
+    failures: dict[int, OpResult] = {}
+    for user_id in ids:
+        user = found.get(user_id)
+        if user is None:
+            failures[user_id] = OpResult.failed("account not found", code="invaliduserid")
+        elif is_deleted(user):
+            failures[user_id] = OpResult.failed("the account is deleted", code="userdeleted")
+        elif not guest and user.username == mapping.GUEST_USERNAME:  # 4.5+ refuses to enrol it; 4.3 would
+            failures[user_id] = OpResult.failed("the guest account cannot be used", code="guestsarenotallowed")
+    return failures
+
+
 def account_ref(user_id: int | str) -> ExternalRef:
     """A reference to a Moodle account by its user id."""
     return ExternalRef(kind="account", id=str(user_id))
 
 
 class UserWriter:
-    def __init__(self, client: MoodleClient, config: MoodleConfig) -> None:
+    def __init__(self, client: MoodleClient, config: MoodleConfig, facts: SiteFacts) -> None:
         self._client = client
         self._config = config
+        self._facts = facts
+
+    async def _drop_absent_auths(self, payloads: dict[int, dict[str, Any]], out: Outcomes) -> None:
+        """Fail alone each op whose auth plugin the site lacks: sent, it would fail every user of its batch."""
+        auths = {p["auth"] for p in payloads.values() if "auth" in p}
+        absent = set(await self._facts.absent("auth", auths)) if auths else set()
+        for index in [i for i, p in payloads.items() if p.get("auth") in absent]:
+            out[index] = OpResult.failed(absent_reason("auth", payloads.pop(index)["auth"]), code="invalidparameter")
 
     # -- create ---------------------------------------------------------------------------------------------------
     async def create(self, items: Sequence[tuple[int, CreateUser]], out: Outcomes) -> None:
@@ -49,6 +79,7 @@ class UserWriter:
                 )
             except ValueError as error:
                 out[index] = OpResult.failed(str(error))
+        await self._drop_absent_auths(payloads, out)
         existing = await self._existing([payloads[i] for i in payloads])
         to_send: list[tuple[int, dict[str, Any]]] = []
         for index, payload in payloads.items():
@@ -78,11 +109,14 @@ class UserWriter:
         """Apply field changes; an account already in the wanted state is `already` and gets no write."""
         wanted = {i: mapping.numeric_id(op.account_id) for i, op in items}
         users = {u.id: u for u in await self._client.users_by_field("id", [str(v) for v in wanted.values() if v])}
-        to_send: list[tuple[int, dict[str, Any]]] = []
+        to_send: dict[int, dict[str, Any]] = {}
         for index, op in items:
             user = users.get(wanted[index] or 0)
             if user is None:
                 out[index] = OpResult.failed("account not found", code="invaliduserid")
+                continue
+            if is_deleted(user):
+                out[index] = OpResult.failed("the account is deleted", code="userdeleted")
                 continue
             try:
                 payload = self._payload(op, user)
@@ -92,8 +126,9 @@ class UserWriter:
             if payload is None:
                 out[index] = OpResult.already(account_ref(user.id))
             else:
-                to_send.append((index, payload))
-        await send_isolated(to_send, self._send_update, record_into(out))
+                to_send[index] = payload
+        await self._drop_absent_auths(to_send, out)
+        await send_isolated(list(to_send.items()), self._send_update, record_into(out))
 
     def _payload(self, op: UserChange, user: MoodleUser) -> dict[str, Any] | None:
         if isinstance(op, UpdateUser):

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from enrolsync.sync.jobs import events, run_requests, schedules
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.store import repo_gauges
 from enrolsync.sync.store.tables import ACTIVE_RUN_STATUSES, Event, Run, RunStatus, utcnow
 
 log = structlog.get_logger("enrolsync.maintenance")
@@ -96,6 +97,7 @@ async def pass_once(rt: Runtime, engine: Engine, *, now: datetime | None = None)
     """One maintenance pass; each part logs and survives its own failure so the others still run."""
     now = now or utcnow()
     parts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("heartbeat", lambda: heartbeat(rt, now)),
         ("reap", lambda: reap(rt, engine, now)),
         ("requeue", lambda: requeue(rt, engine, now, after=timedelta(seconds=rt.lease_seconds * 2))),
         ("schedules", lambda: _fire(rt, engine, now)),
@@ -107,6 +109,12 @@ async def pass_once(rt: Runtime, engine: Engine, *, now: datetime | None = None)
             await part()
         except Exception:  # one broken part must not stop the loop
             log.exception("maintenance.failed", part=name)
+
+
+async def heartbeat(rt: Runtime, now: datetime) -> None:
+    """Say this worker is alive (`/readyz`, the live-workers gauge)."""
+    async with rt.sessions() as session:
+        await repo_gauges.beat(session, worker_id=rt.owner, now=now)
 
 
 async def _fire(rt: Runtime, engine: Engine, now: datetime) -> list[str]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import structlog
+from prometheus_client import start_http_server
+from sqlalchemy.exc import SQLAlchemyError
 
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.registry import Registry
@@ -20,6 +23,7 @@ from enrolsync.sync.jobs import maintenance, workflow
 from enrolsync.sync.jobs.root import Root, open_root
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
+from enrolsync.sync.store import repo_gauges
 
 log = structlog.get_logger("enrolsync.worker")
 
@@ -78,6 +82,9 @@ async def stop(worker: Worker, *, timeout_seconds: int = 30) -> None:
     worker.stopped.set()
     if worker.loop_task is not None:
         await worker.loop_task
+    with suppress(SQLAlchemyError):  # a database gone: the heartbeat ages out by itself
+        async with worker.runtime.sessions() as session:
+            await repo_gauges.forget_worker(session, worker_id=worker.runtime.owner)
     await asyncio.to_thread(workflow.shutdown, timeout_seconds)
     worker.queue.close()
     await worker.root.close()
@@ -85,6 +92,11 @@ async def stop(worker: Worker, *, timeout_seconds: int = 30) -> None:
 
 async def serve(settings: Settings) -> None:
     worker = await start(settings)
+    if settings.worker_metrics_port is not None:
+        # The worker's own counters (remote latency, 429s, retries, ops by outcome), on all interfaces: a
+        # container's scraper reaches it from outside. The database's gauges are the API's /metrics.
+        start_http_server(settings.worker_metrics_port)
+        log.info("worker metrics", port=settings.worker_metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

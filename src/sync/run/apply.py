@@ -12,6 +12,7 @@ create whose response was lost is not sent twice.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, DeleteUser, Op, OpK
 from enrolsync.sync.plan.diff import record
 from enrolsync.sync.plan.order import batches, waves
 from enrolsync.sync.rules.desired import DesiredState
+from enrolsync.sync.run import gauges
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, RunOp, RunOpStatus, utcnow
@@ -82,9 +84,12 @@ async def _reread(target: TargetConnector, item: Pending) -> OpResult | None:
     return None
 
 
-async def _apply_with_retries(rt: Runtime, target: TargetConnector, items: list[Pending]) -> None:
+async def _apply_with_retries(rt: Runtime, ctx: RunContext, target: TargetConnector, items: list[Pending]) -> None:
     todo = items
     for attempt in range(1, rt.max_attempts + 1):
+        if attempt > 1:
+            label = gauges.connection_label(ctx.target.connection_id, ctx.target.config.base_url.host)
+            gauges.count_retries(label, ctx.target.cls.info.key, "write", len(todo))
         results = await _call(target, [i.op for i in todo])
         for item, result in zip(todo, results, strict=True):
             item.row.attempts += 1
@@ -158,7 +163,7 @@ async def _apply_batch(
                 link.last_error, link.last_error_at = item.row.last_error, item.row.updated_at
                 session.add(link)
         if ready:
-            await _apply_with_retries(rt, target, ready)
+            await _apply_with_retries(rt, ctx, target, ready)
             await _refuse_shared_accounts(session, ctx.pipeline_id, ready, claimed)
         for item in ready:
             link = links.get(item.op.hr_id)
@@ -172,6 +177,7 @@ async def _apply_batch(
             # Added in SQL: the other batches of the wave add theirs at the same time.
             await ledger.count_applied(session, run_id=ctx.run_id, applied=applied)
         await session.commit()
+    gauges.count_outcomes(Counter((item.row.kind, str(item.row.status)) for item in items))
 
 
 async def _refuse_shared_accounts(
@@ -222,7 +228,7 @@ async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Aw
     whole batch.
     """
     info = ctx.target.cls.info
-    async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
+    async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
         while True:
             async with rt.sessions() as session:
                 rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import httpx
 
 from enrolsync.connectors.base import Connector, ConnectorClass, ConnectorConfig, ConnectorInfo
-from enrolsync.connectors.kit.client import DEFAULT_TIMEOUT, build_client
+from enrolsync.connectors.kit.client import DEFAULT_TIMEOUT, build_client, guarded_transport
 from enrolsync.connectors.kit.clock import SYSTEM_CLOCK, Clock
 from enrolsync.connectors.kit.egress import EgressPolicy
 from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.sync.run.gauges import MeteredTransport, connection_label, count_retries
 
 C = TypeVar("C", bound=Connector)
 
@@ -67,12 +68,19 @@ class ClientFactory:
         limiter: RateLimiter | None = None,
         http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: ReadRetry | None = None,
+        connection: str | None = None,
     ) -> AsyncIterator[C]:
         """A connector with its own client (a source for a `SourceClass`, a target for a `TargetClass`); the
-        client closes when the block ends. `http_timeout` and `retry` override the run defaults (a check is quick)."""
+        client closes when the block ends. `http_timeout` and `retry` override the run defaults (a check is quick).
+        `connection` (the stored connection's id) labels its gauges: latency, 429s, read retries."""
         limiter = limiter or self.limiter(connector_cls.info, config)
-        retry = retry or self.read_retry or ReadRetry(clock=self.clock)
-        async with build_client(
-            config, transport=self._transport(config), limiter=limiter, timeout=http_timeout, egress=self.egress
-        ) as http:
+        label = connection_label(connection, config.base_url.host)
+        key = connector_cls.info.key
+        retry = replace(
+            retry or self.read_retry or ReadRetry(clock=self.clock),
+            on_retry=lambda: count_retries(label, key, "read"),
+        )
+        inner = self._transport(config) or guarded_transport(self.egress)
+        metered = MeteredTransport(inner, connection=label, connector=key)
+        async with build_client(config, transport=metered, limiter=limiter, timeout=http_timeout) as http:
             yield connector_cls(config, http, retry=retry)

@@ -54,6 +54,7 @@ class Side(Generic[C]):
 
     cls: ConnectorClass[C]
     config: ConnectorConfig
+    connection_id: str | None = None  # labels the connection's gauges
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ async def _connection(session: AsyncSession, connection_id: str) -> Connection:
 
 
 def _side(rt: Runtime, connection: Connection, cls: ConnectorClass[C]) -> Side[C]:
-    return Side(cls=cls, config=load_config(cls.info.config_model, connection.config, connection.secrets, rt.box))
+    config = load_config(cls.info.config_model, connection.config, connection.secrets, rt.box)
+    return Side(cls=cls, config=config, connection_id=connection.id)
 
 
 async def load_context(rt: Runtime, run_id: str) -> RunContext:

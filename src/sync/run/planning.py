@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.connectors.base import Capability, CourseCatalog, TargetConnector
+from enrolsync.connectors.base import Capability, CourseCatalog, PreflightTarget, TargetConnector
 from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.courses import Catalogue, Unresolved, resolve_spec
@@ -244,6 +244,24 @@ async def _keep_started(chunk: _Chunk, planned: dict[str, list[Op]]) -> None:
             chunk.summary.kept_started += len(kept)
 
 
+async def _preflight(chunk: _Chunk, planned: dict[str, list[Op]]) -> None:
+    """People with an op the target would refuse outright (`PreflightTarget`: an auth plugin the LMS lacks) are
+    left out of the plan as invalid, the target's reason on their link: a dry run names it, and nothing of theirs
+    is written while everyone else's ops go ahead."""
+    target = chunk.target
+    flat = [op for ops in planned.values() for op in ops]
+    if not flat or not isinstance(target, PreflightTarget):
+        return
+    refused: dict[str, str] = {}
+    for op, reason in zip(flat, await target.preflight(flat), strict=True):
+        if reason is not None:
+            refused.setdefault(op.hr_id, reason)
+    for hr_id, reason in refused.items():
+        planned[hr_id] = []
+        chunk.summary.invalid += 1
+        chunk.fail(chunk.links[hr_id], reason)
+
+
 def _remember_gone(chunk: _Chunk, gone: set[str]) -> None:
     """Mark who this run found gone from the HR system; the mark stays until the source returns them.
 
@@ -263,6 +281,7 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     await _match(chunk, wanted)
     planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
     await _keep_started(chunk, planned)
+    await _preflight(chunk, planned)
     rows: list[tuple[int, str, str, dict[str, Any]]] = []
     for seq, op in summary.order.number(op for ops in planned.values() for op in ops):
         rows.append((seq, op.hr_id, op.kind.value, op.model_dump(mode="json")))
@@ -321,7 +340,9 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
     summary = PlanSummary(rejected=read.rejected_count)
-    async with rt.clients.connector(ctx.target.cls, ctx.target.config) as target:
+    async with rt.clients.connector(
+        ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id
+    ) as target:
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))

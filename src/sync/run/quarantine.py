@@ -136,7 +136,7 @@ async def _check_one(rt: Runtime, connection_id: str) -> str | None:
     try:
         cls = rt.registry.get(connection.connector)
         config = load_config(cls.info.config_model, connection.config, connection.secrets, rt.box)
-        async with rt.clients.connector(cls, config) as connector:
+        async with rt.clients.connector(cls, config, connection=connection.id) as connector:
             result = await connector.check()
     except ConnectorError as error:
         return f"{connection.connector}: {type(error).__name__}: {error}"

@@ -75,7 +75,7 @@ async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:
     wanted = set(ctx.hr_ids) if ctx.scope == "people" else None
     result = ReadResult(full=(since is None or snapshot_source(ctx)) and wanted is None)
     by_id = wanted is not None and Capability.PERSONS_BY_ID in ctx.source.cls.info.capabilities
-    async with rt.clients.connector(ctx.source.cls, ctx.source.config) as source:
+    async with rt.clients.connector(ctx.source.cls, ctx.source.config, connection=ctx.source.connection_id) as source:
         # A person-scoped run (a webhook's) reads just its people where the source can; else everyone, filtered.
         pages = source.read_people(sorted(wanted or ())) if by_id else source.read_persons(since)
         async for page in pages:

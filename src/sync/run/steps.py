@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.errors import ConnectorError
 from enrolsync.sync.plan.guard import GuardVerdict
-from enrolsync.sync.run import quarantine
+from enrolsync.sync.run import quarantine, runlog
 from enrolsync.sync.run.apply import RunAborted, apply_run
 from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_context
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
@@ -74,7 +74,13 @@ async def begin(rt: Runtime, run_id: str, generation: int = 0) -> Claim:
             or run.generation > generation
         ):
             return Claim.SKIP
-    return await claim(rt, run_id, generation)
+    taken = await claim(rt, run_id, generation)
+    if taken is Claim.GO:
+        async with rt.sessions() as session:
+            run = await session.get(Run, run_id)
+            if run is not None:
+                runlog.started(run, worker=rt.owner)
+    return taken
 
 
 async def plan(rt: Runtime, run_id: str) -> None:
@@ -185,7 +191,7 @@ async def finish(rt: Runtime, run_id: str) -> str:
         session.add(run)
         await quarantine.note_run_end(session, run)
         await session.commit()
-    log.info("finished", run_id=run_id, status=str(status))
+        runlog.ended(run, counts)
     return str(status)
 
 
@@ -210,7 +216,7 @@ async def fail(rt: Runtime, run_id: str, reason: str, generation: int = 0) -> No
         session.add(run)
         await quarantine.note_run_end(session, run)
         await session.commit()
-    log.warning("failed", run_id=run_id, reason=reason[:200])
+        runlog.ended(run, await ledger.op_counts(session, run_id=run_id))
 
 
 async def direct(name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -350,3 +350,17 @@ class PipelineHealth(SQLModel, table=True):
     last_probe_at: datetime | None = _ts(nullable=True, default=False)
     last_probe_detail: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     updated_at: datetime = _ts()
+
+
+# --- workers (issue 17) ----------------------------------------------------------------------------------------
+
+
+class WorkerBeat(SQLModel, table=True):
+    """A worker's heartbeat, written by its maintenance loop every pass: `/readyz` and `/metrics` count the workers
+    seen lately, so runs that would stay `queued` for want of a worker show up as such."""
+
+    __tablename__ = "worker_beat"
+
+    worker_id: str = Field(primary_key=True, max_length=200)
+    started_at: datetime = _ts()
+    seen_at: datetime = _ts()

@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from enrolsync.connectors.moodle.fake.params import coding_error, invalid_parameter, missing_record, moodle_exception
-from enrolsync.connectors.moodle.fake.site import SiteState, course_record, user_details
+from enrolsync.connectors.moodle.fake.site import FakeRole, SiteState, course_record, user_details
 from enrolsync.connectors.moodle.fake.users import Options
+
+STANDARD_ROLES = 8  # ids 1-8 are the roles of a fresh install: their `name` is empty (shown from language strings)
+# Without a `userfields` option the roster leaves these out (measured: user_get_user_details in a course context).
+_ROSTER_HIDDEN = ("auth", "suspended", "lang")
 
 _LEVELS = ("system", "user", "coursecat", "course", "module", "block")
 
@@ -25,6 +29,7 @@ def get_enrolled_users(state: SiteState, params: dict[str, Any], options: Option
     for option in params["options"]:
         if option["name"] == "userfields":
             wanted = {f.strip() for f in option["value"].split(",")} | {"id", "fullname"}
+    hidden = _ROSTER_HIDDEN if wanted is None else ()
     course = state.courses[course_id]
     users = []
     for user_id in sorted(state.enrolments.users_in(course_id)):
@@ -32,14 +37,16 @@ def get_enrolled_users(state: SiteState, params: dict[str, Any], options: Option
         if user is None:
             continue
         details = user_details(state, user)
-        details["roles"] = [
-            {"roleid": r.id, "name": r.name, "shortname": r.shortname, "sortorder": r.id}
-            for r in state.course_roles(user_id, course_id)
-        ]
+        details["roles"] = [_roster_role(r) for r in state.course_roles(user_id, course_id)]
         details["enrolledcourses"] = [{"id": course.id, "fullname": course.fullname, "shortname": course.shortname}]
         details["lastcourseaccess"] = state.lastaccess.get((user_id, course_id), 0)
-        users.append({k: v for k, v in details.items() if wanted is None or k in wanted})
+        users.append({k: v for k, v in details.items() if (wanted is None or k in wanted) and k not in hidden})
     return users
+
+
+def _roster_role(role: FakeRole) -> dict[str, Any]:
+    standard = role.id <= STANDARD_ROLES
+    return {"roleid": role.id, "name": "" if standard else role.name, "shortname": role.shortname, "sortorder": 0}
 
 
 def _course_context(state: SiteState, course_id: int) -> None:
@@ -50,6 +57,33 @@ def _course_context(state: SiteState, course_id: int) -> None:
 def _user_must_exist(state: SiteState, user_id: int) -> None:
     if state.live_user(user_id) is None:
         raise coding_error("User ID does not exist or is deleted!")  # role_assign()
+
+
+def _enrollable(state: SiteState, user_id: int, options: Options) -> None:
+    """4.5 checks the user first (userdeleted, guestsarenotallowed, a missing record); 4.3 fails in role_assign()."""
+    user = state.users.get(user_id)
+    if options.version.checks_enrol_users:
+        if user is None:
+            raise missing_record("user")
+        if user.deleted:
+            raise moodle_exception("userdeleted", "The user has been deleted")
+        if user.username == "guest":
+            raise moodle_exception("guestsarenotallowed", "The guest user is not allowed to do this")
+    _user_must_exist(state, user_id)
+
+
+def _unenrollable(state: SiteState, user_id: int, options: Options) -> bool:
+    """Whether there is an enrolment to remove; 4.3 answers a deleted user with `null` (nothing left to remove)."""
+    user = state.users.get(user_id)
+    if options.version.checks_enrol_users:
+        if user is None:
+            raise moodle_exception("invaliduser", "Invalid user")
+        if user.deleted:
+            raise moodle_exception("userdeleted", "The user has been deleted")
+        return True
+    if user is None:
+        raise invalid_parameter(f"User id not exist: {user_id}")
+    return not user.deleted
 
 
 def enrol_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
@@ -67,7 +101,7 @@ def enrol_users(state: SiteState, params: dict[str, Any], options: Options) -> A
                 "wsnoinstance",
                 f"Manual enrolment plugin instance doesn't exist or is disabled for the course (id = {e['courseid']})",
             )
-        _user_must_exist(state, e["userid"])
+        _enrollable(state, e["userid"], options)
         # Re-enrolling updates the enrolment: effectively an upsert.
         state.enrolments[(e["userid"], e["courseid"])] = {"status": 1 if e.get("suspend") else 0}
         state.assignments.add((role.id, e["userid"], "course", e["courseid"]))
@@ -81,8 +115,8 @@ def unenrol_users(state: SiteState, params: dict[str, Any], options: Options) ->
             raise missing_record("course")
         if not course.manual_instance:
             raise moodle_exception("wsnoinstance", "Manual enrolment plugin instance doesn't exist")
-        if state.live_user(e["userid"]) is None:
-            raise invalid_parameter(f"User id not exist: {e['userid']}")
+        if not _unenrollable(state, e["userid"], options):
+            continue
         state.enrolments.pop((e["userid"], e["courseid"]), None)
         # enrol_plugin::unenrol_user() also forgets the user's last access to the course.
         state.lastaccess.pop((e["userid"], e["courseid"]), None)

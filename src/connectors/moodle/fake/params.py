@@ -7,6 +7,7 @@ Parameter cleaning follows `clean_param` (lib/moodlelib.php) and validation reje
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,12 @@ def coding_error(detail: str) -> MoodleError:
 def missing_record(table: str) -> MoodleError:
     message = f"Can't find data record in database table {table}."
     return MoodleError("dml_missing_record_exception", "invalidrecord", message)
+
+
+def no_permission(capability: str, action: str) -> MoodleError:
+    """require_capability() failing: `required_capability_exception` / `nopermissions`."""
+    message = f"Sorry, but you do not currently have permissions to do that ({action})."
+    return MoodleError("required_capability_exception", "nopermissions", message, capability)
 
 
 def moodle_exception(errorcode: str, message: str, debuginfo: str | None = None) -> MoodleError:
@@ -81,7 +88,8 @@ def clean_username(value: str) -> str:
     return re.sub(r"[^-.@_a-z0-9]", "", value.strip().lower().replace(" ", ""))
 
 
-CLEANERS: dict[str, Any] = {
+Cleaner = Callable[[str], str]
+CLEANERS: dict[str, Cleaner] = {
     "int": lambda v: v if re.fullmatch(r"-?\d+", v) else re.sub(r"[^0-9-]", "", v),
     "raw": lambda v: v,
     "raw_trimmed": lambda v: v.strip(),
@@ -116,12 +124,18 @@ class Multiple:
     default: Any = field(default=_MISSING)
 
 
-def validate(spec: Value | Single | Multiple, value: Any, path: str = "") -> Any:
-    """The cleaned parameters, or `invalid_parameter_exception` naming the path like Moodle's debuginfo does."""
+def validate(
+    spec: Value | Single | Multiple, value: Any, path: str = "", cleaners: Mapping[str, Cleaner] = CLEANERS
+) -> Any:
+    """The cleaned parameters, or `invalid_parameter_exception` naming the path like Moodle's debuginfo does.
+
+    `cleaners` adds the site-dependent kinds: `auth` (PARAM_AUTH: an installed auth plugin, exists_auth_plugin())
+    and `lang` (PARAM_LANG: an installed language pack). A value they refuse fails the whole call.
+    """
     if isinstance(spec, Value):
         if not isinstance(value, str):
             raise invalid_parameter(f"{path}: Scalar type expected, array or object received.")
-        cleaned = CLEANERS[spec.kind](value)
+        cleaned = cleaners[spec.kind](value)
         if cleaned != value:
             raise invalid_parameter(
                 f'{path}: Invalid external api parameter: the value is "{value}", '
@@ -135,7 +149,7 @@ def validate(spec: Value | Single | Multiple, value: Any, path: str = "") -> Any
             value = []
         if not isinstance(value, list):
             raise invalid_parameter(f"{path}: Only arrays accepted.")
-        return [validate(spec.content, item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [validate(spec.content, item, f"{path}[{i}]", cleaners) for i, item in enumerate(value)]
     if not isinstance(value, dict):
         raise invalid_parameter(f"{path}: Only arrays accepted.")
     unexpected = set(value) - set(spec.keys)
@@ -146,7 +160,7 @@ def validate(spec: Value | Single | Multiple, value: Any, path: str = "") -> Any
     result: dict[str, Any] = {}
     for key, sub in spec.keys.items():
         if key in value:
-            result[key] = validate(sub, value[key], f"{path} => {key}" if path else key)
+            result[key] = validate(sub, value[key], f"{path} => {key}" if path else key, cleaners)
         elif sub.default is not _MISSING:
             result[key] = sub.default
         elif not sub.optional:

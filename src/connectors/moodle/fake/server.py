@@ -2,14 +2,22 @@
 
 It answers as Moodle does: HTTP 200 with `{"exception", "errorcode", "message"}` on errors (debuginfo only with
 `debugging` on), XML unless `moodlewsrestformat=json`, `invalidtoken` for a wrong token, `accessexception` for a
-function the token's service lacks, parameter validation that rejects values cleaning would change, and writes
-that run in one transaction (the first bad record rolls the whole call back). Every call is a POST, so a write is
-a function that changes state.
+function the token's service lacks (`invalidrecord` only for a name no Moodle has, `payloads/functions.txt`),
+parameter validation that rejects values cleaning would change (an auth plugin or language the site has not
+installed included: the whole call fails), and writes that run in one transaction (the first bad record rolls the
+whole call back). Every call is a POST, so a write is a function that changes state.
+
+`FakeMoodle(version=...)` imitates 4.1, 4.3, 4.5 (the default) or 5.0 where their answers differ
+(`versions.py`); `auth_plugins`, `langs` and `capabilities` describe the site and its service user. What a real
+site does differently from the first fake is tested, behaviour by behaviour, in
+tests/connectors/moodle/test_fake_real_site.py.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,9 +25,18 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 
-from enrolsync.connectors.moodle.fake import courses, users
-from enrolsync.connectors.moodle.fake.params import MoodleError, Multiple, Single, Value, parse_php_form, validate
+from enrolsync.connectors.moodle.fake import completion, courses, users
+from enrolsync.connectors.moodle.fake.params import (
+    MoodleError,
+    Multiple,
+    Single,
+    Value,
+    no_permission,
+    parse_php_form,
+    validate,
+)
 from enrolsync.connectors.moodle.fake.site import DEFAULT_ROLES, FakeCourse, FakeRole, FakeUser, SiteState
+from enrolsync.connectors.moodle.fake.versions import DEFAULT_VERSION, DEMO_AUTHS, VERSIONS, exception_class
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -97,6 +114,24 @@ _ROLE_ENTRY = Single(
 )
 _ENTRIES["core_role_assign_roles"] = (Single({"assignments": Multiple(_ROLE_ENTRY)}), courses.assign_roles, True)
 _ENTRIES["core_role_unassign_roles"] = (Single({"unassignments": Multiple(_ROLE_ENTRY)}), courses.unassign_roles, True)
+_ENTRIES["core_completion_get_course_completion_status"] = (
+    Single({"courseid": Value("int"), "userid": Value("int")}),
+    completion.get_course_completion_status,
+    False,
+)
+# Served so tests can delete accounts as an admin would; the connector never calls it (no HARD_DELETE).
+_ENTRIES["core_user_delete_users"] = (Single({"userids": Multiple(Value("int"))}), users.delete_users, True)
+# require_capability() at the system context, first thing in the function (user/externallib.php). The
+# course-context capabilities (enrol/manual:enrol, moodle/role:assign...) are checked per record and not imitated.
+CAPABILITIES = {
+    "core_user_create_users": ("moodle/user:create", "Create users"),
+    "core_user_update_users": ("moodle/user:update", "Update user profiles"),
+    "core_user_delete_users": ("moodle/user:delete", "Delete users"),
+}
+# Every function a real 4.3 site has: one the fake does not serve is outside any service it offers.
+MOODLE_FUNCTIONS = frozenset(
+    line.strip() for line in (PAYLOADS / "functions.txt").read_text().splitlines() if line and line[0] != "#"
+)
 FUNCTIONS = frozenset(_ENTRIES)
 WRITE_FUNCTIONS = frozenset(name for name, (_, _, write) in _ENTRIES.items() if write)
 
@@ -111,13 +146,23 @@ def _request_fields(request: httpx.Request) -> list[tuple[str, str]]:
 class FakeMoodle(FakeServer):
     """In-memory Moodle site. Seed with `add_*`, inspect with `user`, `courses_of`, `roles_of`, `calls`."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        version: str = DEFAULT_VERSION,
+        auth_plugins: Iterable[str] = DEMO_AUTHS,
+        langs: Iterable[str] = ("en",),
+    ) -> None:
         super().__init__()
         self.token = token
         self.state = SiteState()
-        self.options = users.Options()
+        self.version = VERSIONS[version]
+        self.options = users.Options(version=self.version, auths=frozenset(auth_plugins), langs=frozenset(langs))
         self.debugging = False
-        self.service_functions: set[str] = set(FUNCTIONS)
+        self.service_functions: set[str] = set(FUNCTIONS) - {"core_user_delete_users"}
+        # The token user's system capabilities; None = a site admin, who has them all.
+        self.capabilities: set[str] | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (wsfunction, validated parameters) of accepted calls
         self.site = json.loads((PAYLOADS / "site_info.json").read_text())
         for role_id, shortname, name, levels in DEFAULT_ROLES:
@@ -127,9 +172,9 @@ class FakeMoodle(FakeServer):
         self.add_course("learning", "Example Learning", format="site", manual=False)
 
     @classmethod
-    def seeded(cls, token: str = DEFAULT_TOKEN) -> FakeMoodle:
+    def seeded(cls, token: str = DEFAULT_TOKEN, *, version: str = DEFAULT_VERSION) -> FakeMoodle:
         """A site holding the sample users, courses and enrolments in `payloads/`."""
-        fake = cls(token)
+        fake = cls(token, version=version)
         fake.add_profile_field("jobtitle")
         fake.add_profile_field("enrolsyncroles")
         for user in json.loads((PAYLOADS / "users.json").read_text()):
@@ -181,12 +226,17 @@ class FakeMoodle(FakeServer):
         format: str = "topics",
         manual: bool = True,
         idnumber: str = "",
+        completion: bool = True,
     ) -> int:
         new_id = course_id or self.state.next_course_id
-        course = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual, idnumber=idnumber)
+        course = FakeCourse(new_id, shortname, fullname or shortname, format, 1, manual, idnumber, completion)
         self.state.courses[new_id] = course
         self.state.next_course_id = max(self.state.next_course_id, new_id + 1)
         return new_id
+
+    def complete(self, user_id: int, course_id: int, at: int) -> None:
+        """The learner completed the course at Unix time `at` (as if they had marked it complete themselves)."""
+        self.state.completed[(user_id, course_id)] = at
 
     def add_role(self, shortname: str, levels: set[str]) -> int:
         role_id = max(self.state.roles) + 1
@@ -220,7 +270,13 @@ class FakeMoodle(FakeServer):
 
     # -- serving ------------------------------------------------------------------------------------------------
     def is_write(self, request: httpx.Request) -> bool:
-        return dict(_request_fields(request)).get("wsfunction") in WRITE_FUNCTIONS
+        """A call to a function that changes state, unless it names no record that could change: updating only
+        user id 0 (no Moodle user has it) is how a client asks whether an auth plugin or language is installed."""
+        fields = _request_fields(request)
+        if dict(fields).get("wsfunction") not in WRITE_FUNCTIONS:
+            return False
+        ids = [v for k, v in fields if re.fullmatch(r"users\[\d+\]\[id\]", k)]
+        return not (dict(fields)["wsfunction"] == "core_user_update_users" and ids and set(ids) == {"0"})
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path != SERVER_PATH:
@@ -239,7 +295,7 @@ class FakeMoodle(FakeServer):
         if control.get("wstoken") != self.token:
             raise MoodleError("moodle_exception", "invalidtoken", "Invalid token - token not found")
         name = control.get("wsfunction", "")
-        if name not in _ENTRIES:
+        if name not in _ENTRIES and name not in MOODLE_FUNCTIONS:
             raise MoodleError(
                 "dml_missing_record_exception",
                 "invalidrecord",
@@ -253,7 +309,10 @@ class FakeMoodle(FakeServer):
                 f"Access to the function {name}() is not allowed.",
             )
         spec, behaviour, write = _ENTRIES[name]
-        arguments = validate(spec, parse_php_form(params))
+        # The server validates the parameters before the function runs; the function then checks capabilities.
+        arguments = validate(spec, parse_php_form(params), cleaners=self.options.cleaners())
+        if name in CAPABILITIES and self.capabilities is not None and CAPABILITIES[name][0] not in self.capabilities:
+            raise no_permission(*CAPABILITIES[name])
         if behaviour is None:
             return self._site_info()
         if write:
@@ -265,17 +324,26 @@ class FakeMoodle(FakeServer):
         return result
 
     def _site_info(self) -> dict[str, Any]:
-        functions = [{"name": name, "version": self.site["version"]} for name in sorted(self.service_functions)]
-        return {**self.site, "functions": functions}
+        version = self.version.version
+        functions = [{"name": name, "version": version} for name in sorted(self.service_functions)]
+        admin = self.capabilities is None
+        return {
+            **self.site,
+            "release": self.version.release,
+            "version": version,
+            "userissiteadmin": admin,
+            "functions": functions,
+        }
 
     def _error(self, error: MoodleError, as_json: bool) -> httpx.Response:
+        exception = exception_class(self.version, error.exception)
         if as_json:
-            body = {"exception": error.exception, "errorcode": error.errorcode, "message": error.message}
+            body = {"exception": exception, "errorcode": error.errorcode, "message": error.message}
             if self.debugging and error.debuginfo:
                 body["debuginfo"] = error.debuginfo
             return json_response(200, body)
         xml = (
-            f"<EXCEPTION class={quoteattr(error.exception)}>\n<ERRORCODE>{escape(error.errorcode)}</ERRORCODE>\n"
+            f"<EXCEPTION class={quoteattr(exception)}>\n<ERRORCODE>{escape(error.errorcode)}</ERRORCODE>\n"
             f"<MESSAGE>{escape(error.message)}</MESSAGE>\n</EXCEPTION>\n"
         )
         return _xml_response(xml)

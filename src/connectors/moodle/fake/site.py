@@ -28,7 +28,6 @@ DEFAULT_ROLES: tuple[tuple[int, str, str, set[str]], ...] = (
     (9, "parent", "Parent", {"user"}),
 )
 _CONTEXT_BASE = {"course": 100_000, "user": 200_000}
-AUTH_PLUGINS = {"manual", "email", "nologin", "ldap", "oauth2", "saml2", "oidc", "shibboleth", "cas", "db", "lti"}
 INTERNAL_AUTHS = {"manual", "email", "nologin"}
 
 
@@ -73,6 +72,8 @@ class FakeCourse:
     category: int = 1
     manual_instance: bool = True
     idnumber: str = ""  # the course ID number (often the SIS or catalogue code); unique when set
+    completion: bool = True  # enablecompletion: completion tracking on in this course
+    criteria: bool = True  # course completion criteria set (the fake's one: manual self completion)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class SiteState:
         self.roles: dict[int, FakeRole] = {}
         self.enrolments = Enrolments(self.journal)  # (user, course) -> {"status": 0 | 1}
         self.lastaccess: Table[tuple[int, int], int] = Table(self.journal)
+        self.completed: Table[tuple[int, int], int] = Table(self.journal)  # (user, course) -> timecompleted
         self._assignments = Assignments(self.journal)
         self.profile_fields: dict[str, str] = {}  # shortname -> datatype
         self.next_user_id = 1
@@ -110,13 +112,10 @@ class SiteState:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Moodle's delegated transaction around one write function: the first error undoes all its writes."""
+        # Ids are not given back: a rolled-back insert still consumed its value of the database sequence
+        # (PostgreSQL sequences and MySQL auto-increment are outside transactions; measured on PostgreSQL).
         with self.journal.transaction():
-            counters = (self.next_user_id, self.next_course_id)
-            self.journal.record(lambda: self._set_counters(*counters))
             yield
-
-    def _set_counters(self, next_user_id: int, next_course_id: int) -> None:
-        self.next_user_id, self.next_course_id = next_user_id, next_course_id
 
     def live_user(self, user_id: int) -> FakeUser | None:
         user = self.users.get(user_id)
@@ -196,5 +195,5 @@ def course_record(course: FakeCourse) -> dict[str, Any]:
         "startdate": 0,
         "enddate": 0,
         "visible": 1,
-        "enablecompletion": 1,
+        "enablecompletion": int(course.completion),
     }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,15 +11,18 @@ from typing import Any
 
 from enrolsync.connectors.moodle.fake.params import (
     CLEANERS,
+    Cleaner,
     MoodleError,
     Multiple,
     Single,
     Value,
     coding_error,
     invalid_parameter,
+    missing_record,
     moodle_exception,
 )
-from enrolsync.connectors.moodle.fake.site import AUTH_PLUGINS, INTERNAL_AUTHS, FakeUser, SiteState, user_details
+from enrolsync.connectors.moodle.fake.site import INTERNAL_AUTHS, FakeUser, SiteState, user_details
+from enrolsync.connectors.moodle.fake.versions import DEFAULT_VERSION, DEMO_AUTHS, VERSIONS, SiteVersion
 
 _EMAIL = re.compile(
     r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
@@ -39,7 +43,7 @@ CREATE_USER = Single(
     {
         "createpassword": Value("bool", optional=True),
         "username": Value("username"),
-        "auth": Value("plugin", default="manual"),
+        "auth": Value("auth", default="manual"),
         "password": Value("raw", optional=True),
         "firstname": Value("notags"),
         "lastname": Value("notags"),
@@ -47,7 +51,7 @@ CREATE_USER = Single(
         "maildisplay": Value("int", optional=True),
         "country": Value("alpha", optional=True),
         "idnumber": Value("raw", default=""),
-        "lang": Value("safedir", default="en"),
+        "lang": Value("lang", default="en"),
         "calendartype": Value("plugin", default="gregorian"),
         "theme": Value("plugin", optional=True),
         "mailformat": Value("int", optional=True),
@@ -61,7 +65,7 @@ UPDATE_USER = Single(
     {
         "id": Value("int"),
         "username": Value("username", optional=True),
-        "auth": Value("plugin", optional=True),
+        "auth": Value("auth", optional=True),
         "suspended": Value("bool", optional=True),
         "password": Value("raw", optional=True),
         "firstname": Value("notags", optional=True),
@@ -69,7 +73,7 @@ UPDATE_USER = Single(
         "email": Value("raw_trimmed", optional=True),
         "idnumber": Value("raw", optional=True),
         "country": Value("alpha", optional=True),
-        "lang": Value("safedir", optional=True),
+        "lang": Value("lang", optional=True),
         "customfields": _CUSTOM,
         "preferences": _PREFS,
         **_OPTIONAL_TEXT,
@@ -82,9 +86,22 @@ UPDATE_USER = Single(
 class Options:
     """Site behaviour switches: Moodle version quirks and settings."""
 
+    version: SiteVersion = VERSIONS[DEFAULT_VERSION]
     legacy_update: bool = False  # before 4.0 update_users returned null and skipped bad users silently
     allow_same_email: bool = False  # $CFG->allowaccountssameemail
-    langs: frozenset[str] = frozenset({"en"})
+    langs: frozenset[str] = frozenset({"en"})  # installed language packs (PARAM_LANG)
+    auths: frozenset[str] = DEMO_AUTHS  # installed auth plugins (PARAM_AUTH)
+    now: int = 1_764_000_000  # the site's clock (time()), for what Moodle stamps with it
+    completion: bool = True  # $CFG->enablecompletion: completion tracking on for the site
+
+    def cleaners(self) -> dict[str, Cleaner]:
+        """Parameter cleaning with this site's installed auth plugins and language packs."""
+        auths, langs = self.auths, self.langs
+        return {
+            **CLEANERS,
+            "auth": lambda v: v if CLEANERS["plugin"](v) == v and v in auths else "",
+            "lang": lambda v: v if v in langs else "",
+        }
 
 
 def _blank_or_taken(state: SiteState, user: dict[str, Any], options: Options) -> None:
@@ -93,10 +110,8 @@ def _blank_or_taken(state: SiteState, user: dict[str, Any], options: Options) ->
             raise invalid_parameter(f"The field {key} cannot be blank")
     if state.users.named(user["username"]):  # deleted accounts keep their usernames
         raise invalid_parameter(f"Username already exists: {user['username']}")
-    if user["auth"] not in AUTH_PLUGINS:
+    if user["auth"] in ("mnet", "webservice"):  # installed, but create_users takes them out of its list
         raise invalid_parameter(f"Invalid authentication type: {user['auth']}")
-    if user["lang"] not in options.langs:
-        raise invalid_parameter(f"Invalid language code: {user['lang']}")
     if user["auth"] in INTERNAL_AUTHS and not user.get("password") and not user.get("createpassword"):
         raise invalid_parameter("Invalid password: you must provide a password, or set createpassword.")
     if not _EMAIL.match(user["email"]):
@@ -159,16 +174,20 @@ _PLAIN_FIELDS = (
 
 
 def _update_one(state: SiteState, user: dict[str, Any], options: Options) -> None:
-    existing = state.live_user(user["id"])
+    existing = state.users.get(user["id"])
     if existing is None:
         raise moodle_exception("invaliduserid", "Invalid user ID")
+    # The messages are what a real site returns: some strings are missing from the language pack, so Moodle shows
+    # their identifiers (measured on 4.3 and 4.5).
+    if existing.deleted:
+        raise moodle_exception("usernotupdateddeleted", "User is a deleted user")
     if existing.username == "guest":
-        raise moodle_exception("usernotupdatedguest", "Cannot update guest account")
+        raise moodle_exception("usernotupdatedguest", "error/usernotupdatedguest")
     if "email" in user and user["email"] != existing.email:
         if not _EMAIL.match(user["email"]):
-            raise moodle_exception("useremailinvalid", "Invalid email address")
+            raise moodle_exception("useremailinvalid", "error/useremailinvalid")
         if not options.allow_same_email and _email_taken(state, user["email"], existing.id):
-            raise moodle_exception("useremailduplicate", "Duplicate email address")
+            raise moodle_exception("useremailduplicate", "Duplicate address")
     if "username" in user and any(u.id != existing.id for u in state.users.named(user["username"])):
         raise MoodleError("dml_write_exception", "dmlwriteexception", "Error writing to database")
     for key in _PLAIN_FIELDS:
@@ -200,7 +219,14 @@ def get_users_by_field(state: SiteState, params: dict[str, Any], options: Option
         cleaned = CLEANERS[kinds[field]](value)
         if cleaned != value:
             raise invalid_parameter(f"The field '{field}' value is invalid: {value}(cleaned value: {cleaned})")
-    found = {u.id: u for value in params["values"] for u in _with_field(state, field, value) if not u.deleted}
+    # By id a deleted account is still found (its username and email rewritten by delete_user()); by any other
+    # field it is not.
+    found = {
+        u.id: u
+        for value in params["values"]
+        for u in _with_field(state, field, value)
+        if field == "id" or not u.deleted
+    }
     details = [user_details(state, found[user_id]) for user_id in sorted(found)]
     return [d for d in details if d.get(field)]
 
@@ -224,6 +250,12 @@ def _like(pattern: str) -> re.Pattern[str]:
 
 
 def _equals(key: str, value: str) -> Callable[[FakeUser], bool]:
+    if key == "username":
+        # Newer sites clean the criterion as PARAM_USERNAME (core_user::get_property_type) before comparing, and
+        # cleaning lower-cases: `Alice.x` finds `alice.x` (measured on 4.3 and 4.5). get_users_by_field validates
+        # instead, refusing a value cleaning would change.
+        cleaned = CLEANERS["username"](value)
+        return lambda user: user.username == cleaned
     return lambda user: str(getattr(user, key)) == value
 
 
@@ -241,7 +273,9 @@ def get_users(state: SiteState, params: dict[str, Any], options: Options) -> Any
         if key in used:
             raise moodle_exception("keyalreadyset", "error/keyalreadyset", f"The key {key} can only be sent once")
         used.add(key)
-        if key in ("id", "idnumber", "username", "auth"):
+        if key == "auth":  # cleaned as PARAM_AUTH: a plugin the site lacks becomes '' and matches nobody
+            tests.append((key, _equals(key, options.cleaners()["auth"](value) or "\0")))
+        elif key in ("id", "idnumber", "username"):
             tests.append((key, _equals(key, value)))
         elif key in ("email", "firstname", "lastname"):
             tests.append((key, _matches(key, value)))
@@ -256,3 +290,25 @@ def get_users(state: SiteState, params: dict[str, Any], options: Options) -> Any
     users = [u for u in sorted(state.users.values(), key=lambda u: u.id) if not u.deleted]
     details = [user_details(state, u) for u in users if all(test(u) for _, test in tests)]
     return {"users": [d for d in details if all(d.get(key) for key, _ in tests)], "warnings": warnings}
+
+
+def delete_users(state: SiteState, params: dict[str, Any], options: Options) -> Any:
+    """delete_user(): the row stays, renamed, so its username and email are free again (user/lib.php)."""
+    for user_id in params["userids"]:
+        user = state.live_user(user_id)
+        if user is None:
+            raise missing_record("user")  # get_record(..., MUST_EXIST)
+        if user.username == "admin":
+            raise moodle_exception("useradminodelete", "You cannot delete an admin account")
+        old_username = user.username
+        user.username = CLEANERS["username"](f"{user.email}.{options.now}")
+        user.email = hashlib.md5(old_username.encode(), usedforsecurity=False).hexdigest()
+        user.idnumber = ""
+        user.suspended = False
+        user.custom = {}
+        user.deleted = True
+        for course_id in state.enrolments.courses_of(user_id):  # enrol_get_users_courses(): unenrolled everywhere
+            del state.enrolments[(user_id, course_id)]
+            state.lastaccess.pop((user_id, course_id), None)
+        state.assignments.difference_update(state.assignments.of_user(user_id))  # role_unassign_all()
+    return None

@@ -1,0 +1,186 @@
+"""Workday -> Moodle through the whole service: REST API, durable worker, real connectors, faithful fakes.
+
+Runs on SQLite and PostgreSQL (the `db` fixture) and through both of Workday's APIs: SOAP Get_Workers signed with a
+WS-Security UsernameToken, and a RaaS custom report with an `Updated_From` prompt. Workday sends no webhooks, so
+changes arrive by incremental runs; a future-dated termination is acted on the day it takes effect; a rescinded
+hire is caught by the next full run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from enrolsync.api.app import create_app
+from enrolsync.api.tokens import mint_token
+from enrolsync.connectors.kit.retry import ReadRetry
+from enrolsync.connectors.moodle.fake.server import FakeMoodle
+from enrolsync.connectors.registry import Registry
+from enrolsync.connectors.testing.company import generate_people
+from enrolsync.connectors.testing.fakes import FakeClock
+from enrolsync.connectors.workday.fake import WorkdayFake
+from enrolsync.connectors.workday.fake.server import REPORT_NAME, REPORT_OWNER, UPDATED_FROM
+from enrolsync.settings import Settings
+from enrolsync.sync.jobs import worker as worker_module
+from enrolsync.sync.jobs import workflow
+from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store.crypto import generate_key
+from enrolsync.sync.store.tables import ApiRole
+from tests.support.database import Database
+from tests.support.systems import LMS_HOST, moodle_config, site, training_spec
+
+HR_HOST = "wd2-impl-services1.workday.test"
+SIZE, SEED = 40, 3
+DAY = 86400
+
+
+@dataclass
+class WorkdayService:
+    api: httpx.AsyncClient
+    wd: WorkdayFake
+    moodle: FakeMoodle
+    courses: dict[str, str]
+    pipeline_id: str = ""
+
+    async def ok(self, response: httpx.Response) -> Any:
+        assert response.is_success, response.text
+        return response.json()
+
+    async def setup(self, workday_api: str) -> None:
+        c = self.courses
+        spec = training_spec(c["SAFETY-101"], c["SEC-200"], c["SALES-110"], c["LEAD-1"])
+        config = {
+            "base_url": f"https://{HR_HOST}", "tenant": self.wd.tenant, "api": workday_api,
+            "username": self.wd.username, "password": self.wd.password, "report_owner": REPORT_OWNER,
+            "report_name": REPORT_NAME, "updated_from_prompt": UPDATED_FROM,
+        }  # fmt: skip
+        hr = await self.ok(await self.api.post("/connections", json={
+            "name": "Workday", "connector": "workday", "config": config,
+        }))  # fmt: skip
+        assert self.wd.password not in str(hr) and hr["secrets_set"] == ["password"], "the password is write-only"
+        check = await self.ok(await self.api.post(f"/connections/{hr['id']}/check"))
+        assert check["ok"], check
+        lms = await self.ok(await self.api.post("/connections", json={
+            "name": "Moodle", "connector": "moodle", "config": moodle_config(self.moodle),
+        }))  # fmt: skip
+        pipeline = await self.ok(await self.api.post("/pipelines", json={
+            "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
+        }))  # fmt: skip
+        self.pipeline_id = pipeline["id"]
+
+    async def run(self, scope: str = "full") -> dict[str, Any]:
+        path = f"/pipelines/{self.pipeline_id}/runs"
+        run = await self.ok(await self.api.post(path, json={"mode": "apply", "scope": scope}))
+        await workflow.outcome(run["id"])
+        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
+
+    async def operations(self, run_id: str) -> list[tuple[str, str, str | None]]:
+        page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params={"limit": 200}))
+        assert not page["next"]
+        return sorted((op["kind"], op["hr_id"], op["op"].get("course_id")) for op in page["items"])
+
+
+@pytest.fixture
+async def service(db: Database, tmp_path: Path) -> AsyncIterator[WorkdayService]:
+    wd = WorkdayFake.seeded(SIZE, SEED)
+    moodle, courses = site("e2e-moodle-token")
+    clock = FakeClock()
+    transports = {HR_HOST: wd.transport(), LMS_HOST: moodle.transport()}
+    clients = ClientFactory(transports=transports, clock=clock, read_retry=ReadRetry(clock=clock))
+    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
+    settings = Settings(
+        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
+        secret_keys=[SecretStr(generate_key())],
+    )  # fmt: skip
+    registry = Registry.from_entry_points()
+    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
+    try:
+        app = create_app(settings, registry=registry, clients=clients)
+        async with app.router.lifespan_context(app):
+            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
+            headers = {"Authorization": f"Bearer {token}"}
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
+                yield WorkdayService(api=api, wd=wd, moodle=moodle, courses=courses)
+    finally:
+        await worker_module.stop(worker, timeout_seconds=1)
+
+
+@pytest.mark.parametrize("workday_api", ["soap", "raas"])
+async def test_workday_people_are_created_moved_and_deactivated_in_moodle(
+    service: WorkdayService, workday_api: str
+) -> None:
+    await service.setup(workday_api)
+    first = await service.run()
+    assert first["status"] == "succeeded", first
+    company = {e.hr_id: e for e in generate_people(SIZE, SEED, today=service.wd.today)}
+    current = {h: e for h, e in company.items() if e.status != "terminated"}
+    managers = {e.manager_id for e in current.values() if e.manager_id}
+    c = {name: int(course) for name, course in service.courses.items()}
+    for hr_id, employee in current.items():
+        user = service.moodle.user(employee.email)
+        assert user is not None and user.idnumber == hr_id and user.auth == "saml2", hr_id
+        wanted = {c["SAFETY-101"]}
+        wanted |= {c["SEC-200"]} if employee.department == "Engineering" else set()
+        wanted |= {c["SALES-110"]} if employee.department == "Sales" else set()
+        wanted |= {c["LEAD-1"]} if hr_id in managers else set()
+        assert service.moodle.courses_of(user.id) == wanted, hr_id
+    for employee in company.values():
+        if employee.status == "terminated":
+            assert service.moodle.user(employee.email) is None, "a leaver before the first sync gets no account"
+
+    engineers = sorted((h for h, e in current.items() if e.department == "Engineering" and h not in managers), key=int)
+    mover = engineers[-1]
+    leaver = next(h for h in sorted(current, key=int, reverse=True) if h not in managers and h != mover)
+    wd = service.wd
+    wd.tick(60)
+    sales_head = next(h for h, e in current.items() if e.job_title == "VP Sales")
+    hired = wd.hire("Ada", "Newhire", department="Sales", manager=sales_head, job_title="Account Executive")
+    wd.move(mover, department="Sales", manager=sales_head)
+    wd.terminate(leaver, on=wd.today - timedelta(days=1))
+
+    changed = await service.run(scope="incremental")
+
+    assert changed["status"] == "succeeded", changed
+    ops = await service.operations(changed["id"])
+    assert [op for op in ops if op[1] == hired] == sorted([
+        ("create_user", hired, None), ("enrol", hired, service.courses["SAFETY-101"]),
+        ("enrol", hired, service.courses["SALES-110"]), ("set_sso_identity", hired, None),
+    ])  # fmt: skip
+    assert [op for op in ops if op[1] == mover] == sorted([  # the department field too
+        ("enrol", mover, service.courses["SALES-110"]), ("unenrol", mover, service.courses["SEC-200"]),
+        ("update_user", mover, None),
+    ])  # fmt: skip
+    assert ("deactivate_user", leaver, None) in ops
+    touched = {hired, mover, leaver, sales_head, company[leaver].manager_id, company[mover].manager_id}
+    assert {op[1] for op in ops} <= touched, "only the changed people (and managers who gained or lost a report)"
+    assert service.moodle.user(company[leaver].email).suspended is True
+    moved = service.moodle.user(company[mover].email)
+    assert service.moodle.courses_of(moved.id) == {c["SAFETY-101"], c["SALES-110"]}
+    assert (await service.run(scope="incremental"))["progress"]["ops_planned"] == 0
+
+    # A termination entered today for the end of the week: nothing until it takes effect, then a leaver.
+    later = next(h for h in reversed(engineers) if h not in (mover, leaver))
+    wd.tick(60)
+    wd.terminate(later, on=wd.today + timedelta(days=2))
+    pending = await service.run(scope="incremental")
+    assert ("deactivate_user", later, None) not in await service.operations(pending["id"])
+    wd.tick(3 * DAY)
+    effective = await service.run(scope="incremental")
+    assert ("deactivate_user", later, None) in await service.operations(effective["id"])
+    assert service.moodle.user(company[later].email).suspended is True
+
+    # A rescinded hire vanishes from every Workday answer, so the next full run takes them for a leaver.
+    rescinded = next(h for h in sorted(current, key=int) if h not in managers and h not in (mover, leaver, later))
+    wd.rescind_hire(rescinded)
+    full = await service.run()
+    assert full["status"] == "succeeded", full
+    assert ("deactivate_user", rescinded, None) in await service.operations(full["id"])
+    assert service.moodle.user(company[rescinded].email).suspended is True
