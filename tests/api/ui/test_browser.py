@@ -5,8 +5,8 @@ The app runs under uvicorn on a free loopback port, as a task on the test's own 
 (`asyncio.to_thread`) so the server keeps answering while the browser waits. One browser per module; each test
 signs in afresh. Screenshots go to `test-artifacts/ui/` (gitignored) for a person to look at.
 
-Where the browser is not installed the module is skipped with a loud reason (`.ci/venv` installs it when it runs
-as root on a machine with apt).
+Where the browser is not installed the module is skipped with a loud reason (`.ci/browser` installs it when it runs
+as root on a machine with apt; in CI a missing browser fails instead).
 """
 
 from __future__ import annotations
@@ -89,10 +89,13 @@ def db_url(tmp_path: Path, _sqlite_template: Path) -> str:
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
-        pytest.skip(
+        reason = (
             f"BROWSER TESTS SKIPPED: {', '.join(missing)} not installed "
-            "(apt-get install chromium chromium-driver; .ci/venv does it when run as root)"
+            "(apt-get install chromium chromium-driver; bash .ci/browser does it when run as root)"
         )
+        if os.environ.get("CI"):  # .ci/test ran .ci/browser: a missing browser there is a broken CI, not a skip
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in FLAGS:
