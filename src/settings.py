@@ -107,6 +107,16 @@ class Settings(BaseSettings):
     )
     oidc_jwks_cache_seconds: int = Field(default=300, ge=0, description="How long fetched signing keys are reused.")
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The web page's OIDC client id: set, /ui offers single sign-on (authorization code with PKCE; "
+        "register <base URL>/ui/sign-in/oidc/callback as its redirect URI). The access tokens it gets must name "
+        "oidc_audience.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="That client's secret, where the issuer treats it as confidential; unset: PKCE only."
+    )
+    oidc_scopes: str = Field(default="openid profile", description="The scopes the web page asks the issuer for.")
     plan_max_age_hours: float = Field(
         default=24.0, gt=0, description="A dry run older than this can no longer be applied (POST /runs/{id}/apply)."
     )

@@ -39,9 +39,9 @@ from enrolsync.api.routes import (
     run_control,
     runs,
     scim,
-    ui,
     webhooks,
 )
+from enrolsync.api.ui.routes import install as install_ui
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs.root import open_root
@@ -53,7 +53,7 @@ from enrolsync.sync.store.tables import utcnow
 log = structlog.get_logger("enrolsync.api")
 
 # Answer without a bearer token. Add webhook routers here: they authenticate each call by its signature.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router, ui.router, scim.router)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks.router, scim.router)
 # Behind the bearer token; each route declares its role (auth.Viewer / Operator / Admin or auth.require).
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
@@ -193,7 +193,7 @@ def create_app(
             responses=problems.problem_responses(401, 403),
         )
     openapi.install(app)
-    ui.install(app)
+    install_ui(app)  # the web page at /ui (its own session cookie and role checks: see api/ui/session.py)
     app.add_api_route("/", _home, include_in_schema=False)
     return app
 

@@ -149,6 +149,23 @@ class OidcVerifier:
             hr_id=_claim_text(claims, self.config.hr_id_claim),
         )
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client that reaches the issuer (the web page's sign-in redeems its codes with it)."""
+        return self._http
+
+    async def endpoints(self) -> tuple[str, str]:
+        """The issuer's authorization and token endpoints, from its discovery document.
+
+        Raises:
+            OidcUnavailable: the document cannot be read, names another issuer or lacks either endpoint.
+        """
+        document = await self._get_json(self.config.issuer.rstrip("/") + _DISCOVERY)
+        authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
+        if document.get("issuer") != self.config.issuer or not isinstance(authorize, str) or not isinstance(token, str):
+            raise OidcUnavailable("the issuer's discovery document names another issuer or no authorization endpoint")
+        return authorize, token
+
     def _claims_registry(self) -> JWTClaimsRegistry:
         return JWTClaimsRegistry(
             now=lambda: int(self._now().timestamp()),

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.api.auth import api_routes, ensure_roles, require, route_role
 from enrolsync.api.tokens import revoke_token
+from enrolsync.api.ui.session import COOKIE, csrf_token
 from enrolsync.sync.store.tables import ApiRole, ApiToken, utcnow
 from tests.support.api import Clock, MakeClient, token_for
 from tests.support.assertions import assert_problem
@@ -29,7 +30,6 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,  # ids and counts only (issue 17)
     ("GET", "/"): PUBLIC,  # a redirect to the web page
-    ("GET", "/ui"): PUBLIC,  # the page holds no data; it calls the API with the token signed in with
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
@@ -85,6 +85,30 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     },
 }
 RANK = {M: -1, V: 0, OP: 1, A: 2}
+    # The web page (api/ui): the same roles as the API route each page shows or acts through, checked on the
+    # session cookie instead of the Authorization header (test_the_web_page_role_matrix).
+    ("GET", "/ui/sign-in"): PUBLIC,
+    ("POST", "/ui/sign-in"): PUBLIC,
+    ("GET", "/ui/sign-in/oidc"): PUBLIC,  # single sign-on: off (404) unless an issuer and a client id are set
+    ("GET", "/ui/sign-in/oidc/callback"): PUBLIC,
+    ("POST", "/ui/sign-out"): V,
+    ("GET", "/ui"): V,
+    ("GET", "/ui/pipelines/{pipeline_id}"): V,
+    ("POST", "/ui/pipelines/{pipeline_id}/runs"): OP,
+    ("POST", "/ui/pipelines/{pipeline_id}/quarantine/lift"): OP,
+    ("GET", "/ui/runs/{run_id}"): V,
+    ("GET", "/ui/runs/{run_id}/progress"): V,
+    ("POST", "/ui/runs/{run_id}/approve"): OP,
+    ("POST", "/ui/runs/{run_id}/cancel"): OP,
+    ("POST", "/ui/runs/{run_id}/apply"): OP,
+    ("GET", "/ui/connections"): V,
+    ("POST", "/ui/connections/{connection_id}/check"): A,
+    ("GET", "/ui/pipelines/{pipeline_id}/people"): V,
+    ("GET", "/ui/pipelines/{pipeline_id}/people/{hr_id}"): V,
+    ("GET", "/ui/pipelines/{pipeline_id}/teams/{manager_hr_id}"): V,
+}
+UI = "/ui"
+RANK = {V: 0, OP: 1, A: 2}
 
 
 def app_routes(app: FastAPI) -> dict[tuple[str, str], ApiRole | None]:
@@ -113,6 +137,8 @@ async def test_the_role_matrix(make_client: MakeClient, tokens: dict[ApiRole, st
     anonymous = make_client(None)
     clients = {role: make_client(tokens[role]) for role in ApiRole}
     for (method, path), needed in MATRIX.items():
+        if path.startswith(UI):
+            continue  # the web page signs in with a cookie: test_the_web_page_role_matrix
         unauthenticated = await call(anonymous, method, path)
         if needed is PUBLIC:
             # A public route never asks for a bearer token (the webhook's 401 is about the call's signature).
@@ -128,6 +154,32 @@ async def test_the_role_matrix(make_client: MakeClient, tokens: dict[ApiRole, st
                 assert response.status_code not in (401, 403), (method, path, role, response.text)
             else:
                 assert needed.value in assert_problem(response, 403)["detail"], (method, path, role)
+
+
+async def test_the_web_page_role_matrix(make_client: MakeClient, tokens: dict[ApiRole, str]) -> None:
+    """Each page: without a session it sends the browser to sign in; a role too low gets a 403 page naming the
+    role needed; a bearer token alone does not sign a page in (a page is never the API by another door)."""
+    anonymous = make_client(None)
+    bearer_only = make_client(tokens[A])
+    sessions = {role: make_client(None) for role in ApiRole}
+    for role, client in sessions.items():
+        client.headers["Cookie"] = f"{COOKIE}={tokens[role]}"
+    for (method, path), needed in MATRIX.items():
+        if not path.startswith(UI) or needed is PUBLIC:
+            continue
+        for client in (anonymous, bearer_only):
+            response = await client.request(method, concrete(path), data={"csrf": "x"} if method == "POST" else None)
+            assert response.status_code == 303, (method, path)
+            assert response.headers["location"].startswith("/ui/sign-in?next="), (method, path)
+        for role, client in sessions.items():
+            form = {"csrf": csrf_token(tokens[role])} if method == "POST" else None
+            response = await client.request(method, concrete(path), data=form)
+            if RANK[role] >= RANK[needed]:
+                assert response.status_code not in (401, 403), (method, path, role, response.text)
+                assert "/ui/sign-in?next=" not in response.headers.get("location", ""), (method, path, role)
+            else:
+                assert response.status_code == 403, (method, path, role)
+                assert f"needs the {needed.value} role" in response.text, (method, path, role)
 
 
 def test_a_protected_route_without_a_role_is_refused_at_build_time() -> None:

@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -35,16 +36,37 @@ class Issuer:
         self.keys = [key]
         self.requests: list[str] = []
         self.down = False
+        self.codes: dict[str, str] = {}  # authorization code -> the PKCE challenge it was issued for (web sign-in)
+        self.redeemed: list[dict[str, str]] = []
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request.url.path)
         if self.down:
             return httpx.Response(503)
         if request.url.path == "/realms/acme/.well-known/openid-configuration":
-            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/protocol/openid-connect/certs"})
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": ISSUER,
+                    "jwks_uri": f"{ISSUER}/protocol/openid-connect/certs",
+                    "authorization_endpoint": f"{ISSUER}/protocol/openid-connect/auth",
+                    "token_endpoint": f"{ISSUER}/protocol/openid-connect/token",
+                },
+            )
         if request.url.path == "/realms/acme/protocol/openid-connect/certs":
             return httpx.Response(200, json={"keys": [key.as_dict(private=False) for key in self.keys]})
+        if request.url.path == "/realms/acme/protocol/openid-connect/token" and request.method == "POST":
+            return self.token(dict(parse_qsl(request.content.decode())))
         return httpx.Response(404)
+
+    def token(self, form: dict[str, str]) -> httpx.Response:
+        """RFC 6749 4.1.3 with RFC 7636's check: the code's challenge must be the S256 of the verifier sent."""
+        self.redeemed.append(form)
+        challenge = self.codes.pop(form.get("code", ""), None)
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        if challenge is None or challenge != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        return httpx.Response(200, json={"access_token": sign(self.keys[0]), "token_type": "Bearer"})
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +91,7 @@ def oidc_transport(issuer: Issuer) -> httpx.AsyncBaseTransport:
 
 @pytest.fixture
 def settings(db: Database, tmp_path: Path) -> Settings:
-    return app_settings(db, tmp_path, oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
+    return app_settings(db, tmp_path, oidc_issuer=ISSUER, oidc_audience=AUDIENCE, oidc_client_id="enrolsync-web")
 
 
 def claims(**changes: Any) -> dict[str, Any]:
@@ -263,3 +285,64 @@ async def test_a_manager_token_carries_their_hr_id_or_is_refused(bearer: Any, si
     assert (await manager.get("/pipelines/missing/teams/M")).status_code == 404  # let through: no such pipeline
     assert "viewer" in assert_problem(await manager.get("/pipelines"), 403)["detail"]
     assert "hr_id" in assert_problem(await nameless.get("/pipelines/missing/teams/M"), 403)["detail"]
+async def test_an_access_token_signs_the_web_page_in_with_its_role(
+    make_client: MakeClient, signing_key: RSAKey, leak_guard: LeakGuard
+) -> None:
+    token = sign(signing_key)
+    leak_guard.watch(token.rsplit(".", 1)[-1])
+    browser = make_client(None)
+
+    signed_in = await browser.post("/ui/sign-in", data={"token": token})
+    assert signed_in.status_code == 303
+    browser.headers["Cookie"] = f"enrolsync_ui={token}"
+    page = await browser.get("/ui")
+
+    assert page.status_code == 200
+    assert "ops.lead" in page.text and "operator" in page.text
+    assert (await browser.get("/ui/connections")).status_code == 200
+    expired = sign(signing_key, exp=int(time.time()) - 3600)
+    browser.headers["Cookie"] = f"enrolsync_ui={expired}"
+    assert (await browser.get("/ui")).headers["location"] == "/ui/sign-in?next=/ui"
+
+
+async def test_single_sign_on_on_the_web_page(make_client: MakeClient, issuer: Issuer, leak_guard: LeakGuard) -> None:
+    browser = make_client(None)
+    assert 'href="/ui/sign-in/oidc"' in (await browser.get("/ui/sign-in")).text
+
+    started = await browser.get("/ui/sign-in/oidc")
+
+    assert started.status_code == 303
+    target = urlsplit(started.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{ISSUER}/protocol/openid-connect/auth"
+    asked = {k: v[0] for k, v in parse_qs(target.query).items()}
+    assert asked["client_id"] == "enrolsync-web" and asked["response_type"] == "code"
+    assert asked["redirect_uri"] == "http://enrolsync.test/ui/sign-in/oidc/callback"
+    assert asked["code_challenge_method"] == "S256" and asked["scope"] == "openid profile"
+    flow = started.headers["set-cookie"]
+    assert "httponly" in flow.lower() and "samesite=lax" in flow.lower() and "path=/ui/sign-in/oidc" in flow.lower()
+    remembered = flow.split(";", 1)[0].split("=", 1)[1]
+    browser.headers["Cookie"] = f"enrolsync_ui_sso={remembered}"
+
+    forged = await browser.get("/ui/sign-in/oidc/callback", params={"code": "c1", "state": "forged"})
+    assert forged.status_code == 400 and "enrolsync_ui=" not in forged.headers.get("set-cookie", "")
+    assert issuer.redeemed == [], "a callback with another state redeems nothing"
+
+    issuer.codes["c1"] = asked["code_challenge"]
+    back = await browser.get("/ui/sign-in/oidc/callback", params={"code": "c1", "state": asked["state"]})
+
+    assert back.status_code == 200, back.text
+    assert issuer.redeemed[0]["redirect_uri"] == asked["redirect_uri"]
+    session = next(c for c in back.headers.get_list("set-cookie") if c.startswith("enrolsync_ui="))
+    assert "samesite=strict" in session.lower() and "httponly" in session.lower()
+    token = session.split(";", 1)[0].split("=", 1)[1]
+    leak_guard.watch(token.rsplit(".", 1)[-1])
+    assert 'http-equiv="refresh"' in back.text  # moves on to /ui from this site, so the Strict cookie is sent
+    browser.headers["Cookie"] = f"enrolsync_ui={token}"
+    page = await browser.get("/ui")
+    assert page.status_code == 200 and "ops.lead" in page.text
+
+    browser.headers["Cookie"] = f"enrolsync_ui_sso={remembered}"
+    replayed = await browser.get("/ui/sign-in/oidc/callback", params={"code": "c1", "state": asked["state"]})
+    assert replayed.status_code == 502 and "invalid_grant" in replayed.text
+    denied = await browser.get("/ui/sign-in/oidc/callback", params={"error": "access_denied"})
+    assert denied.status_code == 401 and "access_denied" in denied.text
