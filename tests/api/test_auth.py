@@ -83,8 +83,6 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
             *((method, "/{rest:path}") for method in ("GET", "POST", "PUT", "PATCH", "DELETE")),
         ]
     },
-}
-RANK = {M: -1, V: 0, OP: 1, A: 2}
     # The web page (api/ui): the same roles as the API route each page shows or acts through, checked on the
     # session cookie instead of the Authorization header (test_the_web_page_role_matrix).
     ("GET", "/ui/sign-in"): PUBLIC,
@@ -108,7 +106,7 @@ RANK = {M: -1, V: 0, OP: 1, A: 2}
     ("GET", "/ui/pipelines/{pipeline_id}/teams/{manager_hr_id}"): V,
 }
 UI = "/ui"
-RANK = {V: 0, OP: 1, A: 2}
+RANK = {M: -1, V: 0, OP: 1, A: 2}
 
 
 def app_routes(app: FastAPI) -> dict[tuple[str, str], ApiRole | None]:

@@ -22,6 +22,7 @@ from enrolsync.api.problems import Problem, conflict
 from enrolsync.api.routes import connections, people, pipelines, quarantine, run_control, runs
 from enrolsync.api.routes.quarantine import pipeline_quarantine
 from enrolsync.api.schemas import RunCreate
+from enrolsync.api.schemas_people import TeamPublic
 from enrolsync.api.ui.render import HERE, LIVE, SECURITY_HEADERS, render
 from enrolsync.api.ui.session import (
     COOKIE,
@@ -333,7 +334,9 @@ async def team_page(
 ) -> HTMLResponse:
     """A manager's team: each member's enrolments, desired against applied, and sync state."""
     pipeline = await pipelines.get_pipeline(pipeline_id, principal, session)
-    team = await people.get_team(pipeline_id, manager_hr_id, session, now, depth=depth)
+    team = await people.get_team(pipeline_id, manager_hr_id, request, session, now, principal, depth=depth)
+    if not isinstance(team, TeamPublic):  # the API's CSV answer: the page asks for HTML, so never this
+        return HTMLResponse("this page answers in HTML only", status_code=406)
     return render(request, "team.html", principal, pipeline=pipeline, team=team, max_depth=people.MAX_DEPTH)
 
 
