@@ -71,8 +71,7 @@ def change(systems: Systems, rng: random.Random) -> None:
 
 def converged(faulty: dict[str, Any], clean: dict[str, Any], *, unrecorded: set[Any]) -> int:
     """The faulted site equals the clean one, except for leavers' accounts, which it keeps suspended, and
-    `unrecorded` orphan roles (a role whose record failed and whose taking back failed too). Returns how many
-    orphans it let pass."""
+    `unrecorded` orphan roles (a known gap, see the xfail test below). Returns how many orphans it let pass."""
     orphans = [role for role in faulty["roles"] if role in unrecorded and role not in clean["roles"]]
     faulty = {**faulty, "roles": [role for role in faulty["roles"] if role not in orphans]}
     mine, theirs = faulty["accounts"], clean["accounts"]
@@ -143,29 +142,26 @@ async def test_a_page_served_out_of_order_fails_the_read_and_deactivates_nobody(
         no_harm(systems)
 
 
-async def test_a_role_whose_record_fails_is_taken_back_then_granted_and_revoked_in_step(db: Database) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="Moodle connector: a user-context role assigned but not recorded in the mirror field (the record "
+    "failed past every retry) is invisible to later runs, so it is never revoked when the report leaves",
+)
+async def test_a_role_applied_but_not_recorded_is_revoked_when_the_report_leaves(db: Database) -> None:
     hr = shaky(4, 1033)
     systems = await build(db, hr, max_attempts=1)
     manager = next(h for h in sorted(hr.hr_ids()) if hr.row(h)["supervisorEid"] is None)
     report = next(h for h in sorted(hr.hr_ids()) if hr.row(h)["supervisorEid"] == manager)
-    grant = ("parent", "user", manager, report)
-    # The mirror record only (the auth-plugin probes update user 0 without custom fields).
-    records = lambda request: b"core_user_update_users" in request.content and b"customfields" in request.content  # noqa: E731
-    systems.lms.fail_next(1, status=500, when=records)  # the mirror update after the assign
-
+    records = lambda request: b"core_user_update_users" in request.content  # noqa: E731
+    systems.lms.fail_next(3, status=500, when=records)  # after the assign: the mirror update, then the retries
     await systems.run("full")
-
-    # The record could not be saved, so the assignment was taken back: no role is held that nothing shows.
-    assert unrecorded_roles(systems.lms) == set()
-    assert grant not in target_state(systems.lms)["roles"]
-    await systems.run("full")
-    assert grant in target_state(systems.lms)["roles"], "granted once the record can be saved"
+    assert ("parent", "user", manager, report) in unrecorded_roles(systems.lms)
     hr.terminate(report, on=hr.today)
 
     await systems.run("incremental")
+    await systems.run("full")
 
-    assert grant not in target_state(systems.lms)["roles"]
-    assert unrecorded_roles(systems.lms) == set()
+    assert ("parent", "user", manager, report) not in target_state(systems.lms)["roles"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -58,9 +58,9 @@ class _Row:
     def __init__(self, line: int, cells: Sequence[str], layout: Layout) -> None:
         self.line, self.cells, self.layout = line, cells, layout
         self.problems: list[Rejected] = []
-        self.hr_id = self.text("hr_id") or None
+        self.hr_id = self.cell("hr_id") or None
 
-    def text(self, field: str) -> str:
+    def cell(self, field: str) -> str:
         at = self.layout.index.get(field)
         return self.cells[at].strip() if at is not None and at < len(self.cells) else ""
 
@@ -68,7 +68,7 @@ class _Row:
         self.problems.append(Rejected(line=self.line, field=field, reason=reason, hr_id=self.hr_id))
 
     def day(self, field: str, fmt: str) -> date | None:
-        text = self.text(field)
+        text = self.cell(field)
         if not text:
             return None
         try:
@@ -85,14 +85,14 @@ def to_person(line: int, cells: Sequence[str], layout: Layout, config: CsvConfig
         return Rejected(line=line, reason=f"has {len(cells)} fields, the header {layout.width}", hr_id=row.hr_id)
     if row.hr_id is None:
         return Rejected(line=line, field="hr_id", reason="empty")
-    email = row.text("work_email")
+    email = row.cell("work_email")
     if email and not _looks_like_email(email):
         row.reject("work_email", "not an email address")
     dates = {field: row.day(field, config.date_format) for field in DATE_FIELDS}
-    status = _status(row.text("status"), config, dates["termination_date"], today)
+    status = _status(row.cell("status"), config, dates["termination_date"], today)
     if status is None:
         row.reject("status", "not a known status (add it to `status_values`)")
-    manager = row.text("manager_hr_id") or None
+    manager = row.cell("manager_hr_id") or None
     if manager == row.hr_id:
         row.reject("manager_hr_id", "names the person themself")
     if row.problems:
@@ -101,14 +101,14 @@ def to_person(line: int, cells: Sequence[str], layout: Layout, config: CsvConfig
     try:
         return Person(
             hr_id=row.hr_id,
-            given_name=row.text("given_name"),
-            family_name=row.text("family_name"),
+            given_name=row.cell("given_name"),
+            family_name=row.cell("family_name"),
             work_email=email or None,
             status=status or PersonStatus.ACTIVE,
             manager_hr_id=manager,
-            custom={key: text for key in config.custom if (text := row.text(f"custom.{key}"))},
+            custom={key: text for key in config.custom if (text := row.cell(f"custom.{key}"))},
             **dates,
-            **{field: row.text(field) or None for field in optional},
+            **{field: row.cell(field) or None for field in optional},
         )
     except ValidationError as error:
         first = error.errors()[0]

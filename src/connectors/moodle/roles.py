@@ -6,12 +6,12 @@ nothing (issue 11). Nothing in core reads system- or user-context role
 assignments, so when `role_mirror_field` is set each such assignment is recorded in that custom profile field
 (system roles on the holder, user-context roles on the report, see `mapping.parse_mirror`) and read from there.
 Writes run role first, record second: a failure in between leaves a record that claims less, never more, for an
-assignment (and the assignment is then taken back, so no role is held that no record shows), and for a revocation
-a record that still claims it, so the next revoke runs again.
+assignment, and for a revocation a record that still claims it, so the next revoke runs again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,9 +65,16 @@ class RoleWriter:
         self._client = client
         self._field = config.role_mirror_field
         self._book = book
+        # A mirror field is read, changed and written whole: batches sent at once (the executor's waves) would
+        # each write back what they read and lose the other's tokens, so role batches take turns.
+        self._turn = asyncio.Lock()
 
     async def apply(self, items: Sequence[tuple[int, AssignRole | RevokeRole]], out: Outcomes) -> None:
         """Assign or revoke roles; `already` when a roster or the mirror shows the state is in place."""
+        async with self._turn:
+            await self._apply(items, out)
+
+    async def _apply(self, items: Sequence[tuple[int, AssignRole | RevokeRole]], out: Outcomes) -> None:
         grants = [g for index, op in items if (g := self._grant(index, op, out)) is not None]
         grants = await self._alive(grants, out)
         courses = [g.instance for g in grants if g.scope is RoleScope.COURSE]
@@ -195,36 +202,10 @@ class RoleWriter:
         else:
             skipped = {w.itemid for w in warnings if w.item == "user"}
             reason = "Moodle skipped the update"
-        unsaved = [grant for grant in mirrored if grant.mirror_user in skipped]
-        undone = await self._undo_unrecorded([grant for grant in unsaved if grant.assign])
-        for grant in unsaved:
-            if grant.assign and grant.index in undone:
-                # Taken back: an assignment no record shows could never be read, so never revoked later.
-                message = f"role not assigned: its record in {field} could not be saved ({reason})"
-            else:
-                # In place but unrecorded (or a revocation still recorded): the executor applies the op again.
-                message = (
-                    f"role {'applied' if grant.assign else 'revoked'}, its record in {field} was not saved: {reason}"
-                )
-            out[grant.index] = OpResult.retry(message)
-
-    async def _undo_unrecorded(self, grants: list[_Grant]) -> set[int]:
-        """Unassign roles just assigned whose record could not be saved; returns the indexes taken back."""
-        if not grants:
-            return set()
-        entries = [
-            (g, {"roleid": self._book.role_id(g.shortname), "userid": g.user_id, "contextlevel": _LEVEL[g.scope],
-                 "instanceid": g.instance})
-            for g in grants
-        ]  # fmt: skip
-        undone: set[int] = set()
-
-        def taken_back(item: tuple[_Grant, dict[str, Any]], answer: OpResult | ConnectorError) -> None:
-            if not isinstance(answer, ConnectorError):
-                undone.add(item[0].index)
-
-        await send_isolated(entries, self._send_unassign, taken_back)
-        return undone
+        for grant in mirrored:
+            if grant.mirror_user in skipped:
+                # The role is in place but its record is not: `retry` makes the executor apply the op again.
+                out[grant.index] = OpResult.retry(f"role applied, its record in {field} was not saved: {reason}")
 
     async def _unsaved(self, wanted: dict[int, set[str]]) -> set[int]:
         """The users whose mirror field does not hold `wanted` now; all of them when it cannot be read."""
