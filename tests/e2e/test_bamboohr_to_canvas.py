@@ -14,23 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from enrolsync.api.app import create_app
-from enrolsync.api.tokens import mint_token
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
 from enrolsync.connectors.canvas.fake import FakeCanvas
 from enrolsync.connectors.canvas.fake.state import FakeUser
-from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.settings import Settings
-from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.jobs import workflow
-from enrolsync.sync.run.clients import ClientFactory
-from enrolsync.sync.store.crypto import generate_key
-from enrolsync.sync.store.tables import ApiRole
 from tests.support.database import Database
+from tests.support.running import running_service
 from tests.support.systems import COURSES, HR_HOST, bamboohr_config, training_spec
 
 LMS_HOST = "canvas.test"
@@ -111,24 +102,8 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[CanvasService]:
     courses["SEC-200"] = "SEC-200"  # named by its SIS course id: the engine resolves it through list_courses
     courses["SALES-110"] = "sis_course_id:SALES-110"  # Canvas's own reference form resolves too
     transports = {HR_HOST: bamboohr.transport(), LMS_HOST: canvas.transport()}
-    clients = ClientFactory(transports=transports, clock=clock, read_retry=ReadRetry(clock=clock))
-    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
-    settings = Settings(
-        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
-        secret_keys=[SecretStr(generate_key())],
-    )  # fmt: skip
-    registry = Registry.from_entry_points()
-    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
-    try:
-        app = create_app(settings, registry=registry, clients=clients)
-        async with app.router.lifespan_context(app):
-            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
-            headers = {"Authorization": f"Bearer {token}"}
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
-                yield CanvasService(api=api, bamboohr=bamboohr, canvas=canvas, courses=courses, clock=clock)
-    finally:
-        await worker_module.stop(worker, timeout_seconds=1)
+    async with running_service(db, tmp_path, transports=transports, clock=clock) as api:
+        yield CanvasService(api=api, bamboohr=bamboohr, canvas=canvas, courses=courses, clock=clock)
 
 
 def active_people(service: CanvasService) -> dict[str, dict[str, Any]]:

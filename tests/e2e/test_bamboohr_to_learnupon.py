@@ -14,22 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from enrolsync.api.app import create_app
-from enrolsync.api.tokens import mint_token
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
-from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.learnupon.fake import FakeLearnUpon
-from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.settings import Settings
-from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.jobs import workflow
-from enrolsync.sync.run.clients import ClientFactory
-from enrolsync.sync.store.crypto import generate_key
-from enrolsync.sync.store.tables import ApiRole
 from tests.support.database import Database
+from tests.support.running import running_service
 from tests.support.systems import COURSES, HR_HOST, bamboohr_config, training_spec
 
 LU_HOST = "acme.learnupon.test"
@@ -110,28 +101,10 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[LearnUponServic
     lu = FakeLearnUpon(key=LU_KEY, secret=LU_SECRET, clock=clock.monotonic, page_size=25)
     lu.portal.custom_fields.update({"employee_id", "department", "sign_in"})
     courses = {name: str(lu.add_course(name)) for name in COURSES}
-    clients = ClientFactory(
-        transports={HR_HOST: bamboohr.transport(), LU_HOST: lu.transport()},
-        clock=clock,
-        read_retry=ReadRetry(clock=clock),
-    )
-    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
-    settings = Settings(
-        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
-        secret_keys=[SecretStr(generate_key())],
-    )  # fmt: skip
-    registry = Registry.from_entry_points()
-    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
-    try:
-        app = create_app(settings, registry=registry, clients=clients)
-        async with app.router.lifespan_context(app):
-            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
-            transport = httpx.ASGITransport(app=app)
-            headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
-                yield LearnUponService(api=api, bamboohr=bamboohr, lu=lu, courses=courses, clock=clock)
-    finally:
-        await worker_module.stop(worker, timeout_seconds=1)
+    async with running_service(
+        db, tmp_path, transports={HR_HOST: bamboohr.transport(), LU_HOST: lu.transport()}, clock=clock
+    ) as api:
+        yield LearnUponService(api=api, bamboohr=bamboohr, lu=lu, courses=courses, clock=clock)
 
 
 def spec(courses: dict[str, str]) -> dict[str, Any]:

@@ -14,22 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from enrolsync.api.app import create_app
-from enrolsync.api.tokens import mint_token
 from enrolsync.connectors.bamboohr.fake.server import BambooHRFake
-from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.scim.models import ENTERPRISE_URN
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.settings import Settings
-from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.jobs import workflow
-from enrolsync.sync.run.clients import ClientFactory
-from enrolsync.sync.store.crypto import generate_key
-from enrolsync.sync.store.tables import ApiRole
 from tests.support.database import Database
+from tests.support.running import running_service
 from tests.support.scim_server import ScimServer
 from tests.support.systems import HR_HOST, bamboohr_config
 
@@ -101,28 +92,10 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[ScimService]:
     scim = ScimServer(token="e2e-scim-token")
     groups = {name: scim.add_group(name) for name in (*COURSES, "Instructors", "Engineers")}
     clock = FakeClock()
-    clients = ClientFactory(
-        transports={HR_HOST: bamboohr.transport(), SCIM_HOST: scim.transport()},
-        clock=clock,
-        read_retry=ReadRetry(clock=clock),
-    )
-    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
-    settings = Settings(
-        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
-        secret_keys=[SecretStr(generate_key())],
-    )  # fmt: skip
-    registry = Registry.from_entry_points()
-    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
-    try:
-        app = create_app(settings, registry=registry, clients=clients)
-        async with app.router.lifespan_context(app):
-            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
-            headers = {"Authorization": f"Bearer {token}"}
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
-                yield ScimService(api=api, bamboohr=bamboohr, scim=scim, groups=groups, clock=clock)
-    finally:
-        await worker_module.stop(worker, timeout_seconds=1)
+    async with running_service(
+        db, tmp_path, transports={HR_HOST: bamboohr.transport(), SCIM_HOST: scim.transport()}, clock=clock
+    ) as api:
+        yield ScimService(api=api, bamboohr=bamboohr, scim=scim, groups=groups, clock=clock)
 
 
 def active_people(service: ScimService) -> dict[str, dict[str, Any]]:

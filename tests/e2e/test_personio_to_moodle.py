@@ -14,24 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from enrolsync.api.app import create_app
-from enrolsync.api.tokens import mint_token
-from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.connectors.personio.fake import PersonioFake
 from enrolsync.connectors.personio.fake.company import COST_CENTRE_ATTRIBUTE, USERNAME_ATTRIBUTE
-from enrolsync.connectors.registry import Registry
 from enrolsync.connectors.testing.company import generate_people
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.settings import Settings
-from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.jobs import workflow
-from enrolsync.sync.run.clients import ClientFactory
-from enrolsync.sync.store.crypto import generate_key
-from enrolsync.sync.store.tables import ApiRole
 from tests.support.database import Database
+from tests.support.running import running_service
 from tests.support.systems import LMS_HOST, moodle_config, site
 
 HR_HOST = "personio.test"
@@ -105,24 +96,8 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[PersonioService
     moodle, courses = site("e2e-moodle-token")
     clock = FakeClock()
     transports = {HR_HOST: personio.transport(), LMS_HOST: moodle.transport()}
-    clients = ClientFactory(transports=transports, clock=clock, read_retry=ReadRetry(clock=clock))
-    system_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if db.kind == "sqlite" else db.url
-    settings = Settings(
-        data_dir=tmp_path, database_url=db.url, system_database_url=system_url,
-        secret_keys=[SecretStr(generate_key())],
-    )  # fmt: skip
-    registry = Registry.from_entry_points()
-    worker = await worker_module.start(settings, registry=registry, clients=clients, clock=clock)
-    try:
-        app = create_app(settings, registry=registry, clients=clients)
-        async with app.router.lifespan_context(app):
-            token = await mint_token(app.state.services.sessions, name="e2e admin", role=ApiRole.ADMIN)
-            headers = {"Authorization": f"Bearer {token}"}
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://enrolsync.test", headers=headers) as api:
-                yield PersonioService(api=api, personio=personio, moodle=moodle, courses=courses)
-    finally:
-        await worker_module.stop(worker, timeout_seconds=1)
+    async with running_service(db, tmp_path, transports=transports, clock=clock) as api:
+        yield PersonioService(api=api, personio=personio, moodle=moodle, courses=courses)
 
 
 async def test_personio_people_are_created_moved_and_deactivated_in_moodle(service: PersonioService) -> None:
