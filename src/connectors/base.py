@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, NewType, Protocol, TypeAlias, TypeVar, runtime_checkable
 
@@ -214,8 +215,12 @@ class ProgressReader(Protocol):
 
     Read only: reading progress never writes to the target."""
 
-    def list_progress(self, *, course_ids: Collection[str]) -> AsyncIterator[Progress]:
+    def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
         """The progress of every enrolment in `course_ids`, streamed; unknown course ids are skipped.
+
+        `since` asks only for enrolments whose progress may have changed at or after it (an incremental read):
+        a target whose API can filter by time uses it to read less; one that cannot ignores it and lists every
+        enrolment. Either answer is correct, so the engine merges an incremental read into what it stored.
 
         An enrolment the LMS tracks no completion for comes back `NOT_STARTED` or `IN_PROGRESS` (by its last
         activity), never as an error. Raises `AuthError` / `TransientError` when the whole read fails.

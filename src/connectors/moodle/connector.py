@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -153,8 +154,9 @@ class MoodleTarget:
             keys = {"shortname": course.shortname, "idnumber": course.idnumber}
             yield CourseRef(course_id=str(course.id), name=course.fullname, keys={k: v for k, v in keys.items() if v})
 
-    def list_progress(self, *, course_ids: Collection[str]) -> AsyncIterator[Progress]:
-        """Enrolment progress by course completion and last access (`progress.py`); read only."""
+    def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
+        """Enrolment progress by course completion and last access (`progress.py`); read only. `since` is not
+        used yet: every enrolment is listed, which the contract allows."""
         return read_progress(self._client, course_ids)
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
