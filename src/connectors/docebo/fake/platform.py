@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_TEXT = 255
@@ -51,10 +52,18 @@ class Course:
     code: str
 
 
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 @dataclass
 class Enrollment:
     level: str = "student"
     status: str = "subscribed"  # subscribed (not started), in_progress, completed
+    created_at: datetime = field(default_factory=_now)
+    updated_at: datetime = field(default_factory=_now)  # the enrolment's last change (the learner's or an admin's)
+    completed_at: datetime | None = None
+    score: float | None = None
 
 
 @dataclass
