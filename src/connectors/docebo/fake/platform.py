@@ -211,7 +211,8 @@ class Platform:
             raise PlatformError(400, f"Invalid enrollment level: {level}")
         if (user_id, course_id) not in self.enrollments:
             raise PlatformError(404, "Enrollment not found", CODE_NOT_FOUND)
-        self.enrollments[(user_id, course_id)].level = level
+        held = self.enrollments[(user_id, course_id)]
+        held.level, held.updated_at = level, _now()  # an admin's change moves the enrolment's last update too
 
     def unenrol(self, user_id: int, course_id: int) -> None:
         if self.enrollments.pop((user_id, course_id), None) is None:
