@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from enrolsync.connectors.base import Capability, ProgressReader
 from enrolsync.connectors.model import Progress, ProgressState
 from enrolsync.connectors.talentlms import TalentLMSTarget
 from enrolsync.connectors.talentlms.fake import TalentLMSFake
+from enrolsync.connectors.talentlms.models import CourseUser
+from enrolsync.connectors.talentlms.progress import to_progress
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.connectors import collect
 
@@ -95,3 +99,24 @@ async def test_a_429_is_waited_out_for_its_retry_after(
     assert listed[(str(jane), str(second))].state is ProgressState.COMPLETED
     assert clock.sleeps == [7]
     assert fake.writes == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "state", "completed"),
+    [
+        ({"completion_status": "Completed", "completion_percentage": "100", "completed_on_timestamp": "1779269400"},
+         ProgressState.COMPLETED, datetime.fromtimestamp(1_779_269_400, UTC)),
+        ({"completion_status": "completed", "completion_percentage": 100, "completed_on": "2026-11-20T09:30:00+00:00"},
+         ProgressState.COMPLETED, DONE),
+        # v1's "dd/mm/YYYY, HH:MM:SS" is in the portal's own time zone: completed, with no date rather than a wrong one.
+        ({"completion_status": "completed", "completion_percentage": 100, "completed_on": "20/11/2026, 09:30:00"},
+         ProgressState.COMPLETED, None),
+        ({"completion_status": "incomplete", "completion_percentage": "0"}, ProgressState.IN_PROGRESS, None),
+        ({"completion_status": None, "completion_percentage": 12}, ProgressState.IN_PROGRESS, None),
+        ({"completion_status": "not_attempted", "completion_percentage": 0}, ProgressState.NOT_STARTED, None),
+    ],
+)  # fmt: skip
+def test_roster_entries_map_to_states(entry: dict[str, object], state: ProgressState, completed: object) -> None:
+    read = to_progress(CourseUser.model_validate({"id": 7, "role": "learner", **entry}), 3)
+
+    assert (read.account_id, read.course_id, read.state, read.completed_at) == ("7", "3", state, completed)
