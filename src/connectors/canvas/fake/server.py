@@ -27,6 +27,7 @@ from enrolsync.connectors.canvas.fake.state import (
     AccountState,
     CanvasInvalid,
     FakeCourse,
+    FakeEnrollment,
     FakeLogin,
     FakeProvider,
     FakeRole,
@@ -123,6 +124,38 @@ class FakeCanvas(FakeServer):
     def suspended(self, user_id: int) -> bool:
         logins = self.state.logins_of(user_id)
         return bool(logins) and all(lg.workflow_state == "suspended" for lg in logins)
+
+    # -- a learner's progress, as Canvas records it while they work (tests move it; nothing in the API writes it) --
+    def student_enrollment(self, user_id: int, course_id: int) -> FakeEnrollment:
+        """The user's StudentEnrollment in the course (the first, if they are in several sections)."""
+        for e in sorted(self.state.enrollments_in(course_id), key=lambda e: e.id):
+            if e.user_id == user_id and e.type == "StudentEnrollment":
+                return e
+        raise KeyError((user_id, course_id))
+
+    def visit(self, user_id: int, course_id: int, at: str, *, seconds: int = 300) -> None:
+        """The learner works in the course at `at` (ISO 8601): Canvas's activity record moves on."""
+        e = self.student_enrollment(user_id, course_id)
+        e.last_activity_at, e.total_activity_time = at, e.total_activity_time + seconds
+
+    def grade(self, user_id: int, course_id: int, *, current: float | None, final: float | None) -> None:
+        e = self.student_enrollment(user_id, course_id)
+        e.current_score, e.final_score = current, final
+
+    def require(self, course_id: int, requirements: int) -> None:
+        """Give the course modules with `requirements` completion requirements (0: not module based)."""
+        self.state.courses[course_id].requirements = requirements
+
+    def meet(self, user_id: int, course_id: int, met: int, at: str) -> None:
+        """The learner has met `met` of the course's module requirements, the last at `at`."""
+        e = self.student_enrollment(user_id, course_id)
+        e.requirements_met = met
+        e.modules_completed_at = at if met >= self.state.courses[course_id].requirements else None
+
+    def conclude(self, user_id: int, course_id: int, at: str) -> None:
+        """A teacher concludes the learner's enrolment (Enrollment#conclude): `completed`, updated at `at`."""
+        e = self.student_enrollment(user_id, course_id)
+        e.enrollment_state, e.updated_at = "completed", at
 
     # -- serving --------------------------------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
