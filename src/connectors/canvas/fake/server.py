@@ -6,7 +6,9 @@ fields; ids that may be written `sis_user_id:...`, `sis_login_id:...`, `sis_cour
 (default 10, at most 100) and an RFC 8288 `Link` header (bookmark tokens for users, page numbers elsewhere);
 validation errors as 400 with `{"errors": {object: {attribute: [...]}}}`; and throttling as Canvas's leaky bucket
 (`doc/api/throttling.md`): every answer carries `X-Request-Cost`, `X-Rate-Limit-Remaining` appears once throttling
-is on, and an empty bucket answers `403 Forbidden (Rate Limit Exceeded)`.
+is on, and an empty bucket answers `403 Forbidden (Rate Limit Exceeded)`. Learner progress (activity, grades,
+module requirements met, concluded enrolments) is moved by tests through `visit`, `grade`, `require`, `meet` and
+`conclude`, as Canvas records it while people work; the API only reads it.
 """
 
 from __future__ import annotations
