@@ -215,8 +215,8 @@ def list_course_enrollments(fake: FakeCanvas, request: httpx.Request, form: Form
         if e.enrollment_state in states and (not types or e.type in types) and (not roles or e.role in roles)
         and (user_id is None or e.user_id == user_id)
     ]  # fmt: skip
-    items = [render.enrollment(fake.state, e, base_url=fake.base_url) for e in sorted(found, key=lambda e: e.id)]
-    return fake.page(request, form, items)
+    rows = sorted(found, key=lambda e: e.id)
+    return fake.page(request, form, rows, render=lambda e: render.enrollment(fake.state, e, base_url=fake.base_url))
 
 
 def bulk_user_progress(fake: FakeCanvas, request: httpx.Request, form: Form, course_text: str) -> Any:
@@ -228,8 +228,7 @@ def bulk_user_progress(fake: FakeCanvas, request: httpx.Request, form: Form, cou
         if e.type == "StudentEnrollment" and e.enrollment_state in ("active", "invited", "completed"):
             students.setdefault(e.user_id, e)
     rows = sorted(students.values(), key=lambda e: (fake.state.users[e.user_id].sortable_name.casefold(), e.user_id))
-    items = [render.user_progress(fake.state, e, base_url=fake.base_url) for e in rows]
-    return fake.page(request, form, items)
+    return fake.page(request, form, rows, render=lambda e: render.user_progress(fake.state, e, base_url=fake.base_url))
 
 
 def enroll(fake: FakeCanvas, request: httpx.Request, form: Form, course_text: str) -> Any:

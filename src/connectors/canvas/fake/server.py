@@ -272,8 +272,17 @@ class FakeCanvas(FakeServer):
             raise CanvasError(400, {"message": "Invalid type"})
         return self.state.roles[BASE_ROLES[kind]]
 
-    def page(self, request: httpx.Request, form: Form, items: list[Any], *, bookmarks: bool = False) -> Any:
-        """One page of `items` and its Link header, as `Api.paginate` builds them."""
+    def page(
+        self,
+        request: httpx.Request,
+        form: Form,
+        items: list[Any],
+        *,
+        bookmarks: bool = False,
+        render: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """One page of `items` and its Link header, as `Api.paginate` builds them; `render` turns only the page's
+        records into JSON (a large course's roster is not rendered whole for every page)."""
         per_page = min(max(int(form.get("per_page") or 10), 1), MAX_PER_PAGE)
         token = form.get("page") or "1"
         if bookmarks and token.startswith("bookmark:"):
@@ -283,6 +292,8 @@ class FakeCanvas(FakeServer):
         else:
             raise CanvasError(400, {"errors": [{"message": "invalid page"}]})
         chunk = items[start : start + per_page]
+        if render is not None:
+            chunk = [render(item) for item in chunk]
 
         def link(page: str, rel: str) -> str:
             url = request.url.copy_merge_params({"page": page, "per_page": str(per_page)})
