@@ -177,3 +177,20 @@ async def test_a_refused_token_fails_the_read(bad_config: CanvasConfig, fake: Fa
         target = CanvasTarget(bad_config, http, retry=ReadRetry(attempts=2, clock=clock))
         with pytest.raises(AuthError):
             await collect(target.list_progress(course_ids=[str(safety)]))
+
+
+async def test_a_concluded_learner_keeps_completed_though_module_progress_omits_them(
+    target: CanvasTarget, fake: FakeCanvas
+) -> None:
+    (learner, other, _), safety, _ = seeded(fake)
+    fake.require(safety, 2)
+    fake.visit(learner, safety, VISITED)
+    fake.meet(learner, safety, 1, VISITED)
+    fake.conclude(learner, safety, DONE)  # concluded halfway: bulk_user_progress lists active students only
+    fake.meet(other, safety, 2, VISITED)
+
+    listed = by_account(await collect(target.list_progress(course_ids=[str(safety)])))
+
+    assert (listed[str(learner)].state, listed[str(learner)].completed_at) == (ProgressState.COMPLETED, at(DONE))
+    assert listed[str(learner)].percent is None
+    assert (listed[str(other)].state, listed[str(other)].completed_at) == (ProgressState.COMPLETED, at(VISITED))

@@ -221,11 +221,13 @@ def list_course_enrollments(fake: FakeCanvas, request: httpx.Request, form: Form
 
 def bulk_user_progress(fake: FakeCanvas, request: httpx.Request, form: Form, course_text: str) -> Any:
     """CoursesController#bulk_user_progress: each student of the course (one row per user, by sortable name) with
-    their module progress; paged like every list."""
+    their module progress; paged like every list. Students as the course's user search finds them by default:
+    active and invited enrolments (a concluded student's progress is not listed; the connector dates their
+    completion from the enrolment instead)."""
     course = fake.course(course_text)
     students: dict[int, FakeEnrollment] = {}
     for e in sorted(fake.state.enrollments_in(course.id), key=lambda e: e.id):
-        if e.type == "StudentEnrollment" and e.enrollment_state in ("active", "invited", "completed"):
+        if e.type == "StudentEnrollment" and e.enrollment_state in ("active", "invited"):
             students.setdefault(e.user_id, e)
     rows = sorted(students.values(), key=lambda e: (fake.state.users[e.user_id].sortable_name.casefold(), e.user_id))
     return fake.page(request, form, rows, render=lambda e: render.user_progress(fake.state, e, base_url=fake.base_url))
