@@ -211,10 +211,12 @@ async def test_progress_in_canvas_reaches_the_managers_team_view(service: Canvas
     assert (await service.run())["status"] == "succeeded"
     people = active_people(service)
     manager = next(str(r["supervisorEid"]) for r in people.values() if str(r["supervisorEid"] or "") in people)
-    done, started = sorted(h for h, r in people.items() if str(r["supervisorEid"]) == manager)[:2]
+    done, started, concluded = sorted(h for h, r in people.items() if str(r["supervisorEid"]) == manager)[:3]
     safety = service.courses["SAFETY-101"]
-    finisher, learner = service.user(done), service.user(started)
-    assert finisher is not None and learner is not None
+    finisher, learner, graduate = service.user(done), service.user(started), service.user(concluded)
+    assert finisher is not None and learner is not None and graduate is not None
+    service.canvas.visit(graduate.id, int(safety), "2026-09-20T10:00:00Z")
+    service.canvas.conclude(graduate.id, int(safety), "2026-09-30T10:00:00Z")  # a teacher ends it: finished
     service.canvas.require(int(safety), 2)
     service.canvas.visit(finisher.id, int(safety), "2026-10-01T08:00:00Z")
     service.canvas.meet(finisher.id, int(safety), 2, "2026-10-12T16:26:08Z")
@@ -226,8 +228,8 @@ async def test_progress_in_canvas_reaches_the_managers_team_view(service: Canvas
 
     again = await service.run()
 
-    assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 1
-    assert len(service.canvas.writes) == writes, "reading progress writes nothing"
+    assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 2
+    assert len(service.canvas.writes) == writes, "reading progress writes nothing, nor reopens a finished course"
     after = await service.ok(await service.api.get(url))
     assert team_enrolment(before, done, safety)["progress"] == "not_started"
     read = team_enrolment(after, done, safety)
@@ -236,4 +238,7 @@ async def test_progress_in_canvas_reaches_the_managers_team_view(service: Canvas
     )  # fmt: skip
     halfway = team_enrolment(after, started, safety)
     assert (halfway["progress"], halfway["percent"]) == ("in_progress", 50.0)
-    assert [c["hr_id"] for c in after["summary"]["newest_completions"]] == [done]
+    assert [c["hr_id"] for c in after["summary"]["newest_completions"]] == [done, concluded]
+    ended = team_enrolment(after, concluded, safety)
+    assert (ended["progress"], ended["completed_at"]) == ("completed", "2026-09-30T10:00:00Z")
+    assert service.canvas.student_enrollment(graduate.id, int(safety)).enrollment_state == "completed"

@@ -15,6 +15,7 @@ from enrolsync.connectors.errors import AuthError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import Progress, ProgressState
+from enrolsync.connectors.ops import Enrol
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.connectors import collect
 
@@ -194,3 +195,24 @@ async def test_a_concluded_learner_keeps_completed_though_module_progress_omits_
     assert (listed[str(learner)].state, listed[str(learner)].completed_at) == (ProgressState.COMPLETED, at(DONE))
     assert listed[str(learner)].percent is None
     assert (listed[str(other)].state, listed[str(other)].completed_at) == (ProgressState.COMPLETED, at(VISITED))
+
+
+async def test_a_finished_enrolment_is_held_and_never_reopened(target: CanvasTarget, fake: FakeCanvas) -> None:
+    """A teacher concluded it after the learner worked in the course: listed as held (so a full run plans no enrol),
+    an enrol answers `already` without a write, and it still reads completed."""
+    (learner, unstarted, _), safety, _ = seeded(fake)
+    fake.visit(learner, safety, VISITED)
+    fake.conclude(learner, safety, DONE)
+    fake.conclude(unstarted, safety, DONE)
+    writes = len(fake.writes)
+
+    held = {e.account_id: e.started for e in await collect(target.list_enrolments(course_ids=[str(safety)]))}
+    [kept] = await target.apply([Enrol(hr_id="L", account_id=str(learner), course_id=str(safety))])
+
+    assert held[str(learner)] is True and str(unstarted) not in held
+    assert kept.outcome == "already" and len(fake.writes) == writes
+    assert fake.student_enrollment(learner, safety).enrollment_state == "completed"
+    [revived] = await target.apply([Enrol(hr_id="U", account_id=str(unstarted), course_id=str(safety))])
+    assert revived.outcome == "done" and fake.student_enrollment(unstarted, safety).enrollment_state == "active"
+    listed = by_account(await collect(target.list_progress(course_ids=[str(safety)])))
+    assert listed[str(learner)].state is ProgressState.COMPLETED
