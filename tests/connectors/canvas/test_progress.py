@@ -216,3 +216,22 @@ async def test_a_finished_enrolment_is_held_and_never_reopened(target: CanvasTar
     assert revived.outcome == "done" and fake.student_enrollment(unstarted, safety).enrollment_state == "active"
     listed = by_account(await collect(target.list_progress(course_ids=[str(safety)])))
     assert listed[str(learner)].state is ProgressState.COMPLETED
+
+
+@pytest.mark.parametrize("status", [400, 404])
+async def test_no_module_progress_endpoint_reads_activity_only(
+    target: CanvasTarget, fake: FakeCanvas, status: int
+) -> None:
+    """An instance without `bulk_user_progress` (404) or refusing it for a course that is not module based (400)."""
+    (fresh, working, _), safety, _ = seeded(fake)
+    fake.visit(working, safety, VISITED)
+    body = b'{"errors":[{"message":"not module based"}]}'
+    fake.fail_next(1, status=status, body=body, when=lambda r: r.url.path.endswith("/bulk_user_progress"))
+
+    listed = by_account(await collect(target.list_progress(course_ids=[str(safety)])))
+
+    assert (listed[str(fresh)].state, listed[str(working)].state) == (
+        ProgressState.NOT_STARTED,
+        ProgressState.IN_PROGRESS,
+    )
+    assert fake.faults_served == 1
