@@ -26,8 +26,8 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
         pytest.param(
             TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS}, set(), id="talentlms"
         ),
-        pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES}, {C.HARD_DELETE}, id="learnupon"),
-        pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE}, {C.GROUPS}, id="canvas"),
+        pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS}, {C.HARD_DELETE}, id="learnupon"),
+        pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE, C.PROGRESS}, {C.GROUPS}, id="canvas"),
         pytest.param(DoceboTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS}, {C.HARD_DELETE}, id="docebo"),
         pytest.param(
             ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO, C.PROGRESS}, id="scim"

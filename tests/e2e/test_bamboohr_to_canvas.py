@@ -196,3 +196,50 @@ async def test_one_refused_person_fails_alone_and_a_throttled_canvas_is_waited_f
     assert [(op["kind"], op["hr_id"]) for op in failed] == [("create_user", victim)], failed
     assert {h for h in people if service.user(h) is not None} == set(people) - {victim}
     assert service.canvas.throttled > 0 and service.clock.sleeps, "Canvas throttled the run, which waited"
+
+
+def team_enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
+    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
+    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
+    return found
+
+
+async def test_progress_in_canvas_reaches_the_managers_team_view(service: CanvasService) -> None:
+    """Issue 16: a report works through a course's modules in Canvas; after the next full run their manager's team
+    view shows the course completed, with Canvas's dates, and reading it wrote nothing to Canvas."""
+    await service.setup()
+    assert (await service.run())["status"] == "succeeded"
+    people = active_people(service)
+    teams = {m: sorted(h for h, r in people.items() if str(r["supervisorEid"]) == m) for m in people}
+    manager = next(m for m, reports in sorted(teams.items()) if len(reports) >= 3)
+    done, started, concluded = teams[manager][:3]
+    safety = service.courses["SAFETY-101"]
+    finisher, learner, graduate = service.user(done), service.user(started), service.user(concluded)
+    assert finisher is not None and learner is not None and graduate is not None
+    service.canvas.visit(graduate.id, int(safety), "2026-09-20T10:00:00Z")
+    service.canvas.conclude(graduate.id, int(safety), "2026-09-30T10:00:00Z")  # a teacher ends it: finished
+    service.canvas.require(int(safety), 2)
+    service.canvas.visit(finisher.id, int(safety), "2026-10-01T08:00:00Z")
+    service.canvas.meet(finisher.id, int(safety), 2, "2026-10-12T16:26:08Z")
+    service.canvas.visit(learner.id, int(safety), "2026-10-03T09:15:00Z")
+    service.canvas.meet(learner.id, int(safety), 1, "2026-10-03T09:15:00Z")
+    url = f"/pipelines/{service.pipeline_id}/teams/{manager}"
+    before = await service.ok(await service.api.get(url))
+    writes = len(service.canvas.writes)
+
+    again = await service.run()
+
+    assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 2
+    assert len(service.canvas.writes) == writes, "reading progress writes nothing, nor reopens a finished course"
+    after = await service.ok(await service.api.get(url))
+    assert team_enrolment(before, done, safety)["progress"] == "not_started"
+    read = team_enrolment(after, done, safety)
+    assert (read["progress"], read["completed_at"], read["last_activity_at"], read["percent"]) == (
+        "completed", "2026-10-12T16:26:08Z", "2026-10-01T08:00:00Z", 100.0
+    )  # fmt: skip
+    halfway = team_enrolment(after, started, safety)
+    assert (halfway["progress"], halfway["percent"]) == ("in_progress", 50.0)
+    assert [c["hr_id"] for c in after["summary"]["newest_completions"]] == [done, concluded]
+    ended = team_enrolment(after, concluded, safety)
+    assert (ended["progress"], ended["completed_at"]) == ("completed", "2026-09-30T10:00:00Z")
+    assert service.canvas.student_enrollment(graduate.id, int(safety)).enrollment_state == "completed"

@@ -244,3 +244,39 @@ async def test_one_refused_person_fails_alone(service: LearnUponService) -> None
     assert [(op["kind"], op["hr_id"]) for op in failed] == [("create_user", victim)]
     assert "another HR id" in failed[0]["last_error"]
     assert all(service.user(h)["enabled"] for h in set(people) - {victim})
+
+
+def team_enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
+    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
+    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
+    return found
+
+
+async def test_progress_in_learnupon_reaches_the_managers_team_view(service: LearnUponService) -> None:
+    """Issue 16: one report passes a course in LearnUpon and another fails it; after the next full run their
+    manager's team view shows both, with LearnUpon's dates, and reading them wrote nothing to LearnUpon."""
+    await service.setup_pipeline(spec(service.courses))
+    assert (await service.run())["status"] == "succeeded"
+    people = active_people(service)
+    manager = next(m for m in sorted(people) if len(reports_of(people, m)) >= 2)
+    passed, failed = sorted(reports_of(people, manager))[:2]
+    safety = service.courses["SAFETY-101"]
+    service.lu.learn(service.user(passed)["id"], int(safety), status="passed", at="2026-10-12T16:26:08Z", modules=100)
+    service.lu.learn(service.user(failed)["id"], int(safety), status="failed", at="2026-10-13T11:00:00Z", modules=80)
+    url = f"/pipelines/{service.pipeline_id}/teams/{manager}"
+    before = await service.ok(await service.api.get(url))
+    writes = len(service.lu.writes)
+
+    again = await service.run()
+
+    assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 1
+    assert len(service.lu.writes) == writes, "reading progress writes nothing"
+    after = await service.ok(await service.api.get(url))
+    assert team_enrolment(before, passed, safety)["progress"] == "not_started"
+    done = team_enrolment(after, passed, safety)
+    assert (done["progress"], done["completed_at"], done["last_activity_at"], done["percent"]) == (
+        "completed", "2026-10-12T16:26:08Z", "2026-10-12T16:26:08Z", 100.0
+    )  # fmt: skip
+    lost = team_enrolment(after, failed, safety)
+    assert (lost["progress"], lost["completed_at"], lost["percent"]) == ("failed", "2026-10-13T11:00:00Z", 80.0)
+    assert [c["hr_id"] for c in after["summary"]["newest_completions"]] == [passed]

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
 from typing import ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, CourseCatalog, Rate, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import (
+    Capability,
+    ConnectorInfo,
+    CourseCatalog,
+    ProgressReader,
+    Rate,
+    ReadRetryPolicy,
+    TargetClass,
+)
 from enrolsync.connectors.canvas import mapping
 from enrolsync.connectors.canvas.budget import Budget
 from enrolsync.connectors.canvas.client import CanvasClient, parse, sis
@@ -17,6 +26,7 @@ from enrolsync.connectors.canvas.enrolments import Enrolments
 from enrolsync.connectors.canvas.models import Account as CanvasAccount
 from enrolsync.connectors.canvas.models import CanvasUser, Course, Login
 from enrolsync.connectors.canvas.observers import Observers
+from enrolsync.connectors.canvas.progress import read_progress
 from enrolsync.connectors.canvas.users import Users
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
 from enrolsync.connectors.kit.batching import result_for_error
@@ -26,6 +36,7 @@ from enrolsync.connectors.model import (
     CheckResult,
     Enrolment,
     GroupMembership,
+    Progress,
     RoleAssignment,
     RoleScope,
     SsoIdentity,
@@ -67,6 +78,7 @@ class CanvasTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.HARD_DELETE,
+                Capability.PROGRESS,
             }
         ),
         # No kind has a batch endpoint (bulk writes exist only as asynchronous SIS CSV imports): a batch is ops
@@ -141,6 +153,17 @@ class CanvasTarget:
         Canvas's activity record; only in `course_ids` when given, unknown courses skipped."""
         async for enrolment in self._enrolments.listed(course_ids, self.config.account_id):
             yield enrolment
+
+    async def list_progress(
+        self, *, course_ids: Collection[str], since: datetime | None = None
+    ) -> AsyncIterator[Progress]:
+        """Learner enrolments' progress in `course_ids` (unknown courses skipped), from Canvas's enrolment states,
+        activity record and module completion (`progress.py`). Read only. `since` is ignored: Canvas cannot filter
+        enrolments by when they changed, so every enrolment is listed."""
+        async for progress in read_progress(
+            self._client, self._enrolments, course_ids, self.config.course_roles["learner"]
+        ):
+            yield progress
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Observer links as the first observer role over each observee, and non-learner course roles."""
@@ -266,3 +289,4 @@ class CanvasTarget:
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
 _contract: TargetClass = CanvasTarget
 _catalog: type[CourseCatalog] = CanvasTarget
+_progress: type[ProgressReader] = CanvasTarget

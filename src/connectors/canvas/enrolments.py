@@ -3,6 +3,11 @@
 Canvas keeps one enrolment per user, section and role: enrolling someone whose enrolment was concluded makes that
 same record active again (`Course#enroll_user`), and a deactivated one is reactivated, so grades and submissions
 carry over a re-enrolment. Courses may be named by id or `sis_course_id:<id>`; each is looked up once per connector.
+
+A concluded enrolment the learner had been active in is a finished course (a teacher concluded it; enrolsync
+concludes only unstarted ones unless `conclude_started`): it is listed as held and an enrol answers `already`, so a
+full run never reopens it, and its completion stays readable as progress. A concluded enrolment without activity is
+an ended one, revived by the next enrol.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from enrolsync.connectors.ops import OpResult
 
 LIVE = ("active", "invited")
 ANY_STATE = ("active", "invited", "inactive", "completed")
+
+
+def finished(enrollment: Enrollment) -> bool:
+    """Concluded after the learner was active in the course: their training record, kept as it is."""
+    return enrollment.enrollment_state == "completed" and enrollment.started
+
+
 _TASKS = {"conclude": "conclude", "deactivate": "deactivate"}
 
 
@@ -68,7 +80,7 @@ class Enrolments:
             return course if isinstance(course, OpResult) else OpResult.failed("account ids are Canvas user ids")
         held = await self.held(user_id, course, role)
         ref = enrolment_ref(user_id, course_ref)
-        if any(e.enrollment_state in LIVE for e in held):
+        if any(e.enrollment_state in LIVE or finished(e) for e in held):
             return OpResult.already(ref)
         inactive = [e for e in held if e.enrollment_state == "inactive"]
         if inactive:
@@ -104,16 +116,18 @@ class Enrolments:
             return user_id, OpResult.failed("course not found", status=404)
         return user_id, course
 
-    async def live(self, course: Course, role: str) -> list[Enrollment]:
-        """The course's active and invited enrolments with `role`."""
-        params: Form = [*(("state[]", s) for s in LIVE)]
+    async def live(self, course: Course, role: str, *, with_finished: bool = False) -> list[Enrollment]:
+        """The course's active and invited enrolments with `role` (and finished ones, when asked)."""
+        states = (*LIVE, "completed") if with_finished else LIVE
+        params: Form = [*(("state[]", s) for s in states)]
         if not role.isdigit():
             params.append(("type[]", role))
         found = await self._client.every(Enrollment, f"courses/{course.id}/enrollments", params)
-        return [e for e in found if self.matches(e, role)]
+        return [e for e in found if self.matches(e, role) and (e.enrollment_state in LIVE or finished(e))]
 
     async def listed(self, course_refs: Collection[str] | None, account_id: str) -> AsyncIterator[Enrolment]:
-        """Learner enrolments with progress, in the named courses (unknown ones skipped) or all of the account's."""
+        """Learner enrolments with progress, in the named courses (unknown ones skipped) or all of the account's:
+        live ones and finished ones (concluded after activity), one per learner."""
         if course_refs is None:
             courses = await self._client.every(Course, f"accounts/{account_id}/courses")
             pairs = [(str(c.id), c) for c in courses]
@@ -121,5 +135,6 @@ class Enrolments:
             pairs = [(ref, c) for ref in sorted(set(course_refs)) if (c := await self.course(ref)) is not None]
         learner = self._config.course_roles["learner"]
         for ref, course in pairs:
-            for e in await self.live(course, learner):
+            held = {e.user_id: e for e in await self.live(course, learner, with_finished=True)}
+            for e in held.values():
                 yield Enrolment(account_id=str(e.user_id), course_id=ref, started=e.started)

@@ -47,11 +47,29 @@ class Enrollment(Wire):
     associated_user_id: int | None = None
     last_activity_at: str | None = None
     total_activity_time: int | None = None
+    updated_at: str | None = None
 
     @property
     def started(self) -> bool:
         """The learner has been active in the course: Canvas's own activity record, never written by us."""
         return self.last_activity_at is not None or bool(self.total_activity_time)
+
+
+class CourseProgress(Wire):
+    """Module progress (the CourseProgress model): completion requirements met, and when all of them were.
+
+    Canvas answers `{"error": {...}}` in its place for a course without modules and completion requirements."""
+
+    requirement_count: int = 0
+    requirement_completed_count: int = 0
+    completed_at: str | None = None
+
+
+class UserProgress(Wire):
+    """A row of `GET /courses/:id/bulk_user_progress`: a student and their module progress (or an error object)."""
+
+    id: int
+    progress: dict[str, object] | None = None
 
 
 class Course(Wire):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
-from enrolsync.connectors.base import Capability, ConnectorInfo, ReadRetryPolicy, TargetClass
+from enrolsync.connectors.base import Capability, ConnectorInfo, ProgressReader, ReadRetryPolicy, TargetClass
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.learnupon import mapping
@@ -16,6 +17,7 @@ from enrolsync.connectors.learnupon.client import LearnUponClient
 from enrolsync.connectors.learnupon.config import LearnUponConfig
 from enrolsync.connectors.learnupon.enrolments import EnrolmentWriter, started
 from enrolsync.connectors.learnupon.errors import op_failure
+from enrolsync.connectors.learnupon.progress import read_progress
 from enrolsync.connectors.learnupon.teams import GroupWriter, RoleWriter, TeamBook
 from enrolsync.connectors.learnupon.users import UserWriter
 from enrolsync.connectors.model import (
@@ -24,6 +26,7 @@ from enrolsync.connectors.model import (
     Course,
     Enrolment,
     GroupMembership,
+    Progress,
     RoleAssignment,
     RoleScope,
     SsoIdentity,
@@ -53,6 +56,7 @@ class LearnUponTarget:
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
+                Capability.PROGRESS,
             }
         ),
         # Users have no batch endpoint (one request each; the executor runs them concurrently within the budget).
@@ -128,6 +132,12 @@ class LearnUponTarget:
         for course_id in ids:
             for e in await self._client.enrollments(course_id=course_id):
                 yield Enrolment(account_id=str(e.user_id), course_id=str(e.course_id), started=started(e))
+
+    def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
+        """Each enrolment's progress in `course_ids` (unknown courses skipped), from LearnUpon's enrolment status,
+        dates and module percentage (`progress.py`). Read only. `since` is ignored: LearnUpon's enrolment search has
+        no documented filter on when an enrolment changed, so every enrolment is listed."""
+        return read_progress(self._client, course_ids)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """User types other than learner (SYSTEM), and each team manager over their team's learners (USER)."""
@@ -210,3 +220,4 @@ class LearnUponTarget:
 
 # The contract, checked: mypy fails here when a method or the constructor drifts from `TargetConnector`.
 _contract: TargetClass = LearnUponTarget
+_progress: type[ProgressReader] = LearnUponTarget  # reads enrolment progress back (issue 16)

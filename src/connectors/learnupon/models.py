@@ -30,10 +30,20 @@ class LuUser(_Wire):
 
 
 class LuEnrollment(_Wire):
+    """An enrolment as `GET /enrollments/search` lists it (docs.learnupon.com/api, "Enrollment data attributes").
+
+    `percentage` is the learner's score; `percentage_complete` the share of modules completed. Dates are UTC."""
+
     id: int
     user_id: int
     course_id: int
     status: str = "not_started"
+    percentage_complete: float | None = None
+    date_started: str | None = None
+    date_completed: str | None = None
+    date_lastaccessed: str | None = None
+    updated_at: str | None = None
+    unenrolled: bool = False
 
 
 class LuCourse(_Wire):

@@ -18,7 +18,9 @@ import httpx
 import pytest
 import uvicorn
 from canvasapi import Canvas
+from canvasapi.canvas_object import CanvasObject
 from canvasapi.exceptions import CanvasException, InvalidAccessToken
+from canvasapi.paginated_list import PaginatedList
 
 from enrolsync.connectors.canvas.fake import FakeCanvas
 from enrolsync.connectors.testing.swagger12 import SwaggerDocs
@@ -130,3 +132,42 @@ def test_canvasapi_reads_the_fakes_errors(served: tuple[Recording, str]) -> None
     with pytest.raises(CanvasException) as caught:
         account.create_user(pseudonym=pseudonym, user={"name": "Second"})
     assert "unique_id" in str(caught.value)
+
+
+def test_canvasapi_reads_the_progress_fields(served: tuple[Recording, str]) -> None:
+    """What the progress read-back relies on, read by canvasapi: a learner's activity, concluded state and grades on
+    their enrolment, and their module progress from `bulk_user_progress` paged through the Link header."""
+    fake, url = served
+    course_id = min(fake.state.courses)
+    fake.require(course_id, 2)
+    students = [fake.add_user("Prog", f"Learner {n:03}", f"prog{n}", sis_user_id=f"PR-{n}") for n in range(120)]
+    for user in students:
+        fake.state.enroll(fake.state.courses[course_id], user, fake.state.roles[3], "active")
+    fake.visit(students[0], course_id, "2026-10-01T08:00:00Z")
+    fake.grade(students[0], course_id, current=91.5, final=88.0)
+    fake.meet(students[0], course_id, 2, "2026-10-12T16:26:08Z")
+    fake.visit(students[1], course_id, "2026-10-02T08:00:00Z")
+    fake.conclude(students[1], course_id, "2026-10-20T10:00:00Z")
+    api = canvas(url)
+    course = api.get_course(course_id)
+
+    read = {e.user_id: e for e in course.get_enrollments(type=["StudentEnrollment"], state=["active", "completed"])}
+    assert len(read) == 120
+    first, second = read[students[0]], read[students[1]]
+    assert (first.last_activity_at, first.grades["current_score"], first.grades["final_score"]) == (
+        "2026-10-01T08:00:00Z", 91.5, 88.0
+    )  # fmt: skip
+    assert (second.enrollment_state, second.updated_at) == ("completed", "2026-10-20T10:00:00Z")
+
+    # canvasapi has no call for this endpoint; its own paginated list follows the Link header over two pages.
+    requester = api._Canvas__requester  # type: ignore[attr-defined]
+    rows = list(PaginatedList(CanvasObject, requester, "GET", f"courses/{course_id}/bulk_user_progress"))
+    progress = {row.id: row.progress for row in rows}
+    assert len(progress) == 119 and students[1] not in progress  # the concluded student is not listed
+    assert progress[students[0]] == {
+        "requirement_count": 2, "requirement_completed_count": 2, "next_requirement_url": None,
+        "completed_at": "2026-10-12T16:26:08Z",
+    }  # fmt: skip
+    assert progress[students[2]]["requirement_completed_count"] == 0 and progress[students[2]]["completed_at"] is None
+    pages = [r for r, _ in fake.exchanges if r.url.path.endswith("/bulk_user_progress")]
+    assert len(pages) == 2

@@ -132,6 +132,10 @@ async def test_every_call_the_connector_makes_keeps_the_documents(
     assert (a.outcome, b.outcome, c.outcome, e.outcome) == ("done", "done", "done", "done")
     _ = [x async for x in t.list_accounts()], [x async for x in t.list_sso_identities()]
     _ = [x async for x in t.list_enrolments()], [x async for x in t.list_role_assignments()]
+    fake.require(int(course), 3)  # module based: bulk_user_progress answers each student's CourseProgress
+    fake.meet(int(one), int(course), 1, "2026-10-01T08:00:00Z")
+    read = {p.course_id: p.percent async for p in t.list_progress(course_ids=[course, "sis_course_id:SAFETY-101"])}
+    assert read == {course: 100 / 3, "sis_course_id:SAFETY-101": None}
     for field, value in (("external_id", "SP-1"), ("username", "spec.user2"), ("email", "SPEC.USER2@example.com")):
         assert len(await t.find_accounts(field=field, values=[value])) == 1, field
 

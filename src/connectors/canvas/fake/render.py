@@ -90,10 +90,41 @@ def enrollment(state: AccountState, e: FakeEnrollment, *, base_url: str) -> Json
             "html_url": f"{base_url}/courses/{e.course_id}/grades/{e.user_id}",
             "current_grade": None,
             "final_grade": None,
-            "current_score": None,
-            "final_score": None,
+            "current_score": e.current_score,
+            "final_score": e.final_score,
         }
     return body
+
+
+def user_progress(state: AccountState, e: FakeEnrollment, *, base_url: str) -> Json:
+    """A row of `bulk_user_progress`: the student and their CourseProgress, or CourseProgress's error object for a
+    course without module completion requirements (`course_progress.rb`, `to_json`)."""
+    course = state.courses[e.course_id]
+    u = state.users[e.user_id]
+    if course.requirements:
+        done = e.requirements_met >= course.requirements
+        progress: Json = {
+            "requirement_count": course.requirements,
+            "requirement_completed_count": min(e.requirements_met, course.requirements),
+            "next_requirement_url": None if done else f"{base_url}/courses/{course.id}/modules/items/1",
+            "completed_at": e.modules_completed_at if done else None,
+        }
+    else:
+        progress = {"error": {"message": NOT_MODULE_BASED}}
+    return {
+        "id": u.id,
+        "display_name": u.short_name,
+        "avatar_image_url": f"{base_url}/images/messages/avatar-50.png",
+        "html_url": f"{base_url}/courses/{course.id}/users/{u.id}",
+        "pronouns": None,
+        "progress": progress,
+    }
+
+
+NOT_MODULE_BASED = (
+    "no progress available because this course is not module based (has modules and module completion "
+    "requirements) or the user is not enrolled as a student in this course"
+)
 
 
 def course(c: FakeCourse) -> Json:

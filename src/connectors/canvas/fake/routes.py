@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from enrolsync.connectors.canvas.fake import render
-from enrolsync.connectors.canvas.fake.state import CanvasInvalid, FakeLogin, FakeUser, now_text
+from enrolsync.connectors.canvas.fake.state import CanvasInvalid, FakeEnrollment, FakeLogin, FakeUser, now_text
 from enrolsync.connectors.canvas.fake.wire import CanvasError, Form, not_found
 
 if TYPE_CHECKING:
@@ -215,8 +215,22 @@ def list_course_enrollments(fake: FakeCanvas, request: httpx.Request, form: Form
         if e.enrollment_state in states and (not types or e.type in types) and (not roles or e.role in roles)
         and (user_id is None or e.user_id == user_id)
     ]  # fmt: skip
-    items = [render.enrollment(fake.state, e, base_url=fake.base_url) for e in sorted(found, key=lambda e: e.id)]
-    return fake.page(request, form, items)
+    rows = sorted(found, key=lambda e: e.id)
+    return fake.page(request, form, rows, render=lambda e: render.enrollment(fake.state, e, base_url=fake.base_url))
+
+
+def bulk_user_progress(fake: FakeCanvas, request: httpx.Request, form: Form, course_text: str) -> Any:
+    """CoursesController#bulk_user_progress: each student of the course (one row per user, by sortable name) with
+    their module progress; paged like every list. Students as the course's user search finds them by default:
+    active and invited enrolments (a concluded student's progress is not listed; the connector dates their
+    completion from the enrolment instead)."""
+    course = fake.course(course_text)
+    students: dict[int, FakeEnrollment] = {}
+    for e in sorted(fake.state.enrollments_in(course.id), key=lambda e: e.id):
+        if e.type == "StudentEnrollment" and e.enrollment_state in ("active", "invited"):
+            students.setdefault(e.user_id, e)
+    rows = sorted(students.values(), key=lambda e: (fake.state.users[e.user_id].sortable_name.casefold(), e.user_id))
+    return fake.page(request, form, rows, render=lambda e: render.user_progress(fake.state, e, base_url=fake.base_url))
 
 
 def enroll(fake: FakeCanvas, request: httpx.Request, form: Form, course_text: str) -> Any:
@@ -314,6 +328,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("DELETE", rf"/users/{ID}/observees/{ID}", remove_observee),
     ("GET", rf"/courses/{ID}", get_course),
     ("GET", rf"/courses/{ID}/enrollments", list_course_enrollments),
+    ("GET", rf"/courses/{ID}/bulk_user_progress", bulk_user_progress),
     ("POST", rf"/courses/{ID}/enrollments", enroll),
     ("DELETE", rf"/courses/{ID}/enrollments/{ID}", end_enrollment),
     ("PUT", rf"/courses/{ID}/enrollments/{ID}/reactivate", reactivate_enrollment),

@@ -6,7 +6,9 @@ fields; ids that may be written `sis_user_id:...`, `sis_login_id:...`, `sis_cour
 (default 10, at most 100) and an RFC 8288 `Link` header (bookmark tokens for users, page numbers elsewhere);
 validation errors as 400 with `{"errors": {object: {attribute: [...]}}}`; and throttling as Canvas's leaky bucket
 (`doc/api/throttling.md`): every answer carries `X-Request-Cost`, `X-Rate-Limit-Remaining` appears once throttling
-is on, and an empty bucket answers `403 Forbidden (Rate Limit Exceeded)`.
+is on, and an empty bucket answers `403 Forbidden (Rate Limit Exceeded)`. Learner progress (activity, grades,
+module requirements met, concluded enrolments) is moved by tests through `visit`, `grade`, `require`, `meet` and
+`conclude`, as Canvas records it while people work; the API only reads it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from enrolsync.connectors.canvas.fake.state import (
     AccountState,
     CanvasInvalid,
     FakeCourse,
+    FakeEnrollment,
     FakeLogin,
     FakeProvider,
     FakeRole,
@@ -123,6 +126,38 @@ class FakeCanvas(FakeServer):
     def suspended(self, user_id: int) -> bool:
         logins = self.state.logins_of(user_id)
         return bool(logins) and all(lg.workflow_state == "suspended" for lg in logins)
+
+    # -- a learner's progress, as Canvas records it while they work (tests move it; nothing in the API writes it) --
+    def student_enrollment(self, user_id: int, course_id: int) -> FakeEnrollment:
+        """The user's StudentEnrollment in the course (the first, if they are in several sections)."""
+        for e in sorted(self.state.enrollments_in(course_id), key=lambda e: e.id):
+            if e.user_id == user_id and e.type == "StudentEnrollment":
+                return e
+        raise KeyError((user_id, course_id))
+
+    def visit(self, user_id: int, course_id: int, at: str, *, seconds: int = 300) -> None:
+        """The learner works in the course at `at` (ISO 8601): Canvas's activity record moves on."""
+        e = self.student_enrollment(user_id, course_id)
+        e.last_activity_at, e.total_activity_time = at, e.total_activity_time + seconds
+
+    def grade(self, user_id: int, course_id: int, *, current: float | None, final: float | None) -> None:
+        e = self.student_enrollment(user_id, course_id)
+        e.current_score, e.final_score = current, final
+
+    def require(self, course_id: int, requirements: int) -> None:
+        """Give the course modules with `requirements` completion requirements (0: not module based)."""
+        self.state.courses[course_id].requirements = requirements
+
+    def meet(self, user_id: int, course_id: int, met: int, at: str) -> None:
+        """The learner has met `met` of the course's module requirements, the last at `at`."""
+        e = self.student_enrollment(user_id, course_id)
+        e.requirements_met = met
+        e.modules_completed_at = at if met >= self.state.courses[course_id].requirements else None
+
+    def conclude(self, user_id: int, course_id: int, at: str) -> None:
+        """A teacher concludes the learner's enrolment (Enrollment#conclude): `completed`, updated at `at`."""
+        e = self.student_enrollment(user_id, course_id)
+        e.enrollment_state, e.updated_at = "completed", at
 
     # -- serving --------------------------------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -237,8 +272,17 @@ class FakeCanvas(FakeServer):
             raise CanvasError(400, {"message": "Invalid type"})
         return self.state.roles[BASE_ROLES[kind]]
 
-    def page(self, request: httpx.Request, form: Form, items: list[Any], *, bookmarks: bool = False) -> Any:
-        """One page of `items` and its Link header, as `Api.paginate` builds them."""
+    def page(
+        self,
+        request: httpx.Request,
+        form: Form,
+        items: list[Any],
+        *,
+        bookmarks: bool = False,
+        render: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """One page of `items` and its Link header, as `Api.paginate` builds them; `render` turns only the page's
+        records into JSON (a large course's roster is not rendered whole for every page)."""
         per_page = min(max(int(form.get("per_page") or 10), 1), MAX_PER_PAGE)
         token = form.get("page") or "1"
         if bookmarks and token.startswith("bookmark:"):
@@ -248,6 +292,8 @@ class FakeCanvas(FakeServer):
         else:
             raise CanvasError(400, {"errors": [{"message": "invalid page"}]})
         chunk = items[start : start + per_page]
+        if render is not None:
+            chunk = [render(item) for item in chunk]
 
         def link(page: str, rel: str) -> str:
             url = request.url.copy_merge_params({"page": page, "per_page": str(per_page)})

@@ -83,6 +83,7 @@ class FakeCourse:
     section_id: int
     workflow_state: str = "available"
     account_id: int = ROOT_ACCOUNT_ID
+    requirements: int = 0  # module completion requirements; 0: not module based (no module progress to report)
 
 
 @dataclass
@@ -107,6 +108,10 @@ class FakeEnrollment:
     total_activity_time: int = 0
     created_at: str = field(default_factory=now_text)
     updated_at: str = field(default_factory=now_text)
+    current_score: float | None = None
+    final_score: float | None = None
+    requirements_met: int = 0  # of the course's module completion requirements (a student's, per enrolment here)
+    modules_completed_at: str | None = None  # when the last requirement was met
 
 
 @dataclass

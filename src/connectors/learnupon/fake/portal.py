@@ -138,9 +138,16 @@ class Portal:
             "course_name": self.courses[course_id]["name"],
             "email": self.users[user_id]["email"],
             "status": "not_started",
+            "percentage": None,
             "percentage_complete": 0,
             "date_enrolled": CREATED_AT,
+            "date_started": None,
             "date_completed": None,
+            "date_lastaccessed": None,
+            "due_date": None,
+            "is_overdue": False,
+            "unenrolled": False,
+            "updated_at": CREATED_AT,
         }
         return {"id": enrollment_id, "created_at": CREATED_AT, "user_id": user_id}
 

@@ -81,11 +81,37 @@ class FakeLearnUpon(FakeServer):
     def set_status(self, user_id: int, course_id: int, status: str) -> None:
         """The learner makes progress (`status` one of LearnUpon's enrolment statuses)."""
         assert status in STATUSES
+        self.enrollment(user_id, course_id)["status"] = status
+
+    def enrollment(self, user_id: int, course_id: int) -> dict[str, Any]:
         for enrollment in self.portal.enrollments.values():
             if enrollment["user_id"] == user_id and enrollment["course_id"] == course_id:
-                enrollment["status"] = status
-                return
+                return enrollment
         raise KeyError((user_id, course_id))
+
+    def learn(
+        self,
+        user_id: int,
+        course_id: int,
+        *,
+        status: str,
+        at: str,
+        modules: int | None = None,
+        score: int | None = None,
+    ) -> None:
+        """The learner works in the course at `at` (UTC `YYYY-MM-DDTHH:MI:SSZ`), as LearnUpon records it: the
+        status, `date_started` on the first visit, `date_lastaccessed`, `date_completed` when it ends (completed,
+        passed or failed), `percentage_complete` (`modules`, the share of modules done), `percentage` (the score)."""
+        assert status in STATUSES
+        row = self.enrollment(user_id, course_id)
+        row["status"], row["date_lastaccessed"], row["updated_at"] = status, at, at
+        if status != "not_started" and row["date_started"] is None:
+            row["date_started"] = at
+        row["date_completed"] = at if status in ("completed", "passed", "failed") else None
+        if modules is not None:
+            row["percentage_complete"] = modules
+        if score is not None:
+            row["percentage"] = score
 
     def user_by_email(self, email: str) -> dict[str, Any] | None:
         return next((u for u in self.portal.users.values() if u["email"].casefold() == email.casefold()), None)
