@@ -148,13 +148,14 @@ def physical_limit(results: dict[str, Any], dbs: list[str]) -> Row:
         ratio = wall / limit if wall is not None and limit else None
         apply_s = get(found, "sync", "initial", "phases_s", "apply")
         apply_ratio = f", apply alone {apply_s / limit:.1f}x" if apply_s is not None and limit else ""
-        writes = get(found, "limit", "write_requests")
+        writes, fake_cpu = get(found, "limit", "write_requests"), get(found, "limit", "fake_cpu_s")
+        cpu = f" (its CPU {num(fake_cpu, 2)} s)" if fake_cpu is not None else ""
         row.values[db] = (
             "-"
             if ratio is None
             else (
                 f"{ratio:.1f}x: {num(wall)} s vs {num(limit, 2)} s for the fake to serve its {writes:,} write "
-                f"requests alone{apply_ratio}"
+                f"requests alone{cpu}{apply_ratio}"
             )
         )
         row.verdicts[db] = at_most(ratio, 2.0)
@@ -212,8 +213,8 @@ def _peak(found: dict[str, Any]) -> float | None:
 def peak_rss(results: dict[str, Any], dbs: list[str]) -> Row:
     row = Row("engine peak RSS by size", f"under 300 MB, flat (largest within {FLAT_GROWTH:.2f}x of smallest)")
     for db in dbs:
-        peaks = {size: _peak(cell(results, db, size)) for size in sizes(results)}
-        peaks = {size: peak for size, peak in peaks.items() if peak is not None}
+        found = {size: _peak(cell(results, db, size)) for size in sizes(results)}
+        peaks: dict[int, float] = {size: peak for size, peak in found.items() if peak is not None}
         row.values[db] = "; ".join(f"{size:,}: {peak:.0f} MB" for size, peak in peaks.items()) or "-"
         if not peaks:
             row.verdicts[db] = NOT_MEASURED

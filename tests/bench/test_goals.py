@@ -7,7 +7,9 @@ from typing import Any
 from bench.goals import Verdict, at_least, at_most, both, markdown, rows, table
 
 
-def _sync(wall: float, plan: float, cpu: float, ops: int, peak: float, noop_plan: float, writes: int = 0) -> dict:
+def _sync(
+    wall: float, plan: float, cpu: float, ops: int, peak: float, noop_plan: float, writes: int = 0
+) -> dict[str, Any]:
     return {
         "initial": {
             "wall_s": wall,
