@@ -365,7 +365,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     why = get(results, "workers", "why")
     if why:
-        notes.append(f"A second worker and one pipeline: {why}.")
+        notes.append(f"A second worker and one pipeline: {why.rstrip('.')}.")
     for error in results.get("errors", []):
         notes.append(f"Not measured: {error}.")
     return "\n\n".join([notes[0], table(results), *notes[1:]])

@@ -25,11 +25,13 @@ RUN_POLL_SECONDS = 0.5
 DEMO_RUN_LINE = re.compile(r"^== (?P<title>[^:]+): (?P<status>\w+) \(.*\) in (?P<seconds>[\d.]+) s", re.MULTILINE)
 # Why a second worker cannot speed up one pipeline's run, read off src/sync/run/lease.py and src/sync/jobs.
 ONE_RUN_ONE_WORKER = (
-    "a run is executed by the one worker holding its lease (src/sync/run/lease.py claims the whole run: a queued "
-    "run becomes running under one owner, and another worker only takes it over when that lease lapses), and a "
-    "pipeline has at most one executing run (a partial unique index), so a second worker waits idle for a single "
-    "pipeline; it helps only with several pipelines. What would help one pipeline: more batches in flight within "
-    "the run (up to the connection's concurrency), or splitting a run's apply into leased slices of its ops."
+    "a run is one durable workflow, dequeued by one worker (src/sync/jobs/workflow.py), which holds the run's "
+    "lease for its whole sequence (src/sync/run/lease.py: `claim` turns the queued run into a running one under "
+    "one owner; another worker takes it over only once that lease lapses); and a pipeline has at most one "
+    "executing run (the partial unique index uq_run_running_per_pipeline). So for a single pipeline the second "
+    "worker has no share of the run's work (its CPU in the row shows it); it helps only with several pipelines. "
+    "What would help one pipeline: more batches in flight within the run, up to the connection's concurrency, or "
+    "an apply split into leased slices of the run's ops that several workers take"
 )
 
 
