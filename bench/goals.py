@@ -273,6 +273,8 @@ def burst(results: dict[str, Any], dbs: list[str]) -> Row:
             row.values[db], row.verdicts[db] = "-", NOT_MEASURED
             continue
         missing = f", {found['missing']} never applied" if found.get("missing") else ""
+        refused = {code: n for code, n in (found.get("statuses") or {}).items() if not code.startswith("2")}
+        missing += "".join(f", {n} answered {code}" for code, n in sorted(refused.items()))
         row.values[db] = (
             f"{num(found['p50_s'], 2)} / {num(found['p95_s'], 2)} / {num(found['p99_s'], 2)} s "
             f"({found['events']} calls, {found['concurrency']} at once{missing})"

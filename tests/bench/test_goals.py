@@ -57,6 +57,7 @@ def _results() -> dict[str, Any]:
                     "events": 500,
                     "concurrency": 20,
                     "missing": 2,
+                    "statuses": {"202": 497, "503": 3},
                     "p50_s": 0.4,
                     "p95_s": 1.0,
                     "p99_s": 1.2,
@@ -148,6 +149,7 @@ def test_demo_burst_and_workers_rows() -> None:
     burst = _row("webhook burst")
     assert burst.values["sqlite"] == "0.40 / 1.50 / 2.20 s (500 calls, 20 at once)"
     assert burst.verdicts["sqlite"].met is True
+    assert burst.values["postgresql"].endswith("(500 calls, 20 at once, 2 never applied, 3 answered 503)")
     assert burst.verdicts["postgresql"].text == "missed: calls never applied"
     workers = _row("2 workers")
     assert workers.values["postgresql"] == "1: 150.0 s, 2: 149.0 s (1.01x); the second worker used 0.4 s CPU"
