@@ -291,7 +291,7 @@ def workers(results: dict[str, Any], dbs: list[str]) -> Row:
     row = Row(f"2 workers beside 1, {size or '-'} people initial sync (PostgreSQL)", "- (see note)")
     if "postgresql" in dbs:
         cpu = get(found, "2", "cpu_s_per_process") or []
-        second = f"; the second worker used {num(cpu[1])} s CPU" if len(cpu) > 1 else ""
+        second = f"; CPU of the two worker processes {' / '.join(num(c) for c in cpu)} s" if len(cpu) > 1 else ""
         text = "-" if one is None or two is None else f"1: {num(one)} s, 2: {num(two)} s ({one / two:.2f}x){second}"
         row.values["postgresql"] = text
         row.verdicts["postgresql"] = Verdict(None, "-")

@@ -28,8 +28,10 @@ ONE_RUN_ONE_WORKER = (
     "a run is one durable workflow, dequeued by one worker (src/sync/jobs/workflow.py), which holds the run's "
     "lease for its whole sequence (src/sync/run/lease.py: `claim` turns the queued run into a running one under "
     "one owner; another worker takes it over only once that lease lapses); and a pipeline has at most one "
-    "executing run (the partial unique index uq_run_running_per_pipeline). So for a single pipeline the second "
-    "worker has no share of the run's work (its CPU in the row shows it); it helps only with several pipelines. "
+    "executing run (the partial unique index uq_run_running_per_pipeline). So for a single pipeline the run's work "
+    "lands on whichever worker dequeues it and the other only polls (the CPU of each process in the row shows "
+    "which; the one serving the API also answers the bench's polling); a second worker helps only with several "
+    "pipelines. "
     "What would help one pipeline: more batches in flight within the run, up to the connection's concurrency, or "
     "an apply split into leased slices of the run's ops that several workers take"
 )

@@ -152,7 +152,9 @@ def test_demo_burst_and_workers_rows() -> None:
     assert burst.values["postgresql"].endswith("(500 calls, 20 at once, 2 never applied, 3 answered 503)")
     assert burst.verdicts["postgresql"].text == "missed: calls never applied"
     workers = _row("2 workers")
-    assert workers.values["postgresql"] == "1: 150.0 s, 2: 149.0 s (1.01x); the second worker used 0.4 s CPU"
+    assert workers.values["postgresql"] == (
+        "1: 150.0 s, 2: 149.0 s (1.01x); CPU of the two worker processes 90.0 / 0.4 s"
+    )
 
 
 def test_a_goal_for_10k_is_scaled_to_the_size_measured_and_says_so() -> None:
