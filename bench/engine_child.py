@@ -2,9 +2,13 @@
 
     python -m bench.engine_child sync --db URL --hr URL --lms URL --secret-key KEY
     python -m bench.engine_child throttled --db URL --hr URL --lms URL --secret-key KEY --budget 20 --limiter budget
+    python -m bench.engine_child setup --db URL --hr URL --lms URL --secret-key KEY
 
-`sync` runs the initial full sync, a no-op re-sync and an incremental sync after 1% of people moved department;
-`throttled` runs an initial sync against a throttled LMS for a while, then stops it. Prints one JSON line.
+`sync` runs the initial full sync, a no-op re-sync and an incremental sync after 1% of people moved department
+(`--steps` picks which; the initial sync always runs, the others need it), and with `--record FILE` has the fake
+LMS write down each write request of the initial sync (the physical-limit scenario replays them);
+`throttled` runs an initial sync against a throttled LMS for a while, then stops it; `setup` only migrates the
+database and creates the pipeline (the service then runs it). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench.harness import (
+    UNLIMITED,
     Bench,
     PhaseClock,
     connection_configs,
@@ -34,8 +39,6 @@ from enrolsync.connectors.base import Rate
 from enrolsync.logs import configure_logging
 from enrolsync.sync.jobs.run_requests import Scope
 from enrolsync.sync.store import ledger
-
-UNLIMITED: dict[str, Rate | None] = {"bamboohr": None, "moodle": None}
 
 
 async def control(base_url: str, name: str, **body: Any) -> Any:
@@ -88,6 +91,7 @@ async def measure(bench: Bench, args: argparse.Namespace, scope: Scope) -> dict[
         "requests_per_person": round((hr["accepted"] + lms["accepted"]) / people, 3) if people else None,
         "ops_planned": run.ops_planned,
         "ops": {kind: sum(by.values()) for kind, by in sorted(ops.items())},
+        "ops_total": sum(sum(by.values()) for by in ops.values()),
         "ops_failed": sum(by.get("failed", 0) + by.get("not_attempted", 0) for by in ops.values()),
         "people_counters": run.counters.get("people", {}),
         "rss_before_mb": round(rss_before, 1),
@@ -107,15 +111,30 @@ async def sync(args: argparse.Namespace) -> dict[str, Any]:
     bench = await _open(args, UNLIMITED if args.rates == "unlimited" else {})
     try:
         out: dict[str, Any] = {"pipeline_id": bench.pipeline_id, "source_id": bench.source_id}
+        if args.record:
+            await control(args.lms, "record", path=str(args.record))
         with profiled(args.profile, "initial"):
             out["initial"] = await measure(bench, args, "full")
+        if args.record:
+            await control(args.lms, "record")  # stop: only the initial sync's writes are replayed
         out["initial"]["lms_counts"] = await control(args.lms, "counts")
-        with profiled(args.profile, "noop"):
-            out["noop"] = await measure(bench, args, "full")
-        moved = await control(args.hr, "move_some", fraction=args.changed, seed=11)
-        out["incremental"] = await measure(bench, args, "incremental")
-        out["incremental"]["people_changed"] = len(moved)
+        if "noop" in args.steps:
+            with profiled(args.profile, "noop"):
+                out["noop"] = await measure(bench, args, "full")
+        if "incremental" in args.steps:
+            moved = await control(args.hr, "move_some", fraction=args.changed, seed=11)
+            out["incremental"] = await measure(bench, args, "incremental")
+            out["incremental"]["people_changed"] = len(moved)
         return out
+    finally:
+        await bench.close()
+
+
+async def setup(args: argparse.Namespace) -> dict[str, Any]:
+    """Migrate the database and create the two connections and the pipeline; the service runs it."""
+    bench = await _open(args, UNLIMITED)
+    try:
+        return {"pipeline_id": bench.pipeline_id, "source_id": bench.source_id}
     finally:
         await bench.close()
 
@@ -177,7 +196,7 @@ def profiled(folder: Path | None, name: str) -> Iterator[None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.engine_child", description=__doc__)
-    parser.add_argument("workload", choices=("sync", "throttled"))
+    parser.add_argument("workload", choices=("sync", "throttled", "setup"))
     parser.add_argument("--db", required=True)
     parser.add_argument("--hr", required=True)
     parser.add_argument("--lms", required=True)
@@ -188,9 +207,12 @@ def main() -> None:
     parser.add_argument("--limiter", choices=("budget", "none"), default="budget")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--profile", type=Path, default=None, help="write pyinstrument reports of syncs here")
+    parser.add_argument("--steps", default="initial,noop,incremental", help="sync: which runs, in this order")
+    parser.add_argument("--record", type=Path, default=None, help="sync: the fake LMS writes its writes here")
     args = parser.parse_args()
+    args.steps = {step.strip() for step in args.steps.split(",")}
     configure_logging("WARNING")  # stderr; stdout carries the result
-    work = sync if args.workload == "sync" else throttled
+    work = {"sync": sync, "throttled": throttled, "setup": setup}[args.workload]
     print(json.dumps(asyncio.run(work(args))), flush=True)
 
 

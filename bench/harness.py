@@ -37,7 +37,11 @@ from enrolsync.sync.store.tables import Run
 POSTGRES_ADMIN_URL = os.environ.get("ENROLSYNC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LOOPBACK = ["127.0.0.1"]
 T = TypeVar("T")
-PHASES = ("read_source", "plan_run", "apply_run")  # what `runner` calls for each stage of a run
+PHASES = ("read_source", "plan_run", "apply_run")
+UNLIMITED: dict[str, Rate | None] = {
+    "bamboohr": None,
+    "moodle": None,
+}  # the fakes are not throttled  # what `runner` calls for each stage of a run
 
 
 class PhaseClock:

@@ -1,99 +1,87 @@
-"""Scenario 5: how long from an HR change to the enrolment it causes being visible in the LMS, through the service.
+"""Scenario 5: the webhook path under a burst, from each signed HTTP call to the enrolment it causes.
 
-Each event moves one person into Engineering in the fake HR system, tells the service, and polls the fake LMS
-until the person is enrolled in SEC-200 (the Engineering course). Events go one at a time: the next one is sent
-when the previous run has finished, so each latency is that of one event on an idle service.
-
-How the service is told (`via`):
-- `webhook`: the HR system's signed call, `POST /webhooks/{connection_id}` (the service's event intake);
-- `api`: a person-scoped run, `POST /pipelines/{id}/runs {"scope": "people", "hr_ids": [...]}`, what the
-  webhook intake does after it has verified and stored the event; used while the service has no webhook route.
-`auto` picks `webhook` when the service's OpenAPI document lists it.
+`events` people move into Engineering in the fake HR system; the bench then sends BambooHR's signed webhook call
+for each (`POST /webhooks/{connection_id}`), `concurrency` at a time, to the service (uvicorn and a worker in a
+process of their own), noting when each call was sent. The fake Moodle notes when it first served each
+enrolment into SEC-200 (the Engineering course); one latency is the span between the two, on the one wall clock
+the processes share. The service coalesces the burst into person-scoped runs (one executing and one waiting per
+pipeline), so the figures show how a burst queues, not one event on an idle service.
 """
 
 from __future__ import annotations
 
-import statistics
+import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bench.procs import FakeProcess
+from bench.stats import summary
 
 COURSE = "SEC-200"
 DEPARTMENT = "Engineering"
-EVENT_TIMEOUT_SECONDS = 60.0
-POLL_SECONDS = 0.01
-FINAL = {"succeeded", "partially_failed", "failed", "cancelled", "blocked"}
 WEBHOOK_PREFIX = "/webhooks/"
+POLL_SECONDS = 0.25
 
 
-@dataclass
-class Service:
-    api: httpx.Client
-    pipeline_id: str
-    source_id: str
-
-    def webhook_route(self) -> bool:
-        paths: dict[str, Any] = self.api.get("/openapi.json").json().get("paths", {})
-        return any(path.startswith(WEBHOOK_PREFIX) for path in paths)
-
-    def notify(self, hr_id: str, call: dict[str, Any] | None) -> bool:
-        """Tell the service about `hr_id`: the signed webhook `call`, else a person-scoped run. False if refused."""
-        if call is not None:
-            response = self.api.post(f"{WEBHOOK_PREFIX}{self.source_id}", content=call["body"], headers=call["headers"])
-        else:
-            body = {"mode": "apply", "scope": "people", "hr_ids": [hr_id]}
-            response = self.api.post(f"/pipelines/{self.pipeline_id}/runs", json=body)
-        return not response.is_error
-
-    def wait_idle(self, deadline: float) -> None:
-        """Until the pipeline has no queued or running run (a run requested meanwhile would be coalesced)."""
-        while time.perf_counter() < deadline:
-            page = self.api.get(f"/pipelines/{self.pipeline_id}/runs", params={"limit": 1}).json()
-            items = page.get("items", [])
-            if not items or items[0]["status"] in FINAL:
-                return
-            time.sleep(POLL_SECONDS)
+@dataclass(frozen=True)
+class Burst:
+    events: int = 500
+    concurrency: int = 20
+    timeout_s: float = 300.0  # after the last call, how long to wait for enrolments still missing
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+async def _send(
+    api_url: str, source_id: str, calls: dict[str, dict[str, Any]], concurrency: int
+) -> tuple[dict[str, float], Counter[int]]:
+    """Send every call, `concurrency` in flight; when each was sent (wall clock) and the statuses answered."""
+    sent: dict[str, float] = {}
+    statuses: Counter[int] = Counter()
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as client:
+
+        async def one(hr_id: str, call: dict[str, Any]) -> None:
+            async with gate:
+                sent[hr_id] = time.time()
+                path = f"{WEBHOOK_PREFIX}{source_id}"
+                response = await client.post(path, content=call["body"].encode(), headers=call["headers"])
+                statuses[response.status_code] += 1
+
+        await asyncio.gather(*(one(hr_id, call) for hr_id, call in calls.items()))
+    return sent, statuses
 
 
-def measure(service: Service, hr: FakeProcess, lms: FakeProcess, *, events: int, via: str) -> dict[str, Any]:
-    """Send `events` changes one by one; the latency of each, from notifying the service to the LMS showing it."""
-    chosen = via if via != "auto" else ("webhook" if service.webhook_route() else "api")
-    latencies: list[float] = []
-    timeouts = refused = 0
-    for _ in range(events):
-        hr_id = hr.control("move", department=DEPARTMENT)
-        if hr_id is None:
-            break  # everyone is in Engineering already
-        call = hr.control("webhook", hr_id=hr_id) if chosen == "webhook" else None
-        started = time.perf_counter()
-        deadline = started + EVENT_TIMEOUT_SECONDS
-        if not service.notify(str(hr_id), call):
-            refused += 1
-            continue
-        while COURSE not in lms.control("enrolled", idnumber=hr_id):
-            if time.perf_counter() > deadline:
-                timeouts += 1
-                break
-            time.sleep(POLL_SECONDS)
-        else:
-            latencies.append(time.perf_counter() - started)
-        service.wait_idle(deadline)
+def _wait_applied(lms: FakeProcess, hr_ids: list[str], timeout_s: float) -> dict[str, float | None]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        applied: dict[str, float | None] = lms.control("enrolled_at", idnumbers=hr_ids, course=COURSE)
+        if all(applied.values()) or time.monotonic() > deadline:
+            return applied
+        time.sleep(POLL_SECONDS)
+
+
+def measure(api_url: str, source_id: str, hr: FakeProcess, lms: FakeProcess, burst: Burst) -> dict[str, Any]:
+    """Move `burst.events` people, send their webhook calls at once, and time each call to its enrolment."""
+    hr_ids: list[str] = hr.control("move_many", department=DEPARTMENT, count=burst.events)
+    calls = dict(zip(hr_ids, hr.control("webhooks", hr_ids=hr_ids), strict=True))
+    lms.control("reset")  # forget earlier enrolments: only those the burst causes are timed
+    started = time.time()
+    sent, statuses = asyncio.run(_send(api_url, source_id, calls, burst.concurrency))
+    sent_s = time.time() - started
+    applied = _wait_applied(lms, hr_ids, burst.timeout_s)
+    latencies = [at - sent[hr_id] for hr_id, at in applied.items() if at is not None and hr_id in sent]
+    last = max((at for at in applied.values() if at is not None), default=None)
     return {
-        "via": chosen,
-        "label": "webhook -> enrolment" if chosen == "webhook" else "person-scoped run over the API -> enrolment",
-        "events": len(latencies) + timeouts + refused,
-        "timeouts": timeouts,
-        "refused": refused,
-        "p50_s": round(statistics.median(latencies), 3) if latencies else None,
-        "p95_s": round(_percentile(latencies, 0.95), 3) if latencies else None,
-        "max_s": round(max(latencies), 3) if latencies else None,
+        "events": len(hr_ids),
+        "concurrency": burst.concurrency,
+        "statuses": {str(code): n for code, n in sorted(statuses.items())},
+        "send_s": round(sent_s, 3),
+        "applied": len(latencies),
+        "missing": len(hr_ids) - len(latencies),
+        "drain_s": round(last - started, 3) if last is not None else None,  # first call to last enrolment
+        **summary(latencies),
     }

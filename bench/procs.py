@@ -76,3 +76,12 @@ def run_child(module: str, args: Sequence[str], *, timeout: float | None = None)
         raise RuntimeError(f"{module} failed with exit code {done.returncode}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live child process used so far (from /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15

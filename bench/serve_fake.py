@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import uvicorn
@@ -95,11 +95,25 @@ class Metered(FakeServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.meter = Meter()
+        self.recording: TextIO | None = None
         self.controls: dict[str, Control] = {
             "stats": lambda _: self.stats(),
             "reset": lambda _: self.meter.reset(),
             "throttle": lambda body: self.meter.set_budget(body.get("budget")),
+            "record": self._record,
         }
+
+    def _record(self, body: dict[str, Any]) -> int:
+        """Start writing each write request served to the file `path` (one JSON line each), or stop (no path).
+
+        The physical-limit scenario replays the file against a fresh fake: the same calls with no engine behind
+        them. Returns how many writes the meter has counted so far."""
+        if self.recording is not None:
+            self.recording.close()
+            self.recording = None
+        if body.get("path"):
+            self.recording = open(body["path"], "w", encoding="utf-8")  # noqa: SIM115 - closed by the next call
+        return self.meter.writes
 
     def stats(self) -> dict[str, Any]:
         return self.meter.stats()
@@ -112,7 +126,10 @@ class Metered(FakeServer):
             body = {"error": "rate limit exceeded", "budget_per_second": self.meter.budget}
             return json_response(429, body, headers={"Retry-After": str(int(wait))})
         response = super().handler(request)
-        self.meter.writes += self.is_write(request)
+        if self.is_write(request):
+            self.meter.writes += 1
+            if self.recording is not None:
+                self.recording.write(json.dumps(recorded(request)) + "\n")
         self.requests.clear()  # the meter counts; a log of every request would grow with the company
         return response
 
@@ -128,12 +145,23 @@ class Metered(FakeServer):
         return json_response(200, {"result": control(body)})
 
 
+def recorded(request: httpx.Request) -> dict[str, Any]:
+    """What replaying `request` needs: method, path with query, content type and body (form or JSON text)."""
+    return {
+        "method": request.method,
+        "path": request.url.raw_path.decode("ascii"),
+        "content_type": request.headers.get("content-type", ""),
+        "body": request.content.decode("utf-8"),
+    }
+
+
 class BenchBambooHR(Metered, BambooHRFake):
     """The fake BambooHR company, with controls to change people and sign webhook calls."""
 
     def __init__(self, rows: Any, **options: Any) -> None:
         super().__init__(rows, **options)
         self.controls |= {"move_some": self._move_some, "move": self._move, "webhook": self._webhook}
+        self.controls |= {"move_many": self._move_many, "webhooks": self._webhooks}
 
     def _active(self) -> list[str]:
         return sorted((i for i in self.hr_ids() if self.row(i)["status"] == "Active"), key=int)
@@ -159,6 +187,19 @@ class BenchBambooHR(Metered, BambooHRFake):
             self.move(hr_id, department=department)
         return hr_id
 
+    def _move_many(self, body: dict[str, Any]) -> list[str]:
+        """Move up to `count` active people from outside `department` into it; returns their hr_ids."""
+        department = body["department"]
+        chosen = [i for i in self._active() if self.row(i)["jobInformationDepartment"] != department]
+        chosen = chosen[: int(body["count"])]
+        for hr_id in chosen:
+            self.move(hr_id, department=department)
+        return chosen
+
+    def _webhooks(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A signed webhook call for each of `hr_ids`, in order."""
+        return [self._webhook({"hr_id": hr_id}) for hr_id in body["hr_ids"]]
+
     def _webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         """A signed webhook call about `hr_id`, as BambooHR would send it now.
 
@@ -176,21 +217,31 @@ class BenchMoodle(Metered, FakeMoodle):
     def __init__(self, token: str) -> None:
         super().__init__(token)
         self.call_counts: Counter[str] = Counter()
+        # When each (user id, course id) enrolment was first served, by the wall clock, which the bench shares:
+        # the webhook burst measures from its HTTP call to this moment.
+        self.enrolled_at: dict[tuple[int, int], float] = {}
         self.add_profile_field("jobtitle")
         self.add_profile_field("enrolsyncroles")
         self.course_ids = {short: self.add_course(short, full) for short, full in COURSES.items()}
         self.controls |= {"info": self._info, "enrolled": self._enrolled, "counts": lambda _: self._counts()}
+        self.controls["enrolled_at"] = self._enrolled_at
         self.controls["reset"] = self._reset
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         response = super().handler(request)
         self.call_counts.update(name for name, _ in self.calls)
+        now = time.time()
+        for name, params in self.calls:
+            if name == "enrol_manual_enrol_users":
+                for entry in params["enrolments"]:
+                    self.enrolled_at.setdefault((int(entry["userid"]), int(entry["courseid"])), now)
         self.calls.clear()  # counted, not kept: a log of every call's parameters would grow with the company
         return response
 
     def _reset(self, _: dict[str, Any]) -> None:
         self.meter.reset()
         self.call_counts.clear()
+        self.enrolled_at.clear()
 
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "calls": dict(self.call_counts)}
@@ -206,6 +257,15 @@ class BenchMoodle(Metered, FakeMoodle):
             return []
         courses = self.courses_of(found[0].id)
         return sorted(short for short, course_id in self.course_ids.items() if course_id in courses)
+
+    def _enrolled_at(self, body: dict[str, Any]) -> dict[str, float | None]:
+        """For each of `idnumbers`: when its account was enrolled in the course `course` (a shortname), or None."""
+        course_id = self.course_ids[body["course"]]
+        found: dict[str, float | None] = {}
+        for idnumber in body["idnumbers"]:
+            users = [u for u in self.state.users.with_idnumber(str(idnumber)) if not u.deleted]
+            found[str(idnumber)] = self.enrolled_at.get((users[0].id, course_id)) if len(users) == 1 else None
+        return found
 
     def _counts(self) -> dict[str, int]:
         return {

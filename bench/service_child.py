@@ -1,8 +1,10 @@
 """The service as deployed, for scenario 5: the REST API (uvicorn on loopback) and a worker (DBOS) in one process.
 
-    python -m bench.service_child --db URL --secret-key KEY --data-dir DIR
+    python -m bench.service_child --db URL --secret-key KEY --data-dir DIR [--no-api] [--rates unlimited]
 
-Prints `READY <port> <admin token or ->` once both run, then serves until SIGTERM.
+Prints `READY <port> <admin token or ->` once both run, then serves until SIGTERM. With `--no-api` it is one more
+worker only (`READY - -`), for the two-worker measurement on PostgreSQL. `--rates unlimited` lifts the
+connectors' request budgets, as the engine runs of scenarios 1-3 do, so the figures compare.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bench.harness import UNLIMITED, BenchClientFactory
 from enrolsync.api.app import create_app
 from enrolsync.demo_systems import serve
 from enrolsync.logs import configure_logging
@@ -36,14 +39,19 @@ async def admin_token(sessions: async_sessionmaker[AsyncSession]) -> str | None:
     return issued.secret
 
 
-async def serve_until_stopped(settings: Settings) -> None:
-    worker = await worker_module.start(settings)
+async def serve_until_stopped(settings: Settings, *, api: bool, rates: str) -> None:
+    clients = BenchClientFactory(rates=UNLIMITED) if rates == "unlimited" else None
+    worker = await worker_module.start(settings, clients=clients)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     try:
-        async with serve(create_app(settings)) as url:
+        if not api:
+            print("READY - -", flush=True)
+            await stopping.wait()
+            return
+        async with serve(create_app(settings, clients=clients)) as url:
             token = await admin_token(worker.runtime.sessions)
             print(f"READY {url.rsplit(':', 1)[1]} {token or '-'}", flush=True)
             await stopping.wait()
@@ -56,6 +64,8 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--secret-key", required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--no-api", action="store_true", help="a worker only")
+    parser.add_argument("--rates", choices=("unlimited", "default"), default="unlimited")
     args = parser.parse_args()
     configure_logging("WARNING")  # stderr; stdout carries the result
     settings = Settings(
@@ -65,7 +75,7 @@ def main() -> None:
         log_level="WARNING",
         allowed_private_hosts=["127.0.0.1"],  # the fakes listen on loopback
     )
-    asyncio.run(serve_until_stopped(settings))
+    asyncio.run(serve_until_stopped(settings, api=not args.no_api, rates=args.rates))
 
 
 if __name__ == "__main__":
