@@ -75,10 +75,11 @@ class TextCheck:
     def _decode(self, data: bytes, *, final: bool) -> None:
         if self._decoder is None:
             return  # not started: `feed` and `finish` start it first
+        held = len(self._decoder.getstate()[0])  # bytes of a character begun in the last chunk, not yet decoded
         try:
             text = self._decoder.decode(data, final=final)
         except UnicodeDecodeError as error:
-            at = self._offset + max(error.start, 0)
+            at = self._offset - held + max(error.start, 0)
             raise Invalid(
                 f"the file is not valid {self._encoding} (byte {at}); save it as UTF-8, or set `encoding` on the "
                 "connection"
