@@ -4,9 +4,11 @@ unreadable, and only the newest few kept."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +17,12 @@ from fastapi import FastAPI
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from typer.testing import CliRunner
 
+from enrolsync import cli_uploads
+from enrolsync.api.auth import Principal
 from enrolsync.api.deps import Services
+from enrolsync.cli import app as cli_app
 from enrolsync.connectors.csv import CsvSource
 from enrolsync.connectors.memory import MemorySource, MemoryTarget
 from enrolsync.connectors.memory.state import Dataset
@@ -26,7 +32,7 @@ from enrolsync.settings import Settings
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.run.uploads import StoredUploadTransport
 from enrolsync.sync.store.db import make_async_engine, session_factory
-from enrolsync.sync.store.tables import Upload, UploadChunk
+from enrolsync.sync.store.tables import ApiRole, Upload, UploadChunk
 from tests.support import harness
 from tests.support.api import create_pipeline
 from tests.support.assertions import assert_problem
@@ -34,7 +40,11 @@ from tests.support.csv_exports import COLUMNS, HEADER, export, row
 from tests.support.harness import RecordingQueue, make_runtime
 
 CSV = {"Content-Type": "text/csv"}
+CLI = Principal(subject="cli", name="enrolsync upload", role=ApiRole.ADMIN)
 IDS = [str(100 + i) for i in range(6)]
+
+
+pytestmark = pytest.mark.usefixtures("restore_logging")  # the CLI configures process-wide logging
 
 
 @pytest.fixture
@@ -262,3 +272,42 @@ async def test_an_upload_to_origin_upload_takes_no_sftp_settings(client: httpx.A
     body = {"origin": "upload", "columns": COLUMNS, "url": "sftp://127.0.0.1/x.csv"}
     answer = await client.post("/connections", json={"name": "HR", "connector": "csv", "config": body})
     assert "no SFTP settings (url)" in assert_problem(answer, 422)["detail"] + str(answer.json()["errors"])
+
+
+async def test_the_cli_streams_a_file_into_the_same_uploads(
+    client: httpx.AsyncClient, memory: tuple[str, Dataset], settings: Settings, tmp_path: Path, worker: Runtime
+) -> None:
+    source_id = await _connection(client)
+    await _pipeline(client, memory, source_id)
+    path = tmp_path / "people.csv"
+    path.write_bytes(export(IDS).encode())
+    queue = RecordingQueue()
+
+    received = await cli_uploads.upload(settings, "HR upload", path, queue=queue, principal=CLI)
+
+    [asked] = received.runs
+    assert asked.created and queue.ids == [asked.run_id]
+    [listed] = (await client.get(f"/connections/{source_id}/uploads")).json()["items"]
+    assert (listed["id"], listed["filename"], listed["uploaded_by"]) == (received.upload.id, "people.csv", "cli")
+    assert asked.run_id is not None and await harness.execute(worker, asked.run_id) == "succeeded"
+    assert _active(memory[1]) == set(IDS)
+
+
+async def test_the_cli_says_in_one_line_why_a_file_is_not_taken(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    await _connection(client, max_file_bytes=100)
+    path = tmp_path / "people.csv"
+    path.write_bytes(export(IDS).encode())
+    keys = ",".join(f'"{k.get_secret_value()}"' for k in settings.secret_keys)
+    env = {
+        "DATABASE_URL": settings.resolved_database_url(),
+        "ENROLSYNC_DATA_DIR": str(settings.data_dir),
+        "ENROLSYNC_SECRET_KEYS": f"[{keys}]",
+    }
+
+    for ref, says in (("nope", "no connection with id or name 'nope'"), ("HR upload", "larger than 100 bytes")):
+        result = await asyncio.to_thread(CliRunner().invoke, cli_app, ["upload", ref, str(path)], env=env)
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("enrolsync: error: ") and says in lines[0], lines
