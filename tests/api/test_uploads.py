@@ -311,3 +311,57 @@ async def test_the_cli_says_in_one_line_why_a_file_is_not_taken(
         assert result.exit_code == 1, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("enrolsync: error: ") and says in lines[0], lines
+
+
+async def test_a_form_with_one_file_field_is_taken_as_curl_f_sends_it(
+    client: httpx.AsyncClient, memory: tuple[str, Dataset], queue: RecordingQueue
+) -> None:
+    source_id = await _connection(client)
+    await _pipeline(client, memory, source_id)
+    body = export(IDS).encode()
+
+    answer = await client.post(
+        f"/connections/{source_id}/uploads",
+        files={"file": ("people.csv", body, "application/vnd.ms-excel")},  # what Windows browsers call a .csv
+        data={"note": "December"},
+    )
+
+    assert answer.status_code == 201, answer.text
+    receipt = answer.json()
+    assert (receipt["filename"], receipt["content_type"]) == ("people.csv", "application/vnd.ms-excel")
+    assert receipt["size"] == len(body) and receipt["sha256"] == hashlib.sha256(body).hexdigest()
+    assert receipt["run_requested"] and queue.ids == [receipt["runs"][0]["run_id"]]
+
+
+BOUNDARY = "x-enrolsync-test"
+
+
+def _form(*parts: tuple[str, str | None, bytes], closed: bool = True) -> bytes:
+    out = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    return out + (f"--{BOUNDARY}--\r\n".encode() if closed else b"")
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "says"),
+    [
+        (_form(("a", "a.csv", b"x,y\n1,2\n"), ("b", "b.csv", b"x,y\n1,2\n")), 400, "one file per upload"),
+        (_form(("note", None, b"hello")), 400, "no file field"),
+        (_form(("file", "p.csv", export(IDS).encode()), closed=False), 400, "closing boundary"),
+        (_form(("file", "p.csv", export(IDS * 10).encode())), 413, "1000 bytes"),
+        (b"--" + BOUNDARY.encode() + b"\r\nthis is no header\r\n\r\n", 400, "not a valid multipart"),
+    ],
+    ids=["two-files", "no-file", "cut-short", "too-large", "garbled"],
+)
+async def test_a_form_that_is_not_one_whole_file_stores_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, form: bytes, status: int, says: str
+) -> None:
+    source_id = await _connection(client, max_file_bytes=1000)
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+    answer = await client.post(f"/connections/{source_id}/uploads", content=_gen(form), headers=headers)
+
+    assert says in assert_problem(answer, status)["detail"]
+    assert await _stored(session) == (0, 0)

@@ -1,14 +1,16 @@
 """`POST /connections/{id}/uploads`: a file for a csv connection of `origin: upload`; `GET` lists the kept ones.
 
-The body is the file itself (`Content-Type: text/csv` or `application/octet-stream`), read from the request stream
-chunk by chunk and written to the database as it comes (`sync/jobs/uploads.py`), so no worker needs this machine's
-disk and no file is held whole in memory. It is refused with problem+json, and nothing of it kept, when it is over
-the size cap (413), empty or not text in the connection's encoding (422), or of another media type (415). The
+The body is the file itself (`Content-Type: text/csv` or `application/octet-stream`), or a `multipart/form-data`
+form with one file field (`api/multipart_file.py`), read from the request stream chunk by chunk and written to the
+database as it comes (`sync/jobs/uploads.py`), so no worker needs this machine's disk and no file is held whole in
+memory. It is refused with problem+json, and nothing of it kept, when it is over the size cap (413), empty or not
+text in the connection's encoding (422), not a form with one file (400), or of another media type (415). The
 middleware's 1 MiB body limit does not apply here (`api/limits.py`); this route caps the stream itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
@@ -18,6 +20,8 @@ from starlette.requests import ClientDisconnect
 from enrolsync.api import audit
 from enrolsync.api.auth import Admin, Viewer
 from enrolsync.api.deps import BoxDep, ClockDep, QueueDep, RegistryDep, SessionDep, SettingsDep
+from enrolsync.api.multipart_file import MEDIA_TYPE as FORM
+from enrolsync.api.multipart_file import FilePart, FormError, FormTooLarge
 from enrolsync.api.problems import BAD_REQUEST, Problem, conflict, invalid_field, not_found, problem_responses
 from enrolsync.api.schemas_uploads import UploadPublic, UploadReceipt, UploadRunPublic, UploadsPublic
 from enrolsync.sync.jobs import uploads as receiving
@@ -28,10 +32,12 @@ router = APIRouter(prefix="/connections", tags=["uploads"])
 log = structlog.get_logger("enrolsync.api")
 
 MEDIA_TYPES = ("text/csv", "application/octet-stream")
-_BODY = {
-    "required": True,
-    "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES},
+FORM_OVERHEAD = 1024 * 1024  # a form's boundaries, part headers and other fields, on top of the file's own cap
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FORM = {
+    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
 }
+_BODY = {"required": True, "content": {**{media: _BINARY for media in MEDIA_TYPES}, FORM: _FORM}}
 
 
 def upload_public(upload: Upload) -> UploadPublic:
@@ -61,10 +67,35 @@ async def _connection(session: SessionDep, connection_id: str) -> Connection:
 
 def _media_type(request: Request) -> str:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in MEDIA_TYPES:
+    if media not in (*MEDIA_TYPES, FORM):
         shown = media or "none"
-        raise Problem(415, f"send the file as the body with Content-Type text/csv (got {shown})", type_=BAD_REQUEST)
+        raise Problem(
+            415, f"send the file as the body with Content-Type text/csv, or as a form's file field (got {shown})",
+            type_=BAD_REQUEST,
+        )  # fmt: skip
     return media
+
+
+async def _body(
+    request: Request, media: str, cap: int, filename: str | None
+) -> tuple[AsyncIterator[bytes], str, str | None]:
+    """The file's bytes, its media type and its name: the body itself, or a form's one file field."""
+    if media != FORM:
+        return request.stream(), media, filename
+    try:
+        part = FilePart(request.stream(), request.headers["content-type"], limit=cap + FORM_OVERHEAD)
+        await part.open()
+    except FormError as error:
+        raise _form_problem(error) from None
+    except ClientDisconnect:
+        raise Problem(400, "the upload was interrupted; nothing was kept", type_=BAD_REQUEST) from None
+    return part.chunks(), part.content_type, filename or part.filename
+
+
+def _form_problem(error: FormError) -> Problem:
+    if isinstance(error, FormTooLarge):
+        return Problem(413, f"{error}: refused, nothing was kept")
+    return Problem(400, f"{error}; nothing was kept", type_=BAD_REQUEST)
 
 
 def _refuse_declared(request: Request, cap: int) -> None:
@@ -102,16 +133,18 @@ async def upload_file(
     except receiving.NotUploadable as error:
         raise conflict(str(error)) from None
     media = _media_type(request)
-    _refuse_declared(request, target.cap)
+    _refuse_declared(request, target.cap + (FORM_OVERHEAD if media == FORM else 0))
+    body, media, filename = await _body(request, media, target.cap, filename)
     try:
         received = await receiving.receive(
-            session, target, request.stream(), filename=filename, content_type=media,
-            uploaded_by=principal.subject, queue=queue,
-        )  # fmt: skip
+            session, target, body, filename=filename, content_type=media, uploaded_by=principal.subject, queue=queue
+        )
     except receiving.UploadTooLarge as error:
         raise Problem(413, str(error)) from None
     except receiving.UploadRefused as error:
         raise invalid_field("body", f"{error}; nothing was kept", "unreadable_file") from None
+    except FormError as error:
+        raise _form_problem(error) from None
     except ClientDisconnect:
         raise Problem(400, "the upload was interrupted; nothing was kept", type_=BAD_REQUEST) from None
     upload = received.upload
