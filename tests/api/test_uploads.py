@@ -365,3 +365,18 @@ async def test_a_form_that_is_not_one_whole_file_stores_nothing(
 
     assert says in assert_problem(answer, status)["detail"]
     assert await _stored(session) == (0, 0)
+
+
+async def test_the_check_reads_the_newest_upload_as_the_service_wires_it(client: httpx.AsyncClient) -> None:
+    source_id = await _connection(client)
+    before = (await client.post(f"/connections/{source_id}/check")).json()
+    await client.post(f"/connections/{source_id}/uploads", content=export(IDS).encode(), headers=CSV)
+    missing_column = export(IDS, header=HEADER.replace("Email", "E-mail")).encode()
+
+    after = (await client.post(f"/connections/{source_id}/check")).json()
+    await client.post(f"/connections/{source_id}/uploads", content=missing_column, headers=CSV)
+    newest = (await client.post(f"/connections/{source_id}/check")).json()
+
+    assert not before["ok"] and "no file has been uploaded" in before["detail"]
+    assert after["ok"] and "the newest upload" in after["detail"], after
+    assert not newest["ok"] and "Email" in newest["detail"], newest
