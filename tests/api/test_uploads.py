@@ -32,7 +32,7 @@ from enrolsync.settings import Settings
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.run.uploads import StoredUploadTransport
 from enrolsync.sync.store.db import make_async_engine, session_factory
-from enrolsync.sync.store.tables import ApiRole, Upload, UploadChunk
+from enrolsync.sync.store.tables import ApiRole, PipelineHealth, Upload, UploadChunk, utcnow
 from tests.support import harness
 from tests.support.api import create_pipeline
 from tests.support.assertions import assert_problem
@@ -380,3 +380,21 @@ async def test_the_check_reads_the_newest_upload_as_the_service_wires_it(client:
     assert not before["ok"] and "no file has been uploaded" in before["detail"]
     assert after["ok"] and "the newest upload" in after["detail"], after
     assert not newest["ok"] and "Email" in newest["detail"], newest
+
+
+async def test_a_quarantined_pipeline_gets_no_run_and_says_why(
+    client: httpx.AsyncClient, memory: tuple[str, Dataset], session: AsyncSession, queue: RecordingQueue
+) -> None:
+    source_id = await _connection(client)
+    pipeline_id = await _pipeline(client, memory, source_id)
+    session.add(PipelineHealth(pipeline_id=pipeline_id, failures=3, quarantined_at=utcnow(), reason="AuthError: 401"))
+    await session.commit()
+
+    answer = await client.post(f"/connections/{source_id}/uploads", content=export(IDS).encode(), headers=CSV)
+
+    assert answer.status_code == 201, answer.text
+    receipt = answer.json()
+    [held] = receipt["runs"]
+    assert receipt["run_requested"] is False and held["run_id"] is None and "quarantined" in held["held"], held
+    assert queue.ids == []
+    assert [u["id"] for u in (await client.get(f"/connections/{source_id}/uploads")).json()["items"]] == [receipt["id"]]

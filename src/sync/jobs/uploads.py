@@ -198,8 +198,7 @@ async def request_runs(session: AsyncSession, *, connection_id: str, queue: run_
             run, created = await run_requests.request_run(
                 session, pipeline_id=pipeline_id, mode="apply", scope="full", trigger="upload", queue=queue
             )
-        except PipelineQuarantined as error:
-            await session.rollback()
+        except PipelineQuarantined as error:  # raised on a read, before anything is written: nothing to undo
             asked.append(RunAsked(pipeline_id=pipeline_id, held=str(error)))
             continue
         asked.append(RunAsked(pipeline_id=pipeline_id, run_id=run.id, created=created))
