@@ -398,3 +398,21 @@ async def test_a_quarantined_pipeline_gets_no_run_and_says_why(
     assert receipt["run_requested"] is False and held["run_id"] is None and "quarantined" in held["held"], held
     assert queue.ids == []
     assert [u["id"] for u in (await client.get(f"/connections/{source_id}/uploads")).json()["items"]] == [receipt["id"]]
+
+
+async def test_an_sftp_connection_is_switched_to_uploads_by_clearing_its_sftp_settings(
+    client: httpx.AsyncClient,
+) -> None:
+    sftp = {
+        "url": "sftp://127.0.0.1/exports/people.csv", "username": "hr", "password": "s3cret-Value-4711",
+        "verify_host_key": False, "columns": COLUMNS,
+    }  # fmt: skip
+    created = (await client.post("/connections", json={"name": "HR", "connector": "csv", "config": sftp})).json()
+    cleared = {"origin": "upload", "url": None, "username": None, "password": None}
+
+    patched = await client.patch(f"/connections/{created['id']}", json={"config": cleared})
+
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["secrets_set"] == []
+    answer = await client.post(f"/connections/{created['id']}/uploads", content=export(IDS).encode(), headers=CSV)
+    assert answer.status_code == 201, answer.text
