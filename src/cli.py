@@ -1,5 +1,5 @@
 """The `enrolsync` command: serve the API, run the worker, migrate the database, run the demo, check a connection,
-manage API tokens.
+upload a csv connection's file, manage API tokens.
 
 Settings are built here, once per command, from the environment. A problem the user can fix (an unreachable
 database, a malformed DATABASE_URL, a bad secret key, an unknown connection id) prints one line to standard
@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -22,7 +23,7 @@ from rich.table import Table
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync import __version__, cli_runs
+from enrolsync import __version__, cli_runs, cli_uploads
 from enrolsync.api import audit
 from enrolsync.api.app import create_app, default_queue
 from enrolsync.api.auth import Principal
@@ -30,6 +31,7 @@ from enrolsync.api.checking import check_connection
 from enrolsync.api.tokens import issue_token, list_tokens, revoke_token, token_state
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
+from enrolsync.sync.jobs import uploads
 from enrolsync.sync.jobs.root import open_root
 from enrolsync.sync.run.quarantine import PipelineQuarantined
 from enrolsync.sync.store.db import backend_name
@@ -99,7 +101,9 @@ def user_errors() -> Iterator[None]:
         fail(f"invalid settings: {fields} (check the ENROLSYNC_* environment variables)")
     except DBAPIError as error:  # the database refused or failed; other SQLAlchemy errors are bugs
         fail(_database_message(error))
-    except cli_runs.NotFound as error:
+    except (cli_runs.NotFound, cli_uploads.NotFound) as error:
+        fail(str(error))
+    except (uploads.NotUploadable, uploads.UploadTooLarge, uploads.UploadRefused) as error:
         fail(str(error))
     except PipelineQuarantined as error:
         fail(str(error))
@@ -203,6 +207,34 @@ def check(connection_id: Annotated[str, typer.Argument(help="The id of a stored 
     typer.echo(f"{'ok' if ok else 'failed'}: {detail}")
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def upload(
+    connection: Annotated[str, typer.Argument(help="The csv connection's id or name (its origin must be `upload`).")],
+    file: Annotated[Path, typer.Argument(help="The export file.", exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Upload a csv connection's next file (streamed, never whole in memory) and request a full run of each pipeline
+    it feeds; a worker reads it. Prints the upload's id, size and SHA-256, and the runs requested."""
+    settings = _settings()
+    _quiet(settings)
+
+    async def go() -> uploads.Received:
+        async with default_queue(settings) as queue:
+            return await cli_uploads.upload(settings, connection, file, queue=queue, principal=_CLI)
+
+    with user_errors():
+        received = asyncio.run(go())
+    done = received.upload
+    typer.echo(f"upload {done.id}: {done.size} bytes, sha256 {done.sha256}")
+    for asked in received.runs:
+        if asked.run_id is None:
+            typer.echo(f"pipeline {asked.pipeline_id}: no run ({asked.held})", err=True)
+        else:
+            verb = "requested" if asked.created else "joined the waiting"
+            typer.echo(f"pipeline {asked.pipeline_id}: {verb} run {asked.run_id}")
+    if not received.runs:
+        typer.echo("no pipeline reads this connection yet: the file waits for one", err=True)
 
 
 def _quiet(settings: Settings) -> None:

@@ -117,6 +117,16 @@ class Settings(BaseSettings):
         default=None, description="That client's secret, where the issuer treats it as confidential; unset: PKCE only."
     )
     oidc_scopes: str = Field(default="openid profile", description="The scopes the web page asks the issuer for.")
+    # --- csv uploads (issue 13) ---------------------------------------------------------------------------------
+    upload_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="The largest file POST /connections/{id}/uploads accepts (a connection's own max_file_bytes "
+        "lowers it); larger ones are refused with 413 and nothing is kept.",
+    )
+    uploads_kept: int = Field(
+        default=3, ge=1, le=100, description="Uploads kept per csv connection (the newest); older ones are deleted."
+    )
     plan_max_age_hours: float = Field(
         default=24.0, gt=0, description="A dry run older than this can no longer be applied (POST /runs/{id}/apply)."
     )

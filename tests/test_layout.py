@@ -15,7 +15,8 @@ SRC = ROOT / "src"
 # Lower layers may not import higher ones: cli/demo -> api -> sync -> connectors; settings imports nothing internal.
 RANK = {"connectors": 0, "sync": 1, "api": 2}
 TOP_LEVEL_RANK = {
-    "settings": 0, "logs": 0, "cli": 3, "cli_runs": 3, "demo": 3, "demo_systems": 3, "__main__": 3, "__init__": 0,
+    "settings": 0, "logs": 0, "cli": 3, "cli_runs": 3, "cli_uploads": 3, "demo": 3, "demo_systems": 3, "__main__": 3,
+    "__init__": 0,
 }  # fmt: skip
 BUILT_INS = {
     "bamboohr", "moodle", "memory-source", "memory-target", "personio", "hibob", "canvas", "scim", "talentlms",

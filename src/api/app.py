@@ -39,6 +39,7 @@ from enrolsync.api.routes import (
     run_control,
     runs,
     scim,
+    uploads,
     webhooks,
 )
 from enrolsync.api.ui.routes import install as install_ui
@@ -58,6 +59,7 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, webhooks
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     connectors.router,
     connections.router,
+    uploads.router,
     pipelines.router,
     runs.router,
     run_control.router,

@@ -2,7 +2,9 @@
 
 Configuration documents are small; a larger body is a mistake or an attack on memory. The body is read here up
 to one byte past the limit (a declared `Content-Length` over the limit is refused unread) and handed to the app
-unchanged. Webhooks keep their own limit (`routes/webhooks.py`), which reads the stream itself.
+unchanged. Webhooks keep their own limit (`routes/webhooks.py`), which reads the stream itself, and so do file
+uploads (`routes/uploads.py`: a csv file may be hundreds of MB), unless their body claims to be JSON (other routes'
+dependencies would read that whole).
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from enrolsync.api.problems import PROBLEM_JSON, ProblemDocument
 
 MAX_BODY_BYTES = 1024 * 1024
 EXEMPT_PREFIXES = ("/webhooks/",)
+EXEMPT_FILES_SUFFIX = "/uploads"  # POST /connections/{id}/uploads
+
+
+def _exempt(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    if path.startswith(EXEMPT_PREFIXES):
+        return True
+    if path.startswith("/connections/") and path.rstrip("/").endswith(EXEMPT_FILES_SUFFIX):
+        media = dict(scope.get("headers") or []).get(b"content-type", b"")
+        return b"json" not in media.lower()
+    return False
 
 
 class BodyLimit:
@@ -24,7 +37,7 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope.get("path", "")).startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http" or _exempt(scope):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")

@@ -44,6 +44,8 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("POST", "/connections/{connection_id}/check"): A,
     ("GET", "/connections/{connection_id}/courses"): A,
     ("GET", "/connections/{connection_id}/events"): V,
+    ("POST", "/connections/{connection_id}/uploads"): A,  # as editing the connection: it changes what syncs
+    ("GET", "/connections/{connection_id}/uploads"): V,  # metadata only
     ("POST", "/pipelines"): A,
     ("GET", "/pipelines"): V,
     ("GET", "/pipelines/{pipeline_id}"): V,

@@ -47,6 +47,7 @@ from enrolsync.connectors.base import ConnectorConfig
 from enrolsync.connectors.kit.egress import EgressRefused
 from enrolsync.connectors.registry import Registry, UnknownConnector
 from enrolsync.sync.run.clients import ClientFactory
+from enrolsync.sync.store import uploads
 from enrolsync.sync.store.connections import (
     SecretsRequired,
     UnsafeBaseUrl,
@@ -241,7 +242,7 @@ async def update_connection(
 
 @router.delete("/{connection_id}", status_code=204, responses=problem_responses(404, 409))
 async def delete_connection(connection_id: str, principal: Admin, now: ClockDep, session: SessionDep) -> None:
-    """Delete a connection that no pipeline uses (its stored webhook events go with it)."""
+    """Delete a connection that no pipeline uses (its stored webhook events and uploaded files go with it)."""
     connection = await _load(session, connection_id)
     used = await queries.pipelines_using(session, connection_id=connection_id)
     if used:
@@ -249,6 +250,7 @@ async def delete_connection(connection_id: str, principal: Admin, now: ClockDep,
     await queries.delete_where(session, Event, col(Event.connection_id) == connection_id)
     await queries.delete_where(session, ScimResource, col(ScimResource.connection_id) == connection_id)
     await queries.delete_where(session, ScimToken, col(ScimToken.connection_id) == connection_id)
+    await uploads.delete_all(session, connection_id=connection_id)
     await session.delete(connection)
     _audit(session, principal, now, connection, "delete", {"connector": connection.connector})
     await queries.commit_or_conflict(session, "the connection is in use")

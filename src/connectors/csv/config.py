@@ -1,11 +1,11 @@
-"""Configuration of a CSV connection: where the export lies (SFTP), how to log in and trust the server, how to read
-the file, and which column holds which field of the person."""
+"""Configuration of a CSV connection: where the export comes from (an SFTP server, or uploads to the API), how to log
+in and trust the server, how to read the file, and which column holds which field of the person."""
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncssh
 from pydantic import (
@@ -66,16 +66,26 @@ class CsvColumns(BaseModel):
 
 
 class CsvConfig(ConnectorConfig):
-    """An HR export read as a delimited file with a header row from an SFTP server. Each file is a full snapshot."""
+    """An HR export read as a delimited file with a header row, fetched from an SFTP server or uploaded to the API
+    (`POST /connections/{id}/uploads`). Each file is a full snapshot."""
 
     base_url: HttpUrl = Field(
-        default=HttpUrl("https://csv.invalid/"), description="Not used: this connector speaks SFTP, see `url`."
+        default=HttpUrl("https://csv.invalid/"),
+        description="Not used: the file comes over SFTP (see `url`) or from the uploads enrolsync stores.",
     )
-    url: SftpUrl = Field(
+    origin: Literal["sftp", "upload"] = Field(
+        default="sftp",
+        description="`sftp`: fetch the file from `url` on every run. `upload`: read the newest file uploaded to "
+        "`POST /connections/{id}/uploads` (each upload starts a full run); no SFTP fields then.",
+    )
+    url: SftpUrl | None = Field(
+        default=None,
         description="sftp://host[:port]/path/to/export.csv; a pattern in the file name (`people-*.csv`) reads the "
-        "newest matching file."
+        "newest matching file. Required for `origin: sftp`.",
     )
-    username: str = Field(min_length=1, max_length=200, description="SFTP login name.")
+    username: str | None = Field(
+        default=None, min_length=1, max_length=200, description="SFTP login name. Required for `origin: sftp`."
+    )
     password: SecretStr | None = Field(default=None, description="SFTP password (when no private key is given).")
     private_key: SecretStr | None = Field(
         default=None, description="Private key for key authentication, in OpenSSH or PEM text form."
@@ -153,6 +163,23 @@ class CsvConfig(ConnectorConfig):
 
     @model_validator(mode="after")
     def _sound(self) -> CsvConfig:
+        if self.origin == "sftp":
+            self._sound_sftp()
+        else:
+            sftp_fields = ("url", "username", "password", "private_key", "private_key_passphrase", "known_hosts")
+            given = [name for name in (*sftp_fields, "host_key") if getattr(self, name) is not None]
+            if given:
+                raise ValueError(f"origin `upload` takes no SFTP settings ({', '.join(given)}): files are uploaded")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding {self.encoding!r}") from None
+        return self
+
+    def _sound_sftp(self) -> None:
+        if self.url is None or self.username is None:
+            raise ValueError("origin `sftp` needs url and username")
         if self.url.username or self.url.password:
             raise ValueError("url must not carry credentials; use username and the secret fields")
         if not (self.url.path or "/").strip("/"):
@@ -161,9 +188,3 @@ class CsvConfig(ConnectorConfig):
             raise ValueError("give a password or a private_key")
         if self.verify_host_key and not (self.known_hosts or self.host_key):
             raise ValueError("give known_hosts or host_key (the server's host key is checked by default)")
-        if self.encoding is not None:
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ValueError(f"unknown encoding {self.encoding!r}") from None
-        return self

@@ -1,4 +1,5 @@
-"""A delimited HR export read from an SFTP server as an HR source: each file is one full snapshot of the company."""
+"""A delimited HR export, read from an SFTP server or from the files uploaded to the API, as an HR source: each file
+is one full snapshot of the company."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import ClassVar
 import httpx
 
 from enrolsync.connectors.base import Capability, ConnectorInfo, Cursor, ReadRetryPolicy, SourceClass
-from enrolsync.connectors.csv import sftp
+from enrolsync.connectors.csv import sftp, uploads
 from enrolsync.connectors.csv.config import CsvConfig
 from enrolsync.connectors.csv.mapping import Layout, to_person
 from enrolsync.connectors.csv.parse import SAMPLE_BYTES, Shape, header_of, inspect, records
@@ -24,9 +25,10 @@ from enrolsync.connectors.model import CheckResult, HrEvent, Page, Person, RawRe
 
 
 class CsvSource:
-    """Reads people from a CSV export on an SFTP server.
+    """Reads people from a CSV export on an SFTP server (`origin: sftp`) or uploaded to the API (`origin: upload`;
+    the engine serves the newest upload through the HTTP client, see `uploads.py`).
 
-    A read downloads the file to a private temporary folder, inspects it whole (encoding, delimiter, header,
+    A read copies the file to a private temporary folder, inspects it whole (encoding, delimiter, header,
     record count, a truncated last record) and compares it with the last accepted file (the checkpoint) before
     the first person is yielded: a refused file yields nobody. Then records stream page by page; a record that
     does not map is reported in `Page.rejected` (line, field, reason) and the rest goes through.
@@ -35,7 +37,7 @@ class CsvSource:
     info: ClassVar[ConnectorInfo] = ConnectorInfo(
         key="csv",
         kind="hris",
-        title="CSV export (SFTP)",
+        title="CSV export (SFTP or upload)",
         config_model=CsvConfig,
         capabilities=frozenset({Capability.PERSONS_FULL}),
         max_concurrency=1,
@@ -49,23 +51,30 @@ class CsvSource:
         retry: ReadRetryPolicy | None = None,
         today: date | None = None,
     ) -> None:
-        # `http` is unused: the file comes over SFTP. It is accepted because every connector is built alike.
+        # `http` serves uploaded files (`origin: upload`) from the engine's store; SFTP files do not use it.
         self._config = config
+        self._http = http
         self._retry = retry or ReadRetry()
         self._today = today
 
     async def check(self) -> CheckResult:
-        """Log in, find the export and read its header (no download): a refused login, an untrusted host key, a
-        missing file or configured columns missing from the header give `ok=False` with the reason."""
+        """Find the export and read its header (no download): over SFTP, log in and find the file; for uploads,
+        read the newest one. A refused login, an untrusted host key, a missing file or configured columns missing
+        from the header give `ok=False` with the reason."""
         config = self._config
         try:
-            found, sample = await sftp.probe(config, SAMPLE_BYTES)
+            if config.origin == "upload":
+                size, sample = await uploads.probe(self._http, SAMPLE_BYTES)
+                where = "the newest upload"
+            else:
+                found, sample = await sftp.probe(config, SAMPLE_BYTES)
+                size, where = found.size, "SFTP reachable; the export"
             Layout.of(header_of(sample, encoding=config.encoding, delimiter=config.delimiter), config)
         except AuthError as error:
             return CheckResult(ok=False, detail=f"SFTP login refused: {error}")
         except ConnectorError as error:
             return CheckResult(ok=False, detail=f"check failed: {error}")
-        return CheckResult(ok=True, detail=f"SFTP reachable; the export ({found.size} bytes) has every mapped column")
+        return CheckResult(ok=True, detail=f"{where} ({size} bytes) has every mapped column")
 
     def read_persons(self, since: Cursor | None) -> AsyncIterator[Page[Person]]:
         """Everyone in the current file, in pages of `page_size`; every page carries the file's baseline as its
@@ -101,7 +110,7 @@ class CsvSource:
         today = self._today or datetime.now(UTC).date()
         with tempfile.TemporaryDirectory(prefix="enrolsync-csv-") as folder:
             local = Path(folder) / "export"
-            await with_retry(lambda: sftp.download(config, local), self._retry)
+            await with_retry(lambda: self._fetch(local), self._retry)
             shape = await asyncio.to_thread(inspect, local, encoding=config.encoding, delimiter=config.delimiter)
             reason = refusal(last, shape, config)
             if reason:
@@ -123,6 +132,12 @@ class CsvSource:
                 yield Page(items=tuple(persons), rejected=tuple(rejected), checkpoint=checkpoint)
                 if len(chunk) < config.page_size:
                     return
+
+    async def _fetch(self, local: Path) -> None:
+        if self._config.origin == "upload":
+            await uploads.download(self._http, local, self._config.max_file_bytes)
+        else:
+            await sftp.download(self._config, local)
 
 
 def _unique(found: Person | Rejected, line: int, first_lines: dict[str, int]) -> Person | Rejected:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from pydantic import AnyUrl
 
 from enrolsync.connectors.csv.config import CsvConfig
 from enrolsync.connectors.errors import AuthError, Invalid, NotFound, PermanentError, TransientError
@@ -37,6 +38,12 @@ class TooLarge(Exception):
     """Raised from the copy's progress callback to stop a file that grew past the cap."""
 
 
+def _url(config: CsvConfig) -> AnyUrl:
+    if config.url is None:  # the config's validator requires it for `origin: sftp`, the only caller of this module
+        raise Invalid("no SFTP url configured")
+    return config.url
+
+
 def _known_hosts(config: CsvConfig) -> Any:
     if not config.verify_host_key:
         return None  # asyncssh: None disables host key validation (the admin chose so, see the config field)
@@ -48,7 +55,7 @@ def _known_hosts(config: CsvConfig) -> Any:
             return asyncssh.import_known_hosts(config.known_hosts)
         # Both given: the pinned key, plus whatever the known_hosts lines trust for this host.
         trusted, ca_keys, revoked, *_ = asyncssh.import_known_hosts(config.known_hosts).match(
-            config.url.host or "", "", config.url.port
+            _url(config).host or "", "", _url(config).port
         )
         return ([*keys, *trusted], ca_keys, revoked)
     return (keys, [], [])
@@ -104,8 +111,8 @@ async def _pick(sftp: asyncssh.SFTPClient, path: str) -> RemoteFile:
 
 def _connect(config: CsvConfig) -> Any:
     return asyncssh.connect(
-        config.url.host or "",
-        config.url.port or 22,
+        _url(config).host or "",
+        _url(config).port or 22,
         username=config.username,
         password=config.password.get_secret_value() if config.password else None,
         client_keys=_client_keys(config),
@@ -120,10 +127,10 @@ def _connect(config: CsvConfig) -> Any:
 async def probe(config: CsvConfig, sample_bytes: int) -> tuple[RemoteFile, bytes]:
     """Log in, find the export file and read its first `sample_bytes` (no download). Raises connector errors as
     `_translated` says."""
-    host = config.url.host or ""
+    host = _url(config).host or ""
     with _translated(host):
         async with _connect(config) as conn, conn.start_sftp_client() as sftp:
-            remote = await _pick(sftp, config.url.path or "/")
+            remote = await _pick(sftp, _url(config).path or "/")
             async with sftp.open(remote.path, "rb") as opened:
                 sample = await opened.read(sample_bytes)
     return remote, bytes(sample)
@@ -136,7 +143,7 @@ async def download(config: CsvConfig, local: Path) -> RemoteFile:
         Invalid: the file is larger than `max_file_bytes`.
         AuthError, NotFound, PermanentError, TransientError: as `_translated` says.
     """
-    host, cap = config.url.host or "", config.max_file_bytes
+    host, cap = _url(config).host or "", config.max_file_bytes
 
     def watch(_src: bytes, _dst: bytes, copied: int, _total: int) -> None:
         if copied > cap:
@@ -144,7 +151,7 @@ async def download(config: CsvConfig, local: Path) -> RemoteFile:
 
     with _translated(host):
         async with _connect(config) as conn, conn.start_sftp_client() as sftp:
-            remote = await _pick(sftp, config.url.path or "/")
+            remote = await _pick(sftp, _url(config).path or "/")
             if remote.size > cap:
                 raise Invalid(f"the export is {remote.size} bytes, over max_file_bytes ({cap}): refused")
             try:

@@ -32,6 +32,7 @@ from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.run.mail import SmtpMailer
 from enrolsync.sync.run.scim_state import StoredScimTransport
+from enrolsync.sync.run.uploads import StoredUploadTransport
 from enrolsync.sync.store.crypto import KEY_FILE_NAME, SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import (
     backend_name,
@@ -122,6 +123,7 @@ async def open_root(
         mailer=SmtpMailer.from_settings(settings),
     )
     clients.stored.setdefault("scim-inbound", partial(StoredScimTransport, runtime.sessions))
+    clients.stored.setdefault("csv", partial(StoredUploadTransport, runtime.sessions))  # files uploaded to the API
     await _report_unreadable_secrets(runtime.sessions, box, settings)
     return Root(engine=engine, runtime=runtime)
 

@@ -452,3 +452,44 @@ class ScimToken(SQLModel, table=True):
     )
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts()
+
+
+# --- csv uploads: files sent to `POST /connections/{id}/uploads` (issue 13) ----------------------------------------
+
+
+class Upload(SQLModel, table=True):
+    """A file uploaded to a `csv` connection, stored in the database so that any worker can read it.
+
+    Written in chunks (`UploadChunk`) while the request streams in; `complete` turns true in the commit that records
+    its size and digest, and only complete uploads are read or listed. `completed_at` orders them: the newest
+    complete upload is the connection's current file.
+    """
+
+    __tablename__ = "upload"
+    __table_args__ = (sa.Index("ix_upload_connection_completed", "connection_id", "complete", "completed_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    connection_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("connection.id", ondelete="CASCADE"), nullable=False)
+    )
+    filename: str | None = Field(default=None, max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int = Field(default=0, sa_column=Column(sa.BigInteger(), nullable=False))
+    sha256: str | None = Field(default=None, max_length=64)
+    lines: int = 0  # line breaks in the decoded text: an estimate of the rows (a quoted field may hold one)
+    complete: bool = False
+    uploaded_by: str = Field(max_length=200)
+    created_at: datetime = _ts()
+    completed_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class UploadChunk(SQLModel, table=True):
+    """One piece of an upload's bytes, in order of `seq` (from 0); a few hundred KiB each."""
+
+    __tablename__ = "upload_chunk"
+
+    upload_id: str = Field(
+        sa_column=Column(sa.String(length=32), sa.ForeignKey("upload.id", ondelete="CASCADE"), primary_key=True)
+    )
+    seq: int = Field(sa_column=Column(sa.Integer(), primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(sa.LargeBinary(), nullable=False))
