@@ -90,7 +90,9 @@ async def test_a_full_read_finds_a_completion_marked_for_someone_who_never_opene
     assert listed[("5", "2")].last_activity_at is None
 
 
-async def test_an_incremental_read_asks_only_who_opened_the_course_since(target: MoodleTarget, fake: FakeMoodle) -> None:
+async def test_an_incremental_read_asks_only_who_opened_the_course_since(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
     fake.enrol(5, 2, lastaccess=LAST + 3_600)  # opened an hour after user 3 last did
     fake.enrol(6, 2)  # never opened it
     fake.complete(5, 2, DONE_AT)
