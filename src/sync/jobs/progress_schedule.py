@@ -71,12 +71,14 @@ async def fire_due(rt: Runtime, *, now: datetime, spawn: Spawn | None = None) ->
                 continue
             resume = await repo_progress_reads.resume_point(session, pipeline_id=pipeline.id)
             since = resume - timedelta(minutes=spec.progress.overlap_minutes) if resume is not None else None
+            # The read's own start, by the database's clock as every read's is: the next read resumes from it.
+            begun = utcnow()
             record = await repo_progress_reads.start(
-                session, pipeline_id=pipeline.id, kind=repo_progress_reads.SCHEDULED, since=since, now=now,
+                session, pipeline_id=pipeline.id, kind=repo_progress_reads.SCHEDULED, since=since, now=begun,
                 worker=rt.owner,
             )  # fmt: skip
         log.info("progress.started", pipeline_id=pipeline.id, read_id=record.id, since=since and since.isoformat())
-        job = _read(rt, scope, record.id, started_at=now, since=since)
+        job = _read(rt, scope, record.id, started_at=begun, since=since)
         if spawn is None:
             await job
         else:
