@@ -6,13 +6,15 @@ while a run holds the pipeline; a failed read changes nothing and the next one s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
 from sqlmodel import col, select
 
-from enrolsync.sync.jobs import progress_schedule
+from enrolsync.sync.jobs import maintenance, progress_schedule
 from enrolsync.sync.store.repo_progress import progress_of
 from enrolsync.sync.store.tables import EnrolmentProgress, ProgressRead, Run, utcnow
 from tests.support.database import Database
@@ -164,3 +166,31 @@ async def test_a_pipeline_without_a_progress_schedule_reads_only_on_full_runs(db
     for moment in (now, hour_after(now), hour_after(now, 5)):
         assert await progress_schedule.fire_due(scenario.rt, now=moment) == []
     assert [r.kind for r in await reads(scenario)] == ["full"]
+
+
+async def test_a_worker_runs_the_read_beside_its_maintenance_loop(scenario: Scenario) -> None:
+    ava, _, _ = await synced(scenario)
+    now = utcnow()
+    jobs: list[Coroutine[Any, Any, None]] = []
+    engine = maintenance.Engine(queue=scenario.queue, state=no_workflow, abandon=nothing, spawn=jobs.append)
+    await maintenance.pass_once(scenario.rt, engine, now=now)
+    visit(scenario, ava, "SAFETY", now)
+
+    await maintenance.pass_once(scenario.rt, engine, now=hour_after(now))
+
+    [job] = jobs  # handed to the worker's task instead of awaited in the pass
+    assert (await reads(scenario))[-1].status == "running"
+    assert (await stored(scenario, ava))["SAFETY"].state == "not_started"
+    await maintenance.pass_once(scenario.rt, engine, now=hour_after(now, 2))
+    assert len(jobs) == 1, "a read going on holds the next one back"
+    await job
+    assert (await reads(scenario))[-1].status == "succeeded"
+    assert (await stored(scenario, ava))["SAFETY"].state == "in_progress"
+
+
+async def no_workflow(run_id: str, generation: int) -> str | None:
+    return None
+
+
+async def nothing(run_id: str, generation: int) -> None:
+    return None
