@@ -19,9 +19,7 @@ job: it neither plans nor applies and writes nothing to the target.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +27,7 @@ import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.connectors.base import Capability
+from enrolsync.connectors.base import Capability, TargetClass
 from enrolsync.connectors.registry import UnknownConnector, WrongKind
 from enrolsync.sync.jobs.schedules import claim_tick, latest_tick
 from enrolsync.sync.rules.spec import PipelineSpec
@@ -37,7 +35,16 @@ from enrolsync.sync.run import progress, quarantine
 from enrolsync.sync.run.context import Runtime, Side
 from enrolsync.sync.store import repo_progress_reads
 from enrolsync.sync.store.connections import load_config
-from enrolsync.sync.store.tables import ACTIVE_RUN_STATUSES, Connection, Pipeline, ProgressRead, Run, WorkerBeat, utcnow
+from enrolsync.sync.store.tables import (
+    ACTIVE_RUN_STATUSES,
+    Connection,
+    Pipeline,
+    ProgressRead,
+    Run,
+    ScheduleState,
+    WorkerBeat,
+    utcnow,
+)
 
 log = structlog.get_logger("enrolsync.progress")
 
@@ -59,15 +66,21 @@ async def fire_due(rt: Runtime, *, now: datetime, spawn: Spawn | None = None) ->
         spec = PipelineSpec.model_validate(pipeline.spec)
         if spec.progress is None:
             continue
+        tick = latest_tick(spec.progress.schedule, now)
         async with rt.sessions() as session:
-            scope = await _scope(rt, session, pipeline, spec)
-            if scope is None:
+            # Most passes end here, at one primary-key read: this tick was acted on already.
+            state = await session.get(ScheduleState, (pipeline.id, KIND))
+            if state is not None and state.last_tick_at >= tick:
                 continue
-            tick = latest_tick(spec.progress.schedule, now)
+            if await _target(rt, session, pipeline) is None:
+                continue  # its target reads no progress
             if (why := await _busy(session, pipeline.id, now)) is not None:
                 log.debug("progress.held", pipeline_id=pipeline.id, why=why[:200])
                 continue
             if not await claim_tick(session, pipeline.id, KIND, tick, now):
+                continue
+            scope = await _scope(rt, session, pipeline, spec)
+            if scope is None:
                 continue
             resume = await repo_progress_reads.resume_point(session, pipeline_id=pipeline.id)
             since = resume - timedelta(minutes=spec.progress.overlap_minutes) if resume is not None else None
@@ -87,21 +100,30 @@ async def fire_due(rt: Runtime, *, now: datetime, spawn: Spawn | None = None) ->
     return started
 
 
-async def _scope(
-    rt: Runtime, session: AsyncSession, pipeline: Pipeline, spec: PipelineSpec
-) -> progress.ReadScope | None:
-    """What a read of the pipeline covers, or None when its target does not read progress."""
+async def _target(rt: Runtime, session: AsyncSession, pipeline: Pipeline) -> tuple[Connection, TargetClass] | None:
+    """The pipeline's target connection and connector, when that connector reads progress back."""
     connection = await session.get(Connection, pipeline.target_id)
     if connection is None:
         return None
     try:
         cls = rt.registry.target(connection.connector)
-        if Capability.PROGRESS not in cls.info.capabilities:
-            return None
+    except (UnknownConnector, WrongKind):
+        return None  # a connector this worker lacks: the pipeline's runs say so
+    return (connection, cls) if Capability.PROGRESS in cls.info.capabilities else None
+
+
+async def _scope(
+    rt: Runtime, session: AsyncSession, pipeline: Pipeline, spec: PipelineSpec
+) -> progress.ReadScope | None:
+    """What a read of the pipeline covers (its target's config decrypted), or None when it cannot be read."""
+    found = await _target(rt, session, pipeline)
+    if found is None:
+        return None
+    connection, cls = found
+    try:
         config = load_config(cls.info.config_model, connection.config, connection.secrets, rt.box)
-    except (UnknownConnector, WrongKind, ValueError) as error:
-        # A connector this worker lacks, or a stored config its schema no longer takes: the pipeline's runs say so.
-        log.debug("progress.unreadable", pipeline_id=pipeline.id, why=type(error).__name__)
+    except ValueError:
+        log.warning("progress.unreadable_config", pipeline_id=pipeline.id)  # the pipeline's runs fail on it too
         return None
     return progress.ReadScope(
         pipeline_id=pipeline.id,
@@ -145,14 +167,8 @@ async def _read(
     except progress.ReadFailed as error:
         log.warning("progress.failed", pipeline_id=scope.pipeline_id, read_id=read_id, error=str(error)[:200])
         return
-    except asyncio.CancelledError:  # the worker is stopping: nothing was stored (that is the read's last commit)
-        with suppress(Exception):
-            await _give_up(rt, read_id, "stopped with its worker before it finished")
-        raise
-    except Exception as error:  # the database went away mid-read, most likely
+    except Exception:  # the database went away mid-read, most likely; the record says what it could
         log.exception("progress.crashed", pipeline_id=scope.pipeline_id, read_id=read_id)
-        with suppress(Exception):
-            await _give_up(rt, read_id, f"{type(error).__name__}")
         return
     if saved is None:
         log.info("progress.superseded", pipeline_id=scope.pipeline_id, read_id=read_id)
@@ -161,9 +177,3 @@ async def _read(
         "progress.read", pipeline_id=scope.pipeline_id, read_id=read_id, seen=saved.seen, changed=saved.changed,
         completed=saved.completed,
     )  # fmt: skip
-
-
-async def _give_up(rt: Runtime, read_id: str, why: str) -> None:
-    async with rt.sessions() as session:
-        await repo_progress_reads.finish(session, read_id, now=utcnow(), status=repo_progress_reads.FAILED, error=why)
-        await session.commit()

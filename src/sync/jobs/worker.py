@@ -92,8 +92,8 @@ async def stop(worker: Worker, *, timeout_seconds: int = 30) -> None:
     if worker.loop_task is not None:
         await worker.loop_task
     for read in list(worker.reads):
-        # A progress read stops where it is: it changed nothing yet (it stores in one commit at its end), its
-        # record goes stale, and the next tick reads from the last successful read again.
+        # A progress read stops where it is: it stored nothing yet (it stores in one commit at its end), its
+        # record says it stopped, and the next tick reads from the last successful read again.
         read.cancel()
     await asyncio.gather(*worker.reads, return_exceptions=True)
     with suppress(SQLAlchemyError):  # a database gone: the heartbeat ages out by itself

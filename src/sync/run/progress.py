@@ -16,6 +16,7 @@ without failing: the enrolments were applied regardless.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -167,13 +168,27 @@ async def read_progress(
         managed = await _managed(session, scope.pipeline_id)
     try:
         readings = await _list(rt, scope, managed, since)
+        return await _store(rt, scope, managed, readings, read_id=read_id, started_at=started_at, merge=merge)
     except ReadFailed as error:
-        async with rt.sessions() as session:
-            await repo_progress_reads.finish(
-                session, read_id, now=utcnow(), status=repo_progress_reads.FAILED, error=str(error)
-            )
-            await session.commit()
+        await _fail(rt, read_id, str(error))
         raise
+    except BaseException as error:  # stopped (worker shutdown), or the database failed: the record says so
+        with suppress(Exception):
+            await _fail(rt, read_id, f"stopped: {type(error).__name__}")
+        raise
+
+
+async def _store(
+    rt: Runtime,
+    scope: ReadScope,
+    managed: _Managed,
+    readings: list[repo_progress.Reading],
+    *,
+    read_id: str,
+    started_at: datetime,
+    merge: bool,
+) -> repo_progress.Saved | None:
+    """Store the readings and finish the read's record in one commit (None: superseded, nothing stored)."""
     async with rt.sessions() as session:
         if merge and await repo_progress_reads.full_read_after(
             session, pipeline_id=scope.pipeline_id, after=started_at
@@ -192,6 +207,12 @@ async def read_progress(
         await repo_progress_reads.finish(session, read_id, now=utcnow(), saved=saved)
         await session.commit()
     return saved
+
+
+async def _fail(rt: Runtime, read_id: str, why: str) -> None:
+    async with rt.sessions() as session:
+        await repo_progress_reads.finish(session, read_id, now=utcnow(), status=repo_progress_reads.FAILED, error=why)
+        await session.commit()
 
 
 async def read_back(rt: Runtime, ctx: RunContext) -> dict[str, Any] | None:

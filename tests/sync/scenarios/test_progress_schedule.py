@@ -12,15 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 from sqlmodel import col, select
 
+from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.sync.jobs import maintenance, progress_schedule
 from enrolsync.sync.store.repo_progress import progress_of
 from enrolsync.sync.store.tables import EnrolmentProgress, ProgressRead, Run, utcnow
 from tests.support.database import Database
-from tests.support.harness import execute
+from tests.support.harness import execute, make_runtime
+from tests.support.systems import LMS_HOST, make_scenario
 from tests.support.systems import Systems as Scenario
-from tests.support.systems import make_scenario
 
 COMPLETION = "core_completion_get_course_completion_status"
 
@@ -194,3 +196,39 @@ async def no_workflow(run_id: str, generation: int) -> str | None:
 
 async def nothing(run_id: str, generation: int) -> None:
     return None
+
+
+class Stalled(httpx.AsyncBaseTransport):
+    """An LMS that never answers (a worker stops while its read waits on it)."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_read_stopped_with_its_worker_is_recorded_and_holds_nothing_back(scenario: Scenario) -> None:
+    ava, _, _ = await synced(scenario)
+    lms = Stalled()
+    stalled = make_runtime(
+        scenario.db.sessions, scenario.rt.registry, scenario.rt.box, clock=FakeClock(), transports={LMS_HOST: lms}
+    )
+    now = utcnow()
+    await progress_schedule.fire_due(stalled, now=now)
+    tasks: list[asyncio.Task[None]] = []
+    await progress_schedule.fire_due(
+        stalled, now=hour_after(now), spawn=lambda job: tasks.append(asyncio.ensure_future(job))
+    )
+    await lms.asked.wait()
+
+    tasks[0].cancel()  # what `worker.stop` does with a read in flight
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    stopped = (await reads(scenario))[-1]
+    assert (stopped.status, stopped.error) == ("failed", "stopped: CancelledError")
+    visit(scenario, ava, "SAFETY", now)
+    assert len(await progress_schedule.fire_due(scenario.rt, now=hour_after(now, 2))) == 1
+    assert (await stored(scenario, ava))["SAFETY"].state == "in_progress"
