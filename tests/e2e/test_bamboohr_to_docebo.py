@@ -75,8 +75,8 @@ async def test_joiners_movers_and_leavers_reach_docebo(service: DoceboService) -
     assert writes_to(service, "/manage/v1/user/batch") == 1, "every joiner in one batch import"
     assert writes_to(service, "/learn/v1/enrollment/batch") == 1, "every enrolment in one batch"
     # The token is cached per connector, and the engine builds the connector once per step (read and plan,
-    # apply): one token each, not one per call.
-    assert service.lms.tokens_issued - tokens <= 2, "a token per step of the run, not per call"
+    # apply, and on a full run the progress read-back): one token each, not one per call.
+    assert service.lms.tokens_issued - tokens <= 3, "a token per step of the run, not per call"
     assert service.lms.unauthorized == 0
     writes = len(service.lms.writes)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ from enrolsync.connectors.testing.company import generate_people
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.sync.jobs import workflow
 from tests.support.database import Database
-from tests.support.running import running_service
+from tests.support.running import Driver, running_service
 from tests.support.systems import LMS_HOST, moodle_config, site
 
 HR_HOST = "personio.test"
@@ -30,18 +29,11 @@ SIZE, SEED = 40, 3
 ENGINEERING, SALES = "CC-001", "CC-002"  # the generated company's cost centres of those departments
 
 
-@dataclass
-class PersonioService:
-    api: httpx.AsyncClient
+@dataclass(kw_only=True)
+class PersonioService(Driver):
     personio: PersonioFake
     moodle: FakeMoodle
     courses: dict[str, str]
-    pipeline_id: str = ""
-    source_id: str = ""
-
-    async def ok(self, response: httpx.Response) -> Any:
-        assert response.is_success, response.text
-        return response.json()
 
     async def setup(self) -> None:
         c = self.courses
@@ -71,23 +63,12 @@ class PersonioService:
         pipeline = await self.ok(await self.api.post("/pipelines", json={
             "name": "Training", "source_id": hr["id"], "target_id": lms["id"], "spec": spec,
         }))  # fmt: skip
-        self.pipeline_id, self.source_id = pipeline["id"], hr["id"]
+        self.pipeline_id, self.hr_connection_id = pipeline["id"], hr["id"]
 
     async def webhook(self, hr_id: str, event: str, token: str | None = None) -> httpx.Response:
         """A call as Personio makes it: its own `Authorization` (the configured token), no enrolsync bearer."""
         call = self.personio.webhook_request(hr_id, event, token=token)
-        return await self.api.post(f"/webhooks/{self.source_id}", content=call.body, headers=dict(call.headers))
-
-    async def run(self, scope: str = "full") -> dict[str, Any]:
-        path = f"/pipelines/{self.pipeline_id}/runs"
-        run = await self.ok(await self.api.post(path, json={"mode": "apply", "scope": scope}))
-        await workflow.outcome(run["id"])
-        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
-
-    async def operations(self, run_id: str) -> list[tuple[str, str, str | None]]:
-        page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params={"limit": 200}))
-        assert not page["next"]
-        return sorted((op["kind"], op["hr_id"], op["op"].get("course_id")) for op in page["items"])
+        return await self.api.post(f"/webhooks/{self.hr_connection_id}", content=call.body, headers=dict(call.headers))
 
 
 @pytest.fixture
@@ -97,7 +78,7 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[PersonioService
     clock = FakeClock()
     transports = {HR_HOST: personio.transport(), LMS_HOST: moodle.transport()}
     async with running_service(db, tmp_path, transports=transports, clock=clock) as api:
-        yield PersonioService(api=api, personio=personio, moodle=moodle, courses=courses)
+        yield PersonioService(api=api, clock=clock, personio=personio, moodle=moodle, courses=courses)
 
 
 async def test_personio_people_are_created_moved_and_deactivated_in_moodle(service: PersonioService) -> None:
@@ -133,7 +114,7 @@ async def test_personio_people_are_created_moved_and_deactivated_in_moodle(servi
     changed = await service.run(scope="incremental")
 
     assert changed["status"] == "succeeded", changed
-    ops = await service.operations(changed["id"])
+    ops = await service.op_keys(changed["id"])
     assert [op for op in ops if op[1] == hired] == sorted([
         ("create_user", hired, None), ("enrol", hired, service.courses["SAFETY-101"]),
         ("enrol", hired, service.courses["SALES-110"]), ("set_sso_identity", hired, None),
@@ -155,11 +136,11 @@ async def test_personio_people_are_created_moved_and_deactivated_in_moodle(servi
     personio.update_person(back, custom_attributes=sales_centre)
     answer = await service.webhook(back, "person.updated")
     assert answer.status_code == 202, answer.text
-    [listed] = (await service.ok(await service.api.get(f"/connections/{service.source_id}/events")))["items"]
+    [listed] = (await service.ok(await service.api.get(f"/connections/{service.hr_connection_id}/events")))["items"]
     [run_id] = listed["run_ids"]
     await workflow.outcome(run_id)
     run = await service.ok(await service.api.get(f"/runs/{run_id}"))
     assert (run["status"], run["scope"], run["hr_ids"]) == ("succeeded", "people", [back]), run
-    assert await service.operations(run_id) == sorted([
+    assert await service.op_keys(run_id) == sorted([
         ("enrol", back, service.courses["SALES-110"]), ("unenrol", back, service.courses["SEC-200"]),
     ])  # fmt: skip

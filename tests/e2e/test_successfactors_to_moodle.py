@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
@@ -21,26 +19,19 @@ from enrolsync.connectors.successfactors.fake import SuccessFactorsFake
 from enrolsync.connectors.successfactors.fake.saml import signing_key
 from enrolsync.connectors.testing.company import generate_people
 from enrolsync.connectors.testing.fakes import FakeClock
-from enrolsync.sync.jobs import workflow
 from tests.support.database import Database
-from tests.support.running import running_service
+from tests.support.running import Driver, running_service
 from tests.support.systems import LMS_HOST, moodle_config, site, training_spec
 
 HR_HOST = "api4.successfactors.test"
 SIZE, SEED = 40, 3
 
 
-@dataclass
-class SuccessFactorsService:
-    api: httpx.AsyncClient
+@dataclass(kw_only=True)
+class SuccessFactorsService(Driver):
     sf: SuccessFactorsFake
     moodle: FakeMoodle
     courses: dict[str, str]
-    pipeline_id: str = ""
-
-    async def ok(self, response: httpx.Response) -> Any:
-        assert response.is_success, response.text
-        return response.json()
 
     async def setup(self) -> None:
         c = self.courses
@@ -65,17 +56,6 @@ class SuccessFactorsService:
         }))  # fmt: skip
         self.pipeline_id = pipeline["id"]
 
-    async def run(self, scope: str = "full") -> dict[str, Any]:
-        path = f"/pipelines/{self.pipeline_id}/runs"
-        run = await self.ok(await self.api.post(path, json={"mode": "apply", "scope": scope}))
-        await workflow.outcome(run["id"])
-        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
-
-    async def operations(self, run_id: str) -> list[tuple[str, str, str | None]]:
-        page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params={"limit": 200}))
-        assert not page["next"]
-        return sorted((op["kind"], op["hr_id"], op["op"].get("course_id")) for op in page["items"])
-
 
 @pytest.fixture
 async def service(db: Database, tmp_path: Path) -> AsyncIterator[SuccessFactorsService]:
@@ -84,7 +64,7 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[SuccessFactorsS
     clock = FakeClock()
     transports = {HR_HOST: sf.transport(), LMS_HOST: moodle.transport()}
     async with running_service(db, tmp_path, transports=transports, clock=clock) as api:
-        yield SuccessFactorsService(api=api, sf=sf, moodle=moodle, courses=courses)
+        yield SuccessFactorsService(api=api, clock=clock, sf=sf, moodle=moodle, courses=courses)
 
 
 async def test_successfactors_people_are_created_moved_and_deactivated_in_moodle(
@@ -122,7 +102,7 @@ async def test_successfactors_people_are_created_moved_and_deactivated_in_moodle
     changed = await service.run(scope="incremental")
 
     assert changed["status"] == "succeeded", changed
-    ops = await service.operations(changed["id"])
+    ops = await service.op_keys(changed["id"])
     assert [op for op in ops if op[1] == hired] == sorted([
         ("create_user", hired, None), ("enrol", hired, service.courses["SAFETY-101"]),
         ("enrol", hired, service.courses["SALES-110"]), ("set_sso_identity", hired, None),
@@ -144,5 +124,5 @@ async def test_successfactors_people_are_created_moved_and_deactivated_in_moodle
     sf.delete(purged)
     full = await service.run()
     assert full["status"] == "succeeded", full
-    assert ("deactivate_user", purged, None) in await service.operations(full["id"])
+    assert ("deactivate_user", purged, None) in await service.op_keys(full["id"])
     assert service.moodle.user(company[purged].email).suspended is True

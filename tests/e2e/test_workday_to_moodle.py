@@ -12,9 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
@@ -22,9 +20,8 @@ from enrolsync.connectors.testing.company import generate_people
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.connectors.workday.fake import WorkdayFake
 from enrolsync.connectors.workday.fake.server import REPORT_NAME, REPORT_OWNER, UPDATED_FROM
-from enrolsync.sync.jobs import workflow
 from tests.support.database import Database
-from tests.support.running import running_service
+from tests.support.running import Driver, running_service
 from tests.support.systems import LMS_HOST, moodle_config, site, training_spec
 
 HR_HOST = "wd2-impl-services1.workday.test"
@@ -32,17 +29,11 @@ SIZE, SEED = 40, 3
 DAY = 86400
 
 
-@dataclass
-class WorkdayService:
-    api: httpx.AsyncClient
+@dataclass(kw_only=True)
+class WorkdayService(Driver):
     wd: WorkdayFake
     moodle: FakeMoodle
     courses: dict[str, str]
-    pipeline_id: str = ""
-
-    async def ok(self, response: httpx.Response) -> Any:
-        assert response.is_success, response.text
-        return response.json()
 
     async def setup(self, workday_api: str) -> None:
         c = self.courses
@@ -66,17 +57,6 @@ class WorkdayService:
         }))  # fmt: skip
         self.pipeline_id = pipeline["id"]
 
-    async def run(self, scope: str = "full") -> dict[str, Any]:
-        path = f"/pipelines/{self.pipeline_id}/runs"
-        run = await self.ok(await self.api.post(path, json={"mode": "apply", "scope": scope}))
-        await workflow.outcome(run["id"])
-        return dict(await self.ok(await self.api.get(f"/runs/{run['id']}")))
-
-    async def operations(self, run_id: str) -> list[tuple[str, str, str | None]]:
-        page = await self.ok(await self.api.get(f"/runs/{run_id}/operations", params={"limit": 200}))
-        assert not page["next"]
-        return sorted((op["kind"], op["hr_id"], op["op"].get("course_id")) for op in page["items"])
-
 
 @pytest.fixture
 async def service(db: Database, tmp_path: Path) -> AsyncIterator[WorkdayService]:
@@ -85,7 +65,7 @@ async def service(db: Database, tmp_path: Path) -> AsyncIterator[WorkdayService]
     clock = FakeClock()
     transports = {HR_HOST: wd.transport(), LMS_HOST: moodle.transport()}
     async with running_service(db, tmp_path, transports=transports, clock=clock) as api:
-        yield WorkdayService(api=api, wd=wd, moodle=moodle, courses=courses)
+        yield WorkdayService(api=api, clock=clock, wd=wd, moodle=moodle, courses=courses)
 
 
 @pytest.mark.parametrize("workday_api", ["soap", "raas"])
@@ -124,7 +104,7 @@ async def test_workday_people_are_created_moved_and_deactivated_in_moodle(
     changed = await service.run(scope="incremental")
 
     assert changed["status"] == "succeeded", changed
-    ops = await service.operations(changed["id"])
+    ops = await service.op_keys(changed["id"])
     assert [op for op in ops if op[1] == hired] == sorted([
         ("create_user", hired, None), ("enrol", hired, service.courses["SAFETY-101"]),
         ("enrol", hired, service.courses["SALES-110"]), ("set_sso_identity", hired, None),
@@ -146,10 +126,10 @@ async def test_workday_people_are_created_moved_and_deactivated_in_moodle(
     wd.tick(60)
     wd.terminate(later, on=wd.today + timedelta(days=2))
     pending = await service.run(scope="incremental")
-    assert ("deactivate_user", later, None) not in await service.operations(pending["id"])
+    assert ("deactivate_user", later, None) not in await service.op_keys(pending["id"])
     wd.tick(3 * DAY)
     effective = await service.run(scope="incremental")
-    assert ("deactivate_user", later, None) in await service.operations(effective["id"])
+    assert ("deactivate_user", later, None) in await service.op_keys(effective["id"])
     assert service.moodle.user(company[later].email).suspended is True
 
     # A rescinded hire vanishes from every Workday answer, so the next full run takes them for a leaver.
@@ -157,5 +137,5 @@ async def test_workday_people_are_created_moved_and_deactivated_in_moodle(
     wd.rescind_hire(rescinded)
     full = await service.run()
     assert full["status"] == "succeeded", full
-    assert ("deactivate_user", rescinded, None) in await service.operations(full["id"])
+    assert ("deactivate_user", rescinded, None) in await service.op_keys(full["id"])
     assert service.moodle.user(company[rescinded].email).suspended is True

@@ -103,3 +103,7 @@ class Driver:
             if not page["next"]:
                 return items
             params["after"] = page["next"]
+
+    async def op_keys(self, run_id: str) -> list[tuple[str, str, str | None]]:
+        """A run's operations as sorted `(kind, hr_id, course_id)`: what most scenario assertions compare."""
+        return sorted((op["kind"], op["hr_id"], op["op"].get("course_id")) for op in await self.operations(run_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -14,6 +15,7 @@ from enrolsync.connectors.docebo.client import DoceboClient
 from enrolsync.connectors.docebo.config import DoceboConfig
 from enrolsync.connectors.docebo.enrolments import ENROLLMENTS, Enrolments
 from enrolsync.connectors.docebo.models import BranchItem, CourseItem, EnrollmentItem, UserItem
+from enrolsync.connectors.docebo.progress import read_progress
 from enrolsync.connectors.docebo.users import MANAGER_ROLE, USERS, Users
 from enrolsync.connectors.errors import AuthError, ConnectorError, Invalid
 from enrolsync.connectors.kit.batching import result_for_error
@@ -25,6 +27,7 @@ from enrolsync.connectors.model import (
     Course,
     Enrolment,
     GroupMembership,
+    Progress,
     RoleAssignment,
     RoleScope,
     SsoIdentity,
@@ -54,6 +57,7 @@ class DoceboTarget:
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
+                Capability.PROGRESS,
             }
         ),
         # Joiners go out as one batch import, enrolments as one batch enrolment, leavers as one change_status;
@@ -142,6 +146,11 @@ class DoceboTarget:
         async for page in self._client.pages(ENROLLMENTS, EnrollmentItem, **params):
             for e in page:
                 yield Enrolment(account_id=str(e.user_id), course_id=str(e.id), started=e.started)
+
+    def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
+        """Each learner's progress in `course_ids` from the course service's enrolment list (`progress.py`); read
+        only. `since` is ignored (no documented time filter), so every enrolment is listed."""
+        return read_progress(self._client, course_ids)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """System roles from user levels, each Direct Manager's role over their reports, and course roles from

@@ -77,3 +77,14 @@ class Row(_Wire):
     def reason(self) -> str:
         text = self.message if isinstance(self.message, str) else "; ".join(self.message or [])
         return text or "refused by Docebo"
+
+
+class CourseEnrollment(_Wire):
+    """An enrolment as the course service lists it (`GET /course/v1/courses/enrollments`, `data.items[]`)."""
+
+    user_id: int
+    course_id: int
+    enrollment_level: str | None = None
+    enrollment_status: str | None = None
+    enrollment_date_last_updated: str | None = None
+    enrollment_completion_date: str | None = None

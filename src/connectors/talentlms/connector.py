@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -18,6 +19,7 @@ from enrolsync.connectors.model import (
     Course,
     Enrolment,
     GroupMembership,
+    Progress,
     RoleAssignment,
     RoleScope,
     SsoIdentity,
@@ -27,6 +29,7 @@ from enrolsync.connectors.talentlms import mapping
 from enrolsync.connectors.talentlms.client import PAGE_SIZE, TalentLMSClient
 from enrolsync.connectors.talentlms.config import TalentLMSConfig
 from enrolsync.connectors.talentlms.models import CourseDetail, CourseItem, Named, UserDetail, UserItem
+from enrolsync.connectors.talentlms.progress import read_progress
 from enrolsync.connectors.talentlms.teams import Teams
 from enrolsync.connectors.talentlms.writers import USERS, Writers
 
@@ -54,6 +57,7 @@ class TalentLMSTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.HARD_DELETE,
                 Capability.COURSES,
+                Capability.PROGRESS,
             }
         ),
         # No batch endpoint with per-item answers (the /batch/* ones answer a background task): ops of a batch go
@@ -137,6 +141,11 @@ class TalentLMSTarget:
         async for course in self._rosters(course_ids):
             for user in course.users:
                 yield Enrolment(account_id=str(user.id), course_id=str(course.id), started=user.started)
+
+    def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
+        """Each learner's progress in `course_ids`, one course read each (`progress.py`); read only. `since` is
+        ignored: TalentLMS's course read has no time filter, so every enrolment is listed."""
+        return read_progress(self._client, course_ids)
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """System roles from user types (learner's type excepted), instructors per course, and managers over the

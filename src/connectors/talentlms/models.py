@@ -53,8 +53,14 @@ class Named(_Wire):
 
 
 class Progress(_Wire):
+    """A learner's standing in a course, as a course's `users[]` carry it (after v1's `getcoursebyid`):
+    `completion_status` (`not_attempted`, `incomplete`, `completed`), the percentage, and when it was completed
+    (`completed_on`, and v1's `completed_on_timestamp` in seconds)."""
+
     completion_status: str | None = None
     completion_percentage: float = 0
+    completed_on: str | None = None
+    completed_on_timestamp: int | str | None = None
 
     @property
     def started(self) -> bool:

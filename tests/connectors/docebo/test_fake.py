@@ -3,6 +3,7 @@ usernames and emails, its error body and its leaky-bucket rate limit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -97,3 +98,23 @@ def test_a_manager_must_be_another_existing_user(fake: DoceboFake) -> None:
         answer = call(fake, "PUT", f"/manage/v1/user/{jane.id}", token=bearer, json={"manager": {"1": manager}})
         assert answer.status_code == 400 and answer.json()["message"] == [f"Invalid manager: {manager}"]
     assert jane.managers == {}
+
+
+def test_the_course_service_lists_enrolments_with_status_and_dates(fake: DoceboFake) -> None:
+    first, second = sorted(fake.platform.courses)[:2]
+    jane, john = sorted(fake.platform.users)
+    fake.platform.enrol(jane, first, "student")
+    fake.platform.enrol(john, second, "student")
+    fake.complete(jane, first, datetime(2026, 11, 20, 9, 30, tzinfo=UTC))
+    path = "/course/v1/courses/enrollments"
+    assert call(fake, "GET", path).status_code == 401
+    bearer = token(fake)
+
+    answer = call(fake, "GET", path, token=bearer, params={"course_id[]": [first], "page_size": 200})
+
+    [row] = answer.json()["data"]["items"]
+    assert (row["user_id"], row["course_id"], row["enrollment_level"]) == (jane, first, "student")
+    assert (row["enrollment_status"], row["enrollment_completion_date"]) == ("completed", "2026-11-20 09:30:00")
+    other = call(fake, "GET", path, token=bearer, params={"course_id[]": [second]}).json()["data"]["items"]
+    assert [(r["enrollment_status"], r["enrollment_completion_date"]) for r in other] == [("enrolled", None)]
+    assert call(fake, "GET", path, token=bearer, params={"page_size": 201}).status_code == 400

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_TEXT = 255
@@ -51,10 +52,18 @@ class Course:
     code: str
 
 
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 @dataclass
 class Enrollment:
     level: str = "student"
     status: str = "subscribed"  # subscribed (not started), in_progress, completed
+    created_at: datetime = field(default_factory=_now)
+    updated_at: datetime = field(default_factory=_now)  # the enrolment's last change (the learner's or an admin's)
+    completed_at: datetime | None = None
+    score: float | None = None
 
 
 @dataclass
@@ -202,7 +211,8 @@ class Platform:
             raise PlatformError(400, f"Invalid enrollment level: {level}")
         if (user_id, course_id) not in self.enrollments:
             raise PlatformError(404, "Enrollment not found", CODE_NOT_FOUND)
-        self.enrollments[(user_id, course_id)].level = level
+        held = self.enrollments[(user_id, course_id)]
+        held.level, held.updated_at = level, _now()  # an admin's change moves the enrolment's last update too
 
     def unenrol(self, user_id: int, course_id: int) -> None:
         if self.enrollments.pop((user_id, course_id), None) is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -34,6 +35,11 @@ from enrolsync.connectors.testing.fakes import FakeServer, json_response
 MAX_PAGE_SIZE = 200
 MAX_BATCH = 1000  # rows one batch call accepts
 _error = error_response
+
+
+def _stamp(at: datetime | None) -> str | None:
+    """Docebo's date-time text: `YYYY-MM-DD HH:MM:SS` in UTC."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at else None
 
 
 def _ok(data: Any) -> httpx.Response:
@@ -68,6 +74,7 @@ class DoceboFake(Gate, FakeServer):
             ("PUT", re.compile(rf"/manage/v1/user/{P}"), self._update_user),
             ("GET", re.compile(r"/learn/v1/courses"), self._list_courses),
             ("GET", re.compile(r"/learn/v1/enrollments"), self._list_enrollments),
+            ("GET", re.compile(r"/course/v1/courses/enrollments"), self._course_enrollments),
             ("POST", re.compile(r"/learn/v1/enrollment/batch"), self._batch_enrol),
             ("DELETE", re.compile(rf"/learn/v1/enrollments/{P}/{P}"), self._unenrol),
             ("PUT", re.compile(rf"/learn/v1/enrollments/{P}/{P}"), self._update_enrollment),
@@ -120,8 +127,16 @@ class DoceboFake(Gate, FakeServer):
     def reports_of(self, manager_id: int) -> set[int]:
         return {u.id for u in self.platform.users.values() if u.managers.get(DIRECT_MANAGER) == manager_id}
 
-    def start(self, user_id: int, course_id: int, status: str = "in_progress") -> None:
-        self.platform.enrollments[(user_id, course_id)].status = status
+    def start(self, user_id: int, course_id: int, status: str = "in_progress", *, at: datetime | None = None) -> None:
+        """The learner's enrolment moves to `status`; `at` is when (the enrolment's last update)."""
+        held = self.platform.enrollments[(user_id, course_id)]
+        held.status, held.completed_at = status, None
+        held.updated_at = at or held.updated_at
+
+    def complete(self, user_id: int, course_id: int, at: datetime, *, score: float | None = None) -> None:
+        """The learner completes the course at `at` (tz-aware), with a score where the course gives one."""
+        held = self.platform.enrollments[(user_id, course_id)]
+        held.status, held.completed_at, held.updated_at, held.score = "completed", at, at, score
 
     def is_write(self, request: httpx.Request) -> bool:
         """Getting a token changes nothing on the platform."""
@@ -261,6 +276,24 @@ class DoceboFake(Gate, FakeServer):
             rows.append({
                 "user_id": user_id, "id": course_id, "code": course.code, "name": course.name,
                 "level": e.level, "status": e.status,
+            })  # fmt: skip
+        return self._page(request, rows)
+
+    def _course_enrollments(self, request: httpx.Request) -> httpx.Response:
+        """The course service's enrolment list (`course_id[]`, `user_id[]` filters), with each enrolment's status,
+        dates (`YYYY-MM-DD HH:MM:SS`, UTC) and score. A not-started enrolment is `enrolled` here."""
+        params = request.url.params
+        users = {int(v) for v in params.get_list("user_id[]") if v.isdigit()}
+        courses = {int(v) for v in params.get_list("course_id[]") if v.isdigit()}
+        rows = []
+        for (user_id, course_id), e in sorted(self.platform.enrollments.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            if (users and user_id not in users) or (courses and course_id not in courses):
+                continue
+            rows.append({
+                "user_id": user_id, "course_id": course_id, "enrollment_level": e.level,
+                "enrollment_status": "enrolled" if e.status == "subscribed" else e.status,
+                "enrollment_created_at": _stamp(e.created_at), "enrollment_date_last_updated": _stamp(e.updated_at),
+                "enrollment_completion_date": _stamp(e.completed_at), "enrollment_score": e.score,
             })  # fmt: skip
         return self._page(request, rows)
 

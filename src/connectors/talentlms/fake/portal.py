@@ -49,6 +49,7 @@ class Enrollment:
     role: str
     enrolled_on: str
     completion_percentage: int = 0
+    completed_on: datetime | None = None  # when the learner completed the course
 
     @property
     def completion_status(self) -> str:

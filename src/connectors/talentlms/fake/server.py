@@ -15,11 +15,12 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from enrolsync.connectors.talentlms.fake.portal import USER_TYPES, Named, Portal, PortalError, User
+from enrolsync.connectors.talentlms.fake.portal import USER_TYPES, Enrollment, Named, Portal, PortalError, User
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 
 HOUR, BURST, BURST_SECONDS = 3600.0, 200, 5.0
@@ -113,7 +114,14 @@ class TalentLMSFake(FakeServer):
         return {self.portal.groups[g].name for g, u in self.portal.group_members if u == user_id}
 
     def start(self, user_id: int, course_id: int, percent: int = 10) -> None:
-        self.portal.enrollments[(user_id, course_id)].completion_percentage = percent
+        """The learner works through part of the course (below 100: not completed)."""
+        held = self.portal.enrollments[(user_id, course_id)]
+        held.completion_percentage, held.completed_on = percent, None
+
+    def complete(self, user_id: int, course_id: int, at: datetime) -> None:
+        """The learner completes the course at `at` (tz-aware)."""
+        held = self.portal.enrollments[(user_id, course_id)]
+        held.completion_percentage, held.completed_on = 100, at
 
     # -- serving ------------------------------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -269,12 +277,18 @@ class TalentLMSFake(FakeServer):
 
     def _get_course(self, request: httpx.Request, course_id: int) -> httpx.Response:
         course = self.portal.course(course_id)
-        users = [
-            {"id": u, "role": e.role, "enrolled_on": e.enrolled_on, "completion_status": e.completion_status,
-             "completion_percentage": e.completion_percentage}
-            for (u, c), e in sorted(self.portal.enrollments.items()) if c == course_id
-        ]  # fmt: skip
+        users = [self._course_user(u, e) for (u, c), e in sorted(self.portal.enrollments.items()) if c == course_id]
         return json_response(200, {"_data": {**self._course(course), "users": users}})
+
+    def _course_user(self, user_id: int, held: Enrollment) -> dict[str, Any]:
+        """A course's `users[]` entry, after v1's `getcoursebyid` (completion date as ISO and as seconds)."""
+        done = held.completed_on if held.completion_status == "completed" else None
+        return {
+            "id": user_id, "role": held.role, "enrolled_on": held.enrolled_on,
+            "completion_status": held.completion_status, "completion_percentage": held.completion_percentage,
+            "completed_on": done.isoformat() if done else None,
+            "completed_on_timestamp": str(int(done.timestamp())) if done else None,
+        }  # fmt: skip
 
     def _enrol(self, request: httpx.Request) -> httpx.Response:
         course_id, user_id = self._ids(request, "course_id", "user_id")
