@@ -49,3 +49,24 @@ class SummaryPublic(BaseModel):
     by: SummaryBy
     groups: list[SummaryGroupPublic] = Field(description="By key; the groups add up to `total`.")
     total: SummaryGroupPublic
+
+
+class ProgressReadPublic(BaseModel):
+    """One read of the pipeline's enrolment progress: a full run's (everything, replacing what was stored) or a
+    scheduled one (what changed since `since`, merged into it)."""
+
+    id: str
+    kind: Literal["full", "scheduled"]
+    run_id: str | None = Field(description="The full run that read it; null for a scheduled read.")
+    status: Literal["running", "succeeded", "failed", "superseded"] = Field(
+        description="`superseded`: a full read that started later stored its reading first; this one was dropped."
+    )
+    since: datetime | None = Field(description="What the target was asked for: changes from this time; null: all.")
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    seen: int = Field(description="Enrolments of linked people the target reported.")
+    new: int = Field(description="Enrolments seen for the first time.")
+    changed: int = Field(description="Enrolments whose state changed.")
+    completed: int = Field(description="Enrolments that became completed.")
+    error: str | None

@@ -63,6 +63,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("GET", "/pipelines/{pipeline_id}/people/{hr_id}"): V,
     ("GET", "/pipelines/{pipeline_id}/teams/{manager_hr_id}"): M,  # a manager: only their own reports (below)
     ("GET", "/pipelines/{pipeline_id}/summary"): V,
+    ("GET", "/pipelines/{pipeline_id}/progress/reads"): V,
     ("GET", "/audit"): A,
     ("POST", "/connections/{connection_id}/scim-token"): A,
     # SCIM inbound: an identity provider's calls, proven by the connection's SCIM token instead (issue 13).
@@ -91,8 +92,8 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("POST", "/ui/sign-in"): PUBLIC,
     ("GET", "/ui/sign-in/oidc"): PUBLIC,  # single sign-on: off (404) unless an issuer and a client id are set
     ("GET", "/ui/sign-in/oidc/callback"): PUBLIC,
-    ("POST", "/ui/sign-out"): V,
-    ("GET", "/ui"): V,
+    ("POST", "/ui/sign-out"): M,  # a manager signs out too
+    ("GET", "/ui"): M,  # a manager's start page lists their own team only
     ("GET", "/ui/pipelines/{pipeline_id}"): V,
     ("POST", "/ui/pipelines/{pipeline_id}/runs"): OP,
     ("POST", "/ui/pipelines/{pipeline_id}/quarantine/lift"): OP,
@@ -105,7 +106,7 @@ MATRIX: dict[tuple[str, str], ApiRole | None] = {
     ("POST", "/ui/connections/{connection_id}/check"): A,
     ("GET", "/ui/pipelines/{pipeline_id}/people"): V,
     ("GET", "/ui/pipelines/{pipeline_id}/people/{hr_id}"): V,
-    ("GET", "/ui/pipelines/{pipeline_id}/teams/{manager_hr_id}"): V,
+    ("GET", "/ui/pipelines/{pipeline_id}/teams/{manager_hr_id}"): M,  # a manager: only their own reports
 }
 UI = "/ui"
 RANK = {M: -1, V: 0, OP: 1, A: 2}

@@ -1,5 +1,5 @@
 """Learning progress aggregated for L&D and business leaders: the pipeline's people by department, location or
-manager, with completion and overdue counts per course (issue 16)."""
+manager, with completion and overdue counts per course; and the record of each progress read (issue 16)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import col, select
 
+from enrolsync.api import queries
 from enrolsync.api.auth import require
-from enrolsync.api.deps import ClockDep, SessionDep
+from enrolsync.api.deps import AfterQuery, ClockDep, LimitQuery, SessionDep
 from enrolsync.api.insights import csv_response, summarise, to_csv, wants_csv
 from enrolsync.api.problems import not_found, problem_responses
-from enrolsync.api.schemas_insights import SummaryBy, SummaryPublic
+from enrolsync.api.schemas import Page
+from enrolsync.api.schemas_insights import ProgressReadPublic, SummaryBy, SummaryPublic
 from enrolsync.connectors.model import Person
 from enrolsync.sync.rules.spec import PipelineSpec
 from enrolsync.sync.run.org import known_person
 from enrolsync.sync.store.repo_progress import progress_of
-from enrolsync.sync.store.tables import ApiRole, Link, Pipeline
+from enrolsync.sync.store.tables import ApiRole, Link, Pipeline, ProgressRead
 
 router = APIRouter(
     prefix="/pipelines/{pipeline_id}", tags=["insights"], dependencies=[Depends(require(ApiRole.VIEWER))]
+)
+
+READS_ORDER: queries.Keyset[ProgressRead] = queries.Keyset(
+    ProgressRead, (col(ProgressRead.started_at), col(ProgressRead.id)), descending=True
 )
 
 SUMMARY_CSV = (
@@ -66,3 +72,23 @@ async def get_summary(
         ]
         return csv_response(to_csv(SUMMARY_CSV, rows), f"summary-by-{by}.csv")
     return SummaryPublic(pipeline_id=pipeline_id, by=by, groups=groups, total=total)
+
+
+@router.get("/progress/reads", responses=problem_responses(400, 404))
+async def list_progress_reads(
+    pipeline_id: str, session: SessionDep, after: AfterQuery = None, limit: LimitQuery = queries.DEFAULT_LIMIT
+) -> Page[ProgressReadPublic]:
+    """The pipeline's progress reads, newest first: full runs' and scheduled ones, each with what it asked for
+    (`since`), what it found, and how long it took."""
+    if await session.get(Pipeline, pipeline_id) is None:
+        raise not_found("pipeline", pipeline_id)
+    stmt = select(ProgressRead).where(col(ProgressRead.pipeline_id) == pipeline_id)
+    items, following = await queries.page(session, stmt, READS_ORDER, after=after, limit=limit)
+    return Page(items=[_read_public(read) for read in items], next=following)
+
+
+def _read_public(read: ProgressRead) -> ProgressReadPublic:
+    took = (read.finished_at - read.started_at).total_seconds() if read.finished_at else None
+    return ProgressReadPublic.model_validate(
+        read.model_dump() | {"duration_seconds": None if took is None else round(max(took, 0.0), 3)}
+    )

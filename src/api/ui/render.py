@@ -36,6 +36,7 @@ def render(
     context.update(
         principal=principal,
         csrf=csrf_token(secret) if secret and principal else "",
+        can_view=principal is not None and allows(principal.role, ApiRole.VIEWER),  # a manager sees their team only
         can_operate=principal is not None and allows(principal.role, ApiRole.OPERATOR),
         can_admin=principal is not None and allows(principal.role, ApiRole.ADMIN),
         version=__version__,

@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlmodel import col, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import HTTPExceptionHandler
 
@@ -30,6 +31,7 @@ from enrolsync.api.ui.session import (
     MAX_TOKEN,
     AdminPage,
     CheckedForm,
+    ManagerPage,
     OperatorPage,
     PageForbidden,
     SignInNeeded,
@@ -41,7 +43,7 @@ from enrolsync.api.ui.sso import enabled as sso_enabled
 from enrolsync.api.ui.sso import router as sso_router
 from enrolsync.connectors.ops import OpKind
 from enrolsync.sync.run.quarantine import PipelineQuarantined
-from enrolsync.sync.store.tables import RunMode, RunOpStatus
+from enrolsync.sync.store.tables import ApiRole, Link, Pipeline, RunMode, RunOpStatus
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 log = structlog.get_logger("enrolsync.api")
@@ -99,7 +101,7 @@ async def sign_in(
 
 
 @router.post("/sign-out", dependencies=[CheckedForm])
-async def sign_out(principal: ViewerPage) -> Response:
+async def sign_out(principal: ManagerPage) -> Response:
     response = _back(f"{COOKIE_PATH}/sign-in")
     response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
     log.info("ui.signed_out", subject=principal.subject)
@@ -111,9 +113,11 @@ async def sign_out(principal: ViewerPage) -> Response:
 
 @router.get("")
 async def pipelines_page(
-    request: Request, principal: ViewerPage, session: SessionDep, now: ClockDep, after: str | None = None
+    request: Request, principal: ManagerPage, session: SessionDep, now: ClockDep, after: str | None = None
 ) -> HTMLResponse:
-    """Every pipeline with its last run, schedule, health and quarantine."""
+    """Every pipeline with its last run, schedule, health and quarantine; for a manager, their own team."""
+    if principal.role is ApiRole.MANAGER:
+        return await _manager_home(request, principal, session)
     page = await pipelines.list_pipelines(principal, session, after=after, limit=PAGE_SIZE)
     rows = []
     for pipeline in page.items:
@@ -126,6 +130,18 @@ async def pipelines_page(
             }
         )
     return render(request, "pipelines.html", principal, rows=rows, next=page.next)
+
+
+async def _manager_home(request: Request, principal: Principal, session: SessionDep) -> HTMLResponse:
+    """A manager's start page: their team in each pipeline that knows them (nothing else of the pipelines)."""
+    stmt = (
+        select(Pipeline.id, Pipeline.name)
+        .join(Link, col(Link.pipeline_id) == col(Pipeline.id))
+        .where(col(Link.hr_id) == (principal.hr_id or ""))
+        .order_by(col(Pipeline.name))
+    )
+    teams = [{"id": pid, "name": name} for pid, name in (await session.exec(stmt)).all()]
+    return render(request, "my_team.html", principal, teams=teams)
 
 
 @router.get("/pipelines/{pipeline_id}")
@@ -327,17 +343,27 @@ async def team_page(
     request: Request,
     pipeline_id: str,
     manager_hr_id: str,
-    principal: ViewerPage,
+    principal: ManagerPage,
     session: SessionDep,
     now: ClockDep,
     depth: Annotated[int, Query(ge=1, le=people.MAX_DEPTH)] = 1,
 ) -> HTMLResponse:
-    """A manager's team: each member's enrolments, desired against applied, and sync state."""
-    pipeline = await pipelines.get_pipeline(pipeline_id, principal, session)
+    """A manager's team: each member's enrolments with their progress (state, completion, due date, overdue, last
+    activity) and sync state, and the team's summary per course. A signed-in manager may open their own team and
+    those of the managers under them (the API route refuses any other with 403)."""
     team = await people.get_team(pipeline_id, manager_hr_id, request, session, now, principal, depth=depth)
     if not isinstance(team, TeamPublic):  # the API's CSV answer: the page asks for HTML, so never this
         return HTMLResponse("this page answers in HTML only", status_code=406)
-    return render(request, "team.html", principal, pipeline=pipeline, team=team, max_depth=people.MAX_DEPTH)
+    pipeline = await session.get(Pipeline, pipeline_id)  # its name only: a manager may not read the pipeline itself
+    name = pipeline.name if pipeline is not None else pipeline_id
+    return render(
+        request,
+        "team.html",
+        principal,
+        pipeline={"id": pipeline_id, "name": name},
+        team=team,
+        max_depth=people.MAX_DEPTH,
+    )
 
 
 # -- wiring ---------------------------------------------------------------------------------------------------

@@ -107,6 +107,8 @@ class Page(RoleCheck):
 
 _PAGES = {role: Page(role) for role in ApiRole}
 ViewerPage = Annotated[Principal, Depends(_PAGES[ApiRole.VIEWER])]
+# Viewers and up, or a manager: the pages a manager may open show only their own team (the route checks whom).
+ManagerPage = Annotated[Principal, Depends(_PAGES[ApiRole.MANAGER])]
 OperatorPage = Annotated[Principal, Depends(_PAGES[ApiRole.OPERATOR])]
 AdminPage = Annotated[Principal, Depends(_PAGES[ApiRole.ADMIN])]
 

@@ -45,6 +45,12 @@ FEATURE_FUNCTIONS: dict[str, tuple[str, ...]] = {
         "core_role_unassign_roles",
         "enrol_manual_enrol_users",
     ),
+    # Progress read back (issue 16): read only, on full runs and on the pipeline's progress schedule.
+    "progress": (
+        "core_course_get_courses",
+        "core_enrol_get_enrolled_users",
+        "core_completion_get_course_completion_status",
+    ),
 }
 REQUIRED_FUNCTIONS = frozenset(name for names in FEATURE_FUNCTIONS.values() for name in names)
 Probe = Callable[[Sequence[Mapping[str, Any]]], Awaitable[object]]

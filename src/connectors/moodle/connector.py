@@ -155,9 +155,9 @@ class MoodleTarget:
             yield CourseRef(course_id=str(course.id), name=course.fullname, keys={k: v for k, v in keys.items() if v})
 
     def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
-        """Enrolment progress by course completion and last access (`progress.py`); read only. `since` is not
-        used yet: every enrolment is listed, which the contract allows."""
-        return read_progress(self._client, course_ids)
+        """Enrolment progress by course completion and last access (`progress.py`); read only. With `since`, only
+        the participants who opened a course at or after it are listed (the others' progress is kept as stored)."""
+        return read_progress(self._client, course_ids, since)
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Course participants holding the learner role, by any enrolment method, of every course or only

@@ -2,15 +2,23 @@
 
 Per course: `core_course_get_courses` says whether completion tracking is on (`enablecompletion`, one call for
 all courses), `core_enrol_get_enrolled_users` lists the participants with `lastcourseaccess` (their last
-activity), and for each participant who has opened the course `core_completion_get_course_completion_status`
-says whether they completed it (`completion.read_completion`; its date is the latest criterion's
-`timecompleted`, as the function returns no course-level date). A learner who never opened the course is
-`not_started` without a completion call, which keeps a large roster to one call per active learner; a completion
-a teacher marks for someone who never opened the course is missed until they do. Moodle's course completion has
-no "failed" state, so none is reported.
+activity), and `core_completion_get_course_completion_status` says whether a participant completed the course
+(`completion.read_completion`; its date is the latest criterion's `timecompleted`, as the function returns no
+course-level date). Moodle's course completion has no "failed" state, so none is reported.
+
+A full read (`since=None`) asks the completion of every participant of a course that tracks completion, even
+one who never opened it: a teacher may mark a course complete for someone who never did. An incremental read
+(`since` set) costs one roster call per course and a completion call only for the participants who opened the
+course at or after `since`; the others are not listed at all, so the engine keeps what it stored for them
+(listing them without asking would report a stored completion as not started). What an incremental read
+misses, the next full read catches: a completion marked by a teacher, or by Moodle's completion task, for a
+learner who has not opened the course since; a new participant who has never opened the course; a reset.
+Moodle offers no "completions since" query (its completion functions take one learner and one course), and
+`lastcourseaccess` is what Moodle itself updates on every visit, so it is the filter that saves calls.
 
 Completion answers that mean "not tracked" (`cannotviewreport`, `usernotenroled`, `nocriteriaset`; see
-`completion.py`) leave the learner in progress by their last access. Other errors propagate.
+`completion.py`) leave the learner in progress by their last access (not started without one). Other errors
+propagate.
 """
 
 from __future__ import annotations
@@ -61,8 +69,12 @@ def _progress(user_id: int, course_id: int, last: int, completion: Completion | 
     )
 
 
-async def read_progress(client: MoodleClient, course_ids: Collection[str]) -> AsyncIterator[Progress]:
-    """Every participant's progress in `course_ids` (Moodle course ids; others are skipped), course by course."""
+async def read_progress(
+    client: MoodleClient, course_ids: Collection[str], since: datetime | None = None
+) -> AsyncIterator[Progress]:
+    """Every participant's progress in `course_ids` (Moodle course ids; others are skipped), course by course;
+    with `since`, only the participants who opened the course at or after it."""
+    after = int(since.timestamp()) if since is not None else None
     wanted = sorted({n for c in course_ids if (n := numeric_id(c)) is not None})
     if not wanted:
         return
@@ -87,6 +99,7 @@ async def read_progress(client: MoodleClient, course_ids: Collection[str]) -> As
             raise PermanentError("unexpected answer shape from core_enrol_get_enrolled_users") from error
         for participant in roster:
             last = participant.lastcourseaccess
-            tracked = course.enablecompletion and last
-            completion = await read_completion(client, participant.id, course.id) if tracked else None
+            if after is not None and last < after:
+                continue  # not seen in the course since the last read: what is stored for them stands
+            completion = await read_completion(client, participant.id, course.id) if course.enablecompletion else None
             yield _progress(participant.id, course.id, last, completion)

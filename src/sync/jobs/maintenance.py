@@ -1,6 +1,6 @@
 """What every worker does every few seconds: take over runs whose worker died, re-enqueue runs nobody has,
-fire due schedules, hand stored HR events to runs, probe quarantined pipelines. Every action is a
-compare-and-set in the database, so any number of workers can do this at once.
+fire due schedules, hand stored HR events to runs, probe quarantined pipelines, start due progress reads. Every
+action is a compare-and-set in the database, so any number of workers can do this at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
 
-from enrolsync.sync.jobs import digest, events, run_requests, schedules
+from enrolsync.sync.jobs import digest, events, progress_schedule, run_requests, schedules
 from enrolsync.sync.run import quarantine
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store import repo_gauges
@@ -32,6 +32,7 @@ class Engine:
     queue: run_requests.RunQueue
     state: WorkflowState
     abandon: Abandon
+    spawn: progress_schedule.Spawn | None = None  # runs a progress read beside the loop; None: awaited in the pass
 
 
 async def _next_generation(rt: Runtime, run: Run) -> bool:
@@ -104,6 +105,7 @@ async def pass_once(rt: Runtime, engine: Engine, *, now: datetime | None = None)
         ("events", lambda: dispatch_events(rt, engine.queue)),
         ("probes", lambda: quarantine.probe_due(rt, now=now)),
         ("digests", lambda: digest.send_due(rt, now=now)),
+        ("progress", lambda: progress_schedule.fire_due(rt, now=now, spawn=engine.spawn)),
     ]
     for name, part in parts:
         try:

@@ -33,7 +33,8 @@ def latest_tick(expression: str, now: datetime) -> datetime:
     return tick
 
 
-async def _claim(session: AsyncSession, pipeline_id: str, kind: str, tick: datetime, now: datetime) -> bool:
+async def claim_tick(session: AsyncSession, pipeline_id: str, kind: str, tick: datetime, now: datetime) -> bool:
+    """Act on `tick` of the pipeline's `kind` schedule: True for exactly one caller (a compare-and-set). Commits."""
     state = await session.get(ScheduleState, (pipeline_id, kind))
     if state is None:
         # A new schedule starts counting now: creating a pipeline does not fire every past tick.
@@ -70,7 +71,7 @@ async def fire_due(session: AsyncSession, *, queue: run_requests.RunQueue, now: 
                 # The tick stays unclaimed: the pipeline runs once as soon as it may again.
                 log.debug("schedule.held", pipeline_id=pipeline.id, scope=scope, why=held[:200])
                 continue
-            if await _claim(session, pipeline.id, scope, tick, now):
+            if await claim_tick(session, pipeline.id, scope, tick, now):
                 run, _ = await run_requests.request_run(
                     session, pipeline_id=pipeline.id, mode="apply", scope=scope, trigger="schedule", queue=queue
                 )

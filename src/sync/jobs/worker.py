@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
@@ -34,6 +36,13 @@ class Worker:
     queue: workflow.DbosRunQueue
     loop_task: asyncio.Task[None] | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    reads: set[asyncio.Task[None]] = field(default_factory=set)  # progress reads in flight (issue 16)
+
+    def spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        """Run a progress read beside the maintenance loop (it may wait minutes on a rate-limited LMS)."""
+        task = asyncio.create_task(job)
+        self.reads.add(task)
+        task.add_done_callback(self.reads.discard)
 
     @property
     def runtime(self) -> Runtime:
@@ -41,7 +50,7 @@ class Worker:
 
 
 async def _maintain(worker: Worker, every: float) -> None:
-    engine = maintenance.Engine(queue=worker.queue, state=workflow.state, abandon=workflow.abandon)
+    engine = maintenance.Engine(queue=worker.queue, state=workflow.state, abandon=workflow.abandon, spawn=worker.spawn)
     while not worker.stopped.is_set():
         await maintenance.pass_once(worker.runtime, engine)
         try:
@@ -82,6 +91,11 @@ async def stop(worker: Worker, *, timeout_seconds: int = 30) -> None:
     worker.stopped.set()
     if worker.loop_task is not None:
         await worker.loop_task
+    for read in list(worker.reads):
+        # A progress read stops where it is: it stored nothing yet (it stores in one commit at its end), its
+        # record says it stopped, and the next tick reads from the last successful read again.
+        read.cancel()
+    await asyncio.gather(*worker.reads, return_exceptions=True)
     with suppress(SQLAlchemyError):  # a database gone: the heartbeat ages out by itself
         async with worker.runtime.sessions() as session:
             await repo_gauges.forget_worker(session, worker_id=worker.runtime.owner)

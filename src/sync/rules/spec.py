@@ -212,6 +212,20 @@ class Digest(_Doc):
     _cron = field_validator("schedule")(_check_cron)
 
 
+class ProgressSchedule(_Doc):
+    """Progress read between runs (issue 16), when the target declares PROGRESS: at each `schedule` tick a read
+    asks the target only for what changed since the previous successful read started (less `overlap_minutes`,
+    for clocks that disagree) and merges it into the stored progress. Nothing is written to the target. Full
+    runs still read everything. Set the pipeline's `progress` to null to read progress on full runs only."""
+
+    schedule: str = Field(default="0 * * * *", description="Cron (5 fields, UTC); default hourly, on the hour.")
+    overlap_minutes: int = Field(
+        default=10, ge=0, le=1440, description="How far before the previous read's start the next read looks."
+    )
+
+    _cron = field_validator("schedule")(_check_cron)
+
+
 class PipelineSpec(_Doc):
     """The whole pipeline document, as stored with the pipeline and versioned with it."""
 
@@ -224,6 +238,10 @@ class PipelineSpec(_Doc):
     schedule: str | None = Field(default=None, description="Cron (5 fields) for incremental runs.")
     full_reconcile_schedule: str | None = Field(default=None, description="Cron (5 fields) for full runs.")
     digest: Digest | None = Field(default=None, description="Email each manager a digest of their people's learning.")
+    progress: ProgressSchedule | None = Field(
+        default_factory=ProgressSchedule,
+        description="Read learning progress between runs (hourly unless set); null: on full runs only.",
+    )
 
     _cron = field_validator("schedule", "full_reconcile_schedule")(_check_cron)
 

@@ -1,7 +1,10 @@
 """Enrolment progress as the target last reported it (issue 16): written by full runs, read by team views.
 
-One row per (pipeline, person, course). A read replaces the pipeline's rows: rows of enrolments the target no
-longer reports are dropped, `changed_at` moves only when the state changes, `first_seen_at` never does.
+One row per (pipeline, person, course). A full read replaces the pipeline's rows: rows of enrolments the target no
+longer reports are dropped. A scheduled (incremental) read merges: it updates and adds rows, never drops one.
+Either way `changed_at` moves only when the state changes, `first_seen_at` never does, and a reading never
+overwrites a row a newer read stored (`read_at`, the start of the read that stored it, is later than this
+read's start): a read that overlapped another cannot put older news over newer.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ async def save_readings(
     readings: Sequence[Reading],
     due_for: DueFor | None = None,
     now: datetime | None = None,
+    merge: bool = False,
 ) -> Saved:
-    """Replace the pipeline's stored progress with `readings` (a full read), each with the due date `due_for`
-    gives it. The caller commits."""
+    """Store `readings`, each with the due date `due_for` gives it; `now` is when the read started. A full read
+    (`merge=False`) replaces the pipeline's stored progress; a merge (an incremental read) drops nothing. Rows a
+    newer read stored are left as they are. The caller commits."""
     at = now or utcnow()
     stored = {
         (row.hr_id, row.course_id): row
@@ -65,8 +70,14 @@ async def save_readings(
         ).all()
     }
     new = changed = completed = 0
+    newer = {key for key, row in stored.items() if row.read_at > at}
+    seen = 0
     for reading in readings:
-        row = stored.pop((reading.hr_id, reading.course_id), None)
+        key = (reading.hr_id, reading.course_id)
+        if key in newer:
+            continue  # a read that started after this one stored it: its news is newer
+        seen += 1
+        row = stored.pop(key, None)
         if row is None:
             new += 1
             row = EnrolmentProgress(
@@ -88,9 +99,10 @@ async def save_readings(
         row.due_on, row.due_recurs = due_for(reading, row.first_seen_at.date()) if due_for else (None, False)
         row.read_at = at
         session.add(row)
-    for row in stored.values():
+    dropped = [row for key, row in stored.items() if key not in newer] if not merge else []
+    for row in dropped:
         await session.delete(row)
-    return Saved(seen=len(readings), new=new, changed=changed, dropped=len(stored), completed=completed)
+    return Saved(seen=seen, new=new, changed=changed, dropped=len(dropped), completed=completed)
 
 
 async def progress_of(

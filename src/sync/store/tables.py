@@ -410,6 +410,36 @@ class EnrolmentProgress(SQLModel, table=True):
     read_at: datetime = _ts()
 
 
+class ProgressRead(SQLModel, table=True):
+    """One progress read of a pipeline (issue 16): a full run's whole read or a scheduled incremental one, with
+    what it found. The next scheduled read asks the target for what changed since the newest successful read's
+    `started_at`, so this row (not a worker's memory) is where an incremental read resumes from.
+
+    `status`: running, succeeded, failed, or superseded (a full read that started later finished first, so this
+    older reading was dropped rather than merged over it)."""
+
+    __tablename__ = "progress_read"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    pipeline_id: str = Field(
+        sa_column=Column(
+            sa.String(length=32), sa.ForeignKey("pipeline.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    kind: str = Field(max_length=20)  # full (a full run's read, a whole replacement) | scheduled (merged)
+    run_id: str | None = Field(default=None, max_length=32)  # the full run that read it
+    status: str = Field(default="running", max_length=20)
+    since: datetime | None = _ts(nullable=True, default=False)  # what the target was asked for; None: everything
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True, default=False)
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    completed: int = 0
+    error: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    worker: str = Field(default="", max_length=200)
+
+
 # --- SCIM inbound: an identity provider's pushed state (issue 13) --------------------------------------------------
 
 

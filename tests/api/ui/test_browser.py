@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,12 +27,14 @@ from fastapi import FastAPI
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.memory.state import Dataset
+from enrolsync.connectors.model import Progress, ProgressState
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store.tables import ApiRole, PipelineHealth, utcnow
-from tests.support.api import Execute, create_pipeline, run
-from tests.support.factories import RULES, seed
+from tests.support.api import Execute, create_pipeline, run, token_for
+from tests.support.factories import RULES, seed, team
 from tests.support.factories import employee as person
+from tests.support.leaks import LeakGuard
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -177,11 +180,11 @@ class Page:
             await self.call(self.driver.set_window_size, *DESKTOP)
         return path
 
-    async def sign_in(self, token: str) -> None:
+    async def sign_in(self, token: str, landing: str = "Pipelines") -> None:
         await self.open("/ui")
         await self.until_text("h1", "Sign in")
         await self.fill("#token", token + Keys.ENTER)  # by keyboard
-        await self.until_text("h1", "Pipelines")
+        await self.until_text("h1", landing)
 
 
 @pytest.fixture
@@ -362,6 +365,43 @@ async def test_a_persons_story_and_their_managers_team(
     team = await page.until_text("#team", "GivenA Example")
     assert "in sync" in team and "2 / 2" in team
     await page.shot("team")
+
+
+async def test_a_manager_signs_in_and_follows_their_teams_progress(
+    page: Page,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    ends: tuple[str, str],
+    memory: tuple[str, Dataset],
+    execute: Execute,
+    leak_guard: LeakGuard,
+) -> None:
+    _, data = memory
+    team(data)  # M leads A and B; A leads C
+    pid = await create_pipeline(client, ends)
+    await run(client, execute, pid)
+    c = (await client.get(f"/pipelines/{pid}/people/C")).json()["account_id"]
+    done = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    data.lms.progress[(c, "C1")] = Progress(
+        account_id=c, course_id="C1", state=ProgressState.COMPLETED, completed_at=done, last_activity_at=done
+    )
+    await run(client, execute, pid)
+
+    await page.sign_in(await token_for(app, ApiRole.MANAGER, leak_guard, hr_id="A"), landing="My team")
+    await page.click("#my-teams a")
+
+    members = await page.until_text("#team", "GivenC Example")
+    assert "completed" in await page.text('#team tr[data-hr-id="C"] tr[data-course="C1"]')
+    assert "2026-11-20" in await page.text('#team tr[data-hr-id="C"] tr[data-course="C1"]')
+    assert "GivenB" not in members
+    assert (await page.text('#team-summary tr[data-course="C1"]')).split() == ["C1", "1", "0", "0", "1", "0", "100%"]
+    await page.shot("manager-team")
+    await page.open(f"/ui/pipelines/{pid}/teams/M")  # their own manager's team
+    assert "GivenB" not in await page.until_text("main", "own reports")
+    await page.open("/ui/connections")
+    assert "signed in as manager" in await page.until_text("main", "Not allowed")
+    refused = [e["message"] for e in await page.call(page.driver.get_log, "browser")]  # read, so emptied
+    assert refused and all("status of 403" in message for message in refused), refused
 
 
 async def test_an_admin_checks_a_connection(page: Page, tokens: dict[ApiRole, str], ends: tuple[str, str]) -> None:

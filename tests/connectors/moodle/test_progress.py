@@ -44,9 +44,10 @@ async def test_a_completed_course_is_read_with_its_date(target: MoodleTarget, fa
     assert done.state is ProgressState.COMPLETED
     assert done.completed_at == datetime.fromtimestamp(DONE_AT, UTC)
     assert done.last_activity_at == datetime.fromtimestamp(LAST, UTC)
-    # The teacher never opened the course: not started, and no completion call was made for them.
+    # The teacher never opened the course: not started (Moodle tracks no completion for a teacher). A full read
+    # asks anyway, as a completion can be marked for someone who never opened the course.
     assert by_key[("4", "2")].state is ProgressState.NOT_STARTED and by_key[("4", "2")].last_activity_at is None
-    assert asked_completion(fake) == [("2", "3")]
+    assert asked_completion(fake) == [("2", "3"), ("2", "4")]
     assert fake.writes == []  # read only
 
 
@@ -75,6 +76,39 @@ async def test_completion_off_or_without_criteria_reads_last_access_only(
     }
     # Course 2 tracks no completion, so only course 3 was asked (and answered nocriteriaset).
     assert asked_completion(fake) == [("3", "5")]
+
+
+async def test_a_full_read_finds_a_completion_marked_for_someone_who_never_opened_the_course(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    fake.enrol(5, 2)  # a learner who never opened course 2; a teacher marks it complete for them
+    fake.complete(5, 2, DONE_AT)
+
+    listed = {(p.account_id, p.course_id): p for p in await collect(target.list_progress(course_ids=["2"]))}
+
+    assert listed[("5", "2")].state is ProgressState.COMPLETED
+    assert listed[("5", "2")].last_activity_at is None
+
+
+async def test_an_incremental_read_asks_only_who_opened_the_course_since(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    fake.enrol(5, 2, lastaccess=LAST + 3_600)  # opened an hour after user 3 last did
+    fake.enrol(6, 2)  # never opened it
+    fake.complete(5, 2, DONE_AT)
+    fake.complete(6, 2, DONE_AT)  # marked complete by a teacher: only a full read sees it
+    since = datetime.fromtimestamp(LAST + 60, UTC)
+
+    listed = await collect(target.list_progress(course_ids=["2"], since=since))
+
+    # User 3 (last access before `since`), the teacher and user 6 (never) are not listed: the stored state stands.
+    assert states(listed) == {("5", "2"): ProgressState.COMPLETED}
+    assert asked_completion(fake) == [("2", "5")]
+    assert len(fake.called("core_enrol_get_enrolled_users")) == 1  # one roster call per course, as a full read
+    # A visit exactly at `since` counts as changed since.
+    at_since = await collect(target.list_progress(course_ids=["2"], since=datetime.fromtimestamp(LAST, UTC)))
+    assert set(states(at_since)) == {("3", "2"), ("5", "2")}
+    assert fake.writes == []
 
 
 async def test_unknown_and_non_moodle_course_ids_are_skipped(target: MoodleTarget, fake: FakeMoodle) -> None:

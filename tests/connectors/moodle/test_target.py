@@ -166,6 +166,16 @@ async def test_check_names_missing_functions_and_role_conflicts(target: MoodleTa
     assert not result.ok and "role_ids contradict Moodle" in result.detail
 
 
+async def test_check_names_the_progress_functions_a_token_lacks(target: MoodleTarget, fake: FakeMoodle) -> None:
+    fake.service_functions.discard("core_completion_get_course_completion_status")
+
+    result = await target.check()
+
+    # Progress is read on every full run and on the pipeline's progress schedule: the check says so up front.
+    assert not result.ok and "core_completion_get_course_completion_status" in result.detail
+    assert result.facts["missing_functions"] == {"progress": ["core_completion_get_course_completion_status"]}
+
+
 @pytest.mark.parametrize(
     ("payload", "kind", "code"),
     [
