@@ -2,7 +2,7 @@
 counts; the newest successful one is where the next scheduled (incremental) read starts from.
 
 Revision ID: progsched_reads
-Revises: sciminbound_state
+Revises: uploads_csv
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "progsched_reads"
-down_revision: str | None = "sciminbound_state"
+down_revision: str | None = "uploads_csv"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
