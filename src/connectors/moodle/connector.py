@@ -170,7 +170,9 @@ class MoodleTarget:
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
-        `role_mirror_field` is set, system and user-context roles from that field."""
+        `role_mirror_field` is set, system and user-context roles from that field: enrolsync's own record of what
+        it assigned, not a read of Moodle (a role removed by hand in Moodle is still listed). A pending record is
+        listed with `confirmed=False`: the role may or may not be held."""
         async for course_id, roster in self._rosters():
             for participant in roster:
                 for role in participant.roles:
@@ -184,12 +186,13 @@ class MoodleTarget:
         if field is None:
             return
         for user in await self._users():
-            for holder, shortname, scope, over in mapping.mirror_assignments(user.id, user.custom(field)):
+            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field)):
                 yield RoleAssignment(
                     account_id=str(holder),
                     role=self._book.logical(shortname, scope),
                     scope=scope,
                     scope_id=None if over is None else str(over),
+                    confirmed=confirmed,
                 )
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
