@@ -15,6 +15,7 @@ from enrolsync.connectors.base import (
     ProgressReader,
     Rate,
     ReadRetryPolicy,
+    RoleScopesListed,
     TargetClass,
 )
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
@@ -72,6 +73,7 @@ class MoodleTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.PROGRESS,
+                Capability.ROLES_LISTED,
             }
         ),
         batch_limits={
@@ -167,6 +169,11 @@ class MoodleTarget:
             for p in roster:
                 if is_learner(p, self._book):  # a teacher's place in the course is their role, not an enrolment
                     yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
+
+    def listed_role_scopes(self) -> frozenset[RoleScope]:
+        """Course roles always (rosters); system and user-context roles only from the role mirror field."""
+        mirrored = {RoleScope.SYSTEM, RoleScope.USER} if self.config.role_mirror_field else set()
+        return frozenset({RoleScope.COURSE, *mirrored})
 
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
@@ -287,3 +294,4 @@ class MoodleTarget:
 _contract: TargetClass = MoodleTarget
 _preflight: type[PreflightTarget] = MoodleTarget
 _progress: type[ProgressReader] = MoodleTarget  # reads enrolment progress back (issue 16)
+_scopes: type[RoleScopesListed] = MoodleTarget  # lists system and user roles only through the role mirror

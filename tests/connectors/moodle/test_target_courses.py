@@ -133,7 +133,9 @@ async def test_a_role_whose_record_is_not_settled_stays_pending_and_is_settled_l
     assert [r.outcome for r in await target.apply([assign])] == ["already"]
 
 
-async def test_a_pending_record_is_revoked_whether_or_not_the_role_is_held(target: MoodleTarget, fake: FakeMoodle) -> None:
+async def test_a_pending_record_is_revoked_whether_or_not_the_role_is_held(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
     revoke = RevokeRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
     fake.state.users[3].custom[MIRROR_FIELD] = "pending:parent@4"  # an intent whose assignment never landed
 
@@ -144,7 +146,9 @@ async def test_a_pending_record_is_revoked_whether_or_not_the_role_is_held(targe
     assert [r.outcome for r in await target.apply([revoke])] == ["already"]
 
 
-async def test_a_revocation_whose_record_is_not_settled_leaves_it_pending(target: MoodleTarget, fake: FakeMoodle) -> None:
+async def test_a_revocation_whose_record_is_not_settled_leaves_it_pending(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
     assign = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
     revoke = RevokeRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
     await target.apply([assign])
