@@ -226,6 +226,28 @@ async def test_a_revocation_not_recorded_never_leaves_a_record_of_a_role_not_hel
     roles_recorded(systems)
 
 
+async def test_a_role_whose_assignment_answer_was_lost_is_settled_by_the_next_full_run(db: Database) -> None:
+    """The assignment lands, its answer is lost and the op fails for good (max_attempts=1): the link never learns
+    of the role. The record says it may be held, so when the report leaves the full run revokes it as drift."""
+    hr = shaky(4, 1033)
+    systems = await build(db, hr, max_attempts=1)
+    manager = next(h for h in sorted(hr.hr_ids()) if hr.row(h)["supervisorEid"] is None)
+    report = next(h for h in sorted(hr.hr_ids()) if hr.row(h)["supervisorEid"] == manager)
+    grant = ("parent", "user", manager, report)
+    systems.lms.lose_response_next(1, when=lambda request: b"core_role_assign_roles" in request.content)
+    await systems.run("full")
+    assert grant in target_state(systems.lms)["roles"] and grant in pending_roles(systems.lms)
+    assert not (await systems.links())[manager].applied.get("roles"), "the link does not know of the role"
+    hr.terminate(report, on=hr.today)
+
+    run = await systems.run("full")
+
+    assert grant not in target_state(systems.lms)["roles"] and grant not in pending_roles(systems.lms)
+    revoked = [op for op in await systems.ops(run.id) if op.kind == "revoke_role"]
+    assert [(op.hr_id, op.op["scope_hr_id"], op.op["drift"]) for op in revoked] == [(manager, report, True)]
+    roles_recorded(systems)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_a_few_faulted_syncs_converge_on_both_databases(db: Database, seed: int, figures: Figures) -> None:
     await randomized_run(db, seed, figures)
