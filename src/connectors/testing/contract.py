@@ -370,8 +370,8 @@ class TargetContract(_Common[TargetConnector]):
         }
         assert (manager, "manager", RoleScope.USER, report, True) in held
         await connector.apply([RevokeRole(**grant)])
-        held = {(r.account_id, r.scope, r.scope_id) for r in await collect(connector.list_role_assignments())}
-        assert (manager, RoleScope.USER, report) not in held
+        after = {(r.account_id, r.scope, r.scope_id) for r in await collect(connector.list_role_assignments())}
+        assert (manager, RoleScope.USER, report) not in after
 
     async def test_sso_identity_round_trip(
         self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str
