@@ -63,15 +63,13 @@ async def account_owners(
     others: dict[str, str] = {}
     for start in range(0, len(account_ids), 900):
         chunk = account_ids[start : start + 900]
-        stmt = (
-            sa.select(Link.account_id, Link.hr_id, Link.pipeline_id, Pipeline.name)
-            .join(  # type: ignore[call-overload]
-                Pipeline, Pipeline.id == Link.pipeline_id
-            )
-            .where(
-                col(Link.account_id).in_(chunk),
-                Link.pipeline_id == pipeline_id if target_id is None else Pipeline.target_id == target_id,
-            )
+        stmt = sa.select(
+            Link.account_id, Link.hr_id, Link.pipeline_id, Pipeline.name
+        ).join(  # type: ignore[call-overload]
+            Pipeline, Pipeline.id == Link.pipeline_id
+        ).where(
+            col(Link.account_id).in_(chunk),
+            Link.pipeline_id == pipeline_id if target_id is None else Pipeline.target_id == target_id,
         )
         for account_id, hr_id, owner_pipeline, name in (await _execute(session, stmt)).all():
             if owner_pipeline == pipeline_id:
