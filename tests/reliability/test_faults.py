@@ -4,7 +4,8 @@ Each randomized run is a tiny company synced one to three times while both fakes
 once more with the faults stopped. After every run, its status tells the truth and every failure is visible on
 its operation, its person and the run; after the faults stop, the target converges to exactly what a fault-free
 sync of the same HR data produces, and holds every effect once.
-`ENROLSYNC_SOAK_RUNS` sets how many randomized runs the soak test makes (default 100).
+`ENROLSYNC_SOAK_RUNS` sets how many randomized runs the soak test makes (default 100), `ENROLSYNC_SOAK_FIRST` the
+first seed (default 1000; the seeds are consecutive), so a failure's seed can be replayed alone.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.support.systems import (
 )
 
 SOAK_RUNS = int(os.environ.get("ENROLSYNC_SOAK_RUNS", "100"))
+SOAK_FIRST = int(os.environ.get("ENROLSYNC_SOAK_FIRST", "1000"))
 GOOD = {RunOpStatus.DONE, RunOpStatus.ALREADY}
 
 
@@ -257,5 +259,5 @@ async def test_a_few_faulted_syncs_converge_on_both_databases(db: Database, seed
 async def test_randomized_faulted_syncs_lose_nothing_and_duplicate_nothing(db: Database, figures: Figures) -> None:
     if db.kind != "sqlite":
         pytest.skip("the soak runs on SQLite; the PostgreSQL half runs the fixed seeds above")
-    for seed in range(1000, 1000 + SOAK_RUNS):
+    for seed in range(SOAK_FIRST, SOAK_FIRST + SOAK_RUNS):
         await randomized_run(db, seed, figures)  # a failure names the seed in its assertion
