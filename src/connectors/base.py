@@ -29,6 +29,7 @@ from enrolsync.connectors.model import (
     Progress,
     RawRequest,
     RoleAssignment,
+    RoleScope,
     SsoIdentity,
 )
 from enrolsync.connectors.ops import Op, OpKind, OpResult
@@ -58,6 +59,10 @@ class Capability(StrEnum):
     HARD_DELETE = "hard_delete"
     COURSES = "courses"  # lists its courses with the keys admins know them by (`CourseCatalog`)
     PROGRESS = "progress"  # reads enrolment progress back: started, completed (when), failed (`ProgressReader`)
+    # `list_role_assignments` is good enough for drift to compare roles on full runs (a target without it has its
+    # roles trusted to the links). A target listing only some scopes says which (`RoleScopesListed`); one listing
+    # its own record of what it assigned (Moodle's role mirror) says so in its README: a hand change is not seen.
+    ROLES_LISTED = "roles_listed"
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,18 @@ class PreflightTarget(Protocol):
 
     async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
         """One reason per op (None: no objection), same order. Changes nothing; raises `ConnectorError` as a read."""
+        ...
+
+
+@runtime_checkable
+class RoleScopesListed(Protocol):
+    """A ROLES_LISTED target whose listing covers only some role scopes (optional; without it, every scope).
+
+    Drift compares roles only in these scopes; a grant in another scope is trusted to the link, as without
+    ROLES_LISTED (Moodle lists system and user-context roles only when its role mirror field is set)."""
+
+    def listed_role_scopes(self) -> frozenset[RoleScope]:
+        """The scopes `list_role_assignments` reports completely for this connection. Makes no call."""
         ...
 
 

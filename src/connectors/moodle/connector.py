@@ -15,6 +15,7 @@ from enrolsync.connectors.base import (
     ProgressReader,
     Rate,
     ReadRetryPolicy,
+    RoleScopesListed,
     TargetClass,
 )
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
@@ -72,6 +73,7 @@ class MoodleTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.PROGRESS,
+                Capability.ROLES_LISTED,
             }
         ),
         batch_limits={
@@ -168,9 +170,16 @@ class MoodleTarget:
                 if is_learner(p, self._book):  # a teacher's place in the course is their role, not an enrolment
                     yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
 
+    def listed_role_scopes(self) -> frozenset[RoleScope]:
+        """Course roles always (rosters); system and user-context roles only from the role mirror field."""
+        mirrored = {RoleScope.SYSTEM, RoleScope.USER} if self.config.role_mirror_field else set()
+        return frozenset({RoleScope.COURSE, *mirrored})
+
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
-        `role_mirror_field` is set, system and user-context roles from that field."""
+        `role_mirror_field` is set, system and user-context roles from that field: enrolsync's own record of what
+        it assigned, not a read of Moodle (a role removed by hand in Moodle is still listed). A pending record is
+        listed with `confirmed=False`: the role may or may not be held."""
         async for course_id, roster in self._rosters():
             for participant in roster:
                 for role in participant.roles:
@@ -184,12 +193,13 @@ class MoodleTarget:
         if field is None:
             return
         for user in await self._users():
-            for holder, shortname, scope, over in mapping.mirror_assignments(user.id, user.custom(field)):
+            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field)):
                 yield RoleAssignment(
                     account_id=str(holder),
                     role=self._book.logical(shortname, scope),
                     scope=scope,
                     scope_id=None if over is None else str(over),
+                    confirmed=confirmed,
                 )
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
@@ -284,3 +294,4 @@ class MoodleTarget:
 _contract: TargetClass = MoodleTarget
 _preflight: type[PreflightTarget] = MoodleTarget
 _progress: type[ProgressReader] = MoodleTarget  # reads enrolment progress back (issue 16)
+_scopes: type[RoleScopesListed] = MoodleTarget  # lists system and user roles only through the role mirror

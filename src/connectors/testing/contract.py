@@ -47,6 +47,7 @@ from enrolsync.connectors.ops import (
     OpKind,
     OpResult,
     ReactivateUser,
+    RevokeRole,
     SetSsoIdentity,
     Unenrol,
 )
@@ -351,6 +352,26 @@ class TargetContract(_Common[TargetConnector]):
         assert (first.outcome, second.outcome) == ("done", "already")
         held = await collect(connector.list_role_assignments())
         assert any(r.account_id == manager and r.scope is RoleScope.USER and r.scope_id == report for r in held)
+
+    async def test_listed_roles_name_what_was_granted_and_drop_what_was_revoked(
+        self, connector: TargetConnector, connector_cls: TargetClass
+    ) -> None:
+        """ROLES_LISTED: drift compares the listing with what the ops granted, so a grant is listed exactly as the
+        op named it (logical role, scope, the report's account id), confirmed, and is gone once revoked."""
+        self.requires(connector_cls, Capability.ROLES_LISTED)
+        self.requires(connector_cls, Capability.MANAGER_SCOPE)
+        manager, report = await self.create(connector, 15), await self.create(connector, 16)
+        grant: dict[str, Any] = {"hr_id": "CT-15", "account_id": manager, "role": "manager", "scope": RoleScope.USER}
+        grant |= {"scope_id": report, "scope_hr_id": "CT-16"}
+        await connector.apply([AssignRole(**grant)])
+        held = {
+            (r.account_id, r.role, r.scope, r.scope_id, r.confirmed)
+            for r in await collect(connector.list_role_assignments())
+        }
+        assert (manager, "manager", RoleScope.USER, report, True) in held
+        await connector.apply([RevokeRole(**grant)])
+        after = {(r.account_id, r.scope, r.scope_id) for r in await collect(connector.list_role_assignments())}
+        assert (manager, RoleScope.USER, report) not in after
 
     async def test_sso_identity_round_trip(
         self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str

@@ -2,8 +2,8 @@
 
 A full reconcile takes one `snapshot` before planning: each list is streamed once and only linked accounts are
 kept, so memory grows with the pipeline's people, not with the target's. Enrolments are read only in the courses
-the pipeline manages (its rules' courses and those it has applied). `started_enrolments` is the cheap look-up an
-incremental run makes before planning an unenrolment.
+the pipeline manages (its rules' courses and those it has applied); roles only from ROLES_LISTED targets.
+`started_enrolments` is the cheap look-up an incremental run makes before planning an unenrolment.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
-from enrolsync.connectors.base import Capability, TargetConnector
-from enrolsync.sync.plan.drift import ObservedAccount
-from enrolsync.sync.rules.desired import SsoSpec
+from enrolsync.connectors.base import Capability, RoleScopesListed, TargetConnector
+from enrolsync.connectors.model import RoleScope
+from enrolsync.sync.plan.drift import ObservedAccount, grant_of
+from enrolsync.sync.rules.desired import RoleGrant, SsoSpec
 
 
 async def snapshot(
@@ -50,6 +51,8 @@ async def snapshot(
         async for identity in target.list_sso_identities():
             if identity.account_id in accounts and identity.auth and identity.subject:
                 identities[identity.account_id] = SsoSpec(auth=identity.auth, subject=identity.subject)
+    roles = await _roles(target, owners, accounts) if Capability.ROLES_LISTED in capabilities else None
+    scopes = _role_scopes(target) if roles is not None else frozenset()
     return {
         owners[account_id]: ObservedAccount(
             account=account,
@@ -57,9 +60,28 @@ async def snapshot(
             groups=None if groups is None else frozenset(groups.get(account_id, set())),
             sso=identities.get(account_id),
             sso_listed=Capability.SSO in capabilities,
+            roles=None if roles is None else frozenset(roles[account_id][True]),
+            unsure_roles=frozenset() if roles is None else frozenset(roles[account_id][False]),
+            role_scopes=scopes,
         )
         for account_id, account in accounts.items()
     }
+
+
+RolesHeld = dict[str, dict[bool, set[RoleGrant]]]  # account id -> confirmed? -> grants
+
+
+async def _roles(target: TargetConnector, owners: Mapping[str, str], accounts: Collection[str]) -> RolesHeld:
+    """The listed roles of linked accounts, split into those held and those only possibly held."""
+    held: RolesHeld = defaultdict(lambda: {True: set(), False: set()})
+    async for assignment in target.list_role_assignments():
+        if assignment.account_id in accounts and (grant := grant_of(assignment, owners)) is not None:
+            held[assignment.account_id][assignment.confirmed].add(grant)
+    return held
+
+
+def _role_scopes(target: TargetConnector) -> frozenset[RoleScope]:
+    return target.listed_role_scopes() if isinstance(target, RoleScopesListed) else frozenset(RoleScope)
 
 
 async def started_enrolments(target: TargetConnector, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -25,7 +25,7 @@ from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.courses import Catalogue, Unresolved, resolve_spec
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
-from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase, without_scope_over
+from enrolsync.sync.plan.drift import ManagedRoles, ObservedAccount, mark_drift, rebase, without_scope_over
 from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
 from enrolsync.sync.plan.matching import match_people
 from enrolsync.sync.plan.order import PlanOrder
@@ -203,13 +203,20 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
         link.account_id, link.applied = None, {}
         return [op.model_copy(update={"drift": True}) for op in diff(desired, None, policy=policies)]
     # A role held over someone whose account is gone went with that account: it is granted again over the new one.
-    real = without_scope_over(rebase(state.applied, desired, seen), chunk.replaced)
+    real = without_scope_over(rebase(state.applied, desired, seen, _managed_roles(chunk)), chunk.replaced)
     marked = mark_drift(by_link, diff(desired, LinkedState(account_id=state.account_id, applied=real), policy=policies))
     summary.drift.update(op.kind.value for op in marked if op.drift)
     if policies.drift is DriftPolicy.REPORT:
         return by_link
     link.applied = real.model_dump(mode="json")
     return marked
+
+
+def _managed_roles(chunk: _Chunk) -> ManagedRoles:
+    policies = chunk.ctx.spec.policies
+    system = {role for rule in chunk.ctx.spec.rules for role in rule.roles}
+    system |= {policies.base_role} if policies.base_role is not None else set()
+    return ManagedRoles(system=frozenset(system), manager_role=policies.manager_role)
 
 
 def _person_ops(chunk: _Chunk, link: Link, desired: DesiredState | None) -> list[Op]:
@@ -340,9 +347,7 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
     summary = PlanSummary(rejected=read.rejected_count)
-    async with rt.clients.connector(
-        ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id
-    ) as target:
+    async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
