@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
+from enrolsync.connectors.kit.batching import all_of
 from enrolsync.connectors.model import ExternalRef
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.errors import op_failure
@@ -25,21 +26,24 @@ ROSTER_FIELDS = ("id", "roles", "lastcourseaccess")
 async def read_rosters(client: MoodleClient, book: RoleBook, course_ids: Iterable[int]) -> dict[int, Roster]:
     """Each course's participants (any enrolment method, suspended ones included), or the error reading it.
 
-    Every roster teaches `book` the role ids it shows. Auth and transient errors propagate.
+    The courses are read at once, up to the client's concurrency. Every roster teaches `book` the role ids it
+    shows. Auth and transient errors propagate.
     """
-    rosters: dict[int, Roster] = {}
-    for course_id in sorted(set(course_ids)):
-        try:
-            roster = await client.enrolled_users(course_id, ROSTER_FIELDS)
-        except (AuthError, TransientError):
-            raise
-        except ConnectorError as error:
-            rosters[course_id] = error
-            continue
-        for participant in roster:
+    ids = sorted(set(course_ids))
+    rosters = dict(zip(ids, await all_of(_roster(client, course_id) for course_id in ids), strict=True))
+    for roster in rosters.values():
+        for participant in roster if not isinstance(roster, ConnectorError) else ():
             book.learn(participant.roles)
-        rosters[course_id] = roster
     return rosters
+
+
+async def _roster(client: MoodleClient, course_id: int) -> Roster:
+    try:
+        return await client.enrolled_users(course_id, ROSTER_FIELDS)
+    except (AuthError, TransientError):
+        raise
+    except ConnectorError as error:
+        return error
 
 
 def enrolment_ref(user_id: int, course_id: int) -> ExternalRef:
