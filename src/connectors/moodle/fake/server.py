@@ -234,6 +234,11 @@ class FakeMoodle(FakeServer):
         self.state.next_course_id = max(self.state.next_course_id, new_id + 1)
         return new_id
 
+    def delete(self, user_id: int) -> None:
+        """Delete an account as an admin would: delete_user() renames it (found by id still, see
+        `users.delete_users`), unenrols it everywhere and takes its roles away."""
+        users.delete_users(self.state, {"userids": [user_id]}, self.options)
+
     def complete(self, user_id: int, course_id: int, at: int) -> None:
         """The learner completed the course at Unix time `at` (as if they had marked it complete themselves)."""
         self.state.completed[(user_id, course_id)] = at
