@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,9 +80,16 @@ class EnrolmentWriter:
         self._client = client
         self._book = book
         self._seats: dict[int, dict[int, Seat]] = {}  # course id -> {participant id: seat}
+        # Batches of a wave run at once and mostly name the same courses: the first reads a roster, the others
+        # wait for it instead of reading it too.
+        self._reading = asyncio.Lock()
 
     async def _rosters(self, course_ids: Iterable[int]) -> dict[int, dict[int, Seat] | ConnectorError]:
         wanted = set(course_ids)
+        async with self._reading:
+            return await self._read_missing(wanted)
+
+    async def _read_missing(self, wanted: set[int]) -> dict[int, dict[int, Seat] | ConnectorError]:
         fresh = await read_rosters(self._client, self._book, wanted - set(self._seats))
         failed: dict[int, dict[int, Seat] | ConnectorError] = {}
         for course_id, roster in fresh.items():
