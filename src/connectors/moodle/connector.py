@@ -258,7 +258,8 @@ class MoodleTarget:
         missing = {v.strip().casefold() for v in values if v.strip() and v.strip().casefold() not in known}
         if not missing:
             return []
-        if await self._site_holds_fewer_than(len(missing) * SEARCH_COST_IN_ACCOUNTS):
+        few = len(missing) <= self._client.concurrency  # one round of searches: cheaper than asking first
+        if not few and await self._site_holds_fewer_than(len(missing) * SEARCH_COST_IN_ACCOUNTS):
             return [u for u in await self._users() if u.email.strip().casefold() in missing]
         ordered = sorted(missing)
         searches = await all_of(self._client.search_users([("email", email)]) for email in ordered)

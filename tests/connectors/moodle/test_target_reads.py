@@ -158,3 +158,13 @@ async def test_a_throttled_read_among_concurrent_ones_waits_and_is_retried(
         target = MoodleTarget(config, http, retry=ReadRetry(attempts=3, clock=clock))
         records = await collect(target.read_accounts(ids))
     assert len(records) == OTHERS and 3 in clock.sleeps
+
+
+async def test_a_few_emails_are_searched_for_at_once_without_asking_the_sites_size(
+    reader: MoodleTarget, site: FakeMoodle
+) -> None:
+    """A webhook's run matches one or two people: one round of searches costs less than a probe first."""
+    await reader.find_accounts(field="email", values=["New.One@acme.example", "new.two@acme.example"])
+
+    assert [c["field"] for c in site.called("core_user_get_users_by_field")] == ["email"]
+    assert len(site.called("core_user_get_users")) == 2 and whole_site_reads(site) == []
