@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, HttpUrl
 
 from enrolsync.connectors.model import (
     Account,
+    AccountRecord,
     CheckResult,
     Course,
     Enrolment,
@@ -187,6 +188,24 @@ class TargetConnector(Connector, Protocol):
         Idempotent: an effect already in place gives `already` (with its ref). Per-item failures are results
         (`failed`, or `retry` for transient ones); a failure of the whole call raises a `ConnectorError`.
         Every op has its `account_id` filled, except `CreateUser`.
+        """
+        ...
+
+
+@runtime_checkable
+class AccountLookup(Protocol):
+    """A target that reads accounts by id (optional), so a full run reads the accounts its links name instead of
+    every account the target holds: its cost grows with the pipeline's people, not with the rest of the site.
+
+    Without it the engine streams `list_accounts` (and `list_sso_identities`) and keeps the linked accounts.
+    """
+
+    def read_accounts(self, account_ids: Collection[str]) -> AsyncIterator[AccountRecord]:
+        """The accounts with these ids, streamed in any order, each as `list_accounts` would show it, with its SSO
+        identity as `list_sso_identities` would (iff SSO). An id the target does not hold, or holds only as a
+        deleted account, is absent: that is how the engine learns an account was deleted by hand.
+
+        Raises `AuthError` / `TransientError` (after the connector's read retries), as `list_accounts` does.
         """
         ...
 

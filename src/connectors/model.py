@@ -116,6 +116,13 @@ class SsoIdentity(Frozen):
     subject: str
 
 
+class AccountRecord(Frozen):
+    """An account read by its id, with the SSO identity the same read shows (`AccountLookup.read_accounts`)."""
+
+    account: Account
+    sso: SsoIdentity | None = Field(default=None, description="None: the account signs in internally.")
+
+
 class ExternalRef(Frozen):
     """A pointer to an object in the remote system, e.g. the account a create produced."""
 

@@ -22,6 +22,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from enrolsync.connectors.base import (
+    AccountLookup,
     Capability,
     Connector,
     ConnectorClass,
@@ -234,6 +235,33 @@ class TargetContract(_Common[TargetConnector]):
     async def test_lists_seeded_accounts(self, connector: TargetConnector, existing_accounts: set[str]) -> None:
         listed = {a.account_id for a in await collect(connector.list_accounts())}
         assert existing_accounts <= listed
+
+    async def test_accounts_read_by_id_are_those_listed(
+        self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str
+    ) -> None:
+        """`AccountLookup.read_accounts` shows what the lists show for the ids named, and nothing for an id the
+        target does not hold: a full run relies on both (drift repair, an account deleted by hand)."""
+        if not isinstance(connector, AccountLookup):
+            pytest.skip(f"{connector_cls.info.key} reads accounts by listing them (no AccountLookup)")
+        plain, signed_in = await self.create(connector, 15), await self.create(connector, 16)
+        await connector.apply([DeactivateUser(hr_id="CT-15", account_id=plain)])
+        if Capability.SSO in connector_cls.info.capabilities:
+            subject = "contract.user16@example.com"
+            await connector.apply([SetSsoIdentity(hr_id="CT-16", account_id=signed_in, auth=sso_auth, subject=subject)])
+        listed = {
+            a.account_id: a for a in await collect(connector.list_accounts()) if a.account_id in (plain, signed_in)
+        }
+        identities = (
+            {i.account_id: i for i in await collect(connector.list_sso_identities())}
+            if (Capability.SSO in connector_cls.info.capabilities)
+            else {}
+        )
+
+        records = await collect(connector.read_accounts([plain, signed_in, "424242424"]))
+
+        assert {r.account.account_id: r.account for r in records} == listed
+        assert {r.account.account_id: r.sso for r in records} == {a: identities.get(a) for a in listed}
+        assert await collect(connector.read_accounts([])) == []
 
     async def test_create_is_idempotent(self, connector: TargetConnector) -> None:
         account_id = await self.create(connector, 1)
