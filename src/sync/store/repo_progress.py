@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -47,6 +48,25 @@ class Saved:
     completed: int
 
 
+_TABLE = EnrolmentProgress.__table__  # type: ignore[attr-defined]
+# What a reading sets on its row; a row whose values all stand as read is left alone (one UPDATE below moves
+# `read_at` for every row at once).
+_VALUES = ("account_id", "state", "percent", "completed_at", "last_activity_at", "due_on", "due_recurs", "changed_at")
+_KEY = ("pipeline_id", "hr_id", "course_id")
+
+
+def _bound(*names: str) -> dict[str, Any]:
+    return {name: sa.bindparam(f"b_{name}", type_=_TABLE.c[name].type) for name in names}
+
+
+def _by_key() -> Any:
+    return sa.and_(*(_TABLE.c[name] == sa.bindparam(f"b_{name}", type_=_TABLE.c[name].type) for name in _KEY))
+
+
+_UPDATE = sa.update(_TABLE).where(_by_key()).values(**_bound(*_VALUES))
+_DELETE = sa.delete(_TABLE).where(_by_key())
+
+
 async def save_readings(
     session: AsyncSession,
     *,
@@ -56,41 +76,59 @@ async def save_readings(
     now: datetime | None = None,
 ) -> Saved:
     """Replace the pipeline's stored progress with `readings` (a full read), each with the due date `due_for`
-    gives it. The caller commits."""
+    gives it. The caller commits.
+
+    Set-based: one SELECT of the stored rows, then an executemany each for new, changed and dropped rows, and one
+    UPDATE for `read_at`; an unchanged enrolment costs a comparison, not a write.
+    """
     at = now or utcnow()
+    connection = await session.connection()
+    columns = [_TABLE.c[name] for name in ("hr_id", "course_id", "first_seen_at", *_VALUES)]
     stored = {
         (row.hr_id, row.course_id): row
-        for row in (
-            await session.exec(select(EnrolmentProgress).where(col(EnrolmentProgress.pipeline_id) == pipeline_id))
-        ).all()
+        for row in (await connection.execute(sa.select(*columns).where(_TABLE.c.pipeline_id == pipeline_id))).all()
     }
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    changed_rows: list[dict[str, Any]] = []
     new = changed = completed = 0
     for reading in readings:
-        row = stored.pop((reading.hr_id, reading.course_id), None)
+        key = (reading.hr_id, reading.course_id)
+        row = stored.pop(key, None)
+        first_seen = at if row is None else row.first_seen_at
+        due_on, due_recurs = due_for(reading, first_seen.date()) if due_for else (None, False)
+        values: dict[str, Any] = {
+            "account_id": reading.account_id,
+            "state": reading.state,
+            "percent": reading.percent,
+            "completed_at": reading.completed_at,
+            "last_activity_at": reading.last_activity_at,
+            "due_on": due_on,
+            "due_recurs": due_recurs,
+            "changed_at": at if row is None or row.state != reading.state else row.changed_at,
+        }
         if row is None:
             new += 1
-            row = EnrolmentProgress(
-                pipeline_id=pipeline_id,
-                hr_id=reading.hr_id,
-                course_id=reading.course_id,
-                account_id=reading.account_id,
-                state=reading.state,
-                first_seen_at=at,
-                changed_at=at,
-            )
             completed += reading.state == "completed"
-        elif row.state != reading.state:
+            fresh[key] = {"pipeline_id": pipeline_id, "hr_id": key[0], "course_id": key[1], **values}
+            continue
+        if row.state != reading.state:
             changed += 1
             completed += reading.state == "completed"
-            row.changed_at = at
-        row.account_id, row.state, row.percent = reading.account_id, reading.state, reading.percent
-        row.completed_at, row.last_activity_at = reading.completed_at, reading.last_activity_at
-        row.due_on, row.due_recurs = due_for(reading, row.first_seen_at.date()) if due_for else (None, False)
-        row.read_at = at
-        session.add(row)
-    for row in stored.values():
-        await session.delete(row)
+        if any(getattr(row, name) != value for name, value in values.items()):
+            changed_rows.append({f"b_{name}": value for name, value in values.items()} | _key(pipeline_id, key))
+    if stored:
+        await connection.execute(_DELETE, [_key(pipeline_id, key) for key in stored])
+    if changed_rows:
+        await connection.execute(_UPDATE, changed_rows)
+    await connection.execute(sa.update(_TABLE).where(_TABLE.c.pipeline_id == pipeline_id).values(read_at=at))
+    if fresh:
+        rows = [{**row, "first_seen_at": at, "read_at": at} for row in fresh.values()]
+        await connection.execute(sa.insert(_TABLE), rows)
     return Saved(seen=len(readings), new=new, changed=changed, dropped=len(stored), completed=completed)
+
+
+def _key(pipeline_id: str, key: tuple[str, str]) -> dict[str, str]:
+    return {"b_pipeline_id": pipeline_id, "b_hr_id": key[0], "b_course_id": key[1]}
 
 
 async def progress_of(
