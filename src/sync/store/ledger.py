@@ -25,6 +25,11 @@ async def _execute(session: AsyncSession, stmt: Any, params: Any = None) -> Any:
     return await connection.execute(stmt, params) if params is not None else await connection.execute(stmt)
 
 
+_LINK = Link.__table__  # type: ignore[attr-defined]
+_RUN_OP = RunOp.__table__  # type: ignore[attr-defined]
+_IN_CHUNK = 500  # well under SQLite's bound-parameter cap
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -53,6 +58,35 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
         set_={"person": stmt.excluded.person, "gone_at": None, "updated_at": stmt.excluded.updated_at},
     )
     await _execute(session, stmt)
+
+
+async def store_persons(session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]]) -> set[str]:
+    """Store a page of persons as read (`upsert_persons`), writing only the links whose record changed, that are
+    new, or that were gone from the source: an unchanged person costs a comparison, not a write.
+
+    Returns:
+        The managers of the persons read, before and after: a report's change (a move, a leave) can change
+        what their manager's account holds.
+    """
+    table = _LINK
+    stored: dict[str, tuple[dict[str, Any], bool]] = {}
+    wanted = sorted(persons)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        stmt = sa.select(table.c.hr_id, table.c.person, table.c.gone_at).where(
+            table.c.pipeline_id == pipeline_id, table.c.hr_id.in_(wanted[start : start + _IN_CHUNK])
+        )
+        for hr_id, person, gone_at in (await _execute(session, stmt)).all():
+            stored[hr_id] = (person or {}, gone_at is not None)
+    managers: set[str] = set()
+    changed: dict[str, dict[str, Any]] = {}
+    for hr_id, person in persons.items():
+        old, gone = stored.get(hr_id, ({}, False))
+        if old != person or gone or hr_id not in stored:
+            changed[hr_id] = person
+        # A manager change moves the manager role's scope: both the old and the new manager are re-planned.
+        managers.update(m for m in (old.get("manager_hr_id"), person.get("manager_hr_id")) if m)
+    await upsert_persons(session, pipeline_id=pipeline_id, persons=changed)
+    return managers
 
 
 async def account_owners(
@@ -124,9 +158,6 @@ class AppliedLink:
     updated_at: datetime
 
 
-_IN_CHUNK = 500  # well under SQLite's bound-parameter cap
-
-
 async def applied_links(session: AsyncSession, *, pipeline_id: str, hr_ids: Iterable[str]) -> dict[str, AppliedLink]:
     """The links of `hr_ids` (unknown ids are absent), as the executor needs them."""
     wanted = sorted(set(hr_ids))
@@ -174,13 +205,11 @@ def _bound(table: Any, *names: str) -> dict[str, Any]:
     return {name: sa.bindparam(f"b_{name}", type_=table.c[name].type) for name in names}
 
 
-_LINK = Link.__table__  # type: ignore[attr-defined]
 _SAVE_LINK = (
     sa.update(_LINK)
     .where(_LINK.c.pipeline_id == sa.bindparam("b_pipeline_id"), _LINK.c.hr_id == sa.bindparam("b_hr_id"))
     .values(**_bound(_LINK, "account_id", "applied", "last_error", "last_error_at", "updated_at"))
 )
-_RUN_OP = RunOp.__table__  # type: ignore[attr-defined]
 _OUTCOME = ("status", "attempts", "last_error", "ref", "updated_at")
 _SAVE_OUTCOME = sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME))
 _SAVE_OUTCOME_AND_OP = (
