@@ -109,6 +109,7 @@ class _Chunk:
     prints: SpecPrint
     replaced: frozenset[str] = frozenset()  # people whose linked account the target no longer has
     matched: set[str] = field(default_factory=set)  # linked by this run: the snapshot predates them
+    settled: set[str] = field(default_factory=set)  # unchanged people planned against the snapshot only
 
     def fail(self, link: Link, reason: str) -> None:
         link.last_error, link.last_error_at = reason, utcnow()
@@ -145,6 +146,7 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
             # op is due. Only a full reconcile looks further, at what the target really holds (drift).
             if chunk.seen is not None:
                 wanted[hr_id] = DesiredState.model_validate(link.applied)
+                chunk.settled.add(hr_id)
             continue
         try:
             desired = desired_state(person, spec, direct_reports=direct, today=today)
@@ -243,7 +245,10 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
 def _person_ops(chunk: _Chunk, link: Link, desired: DesiredState | None) -> list[Op]:
     if link.last_error is not None:
         link.last_error = None  # planned afresh: this run's outcome is what counts now
-    applied = DesiredState.model_validate(link.applied) if link.account_id and link.applied else None
+    if link.hr_id in chunk.settled:
+        applied = desired  # validated from `link.applied` a moment ago (`_wanted`)
+    else:
+        applied = DesiredState.model_validate(link.applied) if link.account_id and link.applied else None
     state = LinkedState(account_id=link.account_id if applied else None, applied=applied)
     ops = _reconciled(chunk, link, desired, state)
     chunk.session.add(link)
