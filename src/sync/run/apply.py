@@ -237,11 +237,13 @@ async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Aw
     """
     info = ctx.target.cls.info
     async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
+        after: int | None = None
         while True:
             async with rt.sessions() as session:
-                rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk)
+                rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk, after=after)
             if not rows:
                 return True
+            after = rows[-1].seq
             cut = batches(rows, info.batch_limits, kind=lambda row: OpKind(row.kind))
             width = min(info.max_concurrency, rt.batches_in_flight)
             for wave in waves(cut, width=width, kind=lambda row: OpKind(row.kind), person=lambda row: row.hr_id):

@@ -252,8 +252,10 @@ class PlannedOp:
     updated_at: datetime | None = None
 
 
-async def next_planned(session: AsyncSession, *, run_id: str, limit: int) -> list[PlannedOp]:
-    """The run's first `limit` ops still `planned`, in plan order (`seq`)."""
+async def next_planned(session: AsyncSession, *, run_id: str, limit: int, after: int | None = None) -> list[PlannedOp]:
+    """The run's first `limit` ops still `planned`, in plan order (`seq`); with `after`, only those numbered
+    after it. The executor passes the last number it took, so each call reads on from there through the
+    (run_id, seq) index instead of passing over every op already applied (quadratic over a large run)."""
     c = _RUN_OP.c
     stmt = (
         sa.select(c.id, c.seq, c.hr_id, c.kind, c.op, c.status, c.attempts, c.last_error, c.ref, c.updated_at)
@@ -261,6 +263,8 @@ async def next_planned(session: AsyncSession, *, run_id: str, limit: int) -> lis
         .order_by(c.seq)
         .limit(limit)
     )
+    if after is not None:
+        stmt = stmt.where(c.seq > after)
     return [PlannedOp(**row._mapping) for row in (await _execute(session, stmt)).all()]
 
 
