@@ -236,6 +236,21 @@ class RoleScopesListed(Protocol):
 
 
 @runtime_checkable
+class RolesOfAccounts(Protocol):
+    """A ROLES_LISTED target that lists the roles of given accounts without reading the whole site (optional).
+
+    Drift needs only the linked accounts' roles; a target whose `list_role_assignments` reads every user and
+    every course implements this so a full run's cost does not grow with what the pipeline does not manage."""
+
+    def list_roles_of(
+        self, account_ids: Collection[str], *, course_ids: Collection[str]
+    ) -> AsyncIterator[RoleAssignment]:
+        """What `list_role_assignments` lists of the roles held by or over `account_ids`, with course roles only in
+        `course_ids`; other assignments may be listed too (the caller filters). Raises `ConnectorError`."""
+        ...
+
+
+@runtime_checkable
 class CourseCatalog(Protocol):
     """A target that can list its courses (iff COURSES), so rules may name a course by the key admins use (a
     Moodle shortname, a Canvas SIS course id) and the engine resolves it to the course's id once per run."""

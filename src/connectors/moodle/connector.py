@@ -17,6 +17,7 @@ from enrolsync.connectors.base import (
     Rate,
     ReadRetryPolicy,
     RoleScopesListed,
+    RolesOfAccounts,
     TargetClass,
 )
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
@@ -209,8 +210,30 @@ class MoodleTarget:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
         `role_mirror_field` is set, system and user-context roles from that field: enrolsync's own record of what
         it assigned, not a read of Moodle (a role removed by hand in Moodle is still listed). A pending record is
-        listed with `confirmed=False`: the role may or may not be held."""
-        async for course_id, roster in self._rosters():
+        listed with `confirmed=False`: the role may or may not be held. Reads every course and every user."""
+        async for assignment in self._course_roles(None):
+            yield assignment
+        if self.config.role_mirror_field is not None:  # else no whole-site read
+            for assignment in self._mirrored(await self._users()):
+                yield assignment
+
+    async def list_roles_of(
+        self, account_ids: Collection[str], *, course_ids: Collection[str]
+    ) -> AsyncIterator[RoleAssignment]:
+        """What `list_role_assignments` lists of these accounts' roles, read without the whole site: the rosters of
+        `course_ids` only, and the mirror field of these accounts only (`core_user_get_users_by_field`, by id). A
+        user-context record lives on the account it is held over, so it is listed when that account is asked for."""
+        async for assignment in self._course_roles(course_ids):
+            yield assignment
+        if self.config.role_mirror_field is None:
+            return
+        ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
+            for assignment in self._mirrored([u for u in users if not is_deleted(u)]):
+                yield assignment
+
+    async def _course_roles(self, course_ids: Collection[str] | None) -> AsyncIterator[RoleAssignment]:
+        async for course_id, roster in self._rosters(course_ids):
             for participant in roster:
                 for role in participant.roles:
                     if role.shortname == self._book.learner:
@@ -219,18 +242,22 @@ class MoodleTarget:
                     yield RoleAssignment(
                         account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course_id)
                     )
+
+    def _mirrored(self, users: Sequence[MoodleUser]) -> list[RoleAssignment]:
         field = self.config.role_mirror_field
         if field is None:
-            return
-        for user in await self._users():
-            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field)):
-                yield RoleAssignment(
-                    account_id=str(holder),
-                    role=self._book.logical(shortname, scope),
-                    scope=scope,
-                    scope_id=None if over is None else str(over),
-                    confirmed=confirmed,
-                )
+            return []
+        return [
+            RoleAssignment(
+                account_id=str(holder),
+                role=self._book.logical(shortname, scope),
+                scope=scope,
+                scope_id=None if over is None else str(over),
+                confirmed=confirmed,
+            )
+            for user in users
+            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field))
+        ]
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
         raise NotImplementedError("the Moodle connector declares no GROUPS capability")
@@ -339,4 +366,5 @@ _contract: TargetClass = MoodleTarget
 _preflight: type[PreflightTarget] = MoodleTarget
 _progress: type[ProgressReader] = MoodleTarget  # reads enrolment progress back (issue 16)
 _scopes: type[RoleScopesListed] = MoodleTarget  # lists system and user roles only through the role mirror
+_roles_of: type[RolesOfAccounts] = MoodleTarget  # reads the linked accounts' roles alone
 _lookup: type[AccountLookup] = MoodleTarget  # reads the linked accounts by id (issue 19)

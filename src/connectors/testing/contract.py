@@ -30,6 +30,7 @@ from enrolsync.connectors.base import (
     CourseCatalog,
     Cursor,
     ProgressReader,
+    RolesOfAccounts,
     SourceClass,
     SourceConnector,
     TargetClass,
@@ -38,7 +39,7 @@ from enrolsync.connectors.base import (
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.model import AccountFields, Person, ProgressState, RawRequest, RoleScope
+from enrolsync.connectors.model import AccountFields, Person, ProgressState, RawRequest, RoleAssignment, RoleScope
 from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
@@ -400,6 +401,29 @@ class TargetContract(_Common[TargetConnector]):
         await connector.apply([RevokeRole(**grant)])
         after = {(r.account_id, r.scope, r.scope_id) for r in await collect(connector.list_role_assignments())}
         assert (manager, RoleScope.USER, report) not in after
+
+    async def test_roles_of_accounts_are_those_listed(
+        self, connector: TargetConnector, connector_cls: TargetClass
+    ) -> None:
+        """RolesOfAccounts: the roles read for some accounts are what the whole listing says of them, pending
+        records included, so drift sees the same whichever read the engine takes."""
+        self.requires(connector_cls, Capability.ROLES_LISTED)
+        self.requires(connector_cls, Capability.MANAGER_SCOPE)
+        if not isinstance(connector, RolesOfAccounts):
+            pytest.skip(f"{connector_cls.info.key} lists roles only as a whole")
+        manager, report = await self.create(connector, 17), await self.create(connector, 18)
+        grant: dict[str, Any] = {"hr_id": "CT-17", "account_id": manager, "role": "manager", "scope": RoleScope.USER}
+        await connector.apply([AssignRole(**grant, scope_id=report, scope_hr_id="CT-18")])
+        mine = {manager, report}
+
+        def of_mine(listing: list[RoleAssignment]) -> set[tuple[str, str, str | None, bool]]:
+            return {(r.account_id, r.role, r.scope_id, r.confirmed) for r in listing if r.account_id in mine}
+
+        whole = of_mine(await collect(connector.list_role_assignments()))
+        some = of_mine(await collect(connector.list_roles_of([manager, report], course_ids=[])))
+
+        assert (manager, "manager", report, True) in whole
+        assert some == whole
 
     async def test_sso_identity_round_trip(
         self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
-from enrolsync.connectors.base import AccountLookup, Capability, RoleScopesListed, TargetConnector
+from enrolsync.connectors.base import AccountLookup, Capability, RoleScopesListed, RolesOfAccounts, TargetConnector
 from enrolsync.connectors.model import Account, RoleScope
 from enrolsync.sync.plan.drift import ObservedAccount, grant_of
 from enrolsync.sync.rules.desired import RoleGrant, SsoSpec
@@ -48,7 +48,7 @@ async def snapshot(
         async for membership in target.list_group_memberships():
             if membership.account_id in accounts:
                 groups[membership.account_id].add(membership.group_id)
-    roles = await _roles(target, owners, accounts) if Capability.ROLES_LISTED in capabilities else None
+    roles = await _roles(target, owners, accounts, courses) if Capability.ROLES_LISTED in capabilities else None
     scopes = _role_scopes(target) if roles is not None else frozenset()
     return {
         owners[account_id]: ObservedAccount(
@@ -68,10 +68,18 @@ async def snapshot(
 RolesHeld = dict[str, dict[bool, set[RoleGrant]]]  # account id -> confirmed? -> grants
 
 
-async def _roles(target: TargetConnector, owners: Mapping[str, str], accounts: Collection[str]) -> RolesHeld:
-    """The listed roles of linked accounts, split into those held and those only possibly held."""
+async def _roles(
+    target: TargetConnector, owners: Mapping[str, str], accounts: Collection[str], courses: Collection[str]
+) -> RolesHeld:
+    """The listed roles of linked accounts, split into those held and those only possibly held; read for those
+    accounts alone where the target can (`RolesOfAccounts`), else from its whole listing."""
     held: RolesHeld = defaultdict(lambda: {True: set(), False: set()})
-    async for assignment in target.list_role_assignments():
+    listing = (
+        target.list_roles_of(sorted(accounts), course_ids=sorted(courses))
+        if isinstance(target, RolesOfAccounts)
+        else target.list_role_assignments()
+    )
+    async for assignment in listing:
         if assignment.account_id in accounts and (grant := grant_of(assignment, owners)) is not None:
             held[assignment.account_id][assignment.confirmed].add(grant)
     return held
