@@ -58,6 +58,9 @@ class Capability(StrEnum):
     HARD_DELETE = "hard_delete"
     COURSES = "courses"  # lists its courses with the keys admins know them by (`CourseCatalog`)
     PROGRESS = "progress"  # reads enrolment progress back: started, completed (when), failed (`ProgressReader`)
+    # Holds a due date per enrolment that leaves the learner's access alone (`Enrol.due_on`, `SetDueDate`); an
+    # access end date (Moodle `timeend`, Canvas `end_at`, Docebo validity) is not one and must not be declared.
+    DUE_DATES = "due_dates"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, vanished
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
-from enrolsync.sync.run import actual
+from enrolsync.sync.run import actual, due_dates
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.run.org import Org, known_person, read_org, waiting_to_start
 from enrolsync.sync.run.reading import ReadResult
@@ -278,6 +278,9 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     summary = chunk.summary
     _remember_gone(chunk, gone)
     wanted = _wanted(chunk, hr_ids, gone, reports)
+    await due_dates.add_due_dates(
+        chunk.session, chunk.ctx, today=chunk.rt.today(), links=chunk.links, wanted=wanted, reports=reports
+    )
     await _match(chunk, wanted)
     planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
     await _keep_started(chunk, planned)
@@ -340,9 +343,7 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
     summary = PlanSummary(rejected=read.rejected_count)
-    async with rt.clients.connector(
-        ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id
-    ) as target:
+    async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
