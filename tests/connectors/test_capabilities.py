@@ -21,16 +21,37 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
 @pytest.mark.parametrize(
     ("target", "can", "cannot"),
     [
-        pytest.param(MoodleTarget, LIFECYCLE | {C.COURSES, C.PROGRESS}, {C.GROUPS, C.HARD_DELETE}, id="moodle"),
-        pytest.param(MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS}, set(), id="memory"),
+        # DUE_DATES only where an enrolment has a due date that leaves access alone (LearnUpon `due_date`); an
+        # access end (Moodle `timeend`, Canvas `end_at`, Docebo `date_expire_validity`) would lock out the overdue.
         pytest.param(
-            TalentLMSTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS}, set(), id="talentlms"
+            MoodleTarget, LIFECYCLE | {C.COURSES, C.PROGRESS}, {C.GROUPS, C.HARD_DELETE, C.DUE_DATES}, id="moodle"
         ),
-        pytest.param(LearnUponTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS}, {C.HARD_DELETE}, id="learnupon"),
-        pytest.param(CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE, C.PROGRESS}, {C.GROUPS}, id="canvas"),
-        pytest.param(DoceboTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS}, {C.HARD_DELETE}, id="docebo"),
         pytest.param(
-            ScimTarget, LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE}, {C.SSO, C.PROGRESS}, id="scim"
+            MemoryTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS}, {C.DUE_DATES}, id="memory"
+        ),
+        pytest.param(
+            TalentLMSTarget,
+            LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS},
+            {C.DUE_DATES},
+            id="talentlms",
+        ),
+        pytest.param(
+            LearnUponTarget,
+            LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS, C.DUE_DATES},
+            {C.HARD_DELETE},
+            id="learnupon",
+        ),
+        pytest.param(
+            CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE, C.PROGRESS}, {C.GROUPS, C.DUE_DATES}, id="canvas"
+        ),
+        pytest.param(
+            DoceboTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS}, {C.HARD_DELETE, C.DUE_DATES}, id="docebo"
+        ),
+        pytest.param(
+            ScimTarget,
+            LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE},
+            {C.SSO, C.PROGRESS, C.DUE_DATES},
+            id="scim",
         ),
     ],
 )
