@@ -88,6 +88,7 @@ async def measure(bench: Bench, args: argparse.Namespace, scope: Scope) -> dict[
         "lms_requests": lms["accepted"],
         "lms_writes": lms["writes"],
         "lms_calls": lms.get("calls", {}),
+        "lms_items": lms.get("items", {}),  # records the fake Moodle returned, by function
         "requests_per_person": round((hr["accepted"] + lms["accepted"]) / people, 3) if people else None,
         "ops_planned": run.ops_planned,
         "ops": {kind: sum(by.values()) for kind, by in sorted(ops.items())},

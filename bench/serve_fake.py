@@ -1,11 +1,13 @@
 """Serve a fake HR or LMS system on loopback in its own process, metered, optionally throttled, with a control API.
 
     python -m bench.serve_fake bamboohr --people 10000 --seed 7 [--port 0]
-    python -m bench.serve_fake moodle [--budget 20]
+    python -m bench.serve_fake moodle [--budget 20] [--request-ms 30 --item-ms 3 --workers 4]
 
 Prints `READY <port>` once it listens. Requests under `/_bench/` steer the fake and read its meter (they are not
 metered); everything else is the vendor API, counted, and refused with 429 + `Retry-After` beyond `--budget`
 requests per second (a token bucket holding one second of budget, as an API gateway in front of the site would).
+`--request-ms`, `--item-ms` and `--workers` make the fake Moodle answer in a real site's time: a worker's time per
+call and per record returned, with that many workers (`enrolsync.connectors.moodle.fake.cost`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import uvicorn
 from enrolsync.connectors.bamboohr.fake import BambooHRFake
 from enrolsync.connectors.bamboohr.fake.company import DEPARTMENTS, generate_company
 from enrolsync.connectors.moodle.fake import FakeMoodle
+from enrolsync.connectors.moodle.fake.cost import SiteCost
 from enrolsync.connectors.testing.fakes import FakeServer, json_response
 from enrolsync.demo_systems import COURSES
 
@@ -242,9 +245,10 @@ class BenchMoodle(Metered, FakeMoodle):
         self.meter.reset()
         self.call_counts.clear()
         self.enrolled_at.clear()
+        self.served.clear()
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "calls": dict(self.call_counts)}
+        return {**super().stats(), "calls": dict(self.call_counts), "items": dict(self.served)}
 
     def _info(self, _: dict[str, Any]) -> dict[str, Any]:
         roles = {name: self.role_id(name) for name in ("student", "editingteacher", "manager", "parent")}
@@ -302,8 +306,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--budget", type=float, default=None, help="requests per second before 429")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="answer each API request this much later")
+    parser.add_argument("--request-ms", type=float, default=0.0, help="moodle: a worker's time per call")
+    parser.add_argument("--item-ms", type=float, default=0.0, help="moodle: a worker's time per record returned")
+    parser.add_argument("--workers", type=int, default=4, help="moodle: calls answered at once (PHP workers)")
+    parser.add_argument("--others", type=int, default=0, help="moodle: accounts the pipeline does not manage")
     args = parser.parse_args(argv)
     fake = build(args.kind, args.people, args.seed)
+    if isinstance(fake, BenchMoodle):
+        if args.request_ms or args.item_ms:
+            fake.cost = SiteCost(request_ms=args.request_ms, item_ms=args.item_ms, workers=args.workers)
+        for n in range(args.others):
+            fake.add_user(f"other{n}", "Other", f"User {n}", f"other{n}@elsewhere.example", idnumber=f"X{n}")
     fake.meter.set_budget(args.budget)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

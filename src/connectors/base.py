@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, HttpUrl
 
 from enrolsync.connectors.model import (
     Account,
+    AccountRecord,
     CheckResult,
     Course,
     Enrolment,
@@ -29,6 +30,7 @@ from enrolsync.connectors.model import (
     Progress,
     RawRequest,
     RoleAssignment,
+    RoleScope,
     SsoIdentity,
 )
 from enrolsync.connectors.ops import Op, OpKind, OpResult
@@ -58,6 +60,10 @@ class Capability(StrEnum):
     HARD_DELETE = "hard_delete"
     COURSES = "courses"  # lists its courses with the keys admins know them by (`CourseCatalog`)
     PROGRESS = "progress"  # reads enrolment progress back: started, completed (when), failed (`ProgressReader`)
+    # `list_role_assignments` is good enough for drift to compare roles on full runs (a target without it has its
+    # roles trusted to the links). A target listing only some scopes says which (`RoleScopesListed`); one listing
+    # its own record of what it assigned (Moodle's role mirror) says so in its README: a hand change is not seen.
+    ROLES_LISTED = "roles_listed"
     # Holds a due date per enrolment that leaves the learner's access alone (`Enrol.due_on`, `SetDueDate`); an
     # access end date (Moodle `timeend`, Canvas `end_at`, Docebo validity) is not one and must not be declared.
     DUE_DATES = "due_dates"
@@ -190,6 +196,24 @@ class TargetConnector(Connector, Protocol):
 
 
 @runtime_checkable
+class AccountLookup(Protocol):
+    """A target that reads accounts by id (optional), so a full run reads the accounts its links name instead of
+    every account the target holds: its cost grows with the pipeline's people, not with the rest of the site.
+
+    Without it the engine streams `list_accounts` (and `list_sso_identities`) and keeps the linked accounts.
+    """
+
+    def read_accounts(self, account_ids: Collection[str]) -> AsyncIterator[AccountRecord]:
+        """The accounts with these ids, streamed in any order, each as `list_accounts` would show it, with its SSO
+        identity as `list_sso_identities` would (iff SSO). An id the target does not hold, or holds only as a
+        deleted account, is absent: that is how the engine learns an account was deleted by hand.
+
+        Raises `AuthError` / `TransientError` (after the connector's read retries), as `list_accounts` does.
+        """
+        ...
+
+
+@runtime_checkable
 class PreflightTarget(Protocol):
     """A target that can tell, before anything is written, which ops it would refuse outright (optional).
 
@@ -199,6 +223,33 @@ class PreflightTarget(Protocol):
 
     async def preflight(self, ops: Sequence[Op]) -> Sequence[str | None]:
         """One reason per op (None: no objection), same order. Changes nothing; raises `ConnectorError` as a read."""
+        ...
+
+
+@runtime_checkable
+class RoleScopesListed(Protocol):
+    """A ROLES_LISTED target whose listing covers only some role scopes (optional; without it, every scope).
+
+    Drift compares roles only in these scopes; a grant in another scope is trusted to the link, as without
+    ROLES_LISTED (Moodle lists system and user-context roles only when its role mirror field is set)."""
+
+    def listed_role_scopes(self) -> frozenset[RoleScope]:
+        """The scopes `list_role_assignments` reports completely for this connection. Makes no call."""
+        ...
+
+
+@runtime_checkable
+class RolesOfAccounts(Protocol):
+    """A ROLES_LISTED target that lists the roles of given accounts without reading the whole site (optional).
+
+    Drift needs only the linked accounts' roles; a target whose `list_role_assignments` reads every user and
+    every course implements this so a full run's cost does not grow with what the pipeline does not manage."""
+
+    def list_roles_of(
+        self, account_ids: Collection[str], *, course_ids: Collection[str]
+    ) -> AsyncIterator[RoleAssignment]:
+        """What `list_role_assignments` lists of the roles held by or over `account_ids`, with course roles only in
+        `course_ids`; other assignments may be listed too (the caller filters). Raises `ConnectorError`."""
         ...
 
 

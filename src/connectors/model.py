@@ -93,12 +93,16 @@ class RoleAssignment(Frozen):
     """A logical role (learner, manager, instructor, admin) held by an account in a scope.
 
     For `USER` scope, `scope_id` is the account id of the person the role is held over (a direct report).
+    `confirmed` is False when the target only knows the role *may* be held: a target that keeps its own record of
+    what it assigned (Moodle's role mirror) lists an assignment whose write was never settled that way, and the
+    engine settles it on the next full run (granted again if still wanted, else revoked).
     """
 
     account_id: str
     role: str
     scope: RoleScope = RoleScope.SYSTEM
     scope_id: str | None = None
+    confirmed: bool = True
 
 
 class GroupMembership(Frozen):
@@ -110,6 +114,13 @@ class SsoIdentity(Frozen):
     account_id: str
     auth: str
     subject: str
+
+
+class AccountRecord(Frozen):
+    """An account read by its id, with the SSO identity the same read shows (`AccountLookup.read_accounts`)."""
+
+    account: Account
+    sso: SsoIdentity | None = Field(default=None, description="None: the account signs in internally.")
 
 
 class ExternalRef(Frozen):

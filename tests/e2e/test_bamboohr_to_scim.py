@@ -41,14 +41,14 @@ class ScimService:
         assert response.is_success, response.text
         return response.json()
 
-    async def setup_pipeline(self, spec: dict[str, Any]) -> None:
+    async def setup_pipeline(self, spec: dict[str, Any], roles: dict[str, str] | None = None) -> None:
         hr = await self.ok(await self.api.post("/connections", json={
             "name": "BambooHR", "connector": "bamboohr", "config": bamboohr_config(self.bamboohr),
         }))  # fmt: skip
         lms = await self.ok(await self.api.post("/connections", json={
             "name": "LMS", "connector": "scim", "config": {
                 "base_url": f"https://{SCIM_HOST}/v2/", "token": self.scim.token,
-                "role_groups": {"instructor": self.groups["Instructors"]},
+                "role_groups": roles or {"instructor": self.groups["Instructors"]},
             },
         }))  # fmt: skip
         pipeline = await self.ok(await self.api.post("/pipelines", json={
@@ -193,3 +193,47 @@ async def test_one_rejected_person_fails_alone_and_a_busy_server_is_waited_for(s
     assert "[uniqueness]" in failed[0]["last_error"]
     assert all(service.scim.by_external_id(h) is not None for h in set(people) - {victim})
     assert 4 in service.clock.sleeps, "the 503's Retry-After was honoured before the Bulk request was sent again"
+
+
+def set_members(service: ScimService, name: str, members: set[str]) -> None:
+    """An admin edits a Group on the LMS by hand (a whole replace, RFC 7644 section 3.5.1)."""
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}
+    service.scim.call("PUT", f"Groups/{service.groups[name]}", {**body, "members": [{"value": m} for m in members]})
+
+
+async def test_roles_changed_by_hand_on_the_lms_are_repaired_by_the_next_full_run(service: ScimService) -> None:
+    service.groups["Admins"] = service.scim.add_group("Admins")
+    roles = {"instructor": service.groups["Instructors"], "admin": service.groups["Admins"]}
+    await service.setup_pipeline(spec(service.groups), roles)
+    assert (await service.run())["status"] == "succeeded"
+    people = active_people(service)
+    ids = {hr_id: user(service, hr_id)["id"] for hr_id in people}
+    boss, report = next((str(r["supervisorEid"]), h) for h, r in sorted(people.items()) if r["supervisorEid"])
+    managers = {str(r["supervisorEid"]) for r in people.values() if r["supervisorEid"]}
+    staff = next(h for h in sorted(people) if h not in managers)
+    # By hand on the LMS: the manager loses the instructor role and the report loses its manager; someone who
+    # manages nobody is made an instructor (a role the rules give) and an admin (a role no rule gives).
+    instructors = service.scim.members(service.groups["Instructors"])
+    set_members(service, "Instructors", instructors - {ids[boss]} | {ids[staff]})
+    set_members(service, "Admins", {ids[staff]})
+    remove = {"op": "remove", "path": f"{ENTERPRISE_URN}:manager"}
+    service.scim.call("PATCH", f"Users/{ids[report]}", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [remove],
+    })  # fmt: skip
+    assert "manager" not in user(service, report)[ENTERPRISE_URN]
+    assert (await service.run(scope="incremental"))["progress"]["ops_planned"] == 0, "incremental runs trust links"
+
+    repaired = await service.run()
+
+    assert repaired["status"] == "succeeded", repaired
+    ops = await service.operations(repaired["id"])
+    planned = sorted((op["kind"], op["hr_id"], op["op"].get("scope_hr_id") or "") for op in ops)
+    assert planned == sorted([
+        ("assign_role", boss, ""), ("assign_role", boss, report), ("revoke_role", staff, ""),
+    ]), planned  # fmt: skip
+    assert all(op["op"]["drift"] for op in ops)
+    assert repaired["counters"]["drift"] == {"assign_role": 2, "revoke_role": 1}
+    assert "Instructors" in groups_of(service, ids[boss]) and "Instructors" not in groups_of(service, ids[staff])
+    assert user(service, report)[ENTERPRISE_URN]["manager"]["value"] == ids[boss]
+    assert ids[staff] in service.scim.members(service.groups["Admins"]), "a role no rule gives is left alone"
+    assert (await service.run())["progress"]["ops_planned"] == 0, "repaired: the next reconcile finds nothing"

@@ -237,9 +237,13 @@ def duplicates(lms: FakeMoodle) -> list[str]:
     return found
 
 
+def _mirror(user: FakeUser, field: str) -> set[str]:
+    return {t.strip() for t in user.custom.get(field, "").split(",") if t.strip()}
+
+
 def unrecorded_roles(lms: FakeMoodle, field: str = MIRROR_FIELD) -> set[tuple[str, str, str, str]]:
-    """User-context role assignments the Moodle connector's mirror field does not record (`target_state` form):
-    an assignment made whose record failed. Nothing reads them back, so nothing revokes them."""
+    """User-context role assignments the Moodle connector's mirror field shows neither as held nor as pending
+    (`target_state` form): nothing would read them back, so nothing would revoke them. Empty when it works."""
     users = lms.state.users
     found: set[tuple[str, str, str, str]] = set()
     for role_id, holder, level, instance in lms.state.assignments:
@@ -247,6 +251,32 @@ def unrecorded_roles(lms: FakeMoodle, field: str = MIRROR_FIELD) -> set[tuple[st
         if level != "user" or report is None or not users[holder].idnumber:
             continue
         token = f"{lms.state.roles[role_id].shortname}@{holder}"
-        if token not in {t.strip() for t in report.custom.get(field, "").split(",")}:
+        if not {token, f"pending:{token}"} & _mirror(report, field):
             found.add((lms.state.roles[role_id].shortname, level, users[holder].idnumber, report.idnumber))
+    return found
+
+
+def pending_roles(lms: FakeMoodle, field: str = MIRROR_FIELD) -> set[tuple[str, str, str, str]]:
+    """User-context roles the mirror field records as pending (may be held), in `target_state` form."""
+    users = lms.state.users
+    by_name = {role.shortname for role in lms.state.roles.values()}
+    found: set[tuple[str, str, str, str]] = set()
+    for report in users.values():
+        for token in _mirror(report, field):
+            shortname, _, holder = token.removeprefix("pending:").partition("@")
+            if token.startswith("pending:") and shortname in by_name and int(holder) in users:
+                found.add((shortname, "user", users[int(holder)].idnumber, report.idnumber))
+    return found
+
+
+def phantom_records(lms: FakeMoodle, field: str = MIRROR_FIELD) -> set[str]:
+    """Mirror tokens that say a user-context role is held when it is not (`<report id>:<token>`): a later grant
+    would answer `already` and the role would be lost. Empty when it works."""
+    held = {(lms.state.roles[r].shortname, u, i) for r, u, level, i in lms.state.assignments if level == "user"}
+    found: set[str] = set()
+    for report in lms.state.users.values():
+        for token in _mirror(report, field) - {t for t in _mirror(report, field) if t.startswith("pending:")}:
+            shortname, _, holder = token.partition("@")
+            if holder.isdigit() and (shortname, int(holder), report.id) not in held:
+                found.add(f"{report.id}:{token}")
     return found

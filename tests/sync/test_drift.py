@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from enrolsync.connectors.model import Account, AccountFields, RoleScope
+from enrolsync.connectors.model import Account, AccountFields, RoleAssignment, RoleScope
 from enrolsync.connectors.ops import Enrol, Op, Unenrol
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started
-from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase, without_scope_over
+from enrolsync.sync.plan.drift import ManagedRoles, ObservedAccount, grant_of, mark_drift, rebase, without_scope_over
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 from enrolsync.sync.rules.policy import Policies
 
@@ -112,3 +112,76 @@ def test_roles_over_a_replaced_account_are_dropped_so_they_are_granted_again() -
     assert without_scope_over(applied, set()) is applied
     ops = diff(applied, LinkedState(account_id="a1", applied=rebased), policy=Policies())
     assert [(op.kind, getattr(op, "scope_hr_id", None)) for op in ops] == [("assign_role", "r1")]
+
+
+# -- roles, where the target lists them (ROLES_LISTED) --------------------------------------------------------------
+OVER_R = RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id="r1")
+OVER_S = RoleGrant(role="manager", scope=RoleScope.USER, scope_hr_id="s1")
+INSTRUCTOR = RoleGrant(role="instructor")
+RULES_GIVE = ManagedRoles(system=frozenset({"instructor"}), manager_role="manager")
+EVERY_SCOPE = frozenset(RoleScope)
+
+
+def role_repairs(
+    roles: frozenset[RoleGrant],
+    *,
+    unsure: frozenset[RoleGrant] = frozenset(),
+    scopes: frozenset[RoleScope] = EVERY_SCOPE,
+    wanted: frozenset[RoleGrant] = frozenset({OVER_R, INSTRUCTOR}),
+) -> list[tuple[str, bool, str]]:
+    """The role ops a full run plans when the link says `wanted` was applied and the target lists `roles`."""
+    applied = APPLIED.model_copy(update={"roles": wanted})
+    observed = seen(roles=roles, unsure_roles=unsure, role_scopes=scopes)
+    link = LinkedState(account_id="a1", applied=applied)
+    real = LinkedState(account_id="a1", applied=rebase(applied, applied, observed, RULES_GIVE))
+    ops = mark_drift(diff(applied, link, policy=Policies()), diff(applied, real, policy=Policies()))
+    return [(op.kind.value, op.drift, f"{op.role}:{op.scope_hr_id or ''}") for op in ops if hasattr(op, "role")]
+
+
+ROLE_CASES = [
+    pytest.param(frozenset({OVER_R, INSTRUCTOR}), {}, [], id="as-applied"),
+    pytest.param(frozenset({INSTRUCTOR}), {}, [("assign_role", True, "manager:r1")], id="removed-by-hand"),
+    pytest.param(
+        frozenset({OVER_R, OVER_S, INSTRUCTOR}), {}, [("revoke_role", True, "manager:s1")], id="managed-added-by-hand"
+    ),
+    pytest.param(
+        frozenset({OVER_R, INSTRUCTOR, RoleGrant(role="admin")}), {}, [], id="unmanaged-role-added-by-hand-stays"
+    ),
+    pytest.param(
+        frozenset({OVER_R, INSTRUCTOR, RoleGrant(role="instructor", scope=RoleScope.COURSE, scope_id="C9")}),
+        {},
+        [],
+        id="course-role-no-rule-gives-stays",
+    ),
+    pytest.param(frozenset({INSTRUCTOR}), {"scopes": frozenset({RoleScope.SYSTEM})}, [], id="user-scope-not-listed"),
+    pytest.param(
+        frozenset({INSTRUCTOR}),
+        {"unsure": frozenset({OVER_R})},
+        [("assign_role", True, "manager:r1")],
+        id="unsure-wanted",
+    ),
+    pytest.param(
+        frozenset({OVER_R, INSTRUCTOR}),
+        {"unsure": frozenset({OVER_S})},
+        [("revoke_role", True, "manager:s1")],
+        id="unsure-unwanted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("roles", "options", "expected"), ROLE_CASES)
+def test_roles_the_target_lists_are_repaired_as_drift(
+    roles: frozenset[RoleGrant], options: dict[str, Any], expected: list[tuple[str, bool, str]]
+) -> None:
+    assert role_repairs(roles, **options) == expected
+
+
+def test_without_a_role_listing_roles_are_trusted_to_the_link() -> None:
+    applied = APPLIED.model_copy(update={"roles": frozenset({OVER_R})})
+    assert rebase(applied, applied, seen(), RULES_GIVE).roles == frozenset({OVER_R})
+
+
+def test_a_listed_role_over_an_account_the_pipeline_does_not_link_is_not_compared() -> None:
+    over = RoleAssignment(account_id="a1", role="manager", scope=RoleScope.USER, scope_id="acct-9")
+    assert grant_of(over, {"acct-1": "r1"}) is None
+    assert grant_of(over.model_copy(update={"scope_id": "acct-1"}), {"acct-1": "r1"}) == OVER_R

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from enrolsync.connectors.errors import TransientError
-from enrolsync.connectors.model import AccountFields, PersonStatus, RoleScope
+from enrolsync.connectors.model import AccountFields, PersonStatus, RoleAssignment, RoleScope
 from enrolsync.sync.run.planning import recorded_verdict
 from enrolsync.sync.store.tables import RunStatus
 from tests.support.database import Database
@@ -208,6 +208,35 @@ async def test_a_full_run_repairs_group_and_enrolment_drift_on_a_target_with_gro
     ]
     assert run.counters["drift"] == {"add_to_group": 1, "enrol": 1}
     assert (two, "g") in lms.groups and (three, "C2") in lms.enrolments
+
+
+async def test_a_full_run_repairs_role_drift_on_the_memory_target(engine: Engine) -> None:
+    await engine.run()
+    lms = engine.data.lms
+    one, two, three, four = [(await engine.link(h)).account_id or "" for h in ("1", "2", "3", "4")]
+    # By hand: 1 loses the manager role over 2; 2 (who manages nobody) gets it over 3; 3 gets an admin role no
+    # rule gives; 4's account is deleted (and with it 1's role over it).
+    lms.roles.discard(RoleAssignment(account_id=one, role="manager", scope=RoleScope.USER, scope_id=two))
+    lms.roles.add(RoleAssignment(account_id=two, role="manager", scope=RoleScope.USER, scope_id=three))
+    admin = RoleAssignment(account_id=three, role="admin")
+    lms.roles.add(admin)
+    del lms.accounts[four]
+    lms.roles = {r for r in lms.roles if four not in (r.account_id, r.scope_id)}
+    assert (await engine.run(scope="incremental")).ops_planned == 0, "an incremental run trusts the links"
+
+    run = await engine.run()
+
+    roles = [(op.kind, op.hr_id, op.op.get("scope_hr_id"), op.op["drift"]) for op in await engine.ops(run.id)]
+    assert [r for r in roles if r[0].endswith("_role")] == [
+        ("assign_role", "1", "2", True),
+        ("assign_role", "1", "4", True),
+        ("revoke_role", "2", "3", True),
+    ]
+    new_four = (await engine.link("4")).account_id or ""
+    held = {(r.account_id, r.scope_id) for r in lms.roles if r.role == "manager"}
+    assert held == {(one, two), (one, three), (one, new_four)}
+    assert admin in lms.roles, "a role no rule gives is left alone"
+    assert (await engine.run()).ops_planned == 0, "repaired: the next reconcile finds nothing"
 
 
 async def test_a_started_enrolment_survives_a_move_on_the_memory_target(engine: Engine) -> None:

@@ -136,6 +136,7 @@ class MemoryTarget:
                 Capability.ACCOUNTS,
                 Capability.ENROLMENTS,
                 Capability.ROLES,
+                Capability.ROLES_LISTED,
                 Capability.GROUPS,
                 Capability.SSO,
                 Capability.MANAGER_SCOPE,

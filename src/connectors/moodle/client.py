@@ -3,11 +3,14 @@
 Requests are form-encoded with `wstoken`, `wsfunction`, `moodlewsrestformat=json` (Moodle answers XML without it)
 and arrays in PHP bracket notation (`users[0][customfields][0][type]=...`). The token travels in the body, never
 in the URL, so request logs (method, host, path) cannot leak it. Reads retry through the kit; writes are sent once.
+At most `concurrency` calls are in flight (the connection's `max_concurrency`): a site answers as many at once as
+it has PHP workers, and independent reads (lookup chunks, course rosters) go out together up to that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -16,6 +19,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from enrolsync.connectors.base import ReadRetryPolicy
 from enrolsync.connectors.errors import PermanentError
+from enrolsync.connectors.kit.batching import all_of
 from enrolsync.connectors.kit.errors import transport_errors
 from enrolsync.connectors.kit.retry import with_retry
 from enrolsync.connectors.moodle.errors import classify
@@ -79,10 +83,14 @@ _UPDATE = TypeAdapter(UpdateAnswer | None)
 
 
 class MoodleClient:
-    def __init__(self, http: httpx.AsyncClient, token: SecretStr, retry: ReadRetryPolicy) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, token: SecretStr, retry: ReadRetryPolicy, *, concurrency: int = 1
+    ) -> None:
         self._http = http
         self._token = token
         self._retry = retry
+        self.concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def _call(self, function: str, params: Payload) -> Any:
         fields = [
@@ -91,7 +99,7 @@ class MoodleClient:
             ("moodlewsrestformat", "json"),
             *encode(params),
         ]
-        async with transport_errors():
+        async with self._slots, transport_errors():
             response = await self._http.post(
                 SERVER_PATH,
                 content=urlencode(fields).encode(),
@@ -122,14 +130,21 @@ class MoodleClient:
 
     async def users_by_field(self, field: str, values: Sequence[str]) -> list[MoodleUser]:
         """core_user_get_users_by_field for `id | idnumber | username | email`; missing values are simply absent."""
-        found: list[MoodleUser] = []
+        return [user async for users in self.users_by_field_pages(field, values) for user in users]
+
+    async def users_by_field_pages(self, field: str, values: Sequence[str]) -> AsyncIterator[list[MoodleUser]]:
+        """`users_by_field`, streamed: chunks of `LOOKUP_CHUNK` values, `concurrency` chunks in flight at once, so
+        reading many accounts holds a few chunks' answers at a time, never all of them."""
         unique = list(dict.fromkeys(values))
-        for start in range(0, len(unique), LOOKUP_CHUNK):
-            chunk = unique[start : start + LOOKUP_CHUNK]
-            body = await self.read("core_user_get_users_by_field", {"field": field, "values": chunk})
-            users: list[MoodleUser] = _parse(_USERS, body, "core_user_get_users_by_field")
-            found.extend(users)
-        return found
+        chunks = [unique[start : start + LOOKUP_CHUNK] for start in range(0, len(unique), LOOKUP_CHUNK)]
+        for first in range(0, len(chunks), self.concurrency):
+            wave = chunks[first : first + self.concurrency]
+            for users in await all_of(self._users_by_field(field, chunk) for chunk in wave):
+                yield users
+
+    async def _users_by_field(self, field: str, chunk: Sequence[str]) -> list[MoodleUser]:
+        body = await self.read("core_user_get_users_by_field", {"field": field, "values": list(chunk)})
+        return _parse(_USERS, body, "core_user_get_users_by_field")
 
     async def courses(self) -> list[Course]:
         """Every course, the site course (format `site`) included."""

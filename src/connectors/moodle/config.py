@@ -12,6 +12,7 @@ from enrolsync.connectors.base import ConnectorConfig
 Shortname = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$", max_length=100)]
 AuthName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=50)]
 
+MAX_CONCURRENCY = 8  # the most any connection may ask for (the connector's `info.max_concurrency`)
 DEFAULT_ROLE_MAP = {"learner": "student", "instructor": "editingteacher", "manager": "manager"}
 # A role held in a report's *user* context gives its holder rights over that one person; Moodle's docs call the
 # pattern the "Parent role" (https://docs.moodle.org/en/Parent_role). The role must allow the user context level.
@@ -68,6 +69,15 @@ class MoodleConfig(ConnectorConfig):
         le=100,
         description="Users per core_user_create_users call. The call is one transaction, and PHP's max_input_vars "
         "(default 1000) caps the form fields one request may carry.",
+    )
+
+    max_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        description="Requests in flight at once, at most: a Moodle site answers as many at a time as it has PHP "
+        "workers (PHP-FPM's pm.max_children), and requests beyond that queue on the site. Lower it for a small "
+        "site shared with its learners' daytime traffic.",
     )
 
     @model_validator(mode="after")

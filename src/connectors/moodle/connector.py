@@ -9,18 +9,23 @@ from typing import Any, ClassVar
 import httpx
 
 from enrolsync.connectors.base import (
+    AccountLookup,
     Capability,
     ConnectorInfo,
     PreflightTarget,
     ProgressReader,
     Rate,
     ReadRetryPolicy,
+    RoleScopesListed,
+    RolesOfAccounts,
     TargetClass,
 )
 from enrolsync.connectors.errors import ConnectorError, Invalid, TransientError
+from enrolsync.connectors.kit.batching import all_of
 from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import (
     Account,
+    AccountRecord,
     CheckResult,
     Enrolment,
     GroupMembership,
@@ -37,10 +42,10 @@ from enrolsync.connectors.moodle.checks import check_site
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.completion import Completion, read_completion
 from enrolsync.connectors.moodle.completion import ids as completion_ids
-from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.connectors.moodle.config import MAX_CONCURRENCY, MoodleConfig
 from enrolsync.connectors.moodle.enrolments import EnrolmentWriter, is_learner, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
-from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser
+from enrolsync.connectors.moodle.models import Course, EnrolledUser, MoodleUser, is_deleted
 from enrolsync.connectors.moodle.progress import read_progress
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.roles import RoleWriter
@@ -50,7 +55,11 @@ from enrolsync.connectors.ops import CreateUser, Op, OpKind, OpResult, SetSsoIde
 
 _LOOKUP_FIELDS = {"external_id": "idnumber", "email": "email", "username": "username"}
 CHECK_COURSE_SAMPLE = 20  # course rosters check() reads at most, to learn role ids
-EMAIL_SEARCHES = 10  # above this many emails to find case-insensitively, one read of every account is cheaper
+# A search that finds nobody costs a site about what returning this many accounts does (a PHP request's start-up
+# against ~3 ms per user returned, measured on a 4.3 site): above that many accounts per email to search for, the
+# searches cost more than one read of every account, which is taken instead (`_site_holds_fewer_than`).
+SEARCH_COST_IN_ACCOUNTS = 10
+PROBE_SPAN = 5  # consecutive user ids probed: one id missing (a rolled-back create used it) does not mislead
 
 Handler = Callable[[Sequence[tuple[int, Any]], dict[int, OpResult]], Awaitable[None]]
 
@@ -72,6 +81,7 @@ class MoodleTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.PROGRESS,
+                Capability.ROLES_LISTED,
             }
         ),
         batch_limits={
@@ -87,12 +97,13 @@ class MoodleTarget:
         },
         # Core Moodle does not throttle; its PHP workers are the bottleneck, so stay gentle.
         default_rate=Rate(calls=600, per_seconds=60),
-        max_concurrency=2,
+        # The ceiling a connection may ask for; its own `max_concurrency` (default 4) is what the client keeps to.
+        max_concurrency=MAX_CONCURRENCY,
     )
 
     def __init__(self, config: MoodleConfig, http: httpx.AsyncClient, *, retry: ReadRetryPolicy | None = None) -> None:
         self.config = config
-        self._client = MoodleClient(http, config.token, retry or ReadRetry())
+        self._client = MoodleClient(http, config.token, retry or ReadRetry(), concurrency=config.max_concurrency)
         self._book = RoleBook(config)
         self._facts = SiteFacts(self._client)
         users = UserWriter(self._client, config, self._facts)
@@ -138,15 +149,37 @@ class MoodleTarget:
             ids = [course.id for course in await self._courses()]
         else:
             ids = sorted({n for c in course_ids if (n := mapping.numeric_id(c)) is not None})
-        for course_id in ids:
-            roster = (await read_rosters(self._client, self._book, [course_id]))[course_id]
-            if not isinstance(roster, ConnectorError):  # a course deleted meanwhile, or one we may not read
-                yield course_id, roster
+        # A few courses at a time, read at once: the site's workers busy, and only that many rosters in memory.
+        step = self._client.concurrency
+        for start in range(0, len(ids), step):
+            rosters = await read_rosters(self._client, self._book, ids[start : start + step])
+            for course_id, roster in sorted(rosters.items()):
+                if not isinstance(roster, ConnectorError):  # a course deleted meanwhile, or one we may not read
+                    yield course_id, roster
 
     async def list_accounts(self) -> AsyncIterator[Account]:
         """Every account except Moodle's guest. Raises `AuthError`, or `TransientError` once retries run out."""
         for user in await self._users():
             yield mapping.to_account(user, job_title_field=self.config.job_title_field)
+
+    async def read_accounts(self, account_ids: Collection[str]) -> AsyncIterator[AccountRecord]:
+        """The accounts with these ids (core_user_get_users_by_field `field=id`, 200 ids a call, a few calls at
+        once), each with its SSO identity. Deleted accounts (which that function still returns, renamed), the
+        guest and ids that are no Moodle record id are absent. Raises like `list_accounts`."""
+        ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
+            for user in users:
+                if not is_deleted(user) and user.username != mapping.GUEST_USERNAME:
+                    account = mapping.to_account(user, job_title_field=self.config.job_title_field)
+                    yield AccountRecord(account=account, sso=self._sso(user))
+
+    def _sso(self, user: MoodleUser) -> SsoIdentity | None:
+        """The account's SSO identity: its auth plugin when not an internal one, with the subject field's value."""
+        if user.auth in mapping.INTERNAL_AUTHS:
+            return None
+        return SsoIdentity(
+            account_id=str(user.id), auth=user.auth, subject=str(getattr(user, self.config.sso_subject_field))
+        )
 
     async def list_courses(self) -> AsyncIterator[CourseRef]:
         """Every course but the front page, known by its shortname (unique on a site) and ID number (when set)."""
@@ -168,10 +201,39 @@ class MoodleTarget:
                 if is_learner(p, self._book):  # a teacher's place in the course is their role, not an enrolment
                     yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
 
+    def listed_role_scopes(self) -> frozenset[RoleScope]:
+        """Course roles always (rosters); system and user-context roles only from the role mirror field."""
+        mirrored = {RoleScope.SYSTEM, RoleScope.USER} if self.config.role_mirror_field else set()
+        return frozenset({RoleScope.COURSE, *mirrored})
+
     async def list_role_assignments(self) -> AsyncIterator[RoleAssignment]:
         """Course roles from rosters (the learner role is reported as the enrolment it comes with) and, when
-        `role_mirror_field` is set, system and user-context roles from that field."""
-        async for course_id, roster in self._rosters():
+        `role_mirror_field` is set, system and user-context roles from that field: enrolsync's own record of what
+        it assigned, not a read of Moodle (a role removed by hand in Moodle is still listed). A pending record is
+        listed with `confirmed=False`: the role may or may not be held. Reads every course and every user."""
+        async for assignment in self._course_roles(None):
+            yield assignment
+        if self.config.role_mirror_field is not None:  # else no whole-site read
+            for assignment in self._mirrored(await self._users()):
+                yield assignment
+
+    async def list_roles_of(
+        self, account_ids: Collection[str], *, course_ids: Collection[str]
+    ) -> AsyncIterator[RoleAssignment]:
+        """What `list_role_assignments` lists of these accounts' roles, read without the whole site: the rosters of
+        `course_ids` only, and the mirror field of these accounts only (`core_user_get_users_by_field`, by id). A
+        user-context record lives on the account it is held over, so it is listed when that account is asked for."""
+        async for assignment in self._course_roles(course_ids):
+            yield assignment
+        if self.config.role_mirror_field is None:
+            return
+        ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
+            for assignment in self._mirrored([u for u in users if not is_deleted(u)]):
+                yield assignment
+
+    async def _course_roles(self, course_ids: Collection[str] | None) -> AsyncIterator[RoleAssignment]:
+        async for course_id, roster in self._rosters(course_ids):
             for participant in roster:
                 for role in participant.roles:
                     if role.shortname == self._book.learner:
@@ -180,35 +242,41 @@ class MoodleTarget:
                     yield RoleAssignment(
                         account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course_id)
                     )
+
+    def _mirrored(self, users: Sequence[MoodleUser]) -> list[RoleAssignment]:
         field = self.config.role_mirror_field
         if field is None:
-            return
-        for user in await self._users():
-            for holder, shortname, scope, over in mapping.mirror_assignments(user.id, user.custom(field)):
-                yield RoleAssignment(
-                    account_id=str(holder),
-                    role=self._book.logical(shortname, scope),
-                    scope=scope,
-                    scope_id=None if over is None else str(over),
-                )
+            return []
+        return [
+            RoleAssignment(
+                account_id=str(holder),
+                role=self._book.logical(shortname, scope),
+                scope=scope,
+                scope_id=None if over is None else str(over),
+                confirmed=confirmed,
+            )
+            for user in users
+            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field))
+        ]
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
         raise NotImplementedError("the Moodle connector declares no GROUPS capability")
 
     async def list_sso_identities(self) -> AsyncIterator[SsoIdentity]:
         """Accounts whose auth plugin is not an internal one, with the subject field's value."""
-        field = self.config.sso_subject_field
         for user in await self._users():
-            if user.auth not in mapping.INTERNAL_AUTHS:
-                yield SsoIdentity(account_id=str(user.id), auth=user.auth, subject=str(getattr(user, field)))
+            if (identity := self._sso(user)) is not None:
+                yield identity
 
     async def find_accounts(self, *, field: str, values: Sequence[str]) -> Sequence[Account]:
         """Look accounts up by `external_id` (idnumber), `email` or `username`; usernames are lower-cased.
 
         core_user_get_users_by_field compares exactly, which on PostgreSQL means case-sensitively, and Moodle
         keeps emails as typed; so emails not found as given or lower-cased are looked for with
-        core_user_get_users, whose email criterion is a case-insensitive LIKE (one call each, or one call for
-        every account when many are missing). Callers compare what they get back themselves.
+        core_user_get_users, whose email criterion is a case-insensitive LIKE: one call each, a few at once, or
+        one call for every account when the site is small enough for that to cost less. Either way the cost is
+        bounded by the number of emails, never by the accounts the site holds besides. Callers compare what they
+        get back themselves.
         """
         if field not in _LOOKUP_FIELDS:
             raise Invalid(f"cannot look accounts up by {field!r}")
@@ -225,14 +293,27 @@ class MoodleTarget:
     async def _emails_by_case(self, values: Sequence[str], found: Sequence[MoodleUser]) -> list[MoodleUser]:
         known = {u.email.strip().casefold() for u in found}
         missing = {v.strip().casefold() for v in values if v.strip() and v.strip().casefold() not in known}
-        if len(missing) > EMAIL_SEARCHES:
+        if not missing:
+            return []
+        few = len(missing) <= self._client.concurrency  # one round of searches: cheaper than asking first
+        if not few and await self._site_holds_fewer_than(len(missing) * SEARCH_COST_IN_ACCOUNTS):
             return [u for u in await self._users() if u.email.strip().casefold() in missing]
-        users: list[MoodleUser] = []
-        for email in sorted(missing):
-            # `_` and `%` are LIKE wildcards: a search may also return near misses, dropped here.
-            found_now = await self._client.search_users([("email", email)])
-            users += [u for u in found_now if u.email.strip().casefold() == email]
-        return users
+        ordered = sorted(missing)
+        searches = await all_of(self._client.search_users([("email", email)]) for email in ordered)
+        # `_` and `%` are LIKE wildcards: a search may also return near misses, dropped here.
+        return [
+            u
+            for email, found in zip(ordered, searches, strict=True)
+            for u in found
+            if u.email.strip().casefold() == email
+        ]
+
+    async def _site_holds_fewer_than(self, accounts: int) -> bool:
+        """Whether the site has fewer than `accounts` user records, asked in one small read: Moodle numbers users
+        from 1 without reusing ids, and deleting one keeps its record (found by id, renamed), so no user among the
+        ids from `accounts` on means fewer records than that. A guess wrong either way costs time, not results."""
+        probe = [str(accounts + offset) for offset in range(PROBE_SPAN)]
+        return not await self._client.users_by_field("id", probe)
 
     async def read_completion(self, account_id: str, course_id: str) -> Completion:
         """Whether the learner completed the course, and when; `tracked=False` when the course does not track
@@ -284,3 +365,6 @@ class MoodleTarget:
 _contract: TargetClass = MoodleTarget
 _preflight: type[PreflightTarget] = MoodleTarget
 _progress: type[ProgressReader] = MoodleTarget  # reads enrolment progress back (issue 16)
+_scopes: type[RoleScopesListed] = MoodleTarget  # lists system and user roles only through the role mirror
+_roles_of: type[RolesOfAccounts] = MoodleTarget  # reads the linked accounts' roles alone
+_lookup: type[AccountLookup] = MoodleTarget  # reads the linked accounts by id (issue 19)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
+from enrolsync.connectors.kit.batching import all_of
 from enrolsync.connectors.model import ExternalRef
 from enrolsync.connectors.moodle.client import MoodleClient
 from enrolsync.connectors.moodle.errors import op_failure
@@ -25,21 +27,24 @@ ROSTER_FIELDS = ("id", "roles", "lastcourseaccess")
 async def read_rosters(client: MoodleClient, book: RoleBook, course_ids: Iterable[int]) -> dict[int, Roster]:
     """Each course's participants (any enrolment method, suspended ones included), or the error reading it.
 
-    Every roster teaches `book` the role ids it shows. Auth and transient errors propagate.
+    The courses are read at once, up to the client's concurrency. Every roster teaches `book` the role ids it
+    shows. Auth and transient errors propagate.
     """
-    rosters: dict[int, Roster] = {}
-    for course_id in sorted(set(course_ids)):
-        try:
-            roster = await client.enrolled_users(course_id, ROSTER_FIELDS)
-        except (AuthError, TransientError):
-            raise
-        except ConnectorError as error:
-            rosters[course_id] = error
-            continue
-        for participant in roster:
+    ids = sorted(set(course_ids))
+    rosters = dict(zip(ids, await all_of(_roster(client, course_id) for course_id in ids), strict=True))
+    for roster in rosters.values():
+        for participant in roster if not isinstance(roster, ConnectorError) else ():
             book.learn(participant.roles)
-        rosters[course_id] = roster
     return rosters
+
+
+async def _roster(client: MoodleClient, course_id: int) -> Roster:
+    try:
+        return await client.enrolled_users(course_id, ROSTER_FIELDS)
+    except (AuthError, TransientError):
+        raise
+    except ConnectorError as error:
+        return error
 
 
 def enrolment_ref(user_id: int, course_id: int) -> ExternalRef:
@@ -75,9 +80,16 @@ class EnrolmentWriter:
         self._client = client
         self._book = book
         self._seats: dict[int, dict[int, Seat]] = {}  # course id -> {participant id: seat}
+        # Batches of a wave run at once and mostly name the same courses: the first reads a roster, the others
+        # wait for it instead of reading it too.
+        self._reading = asyncio.Lock()
 
     async def _rosters(self, course_ids: Iterable[int]) -> dict[int, dict[int, Seat] | ConnectorError]:
         wanted = set(course_ids)
+        async with self._reading:
+            return await self._read_missing(wanted)
+
+    async def _read_missing(self, wanted: set[int]) -> dict[int, dict[int, Seat] | ConnectorError]:
         fresh = await read_rosters(self._client, self._book, wanted - set(self._seats))
         failed: dict[int, dict[int, Seat] | ConnectorError] = {}
         for course_id, roster in fresh.items():

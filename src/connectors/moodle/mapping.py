@@ -121,11 +121,14 @@ def sso_payload(user: MoodleUser, auth: str, subject: str, field: str) -> dict[s
 
 # -- the role mirror: assignments outside courses, recorded in a custom profile field -------------------------------
 # Tokens on user X: "<shortname>" = X holds the role in the system context;
-# "<shortname>@<holder id>" = the holder holds the role in X's user context. Shortnames cannot contain '@' or ','.
+# "<shortname>@<holder id>" = the holder holds the role in X's user context. Shortnames cannot contain '@', ',' or
+# ':' (PARAM_ALPHANUMEXT). A token prefixed with `PENDING` records an intent: the role was about to be assigned or
+# unassigned, and may or may not be held now (the write that would have settled the record did not land).
+PENDING = "pending:"
 
 
 def parse_mirror(value: str) -> set[str]:
-    """The tokens in a mirror field's value."""
+    """The tokens in a mirror field's value (pending ones keep their prefix)."""
     return {token.strip() for token in value.split(",") if token.strip()}
 
 
@@ -135,19 +138,26 @@ def format_mirror(tokens: set[str]) -> str:
 
 
 def mirror_token(shortname: str, scope: RoleScope, holder_id: int) -> str:
-    """The token recording a system role (on the holder) or a user-context role (on the report)."""
+    """The token recording a system role (on the holder) or a user-context role (on the report) as held."""
     return shortname if scope is RoleScope.SYSTEM else f"{shortname}@{holder_id}"
 
 
-def mirror_assignments(user_id: int, value: str) -> list[tuple[int, str, RoleScope, int | None]]:
-    """(holder id, shortname, scope, scope user id) for each token in user `user_id`'s mirror field."""
-    held: list[tuple[int, str, RoleScope, int | None]] = []
+def pending_token(token: str) -> str:
+    """The token recording that the assignment `token` names may be held: its write is under way or unsettled."""
+    return PENDING + token
+
+
+def mirror_assignments(user_id: int, value: str) -> list[tuple[int, str, RoleScope, int | None, bool]]:
+    """(holder id, shortname, scope, scope user id, confirmed) for each token in user `user_id`'s mirror field;
+    `confirmed` is False for a pending token (the role may or may not be held)."""
+    held: list[tuple[int, str, RoleScope, int | None, bool]] = []
     for token in sorted(parse_mirror(value)):
-        shortname, _, holder = token.partition("@")
+        confirmed = not token.startswith(PENDING)
+        shortname, _, holder = token.removeprefix(PENDING).partition("@")
         if not holder:
-            held.append((user_id, shortname, RoleScope.SYSTEM, None))
+            held.append((user_id, shortname, RoleScope.SYSTEM, None, confirmed))
         elif holder.isdigit():
-            held.append((int(holder), shortname, RoleScope.USER, user_id))
+            held.append((int(holder), shortname, RoleScope.USER, user_id, confirmed))
     return held
 
 

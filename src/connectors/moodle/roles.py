@@ -5,8 +5,13 @@ not enrolled is given through a manual enrolment with that role, so it shows on 
 nothing (issue 11). Nothing in core reads system- or user-context role
 assignments, so when `role_mirror_field` is set each such assignment is recorded in that custom profile field
 (system roles on the holder, user-context roles on the report, see `mapping.parse_mirror`) and read from there.
-Writes run role first, record second: a failure in between leaves a record that claims less, never more, for an
-assignment, and for a revocation a record that still claims it, so the next revoke runs again.
+
+The record is written first, as an intent: "pending: role R over user U" (for an assignment and a revocation alike);
+then the role is assigned or unassigned; then the record is settled (held, or gone). A pending token means "may be
+held", so whatever fails in between, no role is ever held that no record shows, and no record says "held" of a
+role that is not: a later assignment finding it pending assigns again (role_assign() of a held role changes
+nothing) and settles it; a later revocation unassigns (role_unassign() of a role not held deletes no row, see
+moodle/moodle lib/accesslib.php role_unassign_all) and removes it. A revocation never skips a pending token.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
+from enrolsync.connectors.errors import AuthError, ConnectorError
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
@@ -27,7 +32,7 @@ from enrolsync.connectors.moodle.isolate import send_isolated
 from enrolsync.connectors.moodle.models import is_deleted
 from enrolsync.connectors.moodle.rolebook import RoleBook
 from enrolsync.connectors.moodle.users import not_live
-from enrolsync.connectors.ops import AssignRole, OpResult, RevokeRole
+from enrolsync.connectors.ops import AssignRole, ErrorInfo, OpResult, RevokeRole
 
 Outcomes = dict[int, OpResult]
 _LEVEL = {RoleScope.SYSTEM: "system", RoleScope.COURSE: "course", RoleScope.USER: "user"}
@@ -104,18 +109,21 @@ class RoleWriter:
                 entries["assign" if grant.assign else "unassign"].append(
                     (grant, {**entry, "instanceid": grant.instance})
                 )
+        # The intent goes on record before any role changes; a grant whose intent could not be saved is not sent.
+        intended = await self._intend([g for key in ("assign", "unassign") for g, _ in entries[key]], mirrors, out)
         applied: list[_Grant] = []
 
         def record(item: tuple[_Grant, dict[str, Any]], answer: OpResult | ConnectorError) -> None:
             if isinstance(answer, ConnectorError):
-                out[item[0].index] = op_failure(answer)
+                out[item[0].index] = op_failure(answer)  # a pending intent stays: "may be held" is still true
             else:
+                out[item[0].index] = OpResult.done(item[0].ref)
                 applied.append(item[0])
 
         await send_isolated(entries["enrol"], self._send_enrol, record)
-        await send_isolated(entries["assign"], self._send_assign, record)
-        await send_isolated(entries["unassign"], self._send_unassign, record)
-        await self._record_mirror(applied, mirrors, out)
+        await send_isolated([e for e in entries["assign"] if e[0] in intended], self._send_assign, record)
+        await send_isolated([e for e in entries["unassign"] if e[0] in intended], self._send_unassign, record)
+        await self._settle(applied, mirrors)
 
     def _grant(self, index: int, op: AssignRole | RevokeRole, out: Outcomes) -> _Grant | None:
         user_id = mapping.numeric_id(op.account_id)
@@ -134,8 +142,11 @@ class RoleWriter:
         # A deleted account is still found by id; delete_user() emptied its profile fields and removed its roles.
         return {u.id: set() if is_deleted(u) else mapping.parse_mirror(u.custom(self._field)) for u in users}
 
-    def _held(self, grant: _Grant, rosters: dict[int, Roster], mirrors: dict[int, set[str]], out: Outcomes) -> bool:
-        """Whether the role is held now; unknown (no mirror) counts as the opposite of what the op wants."""
+    def _held(
+        self, grant: _Grant, rosters: dict[int, Roster], mirrors: dict[int, set[str]], out: Outcomes
+    ) -> bool | None:
+        """Whether the role is held now; None when it may be (a pending record: written either way). Unknown (no
+        mirror) counts as the opposite of what the op wants."""
         if grant.scope is RoleScope.COURSE:
             roster = rosters[grant.instance]
             if isinstance(roster, ConnectorError):
@@ -148,7 +159,10 @@ class RoleWriter:
         if grant.mirror_user not in mirrors:
             out[grant.index] = OpResult.failed("account not found", code="invaliduserid")
             return False
-        return grant.token in mirrors[grant.mirror_user]
+        tokens = mirrors[grant.mirror_user]
+        if mapping.pending_token(grant.token) in tokens:
+            return None
+        return grant.token in tokens
 
     async def _alive(self, grants: list[_Grant], out: Outcomes) -> list[_Grant]:
         """The grants whose accounts are live. Assigning to (or over) a missing or deleted account fails without a
@@ -176,17 +190,56 @@ class RoleWriter:
         await self._client.unassign_roles([entry for _, entry in batch])
         return [OpResult.done(grant.ref) for grant, _ in batch]
 
-    async def _record_mirror(self, applied: list[_Grant], mirrors: dict[int, set[str]], out: Outcomes) -> None:
-        mirrored = [g for g in applied if self._field is not None and g.scope is not RoleScope.COURSE]
-        for grant in applied:
-            out[grant.index] = OpResult.done(grant.ref)
-        if not mirrored or self._field is None:
-            return
+    def _mirrored(self, grant: _Grant) -> bool:
+        return self._field is not None and grant.scope is not RoleScope.COURSE
+
+    async def _intend(self, grants: list[_Grant], mirrors: dict[int, set[str]], out: Outcomes) -> set[_Grant]:
+        """Record each mirrored grant as pending before its role changes; returns the grants free to be sent (the
+        unmirrored ones, and those whose intent is on record). The others get their outcome here."""
         changed: dict[int, set[str]] = {}
-        for grant in mirrored:
+        for grant in filter(self._mirrored, grants):
             tokens = changed.setdefault(grant.mirror_user, set(mirrors[grant.mirror_user]))
-            (tokens.add if grant.assign else tokens.discard)(grant.token)
+            tokens.discard(grant.token)
+            tokens.add(mapping.pending_token(grant.token))
+        changed = {user_id: tokens for user_id, tokens in changed.items() if tokens != mirrors[user_id]}
+        unsaved, error = await self._write_mirrors(changed)
+        mirrors.update({user_id: tokens for user_id, tokens in changed.items() if user_id not in unsaved})
+        free: set[_Grant] = set()
+        for grant in grants:
+            if self._mirrored(grant) and grant.mirror_user in unsaved:
+                # Nothing was changed. An intent that landed unseen only says "may be held": harmless.
+                out[grant.index] = self._unrecorded(error)
+            else:
+                free.add(grant)
+        return free
+
+    async def _settle(self, applied: list[_Grant], mirrors: dict[int, set[str]]) -> None:
+        """Turn the pending records of the roles just assigned or unassigned into held ones, or remove them. When
+        this write fails the records stay pending, which later reads take as "may be held": the ops are done."""
+        changed: dict[int, set[str]] = {}
+        for grant in filter(self._mirrored, applied):
+            tokens = changed.setdefault(grant.mirror_user, set(mirrors[grant.mirror_user]))
+            tokens.discard(mapping.pending_token(grant.token))
+            if grant.assign:
+                tokens.add(grant.token)
+        await self._write_mirrors(changed)
+
+    def _unrecorded(self, error: ConnectorError | None) -> OpResult:
+        """The outcome of a grant not sent because its intent could not be recorded (`error`: why; None: Moodle
+        skipped the user, as it does the guest and deleted accounts, for good)."""
+        prefix = f"role not changed: its record in {self._field} could not be saved first"
+        if error is None:
+            return OpResult.failed(f"{prefix} (Moodle skipped the update)")
+        failure = op_failure(error)
+        info = failure.error or ErrorInfo(reason=error.reason)
+        return failure.model_copy(update={"error": info.model_copy(update={"reason": f"{prefix}: {info.reason}"})})
+
+    async def _write_mirrors(self, changed: dict[int, set[str]]) -> tuple[set[int], ConnectorError | None]:
+        """Write the mirror field of each user in `changed`; returns the users not saved (or not known to be) and
+        the error, if the call failed. Auth errors raise."""
         field = self._field
+        if not changed or field is None:
+            return set(), None
         users = [
             {"id": user_id, "customfields": [{"type": field, "value": mapping.format_mirror(tokens)}]}
             for user_id, tokens in changed.items()
@@ -196,25 +249,5 @@ class RoleWriter:
         except AuthError:
             raise
         except ConnectorError as error:
-            # The update may have landed with its answer lost: read the records back before calling them unsaved.
-            skipped = await self._unsaved(changed) if isinstance(error, TransientError) else set(changed)
-            reason = error.reason
-        else:
-            skipped = {w.itemid for w in warnings if w.item == "user"}
-            reason = "Moodle skipped the update"
-        for grant in mirrored:
-            if grant.mirror_user in skipped:
-                # The role is in place but its record is not: `retry` makes the executor apply the op again.
-                out[grant.index] = OpResult.retry(f"role applied, its record in {field} was not saved: {reason}")
-
-    async def _unsaved(self, wanted: dict[int, set[str]]) -> set[int]:
-        """The users whose mirror field does not hold `wanted` now; all of them when it cannot be read."""
-        field = self._field
-        try:
-            users = await self._client.users_by_field("id", [str(user_id) for user_id in wanted])
-        except AuthError:
-            raise
-        except ConnectorError:
-            return set(wanted)
-        now = {u.id: mapping.parse_mirror(u.custom(field)) for u in users} if field else {}
-        return {user_id for user_id, tokens in wanted.items() if now.get(user_id) != tokens}
+            return set(changed), error
+        return {w.itemid for w in warnings if w.item == "user"}, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from enrolsync.connectors.kit.batching import all_of
 from enrolsync.connectors.model import ExternalRef
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.client import MoodleClient
@@ -93,11 +94,10 @@ class UserWriter:
             await send_isolated(to_send[start : start + size], self._send_create, record_into(out))
 
     async def _existing(self, payloads: Sequence[dict[str, Any]]) -> list[MoodleUser]:
-        idnumbers = [p["idnumber"] for p in payloads if p.get("idnumber")]
-        found = await self._client.users_by_field("idnumber", idnumbers) if idnumbers else []
-        usernames = [p["username"] for p in payloads]
-        found += await self._client.users_by_field("username", usernames) if usernames else []
-        return found
+        keys = {"idnumber": [p["idnumber"] for p in payloads if p.get("idnumber")]}
+        keys["username"] = [p["username"] for p in payloads]
+        reads = all_of(self._client.users_by_field(field, values) for field, values in keys.items() if values)
+        return [user for found in await reads for user in found]
 
     async def _send_create(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
         created = await self._client.create_users([payload for _, payload in batch])

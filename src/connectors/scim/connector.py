@@ -56,6 +56,7 @@ class ScimTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.HARD_DELETE,
+                Capability.ROLES_LISTED,
             }
         ),
         # Creates and User changes go out as one Bulk request where offered; Group ops as one PATCH per Group.

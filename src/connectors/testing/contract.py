@@ -22,6 +22,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from enrolsync.connectors.base import (
+    AccountLookup,
     Capability,
     Connector,
     ConnectorClass,
@@ -29,6 +30,7 @@ from enrolsync.connectors.base import (
     CourseCatalog,
     Cursor,
     ProgressReader,
+    RolesOfAccounts,
     SourceClass,
     SourceConnector,
     TargetClass,
@@ -37,7 +39,7 @@ from enrolsync.connectors.base import (
 from enrolsync.connectors.errors import AuthError, ConnectorError, TransientError
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.kit.retry import ReadRetry
-from enrolsync.connectors.model import AccountFields, Person, ProgressState, RawRequest, RoleScope
+from enrolsync.connectors.model import AccountFields, Person, ProgressState, RawRequest, RoleAssignment, RoleScope
 from enrolsync.connectors.ops import (
     AssignRole,
     CreateUser,
@@ -47,6 +49,7 @@ from enrolsync.connectors.ops import (
     OpKind,
     OpResult,
     ReactivateUser,
+    RevokeRole,
     SetSsoIdentity,
     Unenrol,
 )
@@ -234,6 +237,33 @@ class TargetContract(_Common[TargetConnector]):
         listed = {a.account_id for a in await collect(connector.list_accounts())}
         assert existing_accounts <= listed
 
+    async def test_accounts_read_by_id_are_those_listed(
+        self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str
+    ) -> None:
+        """`AccountLookup.read_accounts` shows what the lists show for the ids named, and nothing for an id the
+        target does not hold: a full run relies on both (drift repair, an account deleted by hand)."""
+        if not isinstance(connector, AccountLookup):
+            pytest.skip(f"{connector_cls.info.key} reads accounts by listing them (no AccountLookup)")
+        plain, signed_in = await self.create(connector, 15), await self.create(connector, 16)
+        await connector.apply([DeactivateUser(hr_id="CT-15", account_id=plain)])
+        if Capability.SSO in connector_cls.info.capabilities:
+            subject = "contract.user16@example.com"
+            await connector.apply([SetSsoIdentity(hr_id="CT-16", account_id=signed_in, auth=sso_auth, subject=subject)])
+        listed = {
+            a.account_id: a for a in await collect(connector.list_accounts()) if a.account_id in (plain, signed_in)
+        }
+        identities = (
+            {i.account_id: i for i in await collect(connector.list_sso_identities())}
+            if (Capability.SSO in connector_cls.info.capabilities)
+            else {}
+        )
+
+        records = await collect(connector.read_accounts([plain, signed_in, "424242424"]))
+
+        assert {r.account.account_id: r.account for r in records} == listed
+        assert {r.account.account_id: r.sso for r in records} == {a: identities.get(a) for a in listed}
+        assert await collect(connector.read_accounts([])) == []
+
     async def test_create_is_idempotent(self, connector: TargetConnector) -> None:
         account_id = await self.create(connector, 1)
         [again] = await connector.apply([CreateUser(hr_id="CT-1", fields=_fields(1))])
@@ -351,6 +381,49 @@ class TargetContract(_Common[TargetConnector]):
         assert (first.outcome, second.outcome) == ("done", "already")
         held = await collect(connector.list_role_assignments())
         assert any(r.account_id == manager and r.scope is RoleScope.USER and r.scope_id == report for r in held)
+
+    async def test_listed_roles_name_what_was_granted_and_drop_what_was_revoked(
+        self, connector: TargetConnector, connector_cls: TargetClass
+    ) -> None:
+        """ROLES_LISTED: drift compares the listing with what the ops granted, so a grant is listed exactly as the
+        op named it (logical role, scope, the report's account id), confirmed, and is gone once revoked."""
+        self.requires(connector_cls, Capability.ROLES_LISTED)
+        self.requires(connector_cls, Capability.MANAGER_SCOPE)
+        manager, report = await self.create(connector, 15), await self.create(connector, 16)
+        grant: dict[str, Any] = {"hr_id": "CT-15", "account_id": manager, "role": "manager", "scope": RoleScope.USER}
+        grant |= {"scope_id": report, "scope_hr_id": "CT-16"}
+        await connector.apply([AssignRole(**grant)])
+        held = {
+            (r.account_id, r.role, r.scope, r.scope_id, r.confirmed)
+            for r in await collect(connector.list_role_assignments())
+        }
+        assert (manager, "manager", RoleScope.USER, report, True) in held
+        await connector.apply([RevokeRole(**grant)])
+        after = {(r.account_id, r.scope, r.scope_id) for r in await collect(connector.list_role_assignments())}
+        assert (manager, RoleScope.USER, report) not in after
+
+    async def test_roles_of_accounts_are_those_listed(
+        self, connector: TargetConnector, connector_cls: TargetClass
+    ) -> None:
+        """RolesOfAccounts: the roles read for some accounts are what the whole listing says of them, pending
+        records included, so drift sees the same whichever read the engine takes."""
+        self.requires(connector_cls, Capability.ROLES_LISTED)
+        self.requires(connector_cls, Capability.MANAGER_SCOPE)
+        if not isinstance(connector, RolesOfAccounts):
+            pytest.skip(f"{connector_cls.info.key} lists roles only as a whole")
+        manager, report = await self.create(connector, 17), await self.create(connector, 18)
+        grant: dict[str, Any] = {"hr_id": "CT-17", "account_id": manager, "role": "manager", "scope": RoleScope.USER}
+        await connector.apply([AssignRole(**grant, scope_id=report, scope_hr_id="CT-18")])
+        mine = {manager, report}
+
+        def of_mine(listing: list[RoleAssignment]) -> set[tuple[str, str, str | None, bool]]:
+            return {(r.account_id, r.role, r.scope_id, r.confirmed) for r in listing if r.account_id in mine}
+
+        whole = of_mine(await collect(connector.list_role_assignments()))
+        some = of_mine(await collect(connector.list_roles_of([manager, report], course_ids=[])))
+
+        assert (manager, "manager", report, True) in whole
+        assert some == whole
 
     async def test_sso_identity_round_trip(
         self, connector: TargetConnector, connector_cls: TargetClass, sso_auth: str

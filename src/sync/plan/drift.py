@@ -5,9 +5,14 @@ applied state onto it: the result is what the target really holds of what the en
 desired state against it plans the repairs; `mark_drift` flags the ops a link-only diff would not have planned.
 
 Only what the target lists reliably is compared: the profile, the active flag, enrolments (ENROLMENTS), groups
-(GROUPS) and the SSO identity (SSO). Roles are not: Moodle's core web services cannot read system- or
-user-context role assignments back. An optional profile field the target shows empty is taken as "not stored"
-(Moodle keeps no job title without a custom field), so clearing one by hand is not detected.
+(GROUPS), the SSO identity (SSO) and roles (ROLES_LISTED, in the scopes the target lists). Roles the engine
+manages are those its rules give (`ManagedRoles`: the system roles they name, the manager role over people the
+pipeline links) plus whatever it applied or wants: a managed role added by hand is revoked, a role removed by hand
+is granted again, any other role is left alone. A role the target lists as only *possibly* held (an unsettled
+record, `RoleAssignment.confirmed=False`) is settled: granted again when wanted, revoked when not. Moodle lists
+system and user-context roles from its own record of what enrolsync assigned, so there a role removed by hand is
+not seen. An optional profile field the target shows empty is taken as "not stored" (Moodle keeps no job title
+without a custom field), so clearing one by hand is not detected.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from enrolsync.connectors.model import Account, AccountFields
+from enrolsync.connectors.model import Account, AccountFields, RoleAssignment, RoleScope
 from enrolsync.connectors.ops import Op, UpdateUser
-from enrolsync.sync.rules.desired import DesiredState, SsoSpec
+from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
 
 _CASELESS = frozenset({"username", "email"})
 
@@ -31,10 +36,37 @@ class ObservedAccount:
     groups: frozenset[str] | None = None
     sso: SsoSpec | None = None
     sso_listed: bool = False
+    roles: frozenset[RoleGrant] | None = None  # held in `role_scopes`; None when the target lists no roles
+    unsure_roles: frozenset[RoleGrant] = frozenset()  # listed as possibly held: settled by the next diff
+    role_scopes: frozenset[RoleScope] = frozenset()
 
     def started(self, course_id: str) -> bool:
         """Whether the learner has progress in `course_id` (False when unknown)."""
         return bool(self.enrolments and self.enrolments.get(course_id))
+
+
+@dataclass(frozen=True)
+class ManagedRoles:
+    """The roles a pipeline's rules can give: `system` roles by name, and `manager_role` over a report."""
+
+    system: frozenset[str] = frozenset()
+    manager_role: str | None = None
+
+    def __call__(self, grant: RoleGrant) -> bool:
+        if grant.scope is RoleScope.SYSTEM:
+            return grant.role in self.system
+        return grant.scope is RoleScope.USER and grant.role == self.manager_role
+
+
+def grant_of(assignment: RoleAssignment, owners: Mapping[str, str]) -> RoleGrant | None:
+    """The grant a listed assignment is, with a report named by hr_id (`owners`: account id -> hr_id); None for a
+    role held over an account the pipeline does not link (not the engine's to compare)."""
+    if assignment.scope is RoleScope.SYSTEM:
+        return RoleGrant(role=assignment.role)
+    if assignment.scope is RoleScope.COURSE:
+        return RoleGrant(role=assignment.role, scope=RoleScope.COURSE, scope_id=assignment.scope_id or "")
+    report = owners.get(assignment.scope_id or "")
+    return None if report is None else RoleGrant(role=assignment.role, scope=RoleScope.USER, scope_hr_id=report)
 
 
 def _same(name: str, left: str | None, right: str | None) -> bool:
@@ -66,11 +98,28 @@ def _sso(applied: SsoSpec | None, seen: ObservedAccount) -> SsoSpec | None:
     return theirs
 
 
-def rebase(applied: DesiredState, desired: DesiredState | None, seen: ObservedAccount) -> DesiredState:
+def _roles(
+    applied: frozenset[RoleGrant], wanted: frozenset[RoleGrant], seen: ObservedAccount, manages: ManagedRoles
+) -> frozenset[RoleGrant]:
+    listed = [g for g in applied if g.scope in seen.role_scopes]
+    trusted = applied.difference(listed)  # in a scope the target does not list: as the link says
+    unsure = frozenset(g for g in seen.unsure_roles if g.scope in seen.role_scopes)
+    ours = applied | wanted
+    held = frozenset(g for g in seen.roles or () if g.scope in seen.role_scopes and (g in ours or manages(g)))
+    # Possibly held: taken as held when unwanted (so it is revoked), as missing when wanted (so it is granted).
+    return trusted | (held - unsure) | (unsure - wanted)
+
+
+def rebase(
+    applied: DesiredState,
+    desired: DesiredState | None,
+    seen: ObservedAccount,
+    manages: ManagedRoles | None = None,
+) -> DesiredState:
     """The state the target really holds, limited to what the engine manages for this person.
 
     Managed means in the applied or the desired state: an enrolment someone added by hand in a course no rule
-    gives is not ours, and stays.
+    gives is not ours, and stays. For roles, also any role `manages` says the rules can give.
     """
     wanted = desired or applied
     update: dict[str, object] = {
@@ -82,6 +131,8 @@ def rebase(applied: DesiredState, desired: DesiredState | None, seen: ObservedAc
         update["enrolments"] = frozenset(c for c in applied.enrolments | wanted.enrolments if c in seen.enrolments)
     if seen.groups is not None:
         update["groups"] = (applied.groups | wanted.groups) & seen.groups
+    if seen.roles is not None:
+        update["roles"] = _roles(applied.roles, wanted.roles, seen, manages or ManagedRoles())
     return applied.model_copy(update=update)
 
 

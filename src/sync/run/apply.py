@@ -26,8 +26,9 @@ from enrolsync.sync.plan.order import batches, waves
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.run import gauges
 from enrolsync.sync.run.context import RunContext, Runtime
-from enrolsync.sync.store import ledger, repo
-from enrolsync.sync.store.tables import Link, RunOp, RunOpStatus, utcnow
+from enrolsync.sync.store import ledger
+from enrolsync.sync.store.ledger import AppliedLink, PlannedOp
+from enrolsync.sync.store.tables import RunOpStatus, utcnow
 
 
 class RunAborted(Exception):
@@ -36,12 +37,12 @@ class RunAborted(Exception):
 
 @dataclass
 class Pending:
-    row: RunOp
+    row: PlannedOp
     op: Op
     result: OpResult | None = None
 
 
-def _resolve(item: Pending, links: dict[str, Link]) -> str | None:
+def _resolve(item: Pending, links: dict[str, AppliedLink]) -> str | None:
     """Fill account ids known only now; returns why the op cannot run, or None."""
     op = item.op
     update: dict[str, Any] = {}
@@ -113,7 +114,7 @@ async def _apply_with_retries(rt: Runtime, ctx: RunContext, target: TargetConnec
             return
 
 
-def _record(item: Pending, link: Link | None) -> None:
+def _record(item: Pending, link: AppliedLink | None) -> None:
     result = item.result or OpResult.failed("no result from the target")
     row = item.row
     row.updated_at = utcnow()
@@ -143,35 +144,42 @@ def _record(item: Pending, link: Link | None) -> None:
 
 
 async def _apply_batch(
-    rt: Runtime, ctx: RunContext, target: TargetConnector, rows: list[RunOp], claimed: dict[str, str]
+    rt: Runtime, ctx: RunContext, target: TargetConnector, rows: list[PlannedOp], claimed: dict[str, str]
 ) -> None:
     items = [Pending(row=row, op=OP_ADAPTER.validate_python(row.op)) for row in rows]
     async with rt.sessions() as session:
         wanted = {i.op.hr_id for i in items} | {h for i in items if (h := getattr(i.op, "scope_hr_id", None))}
-        links = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=wanted)
+        links = await ledger.applied_links(session, pipeline_id=ctx.pipeline_id, hr_ids=wanted)
+        changed: dict[str, AppliedLink] = {}  # links to write back, by hr_id
+        resolved: list[int] = []  # rows whose op was completed here (an account id known only now)
         ready: list[Pending] = []
         for item in items:
+            before = item.op
             reason = _resolve(item, links)
+            if item.op is not before:
+                resolved.append(item.row.id)
             if reason is None:
                 ready.append(item)
                 continue
             item.row.status, item.row.last_error = RunOpStatus.NOT_ATTEMPTED, f"{item.op.kind.value}: {reason}"
             item.row.updated_at = utcnow()
-            session.add(item.row)
             if (link := links.get(item.op.hr_id)) is not None and link.last_error is None:
                 # The person shows why too, unless an earlier failure (the cause, e.g. their create) already does.
                 link.last_error, link.last_error_at = item.row.last_error, item.row.updated_at
-                session.add(link)
+                changed[link.hr_id] = link
         if ready:
             await _apply_with_retries(rt, ctx, target, ready)
             await _refuse_shared_accounts(session, ctx.pipeline_id, ready, claimed)
         for item in ready:
             link = links.get(item.op.hr_id)
             _record(item, link)
-            item.row.op = item.op.model_dump(mode="json")
-            session.add(item.row)
             if link is not None:
-                session.add(link)
+                changed[link.hr_id] = link
+        for item in items:
+            item.row.op = item.op.model_dump(mode="json") if item.row.id in resolved else item.row.op
+        # One statement each for the ops' outcomes and the links: they commit together, as one transaction.
+        await ledger.save_outcomes(session, rows=[item.row for item in items], with_op=resolved)
+        await ledger.save_links(session, pipeline_id=ctx.pipeline_id, links=changed.values())
         applied = sum(1 for i in ready if i.row.status in (RunOpStatus.DONE, RunOpStatus.ALREADY))
         if applied:
             # Added in SQL: the other batches of the wave add theirs at the same time.
@@ -205,7 +213,7 @@ async def _refuse_shared_accounts(
             )
 
 
-async def _send_wave(rt: Runtime, ctx: RunContext, target: TargetConnector, wave: list[list[RunOp]]) -> None:
+async def _send_wave(rt: Runtime, ctx: RunContext, target: TargetConnector, wave: list[list[PlannedOp]]) -> None:
     """Apply a wave's batches at once. The first failure (e.g. `RunAborted`) stops the others and is raised as
     itself, not as an exception group, so callers handle it as they would from one batch."""
     claimed: dict[str, str] = {}
@@ -229,11 +237,13 @@ async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Aw
     """
     info = ctx.target.cls.info
     async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
+        after: int | None = None
         while True:
             async with rt.sessions() as session:
-                rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk)
+                rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk, after=after)
             if not rows:
                 return True
+            after = rows[-1].seq
             cut = batches(rows, info.batch_limits, kind=lambda row: OpKind(row.kind))
             width = min(info.max_concurrency, rt.batches_in_flight)
             for wave in waves(cut, width=width, kind=lambda row: OpKind(row.kind), person=lambda row: row.hr_id):

@@ -5,6 +5,8 @@ progress alone (`run.progress`).
 
 A recurring enrolment's date counts from its last completion, which only stored progress knows: the chunk's
 progress rows are read once, and the date follows a completion at the first full run after the read that saw it.
+Since a completion is no change in the HR record, a pipeline that pushes due dates plans every person in scope
+afresh (`planning` skips no one by source fingerprint for it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.base import Capability
+from enrolsync.sync.plan.fingerprint import state_digest
 from enrolsync.sync.rules import due
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import Facts
@@ -64,4 +67,6 @@ async def add_due_dates(
         dates = due.due_dates_of(
             spec, facts, desired.enrolments, hire_date=person.hire_date, held=_held(stored.get(hr_id, []))
         )
-        wanted[hr_id] = desired.model_copy(update={"due_dates": dates})
+        wanted[hr_id] = dated = desired.model_copy(update={"due_dates": dates})
+        if link.desired_fp is not None:  # the digest of the state to apply, due dates included
+            link.desired_fp = state_digest(dated.model_dump(mode="json"))

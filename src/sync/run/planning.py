@@ -25,12 +25,13 @@ from enrolsync.connectors.model import Person
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.courses import Catalogue, Unresolved, resolve_spec
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
-from enrolsync.sync.plan.drift import ObservedAccount, mark_drift, rebase, without_scope_over
+from enrolsync.sync.plan.drift import ManagedRoles, ObservedAccount, mark_drift, rebase, without_scope_over
+from enrolsync.sync.plan.fingerprint import SpecPrint, state_digest
 from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
 from enrolsync.sync.plan.matching import match_people
 from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState
-from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, vanished
+from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, is_leaver, vanished
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
 from enrolsync.sync.run import actual, due_dates
 from enrolsync.sync.run.context import RunContext, Runtime
@@ -105,8 +106,10 @@ class _Chunk:
     links: dict[str, Link]
     summary: PlanSummary
     seen: Mapping[str, ObservedAccount] | None
+    prints: SpecPrint
     replaced: frozenset[str] = frozenset()  # people whose linked account the target no longer has
     matched: set[str] = field(default_factory=set)  # linked by this run: the snapshot predates them
+    settled: set[str] = field(default_factory=set)  # unchanged people planned against the snapshot only
 
     def fail(self, link: Link, reason: str) -> None:
         link.last_error, link.last_error_at = reason, utcnow()
@@ -133,12 +136,38 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
                 wanted[hr_id] = held
             continue
         direct = frozenset(reports.get(hr_id, ()))
+        gone_now = hr_id in gone or link.gone_at is not None
+        leaver = is_leaver(person, today)
+        fp = chunk.prints.source_fingerprint(
+            person=link.person, gone=gone_now, reports=direct, leaver=leaver, today=today
+        )
+        # Due dates pushed to the target also follow completions, which the source fingerprint does not see.
+        if not due_dates.pushes_due_dates(chunk.ctx) and _settled(link, fp):
+            # Nothing changed since the desired state was last computed, and it is what the account holds: no
+            # op is due. Only a full reconcile looks further, at what the target really holds (drift).
+            if chunk.seen is not None:
+                wanted[hr_id] = DesiredState.model_validate(link.applied)
+                chunk.settled.add(hr_id)
+            continue
         try:
-            wanted[hr_id] = desired_state(person, spec, direct_reports=direct, today=today)
+            desired = desired_state(person, spec, direct_reports=direct, today=today)
         except InvalidPerson as error:
             chunk.summary.invalid += 1
             chunk.fail(link, str(error))
+            link.source_fp = link.desired_fp = None
+            continue
+        wanted[hr_id] = desired
+        link.source_fp = fp
+        link.desired_fp = None if desired is None else state_digest(desired.model_dump(mode="json"))
     return wanted
+
+
+def _settled(link: Link, fp: str) -> bool:
+    """Whether the person's inputs are those their last desired state was computed from, and their account holds
+    exactly that state (so `diff` would plan nothing). A person with an error on their link is planned afresh."""
+    if link.source_fp != fp or link.desired_fp is None or link.account_id is None or link.last_error is not None:
+        return False
+    return state_digest(link.applied) == link.desired_fp
 
 
 def _held(link: Link, person: Person, policies: Policies, today: date) -> DesiredState | None:
@@ -203,7 +232,9 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
         link.account_id, link.applied = None, {}
         return [op.model_copy(update={"drift": True}) for op in diff(desired, None, policy=policies)]
     # A role held over someone whose account is gone went with that account: it is granted again over the new one.
-    real = without_scope_over(rebase(state.applied, desired, seen), chunk.replaced)
+    real = without_scope_over(rebase(state.applied, desired, seen, _managed_roles(chunk)), chunk.replaced)
+    if real == state.applied:
+        return by_link  # the target holds what the link says: no drift, and the link-only plan is the plan
     marked = mark_drift(by_link, diff(desired, LinkedState(account_id=state.account_id, applied=real), policy=policies))
     summary.drift.update(op.kind.value for op in marked if op.drift)
     if policies.drift is DriftPolicy.REPORT:
@@ -212,10 +243,20 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
     return marked
 
 
+def _managed_roles(chunk: _Chunk) -> ManagedRoles:
+    policies = chunk.ctx.spec.policies
+    system = {role for rule in chunk.ctx.spec.rules for role in rule.roles}
+    system |= {policies.base_role} if policies.base_role is not None else set()
+    return ManagedRoles(system=frozenset(system), manager_role=policies.manager_role)
+
+
 def _person_ops(chunk: _Chunk, link: Link, desired: DesiredState | None) -> list[Op]:
     if link.last_error is not None:
         link.last_error = None  # planned afresh: this run's outcome is what counts now
-    applied = DesiredState.model_validate(link.applied) if link.account_id and link.applied else None
+    if link.hr_id in chunk.settled:
+        applied = desired  # validated from `link.applied` a moment ago (`_wanted`)
+    else:
+        applied = DesiredState.model_validate(link.applied) if link.account_id and link.applied else None
     state = LinkedState(account_id=link.account_id if applied else None, applied=applied)
     ops = _reconciled(chunk, link, desired, state)
     chunk.session.add(link)
@@ -347,10 +388,11 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
         ctx = await _resolve_courses(ctx, target, summary)
         seen = await _snapshot(ctx, target, read, org)
         replaced = frozenset() if seen is None else frozenset(set(org.owners.values()) - set(seen))
+        prints = SpecPrint(ctx.spec)
         for hr_ids in _chunks(_in_scope(read, org, gone), rt.chunk):
             async with rt.sessions() as session:
                 links = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=hr_ids)
-                chunk = _Chunk(rt, ctx, target, session, links, summary, seen, replaced)
+                chunk = _Chunk(rt, ctx, target, session, links, summary, seen, prints, replaced)
                 await _plan_chunk(chunk, hr_ids, gone, reports)
                 await session.commit()
     summary.verdict = check_deactivations(

@@ -54,14 +54,9 @@ async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
 
 async def _store_page(rt: Runtime, ctx: RunContext, persons: list[Person], result: ReadResult) -> None:
     async with rt.sessions() as session:
-        before = await repo.get_links(session, pipeline_id=ctx.pipeline_id, hr_ids=[p.hr_id for p in persons])
-        for person in persons:
-            # A manager change moves the manager role's scope: both the old and the new manager are re-planned.
-            old = before.get(person.hr_id)
-            old_manager = (old.person or {}).get("manager_hr_id") if old else None
-            result.managers.update(m for m in (old_manager, person.manager_hr_id) if m)
         snapshots = {p.hr_id: p.model_dump(mode="json") for p in persons}
-        await ledger.upsert_persons(session, pipeline_id=ctx.pipeline_id, persons=snapshots)
+        # Only changed records are written; the managers of everyone read (before and after) are re-planned.
+        result.managers.update(await ledger.store_persons(session, pipeline_id=ctx.pipeline_id, persons=snapshots))
         run = await session.get(Run, ctx.run_id)
         if run is not None:
             run.people_read += len(persons)

@@ -6,12 +6,14 @@ call works on a chunk of rows in one statement and one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.tables import Link, Pipeline, Run, RunOp, RunOpStatus, utcnow
@@ -21,6 +23,11 @@ async def _execute(session: AsyncSession, stmt: Any, params: Any = None) -> Any:
     # Core statements go through the session's connection: sqlmodel deprecates `session.execute` for ORM use.
     connection = await session.connection()
     return await connection.execute(stmt, params) if params is not None else await connection.execute(stmt)
+
+
+_LINK = Link.__table__  # type: ignore[attr-defined]
+_RUN_OP = RunOp.__table__  # type: ignore[attr-defined]
+_IN_CHUNK = 500  # well under SQLite's bound-parameter cap
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -53,6 +60,35 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
     await _execute(session, stmt)
 
 
+async def store_persons(session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]]) -> set[str]:
+    """Store a page of persons as read (`upsert_persons`), writing only the links whose record changed, that are
+    new, or that were gone from the source: an unchanged person costs a comparison, not a write.
+
+    Returns:
+        The managers of the persons read, before and after: a report's change (a move, a leave) can change
+        what their manager's account holds.
+    """
+    table = _LINK
+    stored: dict[str, tuple[dict[str, Any], bool]] = {}
+    wanted = sorted(persons)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        stmt = sa.select(table.c.hr_id, table.c.person, table.c.gone_at).where(
+            table.c.pipeline_id == pipeline_id, table.c.hr_id.in_(wanted[start : start + _IN_CHUNK])
+        )
+        for hr_id, person, gone_at in (await _execute(session, stmt)).all():
+            stored[hr_id] = (person or {}, gone_at is not None)
+    managers: set[str] = set()
+    changed: dict[str, dict[str, Any]] = {}
+    for hr_id, person in persons.items():
+        old, gone = stored.get(hr_id, ({}, False))
+        if old != person or gone or hr_id not in stored:
+            changed[hr_id] = person
+        # A manager change moves the manager role's scope: both the old and the new manager are re-planned.
+        managers.update(m for m in (old.get("manager_hr_id"), person.get("manager_hr_id")) if m)
+    await upsert_persons(session, pipeline_id=pipeline_id, persons=changed)
+    return managers
+
+
 async def account_owners(
     session: AsyncSession, *, pipeline_id: str, account_ids: Sequence[str], target_id: str | None = None
 ) -> dict[str, str]:
@@ -63,13 +99,13 @@ async def account_owners(
     others: dict[str, str] = {}
     for start in range(0, len(account_ids), 900):
         chunk = account_ids[start : start + 900]
-        stmt = sa.select(
-            Link.account_id, Link.hr_id, Link.pipeline_id, Pipeline.name
-        ).join(  # type: ignore[call-overload]
-            Pipeline, Pipeline.id == Link.pipeline_id
-        ).where(
-            col(Link.account_id).in_(chunk),
-            Link.pipeline_id == pipeline_id if target_id is None else Pipeline.target_id == target_id,
+        stmt = (
+            sa.select(Link.account_id, Link.hr_id, Link.pipeline_id, Pipeline.name)  # type: ignore[call-overload]
+            .join(Pipeline, Pipeline.id == Link.pipeline_id)
+            .where(
+                col(Link.account_id).in_(chunk),
+                Link.pipeline_id == pipeline_id if target_id is None else Pipeline.target_id == target_id,
+            )
         )
         for account_id, hr_id, owner_pipeline, name in (await _execute(session, stmt)).all():
             if owner_pipeline == pipeline_id:
@@ -109,14 +145,127 @@ async def count_applied(session: AsyncSession, *, run_id: str, applied: int) -> 
     await _execute(session, stmt)
 
 
-async def next_planned(session: AsyncSession, *, run_id: str, limit: int) -> list[RunOp]:
+@dataclass
+class AppliedLink:
+    """The part of a link the executor reads and writes: no ORM object, so a batch costs one SELECT and one
+    executemany UPDATE instead of an object and a flush per row."""
+
+    hr_id: str
+    account_id: str | None
+    applied: dict[str, Any]
+    last_error: str | None
+    last_error_at: datetime | None
+    updated_at: datetime
+
+
+async def applied_links(session: AsyncSession, *, pipeline_id: str, hr_ids: Iterable[str]) -> dict[str, AppliedLink]:
+    """The links of `hr_ids` (unknown ids are absent), as the executor needs them."""
+    wanted = sorted(set(hr_ids))
+    table = Link.__table__  # type: ignore[attr-defined]
+    columns = [
+        table.c[name] for name in ("hr_id", "account_id", "applied", "last_error", "last_error_at", "updated_at")
+    ]
+    found: dict[str, AppliedLink] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        stmt = sa.select(*columns).where(
+            table.c.pipeline_id == pipeline_id, table.c.hr_id.in_(wanted[start : start + _IN_CHUNK])
+        )
+        for row in (await _execute(session, stmt)).all():
+            found[row.hr_id] = AppliedLink(
+                hr_id=row.hr_id,
+                account_id=row.account_id,
+                applied=row.applied or {},
+                last_error=row.last_error,
+                last_error_at=row.last_error_at,
+                updated_at=row.updated_at,
+            )
+    return found
+
+
+async def save_links(session: AsyncSession, *, pipeline_id: str, links: Iterable[AppliedLink]) -> None:
+    """Write the executor's link changes back, all in one executemany UPDATE."""
+    params = [
+        {
+            "b_pipeline_id": pipeline_id,
+            "b_hr_id": link.hr_id,
+            "b_account_id": link.account_id,
+            "b_applied": link.applied,
+            "b_last_error": link.last_error,
+            "b_last_error_at": link.last_error_at,
+            "b_updated_at": link.updated_at,
+        }
+        for link in links
+    ]
+    if params:
+        await _execute(session, _SAVE_LINK, params)
+
+
+def _bound(table: Any, *names: str) -> dict[str, Any]:
+    # Typed bind parameters: the JSON and UTC timestamp columns convert values as the ORM would.
+    return {name: sa.bindparam(f"b_{name}", type_=table.c[name].type) for name in names}
+
+
+_SAVE_LINK = (
+    sa.update(_LINK)
+    .where(_LINK.c.pipeline_id == sa.bindparam("b_pipeline_id"), _LINK.c.hr_id == sa.bindparam("b_hr_id"))
+    .values(**_bound(_LINK, "account_id", "applied", "last_error", "last_error_at", "updated_at"))
+)
+_OUTCOME = ("status", "attempts", "last_error", "ref", "updated_at")
+_SAVE_OUTCOME = sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME))
+_SAVE_OUTCOME_AND_OP = (
+    sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME, "op"))
+)
+
+
+async def save_outcomes(session: AsyncSession, *, rows: Sequence[PlannedOp], with_op: Iterable[int] = ()) -> None:
+    """Write ops' outcomes (status, attempts, error, ref) in one executemany UPDATE; the op JSON too for the rows
+    whose ids are in `with_op` (ops the executor completed with an account id known only at apply time)."""
+    rewritten = set(with_op)
+    plain: list[dict[str, Any]] = []
+    full: list[dict[str, Any]] = []
+    for row in rows:
+        params = {"b_id": row.id, **{f"b_{name}": getattr(row, name) for name in _OUTCOME}}
+        if row.id in rewritten:
+            full.append({**params, "b_op": row.op})
+        else:
+            plain.append(params)
+    if plain:
+        await _execute(session, _SAVE_OUTCOME, plain)
+    if full:
+        await _execute(session, _SAVE_OUTCOME_AND_OP, full)
+
+
+@dataclass
+class PlannedOp:
+    """One run op as the executor holds it: read with one SELECT per chunk, its outcome written back with
+    `save_outcomes` (a plain object: setting fields on an ORM instance costs more than the op's whole record)."""
+
+    id: int
+    seq: int
+    hr_id: str
+    kind: str
+    op: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None = None
+    ref: str | None = None
+    updated_at: datetime | None = None
+
+
+async def next_planned(session: AsyncSession, *, run_id: str, limit: int, after: int | None = None) -> list[PlannedOp]:
+    """The run's first `limit` ops still `planned`, in plan order (`seq`); with `after`, only those numbered
+    after it. The executor passes the last number it took, so each call reads on from there through the
+    (run_id, seq) index instead of passing over every op already applied (quadratic over a large run)."""
+    c = _RUN_OP.c
     stmt = (
-        select(RunOp)
-        .where(RunOp.run_id == run_id, RunOp.status == RunOpStatus.PLANNED)
-        .order_by(col(RunOp.seq))
+        sa.select(c.id, c.seq, c.hr_id, c.kind, c.op, c.status, c.attempts, c.last_error, c.ref, c.updated_at)
+        .where(c.run_id == run_id, c.status == RunOpStatus.PLANNED)
+        .order_by(c.seq)
         .limit(limit)
     )
-    return list((await session.exec(stmt)).all())
+    if after is not None:
+        stmt = stmt.where(c.seq > after)
+    return [PlannedOp(**row._mapping) for row in (await _execute(session, stmt)).all()]
 
 
 async def op_counts(session: AsyncSession, *, run_id: str) -> dict[str, dict[str, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -50,6 +51,26 @@ class Saved:
     completed: int
 
 
+_TABLE = EnrolmentProgress.__table__  # type: ignore[attr-defined]
+# What a reading sets on its row; a row whose values all stand as read is left alone (one statement below moves
+# `read_at` for every row at once).
+_VALUES = ("account_id", "state", "percent", "completed_at", "last_activity_at", "due_on", "due_recurs", "changed_at")
+_KEY = ("pipeline_id", "hr_id", "course_id")
+
+
+def _bound(*names: str) -> dict[str, Any]:
+    return {name: sa.bindparam(f"b_{name}", type_=_TABLE.c[name].type) for name in names}
+
+
+def _by_key() -> Any:
+    return sa.and_(*(_TABLE.c[name] == sa.bindparam(f"b_{name}", type_=_TABLE.c[name].type) for name in _KEY))
+
+
+_UPDATE = sa.update(_TABLE).where(_by_key()).values(**_bound(*_VALUES))
+_DELETE = sa.delete(_TABLE).where(_by_key())
+_READ_AT = sa.update(_TABLE).where(_by_key()).values(**_bound("read_at"))
+
+
 async def save_readings(
     session: AsyncSession,
     *,
@@ -61,48 +82,71 @@ async def save_readings(
 ) -> Saved:
     """Store `readings`, each with the due date `due_for` gives it; `now` is when the read started. A full read
     (`merge=False`) replaces the pipeline's stored progress; a merge (an incremental read) drops nothing. Rows a
-    newer read stored are left as they are. The caller commits."""
+    newer read stored are left as they are. The caller commits.
+
+    Set-based: one SELECT of the stored rows, then an executemany each for new, changed and dropped rows, and one
+    statement for `read_at`; an unchanged enrolment costs a comparison, not a write.
+    """
     at = now or utcnow()
+    connection = await session.connection()
+    columns = [_TABLE.c[name] for name in ("hr_id", "course_id", "first_seen_at", "read_at", *_VALUES)]
     stored = {
         (row.hr_id, row.course_id): row
-        for row in (
-            await session.exec(select(EnrolmentProgress).where(col(EnrolmentProgress.pipeline_id) == pipeline_id))
-        ).all()
+        for row in (await connection.execute(sa.select(*columns).where(_TABLE.c.pipeline_id == pipeline_id))).all()
     }
-    new = changed = completed = 0
     newer = {key for key, row in stored.items() if row.read_at > at}
-    seen = 0
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    changed_rows: list[dict[str, Any]] = []
+    touched: list[dict[str, str]] = []
+    new = changed = completed = seen = 0
     for reading in readings:
         key = (reading.hr_id, reading.course_id)
         if key in newer:
             continue  # a read that started after this one stored it: its news is newer
         seen += 1
         row = stored.pop(key, None)
+        first_seen = at if row is None else row.first_seen_at
+        due_on, due_recurs = due_for(reading, first_seen.date()) if due_for else (None, False)
+        values: dict[str, Any] = {
+            "account_id": reading.account_id,
+            "state": reading.state,
+            "percent": reading.percent,
+            "completed_at": reading.completed_at,
+            "last_activity_at": reading.last_activity_at,
+            "due_on": due_on,
+            "due_recurs": due_recurs,
+            "changed_at": at if row is None or row.state != reading.state else row.changed_at,
+        }
         if row is None:
             new += 1
-            row = EnrolmentProgress(
-                pipeline_id=pipeline_id,
-                hr_id=reading.hr_id,
-                course_id=reading.course_id,
-                account_id=reading.account_id,
-                state=reading.state,
-                first_seen_at=at,
-                changed_at=at,
-            )
             completed += reading.state == "completed"
-        elif row.state != reading.state:
+            fresh[key] = {"pipeline_id": pipeline_id, "hr_id": key[0], "course_id": key[1], **values}
+            continue
+        if row.state != reading.state:
             changed += 1
             completed += reading.state == "completed"
-            row.changed_at = at
-        row.account_id, row.state, row.percent = reading.account_id, reading.state, reading.percent
-        row.completed_at, row.last_activity_at = reading.completed_at, reading.last_activity_at
-        row.due_on, row.due_recurs = due_for(reading, row.first_seen_at.date()) if due_for else (None, False)
-        row.read_at = at
-        session.add(row)
-    dropped = [row for key, row in stored.items() if key not in newer] if not merge else []
-    for row in dropped:
-        await session.delete(row)
+        touched.append(_key(pipeline_id, key))
+        if any(getattr(row, name) != value for name, value in values.items()):
+            changed_rows.append({f"b_{name}": value for name, value in values.items()} | _key(pipeline_id, key))
+    dropped = [] if merge else [key for key in stored if key not in newer]
+    if dropped:
+        await connection.execute(_DELETE, [_key(pipeline_id, key) for key in dropped])
+    if changed_rows:
+        await connection.execute(_UPDATE, changed_rows)
+    if merge and touched:
+        await connection.execute(_READ_AT, [{**key, "b_read_at": at} for key in touched])
+    elif not merge:  # every row left is one this read saw, or one a newer read stored
+        await connection.execute(
+            sa.update(_TABLE).where(_TABLE.c.pipeline_id == pipeline_id, _TABLE.c.read_at <= at).values(read_at=at)
+        )
+    if fresh:
+        rows = [{**row, "first_seen_at": at, "read_at": at} for row in fresh.values()]
+        await connection.execute(sa.insert(_TABLE), rows)
     return Saved(seen=seen, new=new, changed=changed, dropped=len(dropped), completed=completed)
+
+
+def _key(pipeline_id: str, key: tuple[str, str]) -> dict[str, str]:
+    return {"b_pipeline_id": pipeline_id, "b_hr_id": key[0], "b_course_id": key[1]}
 
 
 async def progress_of(

@@ -238,6 +238,11 @@ class Link(SQLModel, table=True):
     # When the HR system stopped returning the person (deleted there, or missing from a full read); cleared when
     # it shows them again. Until then they are a leaver on every kind of run (`run.org.known_person`).
     gone_at: datetime | None = _ts(nullable=True, default=False)
+    # Planning's shortcut (`plan/fingerprint.py`): a digest of what the desired state was last computed from, and
+    # of the desired state it came to. Unchanged inputs and an applied state that digests to `desired_fp` mean
+    # nothing is to be done for the person. Hints only: None means "evaluate afresh".
+    source_fp: str | None = Field(default=None, max_length=64)
+    desired_fp: str | None = Field(default=None, max_length=64)
     updated_at: datetime = _ts()
 
 

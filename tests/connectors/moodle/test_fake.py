@@ -121,3 +121,15 @@ def test_lookups_follow_changes_made_by_hand(fake: FakeMoodle) -> None:
 def test_users_by_id_compare_the_id_as_text(fake: FakeMoodle) -> None:
     found = call(fake, "core_user_get_users_by_field", {"field": "id", "values": ["4", "04", "3", "4"]})
     assert [u["username"] for u in found] == ["alex.example", "sam.sample"], "in id order, once each"
+
+
+def test_the_records_each_function_returned_are_counted(fake: FakeMoodle) -> None:
+    """`served` is what a benchmark weighs a run by: a real site's cost grows with the records it returns."""
+    everyone = call(fake, "core_user_get_users", {"criteria": [{"key": "email", "value": "%"}]})["users"]
+    call(fake, "core_user_get_users_by_field", {"field": "id", "values": ["3", "4", "999"]})
+    call(fake, "core_user_create_users", {"users": [new_user("fresh.one", "fresh.one@example.com")]})
+    assert fake.served == {
+        "core_user_get_users": len(everyone),
+        "core_user_get_users_by_field": 2,
+        "core_user_create_users": 1,
+    }

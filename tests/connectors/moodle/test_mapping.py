@@ -115,9 +115,12 @@ def test_mirror_tokens_round_trip() -> None:
     assert value == "manager,parent@9"
     assert mapping.parse_mirror(value + ", ,") == tokens
     assert mapping.mirror_assignments(3, value) == [
-        (3, "manager", RoleScope.SYSTEM, None),
-        (9, "parent", RoleScope.USER, 3),
+        (3, "manager", RoleScope.SYSTEM, None, True),
+        (9, "parent", RoleScope.USER, 3, True),
     ]
+    pending = mapping.format_mirror({mapping.pending_token("parent@9"), "manager"})
+    assert pending == "manager,pending:parent@9"
+    assert mapping.mirror_assignments(3, pending)[1] == (9, "parent", RoleScope.USER, 3, False)
 
 
 @pytest.mark.parametrize(("given", "expected"), [("12", 12), ("0", None), ("no-such-course", None), (None, None)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from enrolsync.connectors.kit.client import build_client
 from enrolsync.connectors.model import RoleScope
 from enrolsync.connectors.moodle import MoodleTarget
@@ -94,11 +96,82 @@ async def test_system_and_course_roles(target: MoodleTarget, fake: FakeMoodle) -
     assert {("3", "manager", "system", None), ("3", "instructor", "course", "2")} <= held
 
 
-async def test_a_role_whose_record_cannot_be_saved_comes_back_retry(target: MoodleTarget, fake: FakeMoodle) -> None:
+async def test_a_role_whose_record_cannot_be_saved_is_not_assigned(target: MoodleTarget, fake: FakeMoodle) -> None:
     over_guest = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="1")
     [result] = await target.apply([over_guest])
-    assert result.outcome == "retry"  # Moodle refuses to update the guest account, which holds the record
-    assert ("parent", "user", 1) in fake.roles_of(4)
+    # Moodle refuses to update the guest account, which would hold the record: the role is never assigned, so no
+    # role is held that no record shows.
+    assert result.outcome == "failed" and result.error is not None and MIRROR_FIELD in result.error.reason
+    assert ("parent", "user", 1) not in fake.roles_of(4)
+    assert fake.called("core_role_assign_roles") == []
+
+
+def records(request: httpx.Request) -> bool:
+    return b"customfields" in request.content
+
+
+def settling(request: httpx.Request) -> bool:
+    """A mirror write that records something as held or gone (not an intent)."""
+    return records(request) and b"pending" not in request.content
+
+
+async def test_a_role_whose_record_is_not_settled_stays_pending_and_is_settled_later(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    assign = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
+    fake.fail_next(1, status=500, when=settling)
+
+    [result] = await target.apply([assign])
+
+    assert result.outcome == "done" and ("parent", "user", 3) in fake.roles_of(4)
+    assert fake.user("alex.example").custom[MIRROR_FIELD] == "pending:parent@4"  # type: ignore[union-attr]
+    [listed] = [r for r in await collect(target.list_role_assignments()) if r.scope is RoleScope.USER]
+    assert (listed.account_id, listed.scope_id, listed.confirmed) == ("4", "3", False)
+    # Asked again, a pending record is not `already`: the role is assigned again (a no-op) and the record settled.
+    assert [r.outcome for r in await target.apply([assign])] == ["done"]
+    assert fake.user("alex.example").custom[MIRROR_FIELD] == "parent@4"  # type: ignore[union-attr]
+    assert [r.outcome for r in await target.apply([assign])] == ["already"]
+
+
+async def test_a_pending_record_is_revoked_whether_or_not_the_role_is_held(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    revoke = RevokeRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
+    fake.state.users[3].custom[MIRROR_FIELD] = "pending:parent@4"  # an intent whose assignment never landed
+
+    assert [r.outcome for r in await target.apply([revoke])] == ["done"]  # unassigning a role not held is harmless
+
+    assert len(fake.called("core_role_unassign_roles")) == 1
+    assert fake.state.users[3].custom[MIRROR_FIELD] == ""
+    assert [r.outcome for r in await target.apply([revoke])] == ["already"]
+
+
+async def test_a_revocation_whose_record_is_not_settled_leaves_it_pending(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    assign = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
+    revoke = RevokeRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
+    await target.apply([assign])
+    fake.fail_next(1, status=500, when=settling)
+
+    assert [r.outcome for r in await target.apply([revoke])] == ["done"]
+
+    assert ("parent", "user", 3) not in fake.roles_of(4)
+    # Never "held" for a role that is not: the record says it may be, so a later grant assigns it again.
+    assert fake.state.users[3].custom[MIRROR_FIELD] == "pending:parent@4"
+    assert [r.outcome for r in await target.apply([assign])] == ["done"]
+    assert ("parent", "user", 3) in fake.roles_of(4)
+
+
+async def test_an_intent_that_cannot_be_recorded_changes_nothing(target: MoodleTarget, fake: FakeMoodle) -> None:
+    assign = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
+    fake.fail_next(1, status=503, when=records)
+
+    [result] = await target.apply([assign])
+
+    assert result.outcome == "retry" and fake.called("core_role_assign_roles") == []
+    assert [r.outcome for r in await target.apply([assign])] == ["done"]
+    assert ("parent", "user", 3) in fake.roles_of(4)
 
 
 async def test_lists_show_what_ops_did(target: MoodleTarget) -> None:

@@ -223,11 +223,15 @@ async def test_asking_about_a_plugin_is_retried_like_a_read(
     assert result.outcome == "done" and 2 in clock.sleeps
 
 
-async def test_a_role_record_whose_answer_was_lost_is_read_back_not_reported_unsaved(
+async def test_a_role_intent_whose_answer_was_lost_is_harmless_and_settled_by_the_retry(
     target: MoodleTarget, fake: FakeMoodle
 ) -> None:
-    fake.lose_response_next(1, when=lambda r: b"customfields" in r.content)  # the record lands, its answer is lost
+    fake.lose_response_next(1, when=lambda r: b"customfields" in r.content)  # the intent lands, its answer is lost
     assign = AssignRole(hr_id="E1002", account_id="4", role="manager", scope=RoleScope.USER, scope_id="3")
     [result] = await target.apply([assign])
-    assert result.outcome == "done", result
+    assert result.outcome == "retry", result
+    assert fake.called("core_role_assign_roles") == []  # nothing is changed while the intent is not known to be saved
+    assert fake.user("alex.example").custom["enrolsyncroles"] == "pending:parent@4"  # type: ignore[union-attr]
+    [again] = await target.apply([assign])
+    assert again.outcome == "done", again
     assert fake.user("alex.example").custom["enrolsyncroles"] == "parent@4"  # type: ignore[union-attr]

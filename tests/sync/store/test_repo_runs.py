@@ -136,7 +136,7 @@ async def test_planned_ops_are_stored_verbatim_and_read_back_in_plan_order_until
         assert [OP_ADAPTER.validate_python(op.op) for op in planned] == [op for _, op in sorted(numbered)][:3]
         assert all(op.status == RunOpStatus.PLANNED and op.attempts == 0 for op in planned)
         planned[0].status = RunOpStatus.DONE
-        s.add(planned[0])
+        await ledger.save_outcomes(s, rows=[planned[0]])
         await s.commit()
         rest = await ledger.next_planned(s, run_id=run.id, limit=10)
         assert [(op.kind, op.hr_id) for op in rest] == [("create_user", "2"), ("enrol", "1"), ("enrol", "2")]

@@ -15,8 +15,10 @@ tests/connectors/moodle/test_fake_real_site.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 
 from enrolsync.connectors.moodle.fake import completion, courses, users
+from enrolsync.connectors.moodle.fake.cost import SiteCost, items_in
 from enrolsync.connectors.moodle.fake.params import (
     MoodleError,
     Multiple,
@@ -164,6 +167,10 @@ class FakeMoodle(FakeServer):
         # The token user's system capabilities; None = a site admin, who has them all.
         self.capabilities: set[str] | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (wsfunction, validated parameters) of accepted calls
+        self.served: Counter[str] = Counter()  # records returned, by wsfunction: what a real site pays for most
+        self.cost: SiteCost | None = None  # set to make answers over ASGI take a real site's time (`cost.py`)
+        self._answered = 0  # records in the latest answer, for its cost
+        self._workers: asyncio.Semaphore | None = None
         self.site = json.loads((PAYLOADS / "site_info.json").read_text())
         for role_id, shortname, name, levels in DEFAULT_ROLES:
             self.state.roles[role_id] = FakeRole(role_id, shortname, name, set(levels))
@@ -233,6 +240,11 @@ class FakeMoodle(FakeServer):
         self.state.courses[new_id] = course
         self.state.next_course_id = max(self.state.next_course_id, new_id + 1)
         return new_id
+
+    def delete(self, user_id: int) -> None:
+        """Delete an account as an admin would: delete_user() renames it (found by id still, see
+        `users.delete_users`), unenrols it everywhere and takes its roles away."""
+        users.delete_users(self.state, {"userids": [user_id]}, self.options)
 
     def complete(self, user_id: int, course_id: int, at: int) -> None:
         """The learner completed the course at Unix time `at` (as if they had marked it complete themselves)."""
@@ -321,7 +333,29 @@ class FakeMoodle(FakeServer):
         else:
             result = behaviour(self.state, arguments, self.options)
         self.calls.append((name, arguments))
+        self._answered = items_in(result)
+        self.served[name] += self._answered
         return result
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Serve over ASGI; with `cost` set, each answer waits for one of the site's workers and holds it for the
+        time a real site would spend on it (`cost.SiteCost`), so concurrency beyond the workers queues."""
+        cost = self.cost
+        if cost is None or scope["type"] != "http":
+            await super().asgi(scope, receive, send)
+            return
+        if self._workers is None:
+            self._workers = asyncio.Semaphore(cost.workers)
+
+        async def send_later(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                # The handler has just run (no await since): `_answered` is this request's.
+                await asyncio.sleep(cost.seconds(self._answered))
+            await send(message)
+
+        async with self._workers:
+            self._answered = 0
+            await super().asgi(scope, receive, send_later)
 
     def _site_info(self) -> dict[str, Any]:
         version = self.version.version
