@@ -64,6 +64,9 @@ class Capability(StrEnum):
     # roles trusted to the links). A target listing only some scopes says which (`RoleScopesListed`); one listing
     # its own record of what it assigned (Moodle's role mirror) says so in its README: a hand change is not seen.
     ROLES_LISTED = "roles_listed"
+    # Holds a due date per enrolment that leaves the learner's access alone (`Enrol.due_on`, `SetDueDate`); an
+    # access end date (Moodle `timeend`, Canvas `end_at`, Docebo validity) is not one and must not be declared.
+    DUE_DATES = "due_dates"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ earlier in the same plan will create: the executor fills it in from the link bef
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -29,6 +30,7 @@ class OpKind(StrEnum):
     SET_SSO_IDENTITY = "set_sso_identity"
     ADD_TO_GROUP = "add_to_group"
     REMOVE_FROM_GROUP = "remove_from_group"
+    SET_DUE_DATE = "set_due_date"
 
 
 class _Op(BaseModel):
@@ -74,8 +76,13 @@ class ReactivateUser(_Op):
 
 
 class Enrol(_Op):
+    """Enrol the account in the course. `due_on` is planned only for targets declaring `DUE_DATES`: the enrolment
+    is made due that day, and an enrolment already in place gets that due date (`done` when it had another)."""
+
     kind: Literal[OpKind.ENROL] = OpKind.ENROL
     course_id: str
+    # Left out of the stored op when unset, so ops planned for targets without due dates are stored as before.
+    due_on: date | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:
@@ -92,6 +99,20 @@ class Unenrol(_Op):
 
     kind: Literal[OpKind.UNENROL] = OpKind.UNENROL
     course_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.hr_id}:{self.course_id}"
+
+
+class SetDueDate(_Op):
+    """Make the account's enrolment in the course due on `due_on` (targets declaring `DUE_DATES` only): the due
+    date a rule sets moved, e.g. recurring training due again after a completion. A target holding that date
+    already answers `already`; an enrolment the account does not hold fails as not found."""
+
+    kind: Literal[OpKind.SET_DUE_DATE] = OpKind.SET_DUE_DATE
+    course_id: str
+    due_on: date
 
     @property
     def key(self) -> str:
@@ -154,7 +175,8 @@ Op = Annotated[
     | RevokeRole
     | SetSsoIdentity
     | AddToGroup
-    | RemoveFromGroup,
+    | RemoveFromGroup
+    | SetDueDate,
     Field(discriminator="kind"),
 ]
 

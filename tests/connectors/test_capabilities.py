@@ -21,38 +21,49 @@ LIFECYCLE = {C.ACCOUNTS, C.ENROLMENTS, C.ROLES, C.SSO, C.MANAGER_SCOPE}
 @pytest.mark.parametrize(
     ("target", "can", "cannot"),
     [
+        # DUE_DATES only where an enrolment has a due date that leaves access alone (LearnUpon `due_date`); an
+        # access end (Moodle `timeend`, Canvas `end_at`, Docebo `date_expire_validity`) would lock out the overdue.
         pytest.param(
-            MoodleTarget, LIFECYCLE | {C.COURSES, C.PROGRESS, C.ROLES_LISTED}, {C.GROUPS, C.HARD_DELETE}, id="moodle"
+            MoodleTarget,
+            LIFECYCLE | {C.COURSES, C.PROGRESS, C.ROLES_LISTED},
+            {C.GROUPS, C.HARD_DELETE, C.DUE_DATES},
+            id="moodle",
         ),
         pytest.param(
             MemoryTarget,
             LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS, C.ROLES_LISTED},
-            set(),
+            {C.DUE_DATES},
             id="memory",
         ),
         # Roles listed but not yet checked to list back exactly what they grant: drift trusts their links.
         pytest.param(
             TalentLMSTarget,
             LIFECYCLE | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.PROGRESS},
-            {C.ROLES_LISTED},
+            {C.ROLES_LISTED, C.DUE_DATES},
             id="talentlms",
         ),
         pytest.param(
             LearnUponTarget,
-            LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS},
+            LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS, C.DUE_DATES},
             {C.HARD_DELETE, C.ROLES_LISTED},
             id="learnupon",
         ),
         pytest.param(
-            CanvasTarget, LIFECYCLE | {C.COURSES, C.HARD_DELETE, C.PROGRESS}, {C.GROUPS, C.ROLES_LISTED}, id="canvas"
+            CanvasTarget,
+            LIFECYCLE | {C.COURSES, C.HARD_DELETE, C.PROGRESS},
+            {C.GROUPS, C.ROLES_LISTED, C.DUE_DATES},
+            id="canvas",
         ),
         pytest.param(
-            DoceboTarget, LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS}, {C.HARD_DELETE, C.ROLES_LISTED}, id="docebo"
+            DoceboTarget,
+            LIFECYCLE | {C.GROUPS, C.COURSES, C.PROGRESS},
+            {C.HARD_DELETE, C.ROLES_LISTED, C.DUE_DATES},
+            id="docebo",
         ),
         pytest.param(
             ScimTarget,
             LIFECYCLE - {C.SSO} | {C.GROUPS, C.COURSES, C.HARD_DELETE, C.ROLES_LISTED},
-            {C.SSO, C.PROGRESS},
+            {C.SSO, C.PROGRESS, C.DUE_DATES},
             id="scim",
         ),
     ],

@@ -7,6 +7,7 @@ Lists are page-numbered (`?page=N`, 500 records a page) and end when `LU-Has-Nex
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 import httpx
@@ -178,9 +179,19 @@ class LearnUponClient:
     async def update_user(self, user_id: int, change: Mapping[str, Any]) -> None:
         await self._write("PUT", f"users/{user_id}", {"User": dict(change)})
 
-    async def enrol(self, user_id: int, course_id: int) -> int:
-        body = {"Enrollment": {"user_id": user_id, "course_id": course_id}}
+    async def enrol(self, user_id: int, course_id: int, due_on: date | None = None) -> int:
+        """`POST /enrollments`; `due_date` (`YYYY-MM-DD`) is an optional create parameter (docs.learnupon.com/api,
+        "Create an enrollment"): an advisory date, unlike `expires_at`, which ends the learner's access."""
+        item: dict[str, Any] = {"user_id": user_id, "course_id": course_id}
+        if due_on is not None:
+            item["due_date"] = due_on.isoformat()
+        body = {"Enrollment": item}
         return _parse(TypeAdapter(Created), await self._write("POST", "enrollments", body), "enrollments").id
+
+    async def set_due_date(self, enrollment_id: int, due_on: date) -> None:
+        """`PATCH /enrollments/{id}` with `due_date` (`YYYY-MM-DD`); the documented example sends the field bare,
+        not wrapped in `Enrollment` (docs.learnupon.com/api, "Update an enrollment")."""
+        await self._write("PATCH", f"enrollments/{enrollment_id}", {"due_date": due_on.isoformat()})
 
     async def unenrol(self, enrollment_id: int) -> None:
         await self._write("DELETE", f"enrollments/{enrollment_id}")

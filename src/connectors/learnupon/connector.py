@@ -57,12 +57,14 @@ class LearnUponTarget:
                 Capability.MANAGER_SCOPE,
                 Capability.COURSES,
                 Capability.PROGRESS,
+                Capability.DUE_DATES,
             }
         ),
         # Users have no batch endpoint (one request each; the executor runs them concurrently within the budget).
         batch_limits={
             OpKind.ENROL: 500,  # one bulk-enrollment job from `bulk_enrol_threshold` on
             OpKind.UNENROL: 100,
+            OpKind.SET_DUE_DATE: 100,
             OpKind.ASSIGN_ROLE: 50,
             OpKind.REVOKE_ROLE: 50,
             OpKind.ADD_TO_GROUP: 50,
@@ -91,6 +93,7 @@ class LearnUponTarget:
             OpKind.SET_SSO_IDENTITY: self._each(self._users.change),
             OpKind.ENROL: self._enrolments.apply,
             OpKind.UNENROL: self._enrolments.apply,
+            OpKind.SET_DUE_DATE: self._enrolments.apply,
             OpKind.ASSIGN_ROLE: roles.apply,
             OpKind.REVOKE_ROLE: roles.apply,
             OpKind.ADD_TO_GROUP: groups.apply,

@@ -44,6 +44,7 @@ class LuEnrollment(_Wire):
     date_lastaccessed: str | None = None
     updated_at: str | None = None
     unenrolled: bool = False
+    due_date: str | None = None  # the enrolment's own due date, UTC date/time (read as its date)
 
 
 class LuCourse(_Wire):

@@ -13,6 +13,7 @@ who leaves as their reports move to someone else does not keep the role over the
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -28,6 +29,7 @@ from enrolsync.connectors.ops import (
     ReactivateUser,
     RemoveFromGroup,
     RevokeRole,
+    SetDueDate,
     SetSsoIdentity,
     Unenrol,
     UpdateUser,
@@ -94,11 +96,24 @@ def _memberships(desired: DesiredState, applied: DesiredState, account_id: str |
     if desired.sso is not None and desired.sso != applied.sso:
         sso = desired.sso
         ops.append(SetSsoIdentity(hr_id=hr_id, account_id=account_id, auth=sso.auth, subject=sso.subject))
-    ops += [Enrol(hr_id=hr_id, account_id=account_id, course_id=c) for c in sorted(courses - applied.enrolments)]
+    dues = desired.due_dates
+    ops += [
+        Enrol(hr_id=hr_id, account_id=account_id, course_id=c, due_on=dues.get(c))
+        for c in sorted(courses - applied.enrolments)
+    ]
+    ops += _due_date_moves(desired, applied, account_id)
     if policy.unenrol is UnenrolPolicy.IF_NOT_STARTED:
         dropped = sorted(applied.enrolments - courses)
         ops += [Unenrol(hr_id=hr_id, account_id=account_id, course_id=c) for c in dropped]
     return ops
+
+
+def _due_date_moves(desired: DesiredState, applied: DesiredState, account_id: str | None) -> list[Op]:
+    """Held enrolments whose due date the rules moved. No op clears a due date: an enrolment whose rules no longer
+    set one keeps the date last pushed (only targets declaring DUE_DATES have any in their desired state)."""
+    held, dues = desired.enrolments & applied.enrolments, desired.due_dates
+    moved = sorted(c for c in held if c in dues and applied.due_dates.get(c) != dues[c])
+    return [SetDueDate(hr_id=desired.hr_id, account_id=account_id, course_id=c, due_on=dues[c]) for c in moved]
 
 
 def _provision(desired: DesiredState | None, policy: Policies) -> list[Op]:
@@ -200,6 +215,11 @@ def record(applied: DesiredState | None, op: Op) -> DesiredState:
     return applied.model_copy(update=_change(applied, op))
 
 
+def _due(applied: DesiredState, course_id: str, due_on: date | None) -> dict[str, date]:
+    dues = {c: on for c, on in applied.due_dates.items() if c != course_id}
+    return dues if due_on is None else {**dues, course_id: due_on}
+
+
 def _change(applied: DesiredState, op: Op) -> dict[str, object]:
     match op:
         case UpdateUser():
@@ -207,9 +227,15 @@ def _change(applied: DesiredState, op: Op) -> dict[str, object]:
         case DeactivateUser() | ReactivateUser():
             return {"active": isinstance(op, ReactivateUser)}
         case Enrol():
-            return {"enrolments": applied.enrolments | {op.course_id}}
+            # A fresh enrolment holds exactly the due date it was made with (none: none).
+            return {
+                "enrolments": applied.enrolments | {op.course_id},
+                "due_dates": _due(applied, op.course_id, op.due_on),
+            }
+        case SetDueDate():
+            return {"due_dates": _due(applied, op.course_id, op.due_on)}
         case Unenrol():
-            return {"enrolments": applied.enrolments - {op.course_id}}
+            return {"enrolments": applied.enrolments - {op.course_id}, "due_dates": _due(applied, op.course_id, None)}
         case AssignRole():
             return {"roles": applied.roles | {_grant_of(op)}}
         case RevokeRole():

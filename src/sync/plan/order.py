@@ -27,6 +27,7 @@ ORDER: tuple[OpKind, ...] = (
     OpKind.ADD_TO_GROUP,
     OpKind.SET_SSO_IDENTITY,
     OpKind.ENROL,
+    OpKind.SET_DUE_DATE,
     OpKind.UNENROL,
     OpKind.REVOKE_ROLE,
     OpKind.REMOVE_FROM_GROUP,

@@ -6,6 +6,7 @@ serialise as sorted lists, which keeps the stored document stable from run to ru
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
@@ -78,3 +79,7 @@ class DesiredState(_Frozen):
     roles: GrantSet = frozenset()
     groups: StringSet = frozenset()
     sso: SsoSpec | None = None
+    # Course id -> the due date pushed with the enrolment, only for targets declaring `DUE_DATES` (elsewhere due
+    # dates are tracked with progress, not desired). Left out of the stored state when empty, so the links of
+    # every other target are stored exactly as before.
+    due_dates: dict[str, date] = Field(default_factory=dict, exclude_if=lambda value: not value)

@@ -4,12 +4,16 @@ an enrolment is overdue on a given day. The clock is the caller's (a run's `toda
 A course enrolled by several rules is due on the earliest of their dates; it recurs when any of them does. A
 recurring enrolment is due again `every_months` after each completion, so a completion that has expired is
 overdue although the learning platform still shows it completed.
+
+For targets that hold a due date per enrolment (`Capability.DUE_DATES`), `due_dates_of` gives the dates a
+person's desired state carries to the target, from the same inputs the progress read uses, so the date pushed and
+the date tracked here agree.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -67,4 +71,34 @@ def dues_by_course(spec: PipelineSpec, facts: Facts, resolved: Mapping[str, str]
             continue
         for course in rule.enrol:
             found.setdefault(resolved.get(course, course), []).append(rule.due)
+    return found
+
+
+@dataclass(frozen=True)
+class Held:
+    """What stored progress says of one held enrolment: the day enrolsync first saw it, the last completion."""
+
+    first_seen: date
+    completed_on: date | None = None
+
+
+def due_dates_of(
+    spec: PipelineSpec,
+    facts: Facts,
+    courses: Iterable[str],
+    *,
+    hire_date: date | None,
+    held: Mapping[str, Held],
+) -> dict[str, date]:
+    """Course id -> due date, for each of `courses` a matching rule sets one for (`spec` with course ids resolved).
+    An enrolment not seen yet counts from `facts.today`: it is made today."""
+    dues = dues_by_course(spec, facts, {})
+    found: dict[str, date] = {}
+    for course in courses:
+        known = held.get(course, Held(first_seen=facts.today))
+        when = earliest(
+            dues.get(course, []), hire_date=hire_date, first_seen=known.first_seen, completed_on=known.completed_on
+        )
+        if when is not None:
+            found[course] = when.on
     return found

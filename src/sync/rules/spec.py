@@ -132,7 +132,8 @@ Condition = Annotated[
 class DueDate(_Doc):
     """When the rule's enrolments are due (issue 16): `days_after_hire` or a fixed date `on` for the first time,
     and `every_months` for recurring training (due again that many months after each completion; with neither
-    of the others, first due that many months after the enrolment was first seen). Tracked by enrolsync."""
+    of the others, first due that many months after the enrolment was first seen). Tracked by enrolsync, and pushed
+    with the enrolment to targets that hold a due date per enrolment (`Capability.DUE_DATES`: LearnUpon)."""
 
     days_after_hire: int | None = Field(default=None, ge=0, le=3660, strict=True)
     on: date | None = None
@@ -159,7 +160,9 @@ class Rule(_Doc):
     )
     roles: list[LogicalRole] = Field(default_factory=list, description="System-wide logical roles.")
     groups: list[Name] = Field(default_factory=list, description="Target group (cohort) ids.")
-    due: DueDate | None = Field(default=None, description="When this rule's enrolments are due (tracked here).")
+    due: DueDate | None = Field(
+        default=None, description="When this rule's enrolments are due (tracked here; pushed to LearnUpon)."
+    )
 
 
 class SsoMapping(_Doc):

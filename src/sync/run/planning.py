@@ -33,7 +33,7 @@ from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, is_leaver, vanished
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
-from enrolsync.sync.run import actual
+from enrolsync.sync.run import actual, due_dates
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.run.org import Org, known_person, read_org, waiting_to_start
 from enrolsync.sync.run.reading import ReadResult
@@ -141,7 +141,8 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
         fp = chunk.prints.source_fingerprint(
             person=link.person, gone=gone_now, reports=direct, leaver=leaver, today=today
         )
-        if _settled(link, fp):
+        # Due dates pushed to the target also follow completions, which the source fingerprint does not see.
+        if not due_dates.pushes_due_dates(chunk.ctx) and _settled(link, fp):
             # Nothing changed since the desired state was last computed, and it is what the account holds: no
             # op is due. Only a full reconcile looks further, at what the target really holds (drift).
             if chunk.seen is not None:
@@ -318,6 +319,9 @@ async def _plan_chunk(chunk: _Chunk, hr_ids: list[str], gone: set[str], reports:
     summary = chunk.summary
     _remember_gone(chunk, gone)
     wanted = _wanted(chunk, hr_ids, gone, reports)
+    await due_dates.add_due_dates(
+        chunk.session, chunk.ctx, today=chunk.rt.today(), links=chunk.links, wanted=wanted, reports=reports
+    )
     await _match(chunk, wanted)
     planned = {hr_id: _person_ops(chunk, chunk.links[hr_id], desired) for hr_id, desired in wanted.items()}
     await _keep_started(chunk, planned)

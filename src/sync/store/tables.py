@@ -394,7 +394,7 @@ class DigestSent(SQLModel, table=True):
 class EnrolmentProgress(SQLModel, table=True):
     """One managed enrolment's progress as the target last reported it (`ProgressReader.list_progress`), read on
     full runs. `changed_at` is when `state` last changed here (a completion's news date when the LMS gives none);
-    `due_on` is the due date the pipeline's rules set (tracked here, not written to the target)."""
+    `due_on` is the due date the pipeline's rules set, tracked here (and also pushed to targets declaring DUE_DATES)."""
 
     __tablename__ = "enrolment_progress"
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 USER_TYPES = ("learner", "manager", "instructor", "admin")
 MEMBERSHIP_TYPES = {1: "learner", 2: "admin", 3: "instructor", 4: "manager"}
 STATUSES = ("not_started", "in_progress", "completed", "passed", "failed", "pending_review")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CREATED_AT = "2025-06-02T12:00:00Z"
 
 
@@ -123,7 +125,8 @@ class Portal:
         return found
 
     # -- enrolments ---------------------------------------------------------------------------------------------
-    def enrol(self, user_id: Any, course_id: Any) -> dict[str, Any]:
+    def enrol(self, user_id: Any, course_id: Any, due_date: Any = None) -> dict[str, Any]:
+        due = None if due_date is None else _date_time(due_date, "due_date")
         if not isinstance(user_id, int) or user_id not in self.users:
             raise LuError(404, "User not found")
         if not isinstance(course_id, int) or course_id not in self.courses:
@@ -144,12 +147,26 @@ class Portal:
             "date_started": None,
             "date_completed": None,
             "date_lastaccessed": None,
-            "due_date": None,
+            "due_date": due,
+            "expires_at": None,
             "is_overdue": False,
             "unenrolled": False,
             "updated_at": CREATED_AT,
         }
         return {"id": enrollment_id, "created_at": CREATED_AT, "user_id": user_id}
+
+    def change_enrollment(self, enrollment_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """`PATCH /enrollments/{id}`: only `due_date` and `expires_at` can change, each `YYYY-MM-DD`."""
+        enrollment = self.enrollments.get(enrollment_id)
+        if enrollment is None:
+            raise LuError(404, "Enrollment not found")
+        change = {name: body[name] for name in ("due_date", "expires_at") if name in body}
+        if not change:
+            raise LuError(400, "Nothing to update: send due_date or expires_at")
+        for name, value in change.items():
+            enrollment[name] = _date_time(value, name)
+        enrollment["updated_at"] = CREATED_AT
+        return {"id": enrollment_id}
 
     def unenrol(self, enrollment_id: int, *, remove_from_history: bool) -> dict[str, Any]:
         enrollment = self.enrollments.get(enrollment_id)
@@ -204,6 +221,17 @@ class Portal:
                 user = self.users[m["user_id"]]
                 rows.append({**_public(user), **m})
         return rows
+
+
+def _date_time(value: Any, name: str) -> str:
+    """A date sent as `YYYY-MM-DD`, as LearnUpon lists it back: a UTC date/time."""
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise LuError(422, f"{name} must be a date in the format YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise LuError(422, f"{name} must be a date in the format YYYY-MM-DD") from error
+    return f"{day.isoformat()}T00:00:00Z"
 
 
 def _public(user: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """A stateful fake of the LearnUpon REST API (`https://{portal}.learnupon.com/api/v1/...`) for tests and the demo.
 
 Served: `GET/POST /users`, `GET /users/search?email=|username=`, `PUT /users/{id}`, `GET /courses`,
-`POST /enrollments`, `GET /enrollments/search?course_id=|user_id=`, `DELETE /enrollments/{id}`, `GET/POST /groups`,
-`GET/POST /group_memberships`, `DELETE /group_memberships/{id}`, and the asynchronous bulk enrolment
+`POST /enrollments` (optional `due_date`), `PATCH /enrollments/{id}` (`due_date`, `expires_at`; `YYYY-MM-DD`,
+listed back as UTC date/times), `GET /enrollments/search?course_id=|user_id=`, `DELETE /enrollments/{id}`,
+`GET/POST /groups`, `GET/POST /group_memberships`, `DELETE /group_memberships/{id}`, and the asynchronous bulk enrolment
 (`POST /bulk-operations/submit/bulk-enrollment`, `GET /bulk-operations/jobs/{id}`). As LearnUpon does: HTTP Basic
 with the portal's API key pair (401 otherwise), request bodies wrapped in a capitalised resource key
 (`{"User": {...}}`), lists of 500 records per page `?page=N` with the `LU-Current-Page`, `LU-Records-Per-Page`
@@ -183,7 +184,10 @@ class FakeLearnUpon(FakeServer):
             return 200, p.update_user(_int(parts[1]), _wrapped(body, "User")), {}
         if (method, parts) == ("POST", ["enrollments"]):
             item = _wrapped(body, "Enrollment")
-            return 201, p.enrol(item.get("user_id"), item.get("course_id")), {}
+            return 201, p.enrol(item.get("user_id"), item.get("course_id"), item.get("due_date")), {}
+        if method == "PATCH" and head == "enrollments" and len(parts) == 2:
+            # Sent bare, as the documented example does (docs.learnupon.com/api, "Update an enrollment").
+            return 200, p.change_enrollment(_int(parts[1]), body), {}
         if method == "DELETE" and head == "enrollments" and len(parts) == 2:
             forced = request.url.params.get("remove_from_history") == "true" or body.get("remove_from_history") is True
             return 200, p.unenrol(_int(parts[1]), remove_from_history=forced), {}
