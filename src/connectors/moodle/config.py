@@ -54,6 +54,12 @@ class MoodleConfig(ConnectorConfig):
         "role assignments it makes. Core web services cannot read those assignments; without this field they are "
         "applied but not listed, and re-applying them reports 'done' rather than 'already'.",
     )
+    completion_of_unopened: bool = Field(
+        default=False,
+        description="Progress read-back: also ask the course completion of learners who never opened the course, "
+        "on every full read (catches a completion a teacher marks for offline training; one extra request per such "
+        "enrolment).",
+    )
     job_title_field: Shortname | None = Field(
         default=None, description="Shortname of a custom profile field holding the job title (Moodle has no core one)."
     )

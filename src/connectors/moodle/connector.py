@@ -190,7 +190,7 @@ class MoodleTarget:
     def list_progress(self, *, course_ids: Collection[str], since: datetime | None = None) -> AsyncIterator[Progress]:
         """Enrolment progress by course completion and last access (`progress.py`); read only. With `since`, only
         the participants who opened a course at or after it are listed (the others' progress is kept as stored)."""
-        return read_progress(self._client, course_ids, since)
+        return read_progress(self._client, course_ids, since, unopened=self.config.completion_of_unopened)
 
     async def list_enrolments(self, *, course_ids: Collection[str] | None = None) -> AsyncIterator[Enrolment]:
         """Course participants holding the learner role, by any enrolment method, of every course or only

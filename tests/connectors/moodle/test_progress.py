@@ -9,9 +9,13 @@ import pytest
 
 from enrolsync.connectors.base import Capability, ProgressReader
 from enrolsync.connectors.errors import ConnectorError
+from enrolsync.connectors.kit.client import build_client
+from enrolsync.connectors.kit.retry import ReadRetry
 from enrolsync.connectors.model import Progress, ProgressState
 from enrolsync.connectors.moodle import MoodleTarget
+from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
+from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.connectors import collect
 
 DONE_AT = 1_717_200_000
@@ -44,10 +48,9 @@ async def test_a_completed_course_is_read_with_its_date(target: MoodleTarget, fa
     assert done.state is ProgressState.COMPLETED
     assert done.completed_at == datetime.fromtimestamp(DONE_AT, UTC)
     assert done.last_activity_at == datetime.fromtimestamp(LAST, UTC)
-    # The teacher never opened the course: not started (Moodle tracks no completion for a teacher). A full read
-    # asks anyway, as a completion can be marked for someone who never opened the course.
+    # The teacher never opened the course: not started, without a completion call (only who opened it is asked).
     assert by_key[("4", "2")].state is ProgressState.NOT_STARTED and by_key[("4", "2")].last_activity_at is None
-    assert asked_completion(fake) == [("2", "3"), ("2", "4")]
+    assert asked_completion(fake) == [("2", "3")]
     assert fake.writes == []  # read only
 
 
@@ -78,16 +81,32 @@ async def test_completion_off_or_without_criteria_reads_last_access_only(
     assert asked_completion(fake) == [("3", "5")]
 
 
-async def test_a_full_read_finds_a_completion_marked_for_someone_who_never_opened_the_course(
-    target: MoodleTarget, fake: FakeMoodle
+async def test_a_full_read_finds_a_completion_marked_for_someone_who_never_opened_the_course_when_asked_to(
+    config: MoodleConfig, fake: FakeMoodle, clock: FakeClock
 ) -> None:
     fake.enrol(5, 2)  # a learner who never opened course 2; a teacher marks it complete for them
+    fake.complete(5, 2, DONE_AT)
+    opted_in = config.model_copy(update={"completion_of_unopened": True, "max_concurrency": 2})
+    async with build_client(opted_in, transport=fake.transport()) as http:
+        target = MoodleTarget(opted_in, http, retry=ReadRetry(attempts=3, clock=clock))
+
+        listed = {(p.account_id, p.course_id): p for p in await collect(target.list_progress(course_ids=["2"]))}
+
+    assert listed[("5", "2")].state is ProgressState.COMPLETED
+    assert listed[("5", "2")].last_activity_at is None
+    assert sorted(asked_completion(fake)) == [("2", "3"), ("2", "4"), ("2", "5")]  # the teacher (4) too
+
+
+async def test_by_default_a_full_read_asks_no_completion_of_who_never_opened_the_course(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    fake.enrol(5, 2)  # never opened course 2: not started, at no call's cost (a 5,000-person company's worth)
     fake.complete(5, 2, DONE_AT)
 
     listed = {(p.account_id, p.course_id): p for p in await collect(target.list_progress(course_ids=["2"]))}
 
-    assert listed[("5", "2")].state is ProgressState.COMPLETED
-    assert listed[("5", "2")].last_activity_at is None
+    assert listed[("5", "2")].state is ProgressState.NOT_STARTED
+    assert ("2", "5") not in asked_completion(fake)
 
 
 async def test_an_incremental_read_asks_only_who_opened_the_course_since(
