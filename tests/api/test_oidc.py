@@ -285,6 +285,8 @@ async def test_a_manager_token_carries_their_hr_id_or_is_refused(bearer: Any, si
     assert (await manager.get("/pipelines/missing/teams/M")).status_code == 404  # let through: no such pipeline
     assert "viewer" in assert_problem(await manager.get("/pipelines"), 403)["detail"]
     assert "hr_id" in assert_problem(await nameless.get("/pipelines/missing/teams/M"), 403)["detail"]
+
+
 async def test_an_access_token_signs_the_web_page_in_with_its_role(
     make_client: MakeClient, signing_key: RSAKey, leak_guard: LeakGuard
 ) -> None:

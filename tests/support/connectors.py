@@ -108,6 +108,7 @@ def personio_config(fake: PersonioFake, **overrides: Any) -> PersonioConfig:
 LU_KEY, LU_SECRET = "lu-test-api-user", "lu-s3cret-api-password"  # the fake portal's API key pair in connector tests
 # --- SuccessFactors --------------------------------------------------------------------------------------------
 
+
 def successfactors_config(fake: SuccessFactorsFake, **overrides: Any) -> SuccessFactorsConfig:
     """The config that reaches the SuccessFactors `fake` with a SAML-signing OAuth client, in pages of `PAGE_SIZE`
     (`auth="basic"` in `overrides` switches to `api_user@company_id` and the password)."""

@@ -58,7 +58,10 @@ class ClientFactory:
         key = (info.key, str(config.base_url))
         if key not in self._limiters:
             self._limiters[key] = RateLimiter(
-                info.default_rate, max_concurrency=info.max_concurrency, clock=self.clock, windows=info.rate_windows,
+                info.default_rate,
+                max_concurrency=info.max_concurrency,
+                clock=self.clock,
+                windows=info.rate_windows,
                 pace_on_throttle=info.pace_on_throttle,
             )
         return self._limiters[key]
