@@ -31,6 +31,7 @@ from enrolsync.connectors.canvas.client import CanvasClient, parse
 from enrolsync.connectors.canvas.enrolments import Enrolments
 from enrolsync.connectors.canvas.models import Course, CourseProgress, Enrollment, UserProgress
 from enrolsync.connectors.errors import NotFound, PermanentError
+from enrolsync.connectors.kit.instants import require_instant
 from enrolsync.connectors.model import Progress, ProgressState
 
 STATES = ("active", "invited", "completed", "inactive")
@@ -39,12 +40,7 @@ _PREFERENCE = {"active": 0, "invited": 0, "completed": 1, "inactive": 2}
 
 
 def _at(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise PermanentError(f"Canvas sent a date that is not ISO 8601: {text!r}") from None
+    return require_instant(text, source="Canvas")
 
 
 def _modules(row: UserProgress) -> CourseProgress | None:

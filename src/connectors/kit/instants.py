@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from enrolsync.connectors.errors import PermanentError
+
 
 def parse_instant(value: str | None) -> datetime | None:
     """An ISO 8601 instant as tz-aware UTC (naive values are UTC); None when absent or unreadable."""
@@ -18,6 +20,15 @@ def parse_instant(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def require_instant(value: str | None, *, source: str) -> datetime | None:
+    """As `parse_instant`, but a value that is present and unreadable is `source` breaking its own contract:
+    `PermanentError` naming it, rather than a silently missing date."""
+    parsed = parse_instant(value)
+    if value and parsed is None:
+        raise PermanentError(f"{source} sent a date that is not ISO 8601: {value!r}")
+    return parsed
 
 
 def format_instant(value: datetime) -> str:

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from datetime import datetime
 
-from enrolsync.connectors.errors import NotFound, PermanentError
+from enrolsync.connectors.errors import NotFound
+from enrolsync.connectors.kit.instants import require_instant
 from enrolsync.connectors.learnupon.apply import numeric
 from enrolsync.connectors.learnupon.client import LearnUponClient
 from enrolsync.connectors.learnupon.models import LuEnrollment
@@ -39,12 +40,7 @@ _FINISHED = frozenset({ProgressState.COMPLETED, ProgressState.FAILED})
 
 
 def _at(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise PermanentError(f"LearnUpon sent a date that is not ISO 8601: {text!r}") from None
+    return require_instant(text, source="LearnUpon")
 
 
 def to_progress(row: LuEnrollment) -> Progress:
