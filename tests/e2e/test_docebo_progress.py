@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.database import Database
 from tests.support.docebo_service import DoceboService, docebo_service, docebo_spec
+from tests.support.running import team_enrolment
 
 OPENED = datetime(2026, 11, 18, 8, 0, tzinfo=UTC)
 DONE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -22,12 +22,6 @@ DONE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 async def service(db: Database, tmp_path: Path) -> AsyncIterator[DoceboService]:
     async with docebo_service(db, tmp_path) as running:
         yield running
-
-
-def enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
-    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
-    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
-    return found
 
 
 def learner(service: DoceboService, hr_id: str) -> int:
@@ -55,10 +49,10 @@ async def test_progress_in_docebo_reaches_the_managers_team_view(service: Docebo
     assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 1, again["counters"]
     assert len(service.lms.writes) == writes, "reading progress writes nothing"
     after = await service.ok(await service.api.get(url))
-    assert enrolment(before, done, safety)["progress"] == "not_started"
-    read = enrolment(after, done, safety)
+    assert team_enrolment(before, done, safety)["progress"] == "not_started"
+    read = team_enrolment(after, done, safety)
     assert (read["progress"], read["completed_at"]) == ("completed", "2026-11-20T09:30:00Z")
-    started = enrolment(after, busy, safety)
+    started = team_enrolment(after, busy, safety)
     assert (started["progress"], started["last_activity_at"], started["completed_at"]) == (
         "in_progress",
         "2026-11-18T08:00:00Z",

@@ -4,9 +4,9 @@ and after the next full run their manager's team view shows it, without a single
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from tests.support.moodle_company import active_people, moodle_user
+from tests.support.running import team_enrolment
 from tests.support.service import Service
 from tests.support.systems import default_spec
 
@@ -15,12 +15,6 @@ OPENED, DONE = 1_780_000_000, 1_780_100_000
 
 def iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
-
-
-def enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
-    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
-    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
-    return found
 
 
 async def test_a_completion_in_moodle_reaches_the_managers_team_view(service: Service) -> None:
@@ -43,8 +37,8 @@ async def test_a_completion_in_moodle_reaches_the_managers_team_view(service: Se
     assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 1
     assert len(service.moodle.writes) == writes, "reading progress writes nothing"
     after = await service.ok(await service.api.get(url))
-    assert enrolment(before, report, safety)["progress"] == "not_started"
-    read = enrolment(after, report, safety)
+    assert team_enrolment(before, report, safety)["progress"] == "not_started"
+    read = team_enrolment(after, report, safety)
     assert (read["progress"], read["completed_at"]) == ("completed", iso(DONE))
     assert read["last_activity_at"] == iso(OPENED)
     summary = {c["course"]: c for c in after["summary"]["courses"]}

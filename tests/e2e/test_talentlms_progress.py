@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.database import Database
+from tests.support.running import team_enrolment
 from tests.support.talentlms_service import TalentLMSService, talentlms_service, talentlms_spec
 
 DONE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -21,12 +21,6 @@ DONE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 async def service(db: Database, tmp_path: Path) -> AsyncIterator[TalentLMSService]:
     async with talentlms_service(db, tmp_path) as running:
         yield running
-
-
-def enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
-    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
-    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
-    return found
 
 
 def learner(service: TalentLMSService, hr_id: str) -> int:
@@ -54,10 +48,10 @@ async def test_progress_in_talentlms_reaches_the_managers_team_view(service: Tal
     assert again["status"] == "succeeded" and again["counters"]["progress"]["completed"] == 1, again["counters"]
     assert len(service.lms.writes) == writes, "reading progress writes nothing"
     after = await service.ok(await service.api.get(url))
-    assert enrolment(before, done, safety)["progress"] == "not_started"
-    read = enrolment(after, done, safety)
+    assert team_enrolment(before, done, safety)["progress"] == "not_started"
+    read = team_enrolment(after, done, safety)
     assert (read["progress"], read["completed_at"], read["percent"]) == ("completed", "2026-11-20T09:30:00Z", 100.0)
-    started = enrolment(after, busy, safety)
+    started = team_enrolment(after, busy, safety)
     assert (started["progress"], started["percent"], started["completed_at"]) == ("in_progress", 35.0, None)
     summary = {c["course"]: c for c in after["summary"]["courses"]}
     assert (summary[safety]["completed"], summary[safety]["in_progress"]) == (1, 1)

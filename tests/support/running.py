@@ -107,3 +107,10 @@ class Driver:
     async def op_keys(self, run_id: str) -> list[tuple[str, str, str | None]]:
         """A run's operations as sorted `(kind, hr_id, course_id)`: what most scenario assertions compare."""
         return sorted((op["kind"], op["hr_id"], op["op"].get("course_id")) for op in await self.operations(run_id))
+
+
+def team_enrolment(team: dict[str, Any], hr_id: str, course: str) -> dict[str, Any]:
+    """One report's enrolment in a course, from a `GET /pipelines/{id}/teams/{manager}` answer."""
+    member = next(m for m in team["members"] if m["hr_id"] == hr_id)
+    found: dict[str, Any] = next(e for e in member["enrolments"] if e["course"] == course)
+    return found
