@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -181,6 +183,7 @@ class Bench:
 
     root: Root
     clients: BenchClientFactory
+    data_dir: Path  # the job engine's own SQLite file lives here: never in the checkout's data/
     pipeline_id: str = ""
     source_id: str = ""
 
@@ -191,9 +194,12 @@ class Bench:
     @classmethod
     async def open(cls, url: str, secret_key: str, *, rates: Mapping[str, Rate | None]) -> Bench:
         """Migrate the database at `url` and build the runtime the way the service does (its composition root)."""
-        settings = Settings(database_url=url, secret_keys=[SecretStr(secret_key)], allowed_private_hosts=LOOPBACK)
+        data_dir = Path(tempfile.mkdtemp(prefix="enrolsync-bench-"))
+        settings = Settings(
+            database_url=url, data_dir=data_dir, secret_keys=[SecretStr(secret_key)], allowed_private_hosts=LOOPBACK
+        )
         clients = BenchClientFactory(rates=rates)
-        return cls(root=await open_root(settings, clients=clients), clients=clients)
+        return cls(root=await open_root(settings, clients=clients), clients=clients, data_dir=data_dir)
 
     async def add_pipeline(self, configs: Mapping[str, Mapping[str, Any]], spec: Mapping[str, Any]) -> str:
         models: dict[str, type[ConnectorConfig]] = {"bamboohr": BambooHRConfig, "moodle": MoodleConfig}
@@ -242,6 +248,7 @@ class Bench:
 
     async def close(self) -> None:
         await self.root.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class _NoQueue:
