@@ -139,7 +139,7 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
         gone_now = hr_id in gone or link.gone_at is not None
         leaver = is_leaver(person, today)
         fp = chunk.prints.source_fingerprint(
-            person=link.person, gone=gone_now, reports=direct, leaver=leaver, today=today
+            person=link.person_fp or link.person, gone=gone_now, reports=direct, leaver=leaver, today=today
         )
         # Due dates pushed to the target also follow completions, which the source fingerprint does not see.
         if not due_dates.pushes_due_dates(chunk.ctx) and _settled(link, fp):
@@ -184,9 +184,16 @@ def _held(link: Link, person: Person, policies: Policies, today: date) -> Desire
 
 def _to_match(chunk: _Chunk, desired: DesiredState | None, link: Link) -> bool:
     # Leavers too, on full runs: an account made before the first sync for someone who has since left must not
-    # stay open for want of a link. Only full runs look them up, so each incremental run stays cheap.
-    wanted = desired is not None and (desired.active or chunk.ctx.scope == "full")
-    return wanted and link.account_id is None
+    # stay open for want of a link. Only full runs look them up, so each incremental run stays cheap; and a
+    # leaver looked for and not found is looked for again on a later day (or at once when their HR record
+    # changes: `ledger.upsert_persons` clears the mark), not on every full run of the same day. Such an account,
+    # made by hand after the leaver left, is so found within a day, while a company's years of leavers do not
+    # cost a search each on every run.
+    if desired is None or link.account_id is not None:
+        return False
+    if desired.active:
+        return True
+    return chunk.ctx.scope == "full" and link.sought_on != chunk.rt.today()
 
 
 async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
@@ -215,6 +222,11 @@ async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
         chunk.summary.conflicted.append(hr_id)
         chunk.fail(links[hr_id], f"matching conflict: {reason}")
         wanted.pop(hr_id)
+    today = chunk.rt.today()
+    for hr_id, desired in unlinked.items():
+        if not desired.active and hr_id not in matches.matched and hr_id not in matches.conflicts:
+            links[hr_id].sought_on = today  # no account to close: looked for again on a later day (`_to_match`)
+            chunk.session.add(links[hr_id])
 
 
 def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: LinkedState) -> list[Op] | None:
