@@ -234,7 +234,8 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
     policies, summary = chunk.ctx.spec.policies, chunk.summary
     if chunk.seen is None or state.account_id is None or state.applied is None or link.hr_id in chunk.matched:
         return None
-    by_link = diff(desired, state, policy=policies)
+    # A settled person's desired state is their applied one (`_settled`): a link-only diff plans nothing.
+    by_link = [] if link.hr_id in chunk.settled else diff(desired, state, policy=policies)
     seen = chunk.seen.get(link.hr_id)
     if seen is None:
         # Deleted by hand on the target: the link points at nothing, so the person is provisioned afresh.
@@ -245,7 +246,7 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
         return [op.model_copy(update={"drift": True}) for op in diff(desired, None, policy=policies)]
     # A role held over someone whose account is gone went with that account: it is granted again over the new one.
     real = without_scope_over(rebase(state.applied, desired, seen, _managed_roles(chunk)), chunk.replaced)
-    if real == state.applied:
+    if real is state.applied or real == state.applied:
         return by_link  # the target holds what the link says: no drift, and the link-only plan is the plan
     marked = mark_drift(by_link, diff(desired, LinkedState(account_id=state.account_id, applied=real), policy=policies))
     summary.drift.update(op.kind.value for op in marked if op.drift)
