@@ -28,7 +28,7 @@ from enrolsync.demo_systems import COURSES
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs import run_requests
 from enrolsync.sync.jobs.root import Root, open_root
-from enrolsync.sync.run import steps
+from enrolsync.sync.run import planning, steps
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.store import repo_config
@@ -58,7 +58,12 @@ class PhaseClock:
         for name in PHASES:
             original = getattr(steps, name, None)
             if original is not None:  # a stage the engine no longer has is reported as missing
-                setattr(steps, name, self._timed(name, original))
+                setattr(steps, name, self._timed(name.split("_")[0], original))
+        # Inside "plan": reading what the target holds on a full run (drift), so the plan figure can be split into
+        # the engine's planning and the target's answers.
+        snapshot = getattr(planning, "_snapshot", None)
+        if snapshot is not None:
+            planning._snapshot = self._timed("snapshot", snapshot)  # type: ignore[assignment]
 
     def _timed(self, name: str, call: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
         async def timed(*args: Any, **kwargs: Any) -> T:
@@ -73,7 +78,7 @@ class PhaseClock:
     def take(self) -> dict[str, float]:
         """The seconds per stage since the last call, and start again."""
         taken, self.seconds = self.seconds, {}
-        return {name.split("_")[0]: round(value, 3) for name, value in taken.items()}
+        return {name: round(value, 3) for name, value in taken.items()}
 
 
 @dataclass

@@ -108,3 +108,19 @@ async def engine(db: Database) -> Engine:
     made = await make_engine(db)
     seed(made)
     return made
+
+
+async def test_a_person_whose_stored_record_changed_is_planned_afresh_and_only_they(engine: Engine) -> None:
+    await engine.run()
+    before = await engine.links()
+    engine.data.hris.put(staff("3", department="Sales"))  # left Engineering: C2 goes
+
+    run = await engine.run()
+
+    # C2 goes with Engineering, and the profile's department changes.
+    assert ops_of(await engine.ops(run.id)) == [("unenrol", "3", "C2"), ("update_user", "3", None)]
+    after = await engine.links()
+    changed = {
+        h for h in after if (after[h].person_fp, after[h].source_fp) != (before[h].person_fp, before[h].source_fp)
+    }
+    assert changed == {"3"}, "only the changed record's digest and fingerprint move"

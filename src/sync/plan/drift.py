@@ -133,6 +133,9 @@ def rebase(
         update["groups"] = (applied.groups | wanted.groups) & seen.groups
     if seen.roles is not None:
         update["roles"] = _roles(applied.roles, wanted.roles, seen, manages or ManagedRoles())
+    # Most accounts hold what their link says: `applied` itself then, which callers compare by identity first.
+    if all(getattr(applied, name) == value for name, value in update.items()):
+        return applied
     return applied.model_copy(update=update)
 
 

@@ -53,12 +53,12 @@ class SpecPrint:
         self.dated = _tests_tenure(document.get("rules", []))
 
     def source_fingerprint(
-        self, *, person: Mapping[str, Any], gone: bool, reports: Iterable[str], leaver: bool, today: date
+        self, *, person: Mapping[str, Any] | str, gone: bool, reports: Iterable[str], leaver: bool, today: date
     ) -> str:
         """The digest of everything `evaluate.desired_state` reads for one person.
 
         Args:
-            person: the HR record as stored on the link (JSON).
+            person: the HR record as stored on the link (JSON), or its digest (`Link.person_fp`, cheaper to hash).
             gone: the HR system no longer returns the person (they are evaluated as a leaver).
             reports: hr_ids of their direct reports.
             leaver: `evaluate.is_leaver` of the person today.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from enrolsync.connectors.model import AccountFields, Person, PersonStatus, RoleScope
 from enrolsync.sync.rules.desired import DesiredState, RoleGrant, SsoSpec
@@ -102,7 +103,28 @@ def holds(condition: Condition, facts: Facts) -> bool:
     return check_leaf(condition, facts).matched
 
 
-def is_leaver(person: Person, today: date) -> bool:
+class Employment(Protocol):
+    """What decides whether someone is a leaver or a future hire: a `Person`, or the three fields read alone
+    (`run.org.employment`, cheaper than validating a whole stored record)."""
+
+    @property
+    def status(self) -> PersonStatus: ...
+    @property
+    def hire_date(self) -> date | None: ...
+    @property
+    def termination_date(self) -> date | None: ...
+
+
+class Reporting(Employment, Protocol):
+    """`Employment` with whom the person reports to: what `manager_of` reads."""
+
+    @property
+    def hr_id(self) -> str: ...
+    @property
+    def manager_hr_id(self) -> str | None: ...
+
+
+def is_leaver(person: Employment, today: date) -> bool:
     """Terminated, or their termination date is reached while no later employment started.
 
     Decided by the employment status and the latest event, never by two dates alone: a person the HR system
@@ -124,7 +146,7 @@ def vanished(person: Person) -> Person:
     return person.model_copy(update={"status": PersonStatus.TERMINATED})
 
 
-def awaiting_start(person: Person, policies: Policies, today: date) -> bool:
+def awaiting_start(person: Employment, policies: Policies, today: date) -> bool:
     """A future hire not yet within the pipeline's lead time: not provisioned, and not touched if linked.
 
     From `provision_days_before_start` days before the hire date on, the person is a joiner like any other.
@@ -133,7 +155,7 @@ def awaiting_start(person: Person, policies: Policies, today: date) -> bool:
     return hired is not None and (hired - today).days > policies.provision_days_before_start
 
 
-def manager_of(person: Person, policies: Policies, today: date) -> str | None:
+def manager_of(person: Reporting, policies: Policies, today: date) -> str | None:
     """Whom `person` counts as a direct report of, or None: the one definition of "who counts as a report".
 
     The engine grants the manager role over each report and evaluates `is_manager` on them; the API's people and

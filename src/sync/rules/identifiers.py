@@ -15,7 +15,10 @@ def lowered(value: str) -> str:
     """`value` trimmed, with letter case lowered except where a character from outside ASCII would lower into it
     (U+212A, the Kelvin sign): those are kept. No normalisation either: the Kelvin sign's canonical form is already `K`,
     so even NFC would make it someone else's `k`."""
-    return "".join(c.lower() if c.isascii() or not c.lower().isascii() else c for c in value.strip())
+    value = value.strip()
+    if value.isascii():  # the common case: nothing can lower into a lookalike, and str.lower is one C call
+        return value.lower()
+    return "".join(c.lower() if c.isascii() or not c.lower().isascii() else c for c in value)
 
 
 def fold(value: str) -> str:

@@ -13,11 +13,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from pydantic import ValidationError
 
 from enrolsync.connectors.model import Person, PersonStatus
-from enrolsync.sync.rules.evaluate import InvalidPerson, account_fields, awaiting_start, is_leaver, manager_of, vanished
+from enrolsync.sync.rules.evaluate import (
+    Employment,
+    InvalidPerson,
+    account_fields,
+    awaiting_start,
+    is_leaver,
+    manager_of,
+    vanished,
+)
 from enrolsync.sync.rules.policy import OnLeavePolicy, Policies
 from enrolsync.sync.rules.spec import FieldMapping
 from enrolsync.sync.run.context import RunContext, Runtime
@@ -28,14 +37,53 @@ from enrolsync.sync.store.tables import Link
 def known_person(link: Link) -> Person | None:
     """The person as the engine knows them: as last read, and a leaver (`evaluate.vanished`) while the HR system
     no longer returns them. None when no readable record is stored."""
+    return stored_person(link.person, gone=link.gone_at is not None)
+
+
+def stored_person(record: dict[str, Any] | None, *, gone: bool) -> Person | None:
+    """`known_person` of a stored record (`Link.person`) read without its link."""
     try:
-        person = Person.model_validate(link.person) if link.person else None
+        person = Person.model_validate(record) if record else None
     except ValidationError:
         return None
-    return vanished(person) if person is not None and link.gone_at is not None else person
+    return vanished(person) if person is not None and gone else person
 
 
-def waiting_to_start(link: Link, person: Person, policies: Policies, today: date) -> bool:
+@dataclass(frozen=True)
+class Dates:
+    """A stored person's `evaluate.Employment` and manager, read without validating the whole record."""
+
+    hr_id: str
+    manager_hr_id: str | None
+    status: PersonStatus
+    hire_date: date | None
+    termination_date: date | None
+
+
+def _day(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def employment(link: Link) -> Dates | None:
+    """The stored person's status and dates, a leaver's while the HR system no longer returns them (as
+    `known_person`); None when no readable record is stored. A few microseconds, where `known_person` validates
+    every field: planning reads these first, and the whole person only for someone it must evaluate."""
+    record = link.person
+    if not record or not record.get("hr_id"):
+        return None
+    try:
+        status = PersonStatus(record.get("status", PersonStatus.ACTIVE))
+        hired, ended = _day(record.get("hire_date")), _day(record.get("termination_date"))
+    except (TypeError, ValueError):
+        return None
+    manager = record.get("manager_hr_id")
+    if manager is not None and not isinstance(manager, str):
+        return None
+    terminated = PersonStatus.TERMINATED if link.gone_at is not None else status
+    return Dates(str(record["hr_id"]), manager, terminated, hired, ended)
+
+
+def waiting_to_start(link: Link, person: Employment, policies: Policies, today: date) -> bool:
     """`evaluate.awaiting_start` for a person still in the HR system: a vanished future hire waits for nothing."""
     return link.gone_at is None and awaiting_start(person, policies, today)
 
@@ -71,12 +119,12 @@ class Org:
             self.linked_accounts += 1
             self.active_accounts += active
             self.courses.update((link.applied or {}).get("enrolments", ()))
-        person = known_person(link)
+        person = employment(link)  # the whole record is validated only for a report without an account
         if person is None:
             return
         leaver, waiting = is_leaver(person, today), waiting_to_start(link, person, policies, today)
         manager = manager_of(person, policies, today)
-        if manager is not None and (mapping is None or covered(link, person, mapping)):
+        if manager is not None and (mapping is None or link.account_id or _can_make_account(link, mapping)):
             self.managers[person.hr_id] = manager
         if not waiting and _due(link, person, active, leaver, policies):
             self.due.add(person.hr_id)
@@ -95,7 +143,12 @@ def covered(link: Link, person: Person, mapping: FieldMapping) -> bool:
     return True
 
 
-def _due(link: Link, person: Person, active: bool, leaver: bool, policies: Policies) -> bool:
+def _can_make_account(link: Link, mapping: FieldMapping) -> bool:
+    person = known_person(link)
+    return person is not None and covered(link, person, mapping)
+
+
+def _due(link: Link, person: Employment, active: bool, leaver: bool, policies: Policies) -> bool:
     """Whether the date alone (a start or termination date reached) changed what the person's account should be."""
     suspended = person.status is PersonStatus.LEAVE and policies.on_leave is OnLeavePolicy.SUSPEND
     should_be_active = not leaver and not suspended

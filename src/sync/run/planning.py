@@ -21,7 +21,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.connectors.base import Capability, CourseCatalog, PreflightTarget, TargetConnector
-from enrolsync.connectors.model import Person
+from enrolsync.connectors.model import PersonStatus
 from enrolsync.connectors.ops import Op, OpKind, Unenrol
 from enrolsync.sync.plan.courses import Catalogue, Unresolved, resolve_spec
 from enrolsync.sync.plan.diff import LinkedState, diff, keep_started, observed
@@ -31,11 +31,11 @@ from enrolsync.sync.plan.guard import GuardVerdict, check_deactivations
 from enrolsync.sync.plan.matching import match_people
 from enrolsync.sync.plan.order import PlanOrder
 from enrolsync.sync.rules.desired import DesiredState
-from enrolsync.sync.rules.evaluate import InvalidPerson, desired_state, is_leaver, vanished
+from enrolsync.sync.rules.evaluate import Employment, InvalidPerson, desired_state, is_leaver, vanished
 from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
 from enrolsync.sync.run import actual, due_dates
 from enrolsync.sync.run.context import RunContext, Runtime
-from enrolsync.sync.run.org import Org, known_person, read_org, waiting_to_start
+from enrolsync.sync.run.org import Org, employment, known_person, read_org, waiting_to_start
 from enrolsync.sync.run.reading import ReadResult
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, Run, utcnow
@@ -118,28 +118,31 @@ class _Chunk:
 
 def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mapping[str, set[str]]) -> dict[str, Any]:
     """Each person's desired state (None: not managed). A person gone from the HR system is a leaver. A future hire
-    before the lead time is left out, or held as last applied when they have an account (a rehire)."""
+    before the lead time is left out, or held as last applied when they have an account (a rehire).
+
+    Whether a person is settled is decided from their stored status and dates alone (`org.employment`); the
+    whole record is validated only for someone to evaluate."""
     spec, today = chunk.ctx.spec, chunk.rt.today()
     wanted: dict[str, DesiredState | None] = {}
     for hr_id in hr_ids:
         link = chunk.links[hr_id]
-        person = known_person(link)
-        if person is None:
+        dates = employment(link)
+        if dates is None:
             wanted[hr_id] = None
             continue
         if hr_id in gone:
-            person = vanished(person)
-        elif waiting_to_start(link, person, spec.policies, today):
+            dates = replace(dates, status=PersonStatus.TERMINATED)
+        elif waiting_to_start(link, dates, spec.policies, today):
             chunk.summary.awaiting_start += 1
-            held = _held(link, person, spec.policies, today)
+            held = _held(link, dates, spec.policies, today)
             if held is not None:
                 wanted[hr_id] = held
             continue
         direct = frozenset(reports.get(hr_id, ()))
         gone_now = hr_id in gone or link.gone_at is not None
-        leaver = is_leaver(person, today)
+        leaver = is_leaver(dates, today)
         fp = chunk.prints.source_fingerprint(
-            person=link.person, gone=gone_now, reports=direct, leaver=leaver, today=today
+            person=link.person_fp or link.person, gone=gone_now, reports=direct, leaver=leaver, today=today
         )
         # Due dates pushed to the target also follow completions, which the source fingerprint does not see.
         if not due_dates.pushes_due_dates(chunk.ctx) and _settled(link, fp):
@@ -149,6 +152,11 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
                 wanted[hr_id] = DesiredState.model_validate(link.applied)
                 chunk.settled.add(hr_id)
             continue
+        person = known_person(link)
+        if person is None:
+            wanted[hr_id] = None
+            continue
+        person = vanished(person) if hr_id in gone else person
         try:
             desired = desired_state(person, spec, direct_reports=direct, today=today)
         except InvalidPerson as error:
@@ -170,7 +178,7 @@ def _settled(link: Link, fp: str) -> bool:
     return state_digest(link.applied) == link.desired_fp
 
 
-def _held(link: Link, person: Person, policies: Policies, today: date) -> DesiredState | None:
+def _held(link: Link, person: Employment, policies: Policies, today: date) -> DesiredState | None:
     """What a linked account keeps while its person waits for a future start date: what was last applied, made
     inactive when they are between two employments (a rehire), so a hand-made change is still repaired."""
     if not link.account_id or not link.applied:
@@ -184,9 +192,16 @@ def _held(link: Link, person: Person, policies: Policies, today: date) -> Desire
 
 def _to_match(chunk: _Chunk, desired: DesiredState | None, link: Link) -> bool:
     # Leavers too, on full runs: an account made before the first sync for someone who has since left must not
-    # stay open for want of a link. Only full runs look them up, so each incremental run stays cheap.
-    wanted = desired is not None and (desired.active or chunk.ctx.scope == "full")
-    return wanted and link.account_id is None
+    # stay open for want of a link. Only full runs look them up, so each incremental run stays cheap; and a
+    # leaver looked for and not found is looked for again on a later day (or at once when their HR record
+    # changes: `ledger.upsert_persons` clears the mark), not on every full run of the same day. Such an account,
+    # made by hand after the leaver left, is so found within a day, while a company's years of leavers do not
+    # cost a search each on every run.
+    if desired is None or link.account_id is not None:
+        return False
+    if desired.active:
+        return True
+    return chunk.ctx.scope == "full" and link.sought_on != chunk.rt.today()
 
 
 async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
@@ -215,6 +230,11 @@ async def _match(chunk: _Chunk, wanted: dict[str, DesiredState | None]) -> None:
         chunk.summary.conflicted.append(hr_id)
         chunk.fail(links[hr_id], f"matching conflict: {reason}")
         wanted.pop(hr_id)
+    today = chunk.rt.today()
+    for hr_id, desired in unlinked.items():
+        if not desired.active and hr_id not in matches.matched and hr_id not in matches.conflicts:
+            links[hr_id].sought_on = today  # no account to close: looked for again on a later day (`_to_match`)
+            chunk.session.add(links[hr_id])
 
 
 def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: LinkedState) -> list[Op] | None:
@@ -222,7 +242,8 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
     policies, summary = chunk.ctx.spec.policies, chunk.summary
     if chunk.seen is None or state.account_id is None or state.applied is None or link.hr_id in chunk.matched:
         return None
-    by_link = diff(desired, state, policy=policies)
+    # A settled person's desired state is their applied one (`_settled`): a link-only diff plans nothing.
+    by_link = [] if link.hr_id in chunk.settled else diff(desired, state, policy=policies)
     seen = chunk.seen.get(link.hr_id)
     if seen is None:
         # Deleted by hand on the target: the link points at nothing, so the person is provisioned afresh.
@@ -233,7 +254,7 @@ def _reconciled(chunk: _Chunk, link: Link, desired: DesiredState | None, state: 
         return [op.model_copy(update={"drift": True}) for op in diff(desired, None, policy=policies)]
     # A role held over someone whose account is gone went with that account: it is granted again over the new one.
     real = without_scope_over(rebase(state.applied, desired, seen, _managed_roles(chunk)), chunk.replaced)
-    if real == state.applied:
+    if real is state.applied or real == state.applied:
         return by_link  # the target holds what the link says: no drift, and the link-only plan is the plan
     marked = mark_drift(by_link, diff(desired, LinkedState(account_id=state.account_id, applied=real), policy=policies))
     summary.drift.update(op.kind.value for op in marked if op.drift)
@@ -258,8 +279,7 @@ def _person_ops(chunk: _Chunk, link: Link, desired: DesiredState | None) -> list
     else:
         applied = DesiredState.model_validate(link.applied) if link.account_id and link.applied else None
     state = LinkedState(account_id=link.account_id if applied else None, applied=applied)
-    ops = _reconciled(chunk, link, desired, state)
-    chunk.session.add(link)
+    ops = _reconciled(chunk, link, desired, state)  # the link is the session's own (`get_links`): changes flush
     return ops if ops is not None else diff(desired, state, policy=chunk.ctx.spec.policies)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +33,7 @@ from enrolsync.sync.rules import due
 from enrolsync.sync.rules.evaluate import Facts, manager_of
 from enrolsync.sync.rules.spec import DueDate, PipelineSpec
 from enrolsync.sync.run.context import RunContext, Runtime, Side
-from enrolsync.sync.run.org import known_person
+from enrolsync.sync.run.org import stored_person
 from enrolsync.sync.store import repo_progress, repo_progress_reads
 from enrolsync.sync.store.tables import Link, Run, utcnow
 
@@ -61,15 +62,20 @@ class ReadFailed(Exception):
     """The target could not be read; the stored progress is as it was. The message is safe to show."""
 
 
-async def _managed(session: AsyncSession, pipeline_id: str) -> _Managed:
+async def _managed(session: AsyncSession, pipeline_id: str, *, people: bool) -> _Managed:
+    """The pipeline's linked accounts and their courses; with `people`, every person too (only due dates need
+    them: validating every stored record is most of the read's cost when no rule sets a due date)."""
     found = _Managed()
-    for link in (await session.exec(select(Link).where(col(Link.pipeline_id) == pipeline_id))).all():
-        person = known_person(link)
-        if person is not None:
-            found.people[link.hr_id] = person
-        if link.account_id:
-            found.owners[link.account_id] = link.hr_id
-            found.courses.update(str(c) for c in (link.applied or {}).get("enrolments") or ())
+    table = Link.__table__  # type: ignore[attr-defined]
+    columns = [table.c.hr_id, table.c.account_id, table.c.applied]
+    columns += [table.c.person, table.c.gone_at] if people else []
+    connection = await session.connection()
+    for row in await connection.execute(sa.select(*columns).where(table.c.pipeline_id == pipeline_id)):
+        if people and (person := stored_person(row.person, gone=row.gone_at is not None)) is not None:
+            found.people[row.hr_id] = person
+        if row.account_id:
+            found.owners[row.account_id] = row.hr_id
+            found.courses.update(str(c) for c in (row.applied or {}).get("enrolments") or ())
     return found
 
 
@@ -165,7 +171,7 @@ async def read_progress(
         ReadFailed: the target could not be read (recorded on the read as failed).
     """
     async with rt.sessions() as session:
-        managed = await _managed(session, scope.pipeline_id)
+        managed = await _managed(session, scope.pipeline_id, people=any(rule.due for rule in scope.spec.rules))
     try:
         readings = await _list(rt, scope, managed, since)
         return await _store(rt, scope, managed, readings, read_id=read_id, started_at=started_at, merge=merge)

@@ -7,6 +7,7 @@ from typing import Any
 
 from enrolsync.connectors.base import Capability, Cursor
 from enrolsync.connectors.model import Person, Rejected
+from enrolsync.sync.plan.fingerprint import digest
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Run
@@ -55,8 +56,11 @@ async def _start_cursor(rt: Runtime, ctx: RunContext) -> Cursor | None:
 async def _store_page(rt: Runtime, ctx: RunContext, persons: list[Person], result: ReadResult) -> None:
     async with rt.sessions() as session:
         snapshots = {p.hr_id: p.model_dump(mode="json") for p in persons}
+        digests = {hr_id: digest(snapshot) for hr_id, snapshot in snapshots.items()}
         # Only changed records are written; the managers of everyone read (before and after) are re-planned.
-        result.managers.update(await ledger.store_persons(session, pipeline_id=ctx.pipeline_id, persons=snapshots))
+        result.managers.update(
+            await ledger.store_persons(session, pipeline_id=ctx.pipeline_id, persons=snapshots, digests=digests)
+        )
         run = await session.get(Run, ctx.run_id)
         if run is not None:
             run.people_read += len(persons)

@@ -35,9 +35,16 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]]) -> None:
-    """Store the person as last read for each hr_id, creating links (without an account) as needed. A person the
-    source returns is no longer gone from it."""
+async def upsert_persons(
+    session: AsyncSession,
+    *,
+    pipeline_id: str,
+    persons: Mapping[str, dict[str, Any]],
+    digests: Mapping[str, str] | None = None,
+) -> None:
+    """Store the person as last read for each hr_id, with its digest (`digests`, else none), creating links
+    (without an account) as needed. A person the source returns is no longer gone from it, and a changed person
+    is looked for again by matching (`Link.sought_on`)."""
     if not persons:
         return
     now = utcnow()
@@ -46,46 +53,71 @@ async def upsert_persons(session: AsyncSession, *, pipeline_id: str, persons: Ma
             "pipeline_id": pipeline_id,
             "hr_id": hr_id,
             "person": person,
+            "person_fp": None if digests is None else digests.get(hr_id),
             "applied": {},
             "gone_at": None,
+            "sought_on": None,
             "updated_at": now,
         }
         for hr_id, person in persons.items()
     ]
-    stmt = _insert(session, Link.__table__).values(rows)  # type: ignore[attr-defined]
+    stmt = _insert(session, _LINK).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["pipeline_id", "hr_id"],
-        set_={"person": stmt.excluded.person, "gone_at": None, "updated_at": stmt.excluded.updated_at},
+        set_={
+            "person": stmt.excluded.person,
+            "person_fp": stmt.excluded.person_fp,
+            "gone_at": None,
+            "sought_on": None,
+            "updated_at": stmt.excluded.updated_at,
+        },
     )
     await _execute(session, stmt)
 
 
-async def store_persons(session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]]) -> set[str]:
+async def _select_in(
+    session: AsyncSession, columns: Sequence[Any], pipeline_id: str, hr_ids: Sequence[str]
+) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(hr_ids), _IN_CHUNK):
+        stmt = sa.select(*columns).where(
+            _LINK.c.pipeline_id == pipeline_id, _LINK.c.hr_id.in_(hr_ids[start : start + _IN_CHUNK])
+        )
+        rows.extend((await _execute(session, stmt)).all())
+    return rows
+
+
+async def store_persons(
+    session: AsyncSession, *, pipeline_id: str, persons: Mapping[str, dict[str, Any]], digests: Mapping[str, str]
+) -> set[str]:
     """Store a page of persons as read (`upsert_persons`), writing only the links whose record changed, that are
-    new, or that were gone from the source: an unchanged person costs a comparison, not a write.
+    new, or that were gone from the source: an unchanged person costs a comparison of `digests` (each person's
+    digest, stored as `Link.person_fp`), not a write; only a changed person's stored record is read.
 
     Returns:
         The managers of the persons read, before and after: a report's change (a move, a leave) can change
         what their manager's account holds.
     """
-    table = _LINK
-    stored: dict[str, tuple[dict[str, Any], bool]] = {}
-    wanted = sorted(persons)
-    for start in range(0, len(wanted), _IN_CHUNK):
-        stmt = sa.select(table.c.hr_id, table.c.person, table.c.gone_at).where(
-            table.c.pipeline_id == pipeline_id, table.c.hr_id.in_(wanted[start : start + _IN_CHUNK])
+    c = _LINK.c
+    stored = {
+        hr_id: (fp, gone_at is not None)
+        for hr_id, fp, gone_at in await _select_in(
+            session, [c.hr_id, c.person_fp, c.gone_at], pipeline_id, sorted(persons)
         )
-        for hr_id, person, gone_at in (await _execute(session, stmt)).all():
-            stored[hr_id] = (person or {}, gone_at is not None)
-    managers: set[str] = set()
-    changed: dict[str, dict[str, Any]] = {}
-    for hr_id, person in persons.items():
-        old, gone = stored.get(hr_id, ({}, False))
-        if old != person or gone or hr_id not in stored:
-            changed[hr_id] = person
-        # A manager change moves the manager role's scope: both the old and the new manager are re-planned.
-        managers.update(m for m in (old.get("manager_hr_id"), person.get("manager_hr_id")) if m)
-    await upsert_persons(session, pipeline_id=pipeline_id, persons=changed)
+    }
+    changed = {
+        hr_id: person
+        for hr_id, person in persons.items()
+        if hr_id not in stored or stored[hr_id][1] or stored[hr_id][0] != digests[hr_id]
+    }
+    # A manager change moves the manager role's scope: both the old and the new manager are re-planned. An
+    # unchanged person's old manager is their manager now.
+    managers = {m for person in persons.values() if (m := person.get("manager_hr_id"))}
+    known = sorted(h for h in changed if h in stored)
+    for _, old in await _select_in(session, [c.hr_id, c.person], pipeline_id, known):
+        if m := (old or {}).get("manager_hr_id"):
+            managers.add(m)
+    await upsert_persons(session, pipeline_id=pipeline_id, persons=changed, digests=digests)
     return managers
 
 

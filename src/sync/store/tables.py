@@ -243,6 +243,12 @@ class Link(SQLModel, table=True):
     # nothing is to be done for the person. Hints only: None means "evaluate afresh".
     source_fp: str | None = Field(default=None, max_length=64)
     desired_fp: str | None = Field(default=None, max_length=64)
+    # The digest of `person` (written with it, `ledger.upsert_persons`): reading an unchanged person compares it
+    # instead of the record. None means "compare the record".
+    person_fp: str | None = Field(default=None, max_length=64)
+    # The run day matching last looked for this never-linked leaver and found no account (`run/planning._match`):
+    # full runs look again on a later day or once the person changes (cleared when their record changes).
+    sought_on: date | None = None
     updated_at: datetime = _ts()
 
 

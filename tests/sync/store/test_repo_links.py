@@ -139,3 +139,47 @@ async def test_events_list_newest_first_and_pending_until_a_run_takes_them(db: D
         assert [e.event_id for e in await repo.list_events(s)] == ["e2", "e1", "e0"]
         assert [e.event_id for e in await repo.list_events(s, pending=True)] == ["e2", "e1"]
         assert [e.event_id for e in await repo.list_events(s, limit=1)] == ["e2"]
+
+
+async def test_stored_persons_are_compared_by_digest_and_only_changes_are_written(db: Database) -> None:
+    pipeline_id, _ = await _pipeline(db)
+    ann = {"hr_id": "1", "manager_hr_id": "9"}
+    bob = {"hr_id": "2", "manager_hr_id": "8"}
+    async with db.sessions() as s:
+        managers = await ledger.store_persons(
+            s, pipeline_id=pipeline_id, persons={"1": ann, "2": bob}, digests={"1": "a1", "2": "b1"}
+        )
+        await s.commit()
+        before = {
+            h: (lk.person_fp, lk.updated_at) for h, lk in (await repo.get_links(s, pipeline_id=pipeline_id)).items()
+        }
+    assert managers == {"9", "8"} and {h: fp for h, (fp, _) in before.items()} == {"1": "a1", "2": "b1"}
+
+    moved = {"hr_id": "2", "manager_hr_id": "7"}
+    async with db.sessions() as s:
+        # Ann's digest is unchanged: her link is not written (nor her stored record read).
+        managers = await ledger.store_persons(
+            s, pipeline_id=pipeline_id, persons={"1": ann, "2": moved}, digests={"1": "a1", "2": "b2"}
+        )
+        await s.commit()
+        after = await repo.get_links(s, pipeline_id=pipeline_id)
+    assert (after["1"].person, after["1"].updated_at) == (ann, before["1"][1])
+    assert (after["2"].person, after["2"].person_fp) == (moved, "b2")
+    assert managers == {"9", "8", "7"}, "a changed person's old manager and new one are both re-planned"
+
+
+async def test_a_changed_person_is_looked_for_again_by_matching(db: Database) -> None:
+    pipeline_id, _ = await _pipeline(db)
+    async with db.sessions() as s:
+        s.add(
+            Link(
+                pipeline_id=pipeline_id, hr_id="1", person=PERSON, person_fp="p1", sought_on=datetime(2031, 1, 2).date()
+            )
+        )
+        await s.commit()
+        await ledger.store_persons(s, pipeline_id=pipeline_id, persons={"1": PERSON}, digests={"1": "p1"})
+        await s.commit()
+        assert (await repo.get_links(s, pipeline_id=pipeline_id))["1"].sought_on is not None
+        await ledger.store_persons(s, pipeline_id=pipeline_id, persons={"1": PERSON}, digests={"1": "p2"})
+        await s.commit()
+        assert (await repo.get_links(s, pipeline_id=pipeline_id))["1"].sought_on is None
