@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from enrolsync.connectors.kit.batching import all_of
@@ -39,8 +39,13 @@ async def not_live(client: MoodleClient, user_ids: Iterable[int], *, guest: bool
     """
     ids = sorted(set(user_ids))
     found = {u.id: u for u in await client.users_by_field("id", [str(i) for i in ids])} if ids else {}
+    return dead(ids, found, guest=guest)
+
+
+def dead(user_ids: Iterable[int], found: Mapping[int, MoodleUser], *, guest: bool = True) -> dict[int, OpResult]:
+    """`not_live` of accounts already read by id (`found`: what core_user_get_users_by_field answered)."""
     failures: dict[int, OpResult] = {}
-    for user_id in ids:
+    for user_id in user_ids:
         user = found.get(user_id)
         if user is None:
             failures[user_id] = OpResult.failed("account not found", code="invaliduserid")
