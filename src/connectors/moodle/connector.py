@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -64,6 +65,22 @@ PROBE_SPAN = 5  # consecutive user ids probed: one id missing (a rolled-back cre
 Handler = Callable[[Sequence[tuple[int, Any]], dict[int, OpResult]], Awaitable[None]]
 
 
+@dataclass
+class _Mirrors:
+    """The mirror records of the accounts `read_accounts` asked for (`asked`: an id not among `users` has none)."""
+
+    shortname: str
+    asked: set[int]
+    users: list[MoodleUser] = field(default_factory=list)
+
+
+def _mirror_only(user: MoodleUser, shortname: str) -> MoodleUser | None:
+    """The user with only what `_mirrored` reads (its id and mirror record), None without a record: kept for a
+    whole run's accounts, most of which hold none."""
+    kept = tuple(f for f in user.customfields if f.shortname == shortname and f.value)
+    return MoodleUser(id=user.id, customfields=kept) if kept else None
+
+
 class MoodleTarget:
     """Accounts, manual enrolments, roles (course, system, and over a report's user context) and SSO auth."""
 
@@ -85,7 +102,9 @@ class MoodleTarget:
             }
         ),
         batch_limits={
-            OpKind.CREATE_USER: 25,
+            # A create batch first looks its usernames and ID numbers up (two reads of up to 200 values), then
+            # creates `create_batch_size` accounts a call: 100 a batch makes those reads a quarter as many.
+            OpKind.CREATE_USER: 100,
             OpKind.UPDATE_USER: 50,
             OpKind.DEACTIVATE_USER: 50,
             OpKind.REACTIVATE_USER: 50,
@@ -107,8 +126,9 @@ class MoodleTarget:
         self._book = RoleBook(config)
         self._facts = SiteFacts(self._client)
         users = UserWriter(self._client, config, self._facts)
-        enrolments = EnrolmentWriter(self._client, self._book)
+        enrolments = EnrolmentWriter(self._client, self._book, users.created)
         roles = RoleWriter(self._client, config, self._book)
+        self._seen: _Mirrors | None = None  # the mirror records `read_accounts` saw, for `list_roles_of`
         self._handlers: dict[OpKind, Handler] = {
             OpKind.CREATE_USER: users.create,
             OpKind.UPDATE_USER: users.change,
@@ -167,11 +187,19 @@ class MoodleTarget:
         once), each with its SSO identity. Deleted accounts (which that function still returns, renamed), the
         guest and ids that are no Moodle record id are absent. Raises like `list_accounts`."""
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        mirror = self.config.role_mirror_field
+        seen = _Mirrors(mirror, set(ids)) if mirror is not None else None
+        self._seen = None  # a read cut short leaves nothing half-known behind
         async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
             for user in users:
-                if not is_deleted(user) and user.username != mapping.GUEST_USERNAME:
+                if is_deleted(user):
+                    continue
+                if seen is not None and (kept := _mirror_only(user, seen.shortname)) is not None:
+                    seen.users.append(kept)
+                if user.username != mapping.GUEST_USERNAME:
                     account = mapping.to_account(user, job_title_field=self.config.job_title_field)
                     yield AccountRecord(account=account, sso=self._sso(user))
+        self._seen = seen
 
     def _sso(self, user: MoodleUser) -> SsoIdentity | None:
         """The account's SSO identity: its auth plugin when not an internal one, with the subject field's value."""
@@ -223,11 +251,18 @@ class MoodleTarget:
         """What `list_role_assignments` lists of these accounts' roles, read without the whole site: the rosters of
         `course_ids` only, and the mirror field of these accounts only (`core_user_get_users_by_field`, by id). A
         user-context record lives on the account it is held over, so it is listed when that account is asked for."""
+        seen, self._seen = self._seen, None  # read once: what follows may be written meanwhile
         async for assignment in self._course_roles(course_ids):
             yield assignment
         if self.config.role_mirror_field is None:
             return
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        if seen is not None:
+            # The full run's `read_accounts` just read these accounts, mirror field included: not asked again.
+            wanted = set(ids)
+            for assignment in self._mirrored([u for u in seen.users if u.id in wanted]):
+                yield assignment
+            ids = [i for i in ids if i not in seen.asked]
         async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
             for assignment in self._mirrored([u for u in users if not is_deleted(u)]):
                 yield assignment
@@ -343,6 +378,7 @@ class MoodleTarget:
         A transient failure raises `TransientError` unless some op already took effect, in which case the ops not
         yet applied come back `retry`. Auth errors raise. Writes are never retried here.
         """
+        self._seen = None  # writes follow: a mirror record read before them is no answer after
         out: dict[int, OpResult] = {}
         groups: dict[Handler, list[tuple[int, Any]]] = {}
         for index, op in enumerate(ops):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,9 +76,10 @@ class EnrolmentWriter:
     enrolling them adds the learner role (manual enrolment of someone enrolled is an upsert that assigns the role),
     and unenrolling someone who also holds other course roles takes only the learner role away."""
 
-    def __init__(self, client: MoodleClient, book: RoleBook) -> None:
+    def __init__(self, client: MoodleClient, book: RoleBook, created: Collection[int] = frozenset()) -> None:
         self._client = client
         self._book = book
+        self._created = created  # accounts created in this apply step: known live (`UserWriter.created`)
         self._seats: dict[int, dict[int, Seat]] = {}  # course id -> {participant id: seat}
         # Batches of a wave run at once and mostly name the same courses: the first reads a roster, the others
         # wait for it instead of reading it too.
@@ -120,7 +121,7 @@ class EnrolmentWriter:
             else:
                 targets[index] = (user_id, course_id)
         # Only enrols need the account alive (an unenrol of someone gone finds them off the roster: `already`).
-        enrolling = (u for i, (u, _) in targets.items() if isinstance(items_by[i], Enrol))
+        enrolling = (u for i, (u, _) in targets.items() if isinstance(items_by[i], Enrol) and u not in self._created)
         gone = await not_live(self._client, enrolling, guest=False)
         for index, (user_id, _) in list(targets.items()):
             if isinstance(items_by[index], Enrol) and user_id in gone:

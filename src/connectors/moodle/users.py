@@ -66,6 +66,10 @@ class UserWriter:
         self._client = client
         self._config = config
         self._facts = facts
+        # The accounts this writer created: live, since nothing in enrolsync deletes an account. Writers of the same
+        # apply step enrol them without asking Moodle first (`not_live`); only an admin deleting one within the
+        # step could mislead that, and the next full run sees it gone either way.
+        self.created: set[int] = set()
 
     async def _drop_absent_auths(self, payloads: dict[int, dict[str, Any]], out: Outcomes) -> None:
         """Fail alone each op whose auth plugin the site lacks: sent, it would fail every user of its batch."""
@@ -107,6 +111,7 @@ class UserWriter:
     async def _send_create(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
         created = await self._client.create_users([payload for _, payload in batch])
         ids = {user.username: user.id for user in created}
+        self.created.update(ids.values())
         return [OpResult.done(account_ref(ids[payload["username"]])) for _, payload in batch]
 
     # -- profile, status and SSO changes --------------------------------------------------------------------------
