@@ -40,7 +40,7 @@ from enrolsync.connectors.model import (
 )
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.checks import check_site
-from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.client import LOOKUP_CHUNK, MoodleClient
 from enrolsync.connectors.moodle.completion import Completion, read_completion
 from enrolsync.connectors.moodle.completion import ids as completion_ids
 from enrolsync.connectors.moodle.config import MAX_CONCURRENCY, MoodleConfig
@@ -105,14 +105,17 @@ class MoodleTarget:
             # A create batch first looks its usernames and ID numbers up (two reads of up to 200 values), then
             # creates `create_batch_size` accounts a call: 100 a batch makes those reads a quarter as many.
             OpKind.CREATE_USER: 100,
-            OpKind.UPDATE_USER: 50,
-            OpKind.DEACTIVATE_USER: 50,
-            OpKind.REACTIVATE_USER: 50,
-            OpKind.SET_SSO_IDENTITY: 50,
+            # One read of the accounts (200 ids a call) serves the batch; updates go in calls of `UPDATE_CHUNK`.
+            OpKind.UPDATE_USER: LOOKUP_CHUNK,
+            OpKind.DEACTIVATE_USER: LOOKUP_CHUNK,
+            OpKind.REACTIVATE_USER: LOOKUP_CHUNK,
+            OpKind.SET_SSO_IDENTITY: LOOKUP_CHUNK,
             OpKind.ENROL: 100,
             OpKind.UNENROL: 100,
-            OpKind.ASSIGN_ROLE: 50,
-            OpKind.REVOKE_ROLE: 50,
+            # A role batch costs four requests whatever its size (read, intent, assign, settle), and role batches
+            # take turns: 100 halves them; each call stays under max_input_vars (4 fields per assignment).
+            OpKind.ASSIGN_ROLE: 100,
+            OpKind.REVOKE_ROLE: 100,
         },
         # Core Moodle does not throttle; its PHP workers are the bottleneck, so stay gentle.
         default_rate=Rate(calls=600, per_seconds=60),

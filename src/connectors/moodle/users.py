@@ -16,6 +16,9 @@ from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
 
 Outcomes = dict[int, OpResult]
+# Users per core_user_update_users call: a dozen fields each stays under PHP's max_input_vars (default 1000). A
+# batch may hold more (one read of up to 200 accounts serves them all) and is sent in calls of this many.
+UPDATE_CHUNK = 50
 UserChange = UpdateUser | DeactivateUser | ReactivateUser | SetSsoIdentity
 
 # Fixed phrases for core_user_update_users warning codes (the messages are Moodle's, in the site's language).
@@ -138,7 +141,9 @@ class UserWriter:
             else:
                 to_send[index] = payload
         await self._drop_absent_auths(to_send, out)
-        await send_isolated(list(to_send.items()), self._send_update, record_into(out))
+        sends = list(to_send.items())
+        for start in range(0, len(sends), UPDATE_CHUNK):
+            await send_isolated(sends[start : start + UPDATE_CHUNK], self._send_update, record_into(out))
 
     def _payload(self, op: UserChange, user: MoodleUser) -> dict[str, Any] | None:
         if isinstance(op, UpdateUser):

@@ -16,7 +16,8 @@ from enrolsync.connectors.moodle import MoodleTarget
 from enrolsync.connectors.moodle.client import encode, form
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
-from enrolsync.connectors.ops import AssignRole, Enrol, OpKind, RevokeRole
+from enrolsync.connectors.moodle.users import UPDATE_CHUNK
+from enrolsync.connectors.ops import AssignRole, Enrol, OpKind, RevokeRole, SetSsoIdentity
 from enrolsync.connectors.testing.fakes import FakeClock
 from tests.support.connectors import MIRROR_FIELD, collect
 from tests.support.moodle import creates, person
@@ -75,7 +76,7 @@ async def test_accounts_just_created_are_enrolled_without_asking_whether_they_li
     ids = [r.ref.id for r in created if r.ref]
     before = len(fake.calls)
 
-    results = await target.apply([Enrol(hr_id="H", account_id=i, course_id="3") for i in ids])
+    results = await target.apply([Enrol(hr_id="H", account_id=i, course_id="3") for n, i in enumerate(ids)])
 
     assert [r.outcome for r in results] == ["done", "done"]
     assert "core_user_get_users_by_field" not in functions(fake, before)
@@ -172,3 +173,27 @@ async def test_a_list_answer_that_is_not_one_raises_what_the_general_path_does(
         target = MoodleTarget(config, http, retry=ReadRetry(attempts=1, clock=FakeClock()))
         with pytest.raises(error):
             await collect(target.read_accounts(["3"]))
+
+
+async def test_an_update_batch_reads_its_accounts_once_and_updates_in_calls_of_fifty(
+    target: MoodleTarget, fake: FakeMoodle
+) -> None:
+    limit = MoodleTarget.info.batch_limits[OpKind.SET_SSO_IDENTITY]
+    assert limit > UPDATE_CHUNK, "a batch spans several update calls, with one read"
+    ids = [fake.add_user(f"sso{n}", "S", f"Sso {n}", f"sso{n}@example.com") for n in range(limit)]
+    before = len(fake.calls)
+
+    results = await target.apply(
+        [
+            SetSsoIdentity(hr_id=str(i), account_id=str(i), auth="saml2", subject=f"sso{n}@example.com")
+            for n, i in enumerate(ids)
+        ]
+    )
+
+    assert [r.outcome for r in results] == ["done"] * limit
+    calls = functions(fake, before)
+    assert calls.count("core_user_get_users_by_field") == 1
+    assert [len(c["users"]) for c in fake.called("core_user_update_users") if c["users"][0]["id"]] == [
+        UPDATE_CHUNK
+    ] * -(-limit // UPDATE_CHUNK)
+    assert all(fake.state.users[i].auth == "saml2" for i in ids)
