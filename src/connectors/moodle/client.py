@@ -163,7 +163,7 @@ class MoodleClient:
         """Call a function that changes nothing; transient failures are retried per the read policy."""
         return await with_retry(lambda: self._call(function, params), self._retry)
 
-    async def _read_list(self, adapter: TypeAdapter[list[M]], function: str, params: Payload) -> list[M]:
+    async def read_list(self, adapter: TypeAdapter[list[M]], function: str, params: Payload) -> list[M]:
         """`read`, for a function answering a list: decoded and validated in one pass (`_parse_list`)."""
 
         async def call() -> list[M]:
@@ -201,17 +201,17 @@ class MoodleClient:
 
     async def _users_by_field(self, field: str, chunk: Sequence[str]) -> list[MoodleUser]:
         params = {"field": field, "values": list(chunk)}
-        return await self._read_list(_USERS, "core_user_get_users_by_field", params)
+        return await self.read_list(_USERS, "core_user_get_users_by_field", params)
 
     async def courses(self) -> list[Course]:
         """Every course, the site course (format `site`) included."""
-        return await self._read_list(_COURSES, "core_course_get_courses", {})
+        return await self.read_list(_COURSES, "core_course_get_courses", {})
 
     async def enrolled_users(self, course_id: int, fields: Sequence[str]) -> list[EnrolledUser]:
         """A course's participants with only the user `fields` asked for (roles are course-context roles)."""
         options = [{"name": "userfields", "value": ",".join(fields)}]
         params = {"courseid": course_id, "options": options}
-        return await self._read_list(_ENROLLED, "core_enrol_get_enrolled_users", params)
+        return await self.read_list(_ENROLLED, "core_enrol_get_enrolled_users", params)
 
     # -- writes ---------------------------------------------------------------------------------------------------
     async def create_users(self, users: Sequence[Payload]) -> list[CreatedUser]:
