@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -67,18 +67,11 @@ Handler = Callable[[Sequence[tuple[int, Any]], dict[int, OpResult]], Awaitable[N
 
 @dataclass
 class _Mirrors:
-    """The mirror records of the accounts `read_accounts` asked for (`asked`: an id not among `users` has none)."""
+    """The mirror records of the accounts `read_accounts` asked for, by user id (`asked`: an id absent from
+    `records` has none). Only non-empty records are kept: a whole run's accounts, most of which hold none."""
 
-    shortname: str
     asked: set[int]
-    users: list[MoodleUser] = field(default_factory=list)
-
-
-def _mirror_only(user: MoodleUser, shortname: str) -> MoodleUser | None:
-    """The user with only what `_mirrored` reads (its id and mirror record), None without a record: kept for a
-    whole run's accounts, most of which hold none."""
-    kept = tuple(f for f in user.customfields if f.shortname == shortname and f.value)
-    return MoodleUser(id=user.id, customfields=kept) if kept else None
+    records: dict[int, str] = field(default_factory=dict)
 
 
 class MoodleTarget:
@@ -191,14 +184,14 @@ class MoodleTarget:
         guest and ids that are no Moodle record id are absent. Raises like `list_accounts`."""
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
         mirror = self.config.role_mirror_field
-        seen = _Mirrors(mirror, set(ids)) if mirror is not None else None
+        seen = _Mirrors(set(ids)) if mirror is not None else None
         self._seen = None  # a read cut short leaves nothing half-known behind
         async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
             for user in users:
                 if is_deleted(user):
                     continue
-                if seen is not None and (kept := _mirror_only(user, seen.shortname)) is not None:
-                    seen.users.append(kept)
+                if seen is not None and mirror is not None and (record := user.custom(mirror)):
+                    seen.records[user.id] = record
                 if user.username != mapping.GUEST_USERNAME:
                     account = mapping.to_account(user, job_title_field=self.config.job_title_field)
                     yield AccountRecord(account=account, sso=self._sso(user))
@@ -245,7 +238,7 @@ class MoodleTarget:
         async for assignment in self._course_roles(None):
             yield assignment
         if self.config.role_mirror_field is not None:  # else no whole-site read
-            for assignment in self._mirrored(await self._users()):
+            for assignment in self._mirrored(self._records(await self._users())):
                 yield assignment
 
     async def list_roles_of(
@@ -262,12 +255,11 @@ class MoodleTarget:
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
         if seen is not None:
             # The full run's `read_accounts` just read these accounts, mirror field included: not asked again.
-            wanted = set(ids)
-            for assignment in self._mirrored([u for u in seen.users if u.id in wanted]):
+            for assignment in self._mirrored((i, seen.records[i]) for i in ids if i in seen.records):
                 yield assignment
             ids = [i for i in ids if i not in seen.asked]
         async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
-            for assignment in self._mirrored([u for u in users if not is_deleted(u)]):
+            for assignment in self._mirrored(self._records(u for u in users if not is_deleted(u))):
                 yield assignment
 
     async def _course_roles(self, course_ids: Collection[str] | None) -> AsyncIterator[RoleAssignment]:
@@ -281,10 +273,13 @@ class MoodleTarget:
                         account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course_id)
                     )
 
-    def _mirrored(self, users: Sequence[MoodleUser]) -> list[RoleAssignment]:
-        field = self.config.role_mirror_field
-        if field is None:
-            return []
+    def _records(self, users: Iterable[MoodleUser]) -> Iterator[tuple[int, str]]:
+        """(user id, mirror record) of each user."""
+        if (mirror := self.config.role_mirror_field) is not None:
+            yield from ((user.id, user.custom(mirror)) for user in users)
+
+    def _mirrored(self, records: Iterable[tuple[int, str]]) -> list[RoleAssignment]:
+        """The role assignments the mirror records (user id, field value) say are held or pending."""
         return [
             RoleAssignment(
                 account_id=str(holder),
@@ -293,8 +288,8 @@ class MoodleTarget:
                 scope_id=None if over is None else str(over),
                 confirmed=confirmed,
             )
-            for user in users
-            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field))
+            for user_id, record in records
+            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user_id, record)
         ]
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
