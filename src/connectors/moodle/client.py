@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
@@ -76,19 +76,25 @@ def form(params: Payload) -> str:
 
 
 def _form_into(parts: list[str], name: str, value: Any) -> None:
-    # `name` is already quoted: a bracket is `%5B`/`%5D`, as urlencode quotes `users[0][type]` whole.
+    # `name` is already quoted: a bracket is `%5B`/`%5D`, as urlencode quotes `users[0][type]` whole. Strings,
+    # the most common leaves, are written here without a call of their own.
     if value is None:
         return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _form_into(parts, f"{name}%5B{_quote(str(key))}%5D", item)
+    if isinstance(value, dict | Mapping):
+        pairs: Iterable[tuple[Any, Any]] = ((_quote(str(key)), item) for key, item in value.items())
     elif isinstance(value, list | tuple):
-        for position, item in enumerate(value):
-            _form_into(parts, f"{name}%5B{position}%5D", item)
+        pairs = enumerate(value)
     elif isinstance(value, bool):  # PARAM_BOOL accepts only 0/1 (external_api::validate_parameters)
         parts.append(f"{name}={'1' if value else '0'}")
+        return
     else:
         parts.append(f"{name}={_quote(str(value))}")
+        return
+    for key, item in pairs:
+        if isinstance(item, str):
+            parts.append(f"{name}%5B{key}%5D={_quote(item)}")
+        else:
+            _form_into(parts, f"{name}%5B{key}%5D", item)
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote_plus leaves as it is
