@@ -32,9 +32,15 @@ async def read_rosters(client: MoodleClient, book: RoleBook, course_ids: Iterabl
     """
     ids = sorted(set(course_ids))
     rosters = dict(zip(ids, await all_of(_roster(client, course_id) for course_id in ids), strict=True))
-    for roster in rosters.values():
-        for participant in roster if not isinstance(roster, ConnectorError) else ():
-            book.learn(participant.roles)
+    # Each role once, not once per participant holding it: a roster of thousands shows a handful of roles.
+    roles = {
+        (role.roleid, role.shortname): role
+        for roster in rosters.values()
+        if not isinstance(roster, ConnectorError)
+        for participant in roster
+        for role in participant.roles
+    }
+    book.learn(roles.values())
     return rosters
 
 
