@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -39,7 +40,7 @@ from enrolsync.connectors.model import (
 )
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.checks import check_site
-from enrolsync.connectors.moodle.client import MoodleClient
+from enrolsync.connectors.moodle.client import LOOKUP_CHUNK, MoodleClient
 from enrolsync.connectors.moodle.completion import Completion, read_completion
 from enrolsync.connectors.moodle.completion import ids as completion_ids
 from enrolsync.connectors.moodle.config import MAX_CONCURRENCY, MoodleConfig
@@ -64,6 +65,15 @@ PROBE_SPAN = 5  # consecutive user ids probed: one id missing (a rolled-back cre
 Handler = Callable[[Sequence[tuple[int, Any]], dict[int, OpResult]], Awaitable[None]]
 
 
+@dataclass
+class _Mirrors:
+    """The mirror records of the accounts `read_accounts` asked for, by user id (`asked`: an id absent from
+    `records` has none). Only non-empty records are kept: a whole run's accounts, most of which hold none."""
+
+    asked: set[int]
+    records: dict[int, str] = field(default_factory=dict)
+
+
 class MoodleTarget:
     """Accounts, manual enrolments, roles (course, system, and over a report's user context) and SSO auth."""
 
@@ -85,15 +95,20 @@ class MoodleTarget:
             }
         ),
         batch_limits={
-            OpKind.CREATE_USER: 25,
-            OpKind.UPDATE_USER: 50,
-            OpKind.DEACTIVATE_USER: 50,
-            OpKind.REACTIVATE_USER: 50,
-            OpKind.SET_SSO_IDENTITY: 50,
+            # A create batch first looks its usernames and ID numbers up (two reads of up to 200 values), then
+            # creates `create_batch_size` accounts a call: 100 a batch makes those reads a quarter as many.
+            OpKind.CREATE_USER: 100,
+            # One read of the accounts (200 ids a call) serves the batch; updates go in calls of `UPDATE_CHUNK`.
+            OpKind.UPDATE_USER: LOOKUP_CHUNK,
+            OpKind.DEACTIVATE_USER: LOOKUP_CHUNK,
+            OpKind.REACTIVATE_USER: LOOKUP_CHUNK,
+            OpKind.SET_SSO_IDENTITY: LOOKUP_CHUNK,
             OpKind.ENROL: 100,
             OpKind.UNENROL: 100,
-            OpKind.ASSIGN_ROLE: 50,
-            OpKind.REVOKE_ROLE: 50,
+            # A role batch costs four requests whatever its size (read, intent, assign, settle), and role batches
+            # take turns: 100 halves them; each call stays under max_input_vars (4 fields per assignment).
+            OpKind.ASSIGN_ROLE: 100,
+            OpKind.REVOKE_ROLE: 100,
         },
         # Core Moodle does not throttle; its PHP workers are the bottleneck, so stay gentle.
         default_rate=Rate(calls=600, per_seconds=60),
@@ -107,8 +122,9 @@ class MoodleTarget:
         self._book = RoleBook(config)
         self._facts = SiteFacts(self._client)
         users = UserWriter(self._client, config, self._facts)
-        enrolments = EnrolmentWriter(self._client, self._book)
+        enrolments = EnrolmentWriter(self._client, self._book, users.created)
         roles = RoleWriter(self._client, config, self._book)
+        self._seen: _Mirrors | None = None  # the mirror records `read_accounts` saw, for `list_roles_of`
         self._handlers: dict[OpKind, Handler] = {
             OpKind.CREATE_USER: users.create,
             OpKind.UPDATE_USER: users.change,
@@ -167,11 +183,19 @@ class MoodleTarget:
         once), each with its SSO identity. Deleted accounts (which that function still returns, renamed), the
         guest and ids that are no Moodle record id are absent. Raises like `list_accounts`."""
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        mirror = self.config.role_mirror_field
+        seen = _Mirrors(set(ids)) if mirror is not None else None
+        self._seen = None  # a read cut short leaves nothing half-known behind
         async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
             for user in users:
-                if not is_deleted(user) and user.username != mapping.GUEST_USERNAME:
+                if is_deleted(user):
+                    continue
+                if seen is not None and mirror is not None and (record := user.custom(mirror)):
+                    seen.records[user.id] = record
+                if user.username != mapping.GUEST_USERNAME:
                     account = mapping.to_account(user, job_title_field=self.config.job_title_field)
                     yield AccountRecord(account=account, sso=self._sso(user))
+        self._seen = seen
 
     def _sso(self, user: MoodleUser) -> SsoIdentity | None:
         """The account's SSO identity: its auth plugin when not an internal one, with the subject field's value."""
@@ -214,7 +238,7 @@ class MoodleTarget:
         async for assignment in self._course_roles(None):
             yield assignment
         if self.config.role_mirror_field is not None:  # else no whole-site read
-            for assignment in self._mirrored(await self._users()):
+            for assignment in self._mirrored(self._records(await self._users())):
                 yield assignment
 
     async def list_roles_of(
@@ -223,13 +247,19 @@ class MoodleTarget:
         """What `list_role_assignments` lists of these accounts' roles, read without the whole site: the rosters of
         `course_ids` only, and the mirror field of these accounts only (`core_user_get_users_by_field`, by id). A
         user-context record lives on the account it is held over, so it is listed when that account is asked for."""
+        seen, self._seen = self._seen, None  # read once: what follows may be written meanwhile
         async for assignment in self._course_roles(course_ids):
             yield assignment
         if self.config.role_mirror_field is None:
             return
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
+        if seen is not None:
+            # The full run's `read_accounts` just read these accounts, mirror field included: not asked again.
+            for assignment in self._mirrored((i, seen.records[i]) for i in ids if i in seen.records):
+                yield assignment
+            ids = [i for i in ids if i not in seen.asked]
         async for users in self._client.users_by_field_pages("id", [str(i) for i in ids]):
-            for assignment in self._mirrored([u for u in users if not is_deleted(u)]):
+            for assignment in self._mirrored(self._records(u for u in users if not is_deleted(u))):
                 yield assignment
 
     async def _course_roles(self, course_ids: Collection[str] | None) -> AsyncIterator[RoleAssignment]:
@@ -243,10 +273,13 @@ class MoodleTarget:
                         account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course_id)
                     )
 
-    def _mirrored(self, users: Sequence[MoodleUser]) -> list[RoleAssignment]:
-        field = self.config.role_mirror_field
-        if field is None:
-            return []
+    def _records(self, users: Iterable[MoodleUser]) -> Iterator[tuple[int, str]]:
+        """(user id, mirror record) of each user."""
+        if (mirror := self.config.role_mirror_field) is not None:
+            yield from ((user.id, user.custom(mirror)) for user in users)
+
+    def _mirrored(self, records: Iterable[tuple[int, str]]) -> list[RoleAssignment]:
+        """The role assignments the mirror records (user id, field value) say are held or pending."""
         return [
             RoleAssignment(
                 account_id=str(holder),
@@ -255,8 +288,8 @@ class MoodleTarget:
                 scope_id=None if over is None else str(over),
                 confirmed=confirmed,
             )
-            for user in users
-            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user.id, user.custom(field))
+            for user_id, record in records
+            for holder, shortname, scope, over, confirmed in mapping.mirror_assignments(user_id, record)
         ]
 
     def list_group_memberships(self) -> AsyncIterator[GroupMembership]:
@@ -343,6 +376,7 @@ class MoodleTarget:
         A transient failure raises `TransientError` unless some op already took effect, in which case the ops not
         yet applied come back `retry`. Auth errors raise. Writes are never retried here.
         """
+        self._seen = None  # writes follow: a mirror record read before them is no answer after
         out: dict[int, OpResult] = {}
         groups: dict[Handler, list[tuple[int, Any]]] = {}
         for index, op in enumerate(ops):

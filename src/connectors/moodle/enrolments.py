@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,15 @@ async def read_rosters(client: MoodleClient, book: RoleBook, course_ids: Iterabl
     """
     ids = sorted(set(course_ids))
     rosters = dict(zip(ids, await all_of(_roster(client, course_id) for course_id in ids), strict=True))
-    for roster in rosters.values():
-        for participant in roster if not isinstance(roster, ConnectorError) else ():
-            book.learn(participant.roles)
+    # Each role once, not once per participant holding it: a roster of thousands shows a handful of roles.
+    roles = {
+        (role.roleid, role.shortname): role
+        for roster in rosters.values()
+        if not isinstance(roster, ConnectorError)
+        for participant in roster
+        for role in participant.roles
+    }
+    book.learn(roles.values())
     return rosters
 
 
@@ -76,9 +82,10 @@ class EnrolmentWriter:
     enrolling them adds the learner role (manual enrolment of someone enrolled is an upsert that assigns the role),
     and unenrolling someone who also holds other course roles takes only the learner role away."""
 
-    def __init__(self, client: MoodleClient, book: RoleBook) -> None:
+    def __init__(self, client: MoodleClient, book: RoleBook, created: Collection[int] = frozenset()) -> None:
         self._client = client
         self._book = book
+        self._created = created  # accounts created in this apply step: known live (`UserWriter.created`)
         self._seats: dict[int, dict[int, Seat]] = {}  # course id -> {participant id: seat}
         # Batches of a wave run at once and mostly name the same courses: the first reads a roster, the others
         # wait for it instead of reading it too.
@@ -120,7 +127,7 @@ class EnrolmentWriter:
             else:
                 targets[index] = (user_id, course_id)
         # Only enrols need the account alive (an unenrol of someone gone finds them off the roster: `already`).
-        enrolling = (u for i, (u, _) in targets.items() if isinstance(items_by[i], Enrol))
+        enrolling = (u for i, (u, _) in targets.items() if isinstance(items_by[i], Enrol) and u not in self._created)
         gone = await not_live(self._client, enrolling, guest=False)
         for index, (user_id, _) in list(targets.items()):
             if isinstance(items_by[index], Enrol) and user_id in gone:

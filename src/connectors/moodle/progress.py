@@ -31,9 +31,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from enrolsync.connectors.errors import NotFound, PermanentError
+from enrolsync.connectors.errors import NotFound
 from enrolsync.connectors.kit.batching import all_of
 from enrolsync.connectors.model import Progress, ProgressState
 from enrolsync.connectors.moodle.client import MoodleClient
@@ -85,25 +85,17 @@ async def read_progress(
     wanted = sorted({n for c in course_ids if (n := numeric_id(c)) is not None})
     if not wanted:
         return
-    body = await client.read("core_course_get_courses", {"options": {"ids": wanted}})
-    try:
-        courses = _COURSES.validate_python(body)
-    except ValidationError as error:
-        raise PermanentError("unexpected answer shape from core_course_get_courses") from error
+    courses = await client.read_list(_COURSES, "core_course_get_courses", {"options": {"ids": wanted}})
     for course in courses:
         if course.id not in wanted:
             continue
+        options = [{"name": "userfields", "value": "id,lastcourseaccess"}]
         try:
-            roster = _PARTICIPANTS.validate_python(
-                await client.read(
-                    "core_enrol_get_enrolled_users",
-                    {"courseid": course.id, "options": [{"name": "userfields", "value": "id,lastcourseaccess"}]},
-                )
+            roster = await client.read_list(
+                _PARTICIPANTS, "core_enrol_get_enrolled_users", {"courseid": course.id, "options": options}
             )
         except NotFound:
             continue  # deleted since the course list was read
-        except ValidationError as error:
-            raise PermanentError("unexpected answer shape from core_enrol_get_enrolled_users") from error
         if after is not None:  # not seen in the course since the last read: what is stored for them stands
             roster = [p for p in roster if p.lastcourseaccess >= after]
         asked = [p for p in roster if course.enablecompletion and (p.lastcourseaccess or unopened)]

@@ -29,9 +29,9 @@ from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.enrolments import Roster, read_rosters
 from enrolsync.connectors.moodle.errors import op_failure
 from enrolsync.connectors.moodle.isolate import send_isolated
-from enrolsync.connectors.moodle.models import is_deleted
+from enrolsync.connectors.moodle.models import MoodleUser, is_deleted
 from enrolsync.connectors.moodle.rolebook import RoleBook
-from enrolsync.connectors.moodle.users import not_live
+from enrolsync.connectors.moodle.users import dead
 from enrolsync.connectors.ops import AssignRole, ErrorInfo, OpResult, RevokeRole
 
 Outcomes = dict[int, OpResult]
@@ -60,6 +60,11 @@ class _Grant:
         return ExternalRef(kind="role", id=f"{self.shortname}@{_LEVEL[self.scope]}:{self.instance}:{self.user_id}")
 
 
+def _parties(grant: _Grant) -> tuple[int, int]:
+    """The accounts an assignment needs live: the holder, and the report of a user-context role (0: none)."""
+    return grant.user_id, grant.instance if grant.scope is RoleScope.USER else 0
+
+
 def _on_roster(grant: _Grant, rosters: dict[int, Roster]) -> bool:
     roster = rosters[grant.instance]
     return not isinstance(roster, ConnectorError) and any(p.id == grant.user_id for p in roster)
@@ -81,10 +86,12 @@ class RoleWriter:
 
     async def _apply(self, items: Sequence[tuple[int, AssignRole | RevokeRole]], out: Outcomes) -> None:
         grants = [g for index, op in items if (g := self._grant(index, op, out)) is not None]
-        grants = await self._alive(grants, out)
+        # One read by id serves both questions: are the accounts live, and what do their mirror fields hold.
+        users = await self._read_users(grants)
+        grants = self._alive(grants, users, out)
         courses = [g.instance for g in grants if g.scope is RoleScope.COURSE]
         rosters = await read_rosters(self._client, self._book, courses)
-        mirrors = await self._read_mirrors(grants)
+        mirrors = self._mirrors(users)
         entries: dict[str, list[tuple[_Grant, dict[str, Any]]]] = {"assign": [], "unassign": [], "enrol": []}
         for grant in grants:
             held = self._held(grant, rosters, mirrors, out)
@@ -134,13 +141,19 @@ class RoleWriter:
         shortname = self._book.shortname(op.role, op.scope)
         return _Grant(index, isinstance(op, AssignRole), user_id, shortname, op.scope, instance)
 
-    async def _read_mirrors(self, grants: Sequence[_Grant]) -> dict[int, set[str]]:
+    async def _read_users(self, grants: Sequence[_Grant]) -> dict[int, MoodleUser]:
+        """The accounts `_alive` asks about and those whose mirror field the grants read, in one read by id."""
+        wanted = {u for g in grants if g.assign for u in _parties(g)}
+        if self._field is not None:
+            wanted |= {g.mirror_user for g in grants if g.scope is not RoleScope.COURSE}
+        ids = [str(i) for i in sorted(wanted - {0})]
+        return {u.id: u for u in await self._client.users_by_field("id", ids)} if ids else {}
+
+    def _mirrors(self, users: dict[int, MoodleUser]) -> dict[int, set[str]]:
         if self._field is None:
             return {}
-        wanted = {str(g.mirror_user) for g in grants if g.scope is not RoleScope.COURSE}
-        users = await self._client.users_by_field("id", sorted(wanted)) if wanted else []
         # A deleted account is still found by id; delete_user() emptied its profile fields and removed its roles.
-        return {u.id: set() if is_deleted(u) else mapping.parse_mirror(u.custom(self._field)) for u in users}
+        return {u.id: set() if is_deleted(u) else mapping.parse_mirror(u.custom(self._field)) for u in users.values()}
 
     def _held(
         self, grant: _Grant, rosters: dict[int, Roster], mirrors: dict[int, set[str]], out: Outcomes
@@ -164,11 +177,10 @@ class RoleWriter:
             return None
         return grant.token in tokens
 
-    async def _alive(self, grants: list[_Grant], out: Outcomes) -> list[_Grant]:
+    def _alive(self, grants: list[_Grant], users: dict[int, MoodleUser], out: Outcomes) -> list[_Grant]:
         """The grants whose accounts are live. Assigning to (or over) a missing or deleted account fails without a
         write; revoking needs no check, since delete_user() removed every role the account held."""
-        people = {u for g in grants if g.assign for u in (g.user_id, g.instance if g.scope is RoleScope.USER else 0)}
-        gone = await not_live(self._client, people - {0})
+        gone = dead({u for g in grants if g.assign for u in _parties(g)} - {0}, users)
         kept: list[_Grant] = []
         for grant in grants:
             failure = gone.get(grant.user_id) or (gone.get(grant.instance) if grant.scope is RoleScope.USER else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from enrolsync.connectors.kit.batching import all_of
@@ -16,6 +16,9 @@ from enrolsync.connectors.moodle.site import SiteFacts, absent_reason
 from enrolsync.connectors.ops import CreateUser, DeactivateUser, OpResult, ReactivateUser, SetSsoIdentity, UpdateUser
 
 Outcomes = dict[int, OpResult]
+# Users per core_user_update_users call: a dozen fields each stays under PHP's max_input_vars (default 1000). A
+# batch may hold more (one read of up to 200 accounts serves them all) and is sent in calls of this many.
+UPDATE_CHUNK = 50
 UserChange = UpdateUser | DeactivateUser | ReactivateUser | SetSsoIdentity
 
 # Fixed phrases for core_user_update_users warning codes (the messages are Moodle's, in the site's language).
@@ -39,8 +42,13 @@ async def not_live(client: MoodleClient, user_ids: Iterable[int], *, guest: bool
     """
     ids = sorted(set(user_ids))
     found = {u.id: u for u in await client.users_by_field("id", [str(i) for i in ids])} if ids else {}
+    return dead(ids, found, guest=guest)
+
+
+def dead(user_ids: Iterable[int], found: Mapping[int, MoodleUser], *, guest: bool = True) -> dict[int, OpResult]:
+    """`not_live` of accounts already read by id (`found`: what core_user_get_users_by_field answered)."""
     failures: dict[int, OpResult] = {}
-    for user_id in ids:
+    for user_id in user_ids:
         user = found.get(user_id)
         if user is None:
             failures[user_id] = OpResult.failed("account not found", code="invaliduserid")
@@ -61,6 +69,10 @@ class UserWriter:
         self._client = client
         self._config = config
         self._facts = facts
+        # The accounts this writer created: live, since nothing in enrolsync deletes an account. Writers of the same
+        # apply step enrol them without asking Moodle first (`not_live`); only an admin deleting one within the
+        # step could mislead that, and the next full run sees it gone either way.
+        self.created: set[int] = set()
 
     async def _drop_absent_auths(self, payloads: dict[int, dict[str, Any]], out: Outcomes) -> None:
         """Fail alone each op whose auth plugin the site lacks: sent, it would fail every user of its batch."""
@@ -102,6 +114,7 @@ class UserWriter:
     async def _send_create(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> list[OpResult]:
         created = await self._client.create_users([payload for _, payload in batch])
         ids = {user.username: user.id for user in created}
+        self.created.update(ids.values())
         return [OpResult.done(account_ref(ids[payload["username"]])) for _, payload in batch]
 
     # -- profile, status and SSO changes --------------------------------------------------------------------------
@@ -128,7 +141,9 @@ class UserWriter:
             else:
                 to_send[index] = payload
         await self._drop_absent_auths(to_send, out)
-        await send_isolated(list(to_send.items()), self._send_update, record_into(out))
+        sends = list(to_send.items())
+        for start in range(0, len(sends), UPDATE_CHUNK):
+            await send_isolated(sends[start : start + UPDATE_CHUNK], self._send_update, record_into(out))
 
     def _payload(self, op: UserChange, user: MoodleUser) -> dict[str, Any] | None:
         if isinstance(op, UpdateUser):
