@@ -25,7 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
-from enrolsync.demo_systems import DemoSystems, build_systems, serve
+from enrolsync.connectors.base import Rate
+from enrolsync.demo_systems import DemoSystems, FakeBudgets, WriteTally, build_systems, serve
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.store.tables import ApiRole
@@ -193,39 +194,49 @@ def _change_hr(systems: DemoSystems) -> HrChanges:
 
 async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
     systems = build_systems(people, seed=7)
+    writes = WriteTally(systems.moodle)
     async with serve(systems.bamboohr.asgi, fake=True) as hr_url, serve(systems.moodle.asgi, fake=True) as lms_url:
-        worker = await worker_module.start(settings)
+        budgets = {hr_url: systems.budget, lms_url: systems.budget}
+        worker = await worker_module.start(settings, clients=FakeBudgets(budgets=budgets))
         try:
-            app = create_app(settings)
+            app = create_app(settings, clients=FakeBudgets(budgets=budgets))
             async with serve(app, port=settings.demo_port) as api_url:
                 token = await mint_token(app.state.services.sessions, name="demo admin", role=ApiRole.ADMIN)
                 print(f"enrolsync API at {api_url} (docs at {api_url}/docs, gauges at {api_url}/metrics)")
                 print(f"fake BambooHR at {hr_url}, fake Moodle at {lms_url}")
+                print(
+                    f"   the fakes never throttle, so the demo's connections to them are {_budget(systems.budget)}; "
+                    "to a real BambooHR or Moodle they keep the connector's default budget"
+                )
                 headers = {"Authorization": f"Bearer {token}"}
                 async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers) as api:
                     pipeline_id = await _configure(api, systems, hr_url, lms_url)
-                    _report("dry run", await _run(api, pipeline_id, "plan"), len(systems.moodle.writes))
-                    _report("first sync", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
+                    _report("dry run", await _run(api, pipeline_id, "plan"), writes())
+                    _report("first sync", await _run(api, pipeline_id, "apply"), writes())
                     print(
                         "   -> fewer write requests than operations: Moodle's web services take a batch per call "
                         "(create users, enrol users, assign roles), so one request applies many operations"
                     )
-                    before = len(systems.moodle.writes)
-                    _report("same sync again", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
-                    print(f"   -> the second applied sync made {len(systems.moodle.writes) - before} writes")
+                    before = writes()
+                    _report("same sync again", await _run(api, pipeline_id, "apply"), writes())
+                    print(f"   -> the second applied sync made {writes() - before} writes")
                     changes = _change_hr(systems)
                     print("\nHR changes in BambooHR:")
                     print(f"   hired:      {changes.hired}")
                     print(f"   moved:      {changes.moved}")
                     print(f"   terminated: {changes.terminated}")
                     incremental = await _run(api, pipeline_id, "apply", "incremental")
-                    _report("incremental sync", incremental, len(systems.moodle.writes))
+                    _report("incremental sync", incremental, writes())
                 _reach(settings, api_url, token, pipeline_id, keep_running)
                 if keep_running:
                     print(f"\nThe service keeps running at {api_url}; press Ctrl-C to stop.")
                     await asyncio.Event().wait()
         finally:
             await worker_module.stop(worker, timeout_seconds=5)
+
+
+def _budget(rate: Rate | None) -> str:
+    return "unthrottled" if rate is None else f"held to {rate.calls} calls per {rate.per_seconds:g} s"
 
 
 def _reach(settings: Settings, api_url: str, token: str, pipeline_id: str, keep_running: bool) -> None:
