@@ -6,17 +6,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from enrolsync import demo
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
 from enrolsync.connectors.bamboohr.connector import BambooHRSource
+from enrolsync.connectors.moodle.client import encode
 from enrolsync.connectors.moodle.config import MoodleConfig
 from enrolsync.connectors.moodle.connector import MoodleTarget
 from enrolsync.connectors.moodle.fake.server import FakeMoodle
-from enrolsync.demo_systems import FAKE_BUDGET, FakeBudgets, WriteTally
+from enrolsync.demo_systems import COURSES, FAKE_BUDGET, FakeBudgets, WriteTally, systems_apart
 from enrolsync.settings import Settings
 from tests.support.connectors import MOODLE_TOKEN as TOKEN
 from tests.support.moodle import call, new_user
@@ -57,6 +60,27 @@ def test_the_write_tally_counts_each_write_request_once_as_the_log_grows() -> No
     assert tally() == len(moodle.writes) == 1
     call(moodle, "core_user_create_users", {"users": [new_user("fresh.two", "fresh.two@example.com")]})
     assert tally() == tally() == len(moodle.writes) == 2
+
+
+async def test_the_systems_serve_from_a_process_of_their_own_and_answer_the_demo_over_its_pipe() -> None:
+    async with systems_apart(DEMO_PEOPLE, seed=7) as systems:
+        site = systems.served
+        assert site.budget == FAKE_BUDGET and set(site.course_ids) == set(COURSES)
+        fields = [
+            ("wstoken", "demo-moodle-token"),
+            ("wsfunction", "core_user_create_users"),
+            ("moodlewsrestformat", "json"),
+            *encode({"users": [new_user("fresh.one", "fresh.one@example.com")]}),
+        ]
+        async with httpx.AsyncClient(base_url=site.lms_url) as http:
+            assert await systems.writes() == 0
+            created = await http.post("/webservice/rest/server.php", content=urlencode(fields).encode())
+            assert created.json()[0]["username"] == "fresh.one"
+            assert await systems.writes() == 1  # the tally of the Moodle that answered over HTTP
+        changes = await systems.change_hr()
+        assert changes.hired.startswith("Ada Newhire (#") and changes.moved.endswith("-> Sales")
+        process = systems._process
+    assert process.returncode == 0  # told to stop at the block's end, it ended by itself
 
 
 def test_the_demo_syncs_everything_through_the_service_paced_by_the_fakes_budget(
