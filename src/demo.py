@@ -1,10 +1,12 @@
 """`enrolsync demo`: a whole sync with no accounts anywhere.
 
-Starts fake BambooHR and Moodle servers on loopback, the service (API and worker) on an embedded SQLite database
-under `data_dir/demo`, then, over the REST API as an admin would: creates both connections and a pipeline, runs a
-dry run, an applied sync, the same sync again (which writes nothing), and an incremental run after a hire, a move
-and a termination in the HR system. Prints what each run did, with a progress bar while it runs: a run is waited
-for until it settles (a big company takes minutes on a small machine), never for a fixed time.
+Starts fake BambooHR and Moodle servers on loopback in a process of their own, the service (API and worker) in
+this one on an embedded SQLite database under `data_dir/demo`, then, over the REST API as an admin would: creates
+both connections and a pipeline, runs a dry run, an applied sync, the same sync again (which writes nothing), and
+an incremental run after a hire, a move and a termination in the HR system. Prints what each run did, with a
+progress bar while it runs: a run is waited for until it settles, never for a fixed time. The connections to the
+fakes are paced by the budget the fakes declare (none: they never throttle), not by the vendors' default budgets
+(see `demo_systems`); the output says so.
 
 The demo's database is its own (`<data_dir>/demo`, made afresh each time, so a demo never touches the service's
 data); it prints the environment that points the CLI at it (`ENROLSYNC_DATA_DIR=...`), an admin token, and a curl

@@ -214,7 +214,7 @@ class SystemsApart:
         self._process = process
 
     async def _ask(self, command: Command) -> Any:
-        assert self._process.stdin is not None and self._process.stdout is not None  # noqa: S101 - piped below
+        assert self._process.stdin is not None and self._process.stdout is not None  # noqa: S101 - `systems_apart` pipes both
         self._process.stdin.write(json.dumps(command).encode() + b"\n")
         await self._process.stdin.drain()
         return _answer(await self._process.stdout.readline())
