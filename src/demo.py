@@ -1,10 +1,12 @@
 """`enrolsync demo`: a whole sync with no accounts anywhere.
 
-Starts fake BambooHR and Moodle servers on loopback, the service (API and worker) on an embedded SQLite database
-under `data_dir/demo`, then, over the REST API as an admin would: creates both connections and a pipeline, runs a
-dry run, an applied sync, the same sync again (which writes nothing), and an incremental run after a hire, a move
-and a termination in the HR system. Prints what each run did, with a progress bar while it runs: a run is waited
-for until it settles (a big company takes minutes on a small machine), never for a fixed time.
+Starts fake BambooHR and Moodle servers on loopback in a process of their own, the service (API and worker) in
+this one on an embedded SQLite database under `data_dir/demo`, then, over the REST API as an admin would: creates
+both connections and a pipeline, runs a dry run, an applied sync, the same sync again (which writes nothing), and
+an incremental run after a hire, a move and a termination in the HR system. Prints what each run did, with a
+progress bar while it runs: a run is waited for until it settles, never for a fixed time. The connections to the
+fakes are paced by the budget the fakes declare (none: they never throttle), not by the vendors' default budgets
+(see `demo_systems`); the output says so.
 
 The demo's database is its own (`<data_dir>/demo`, made afresh each time, so a demo never touches the service's
 data); it prints the environment that points the CLI at it (`ENROLSYNC_DATA_DIR=...`), an admin token, and a curl
@@ -16,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import shlex
 import shutil
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from enrolsync.api.app import create_app
 from enrolsync.api.tokens import mint_token
-from enrolsync.demo_systems import DemoSystems, build_systems, serve
+from enrolsync.connectors.base import Rate
+from enrolsync.demo_systems import FakeBudgets, Served, serve, systems_apart
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.store.tables import ApiRole
@@ -34,15 +36,8 @@ POLL_SECONDS = 0.5
 console = Console(highlight=False)
 
 
-@dataclass
-class HrChanges:
-    hired: str
-    moved: str
-    terminated: str
-
-
-def _pipeline_spec(systems: DemoSystems) -> dict[str, Any]:
-    course = systems.course_ids
+def _pipeline_spec(site: Served) -> dict[str, Any]:
+    course = site.course_ids
     return {
         "rules": [
             {"name": "everyone", "when": {"attr": "department", "op": "exists"}, "enrol": [course["SAFETY-101"]]},
@@ -126,7 +121,7 @@ def _report(title: str, run: dict[str, Any], moodle_writes: int) -> None:
         print(f"   the deletion guard {verb} it until approved: {guard['reason']}")
 
 
-async def _configure(api: httpx.AsyncClient, systems: DemoSystems, hr_url: str, lms_url: str) -> str:
+async def _configure(api: httpx.AsyncClient, site: Served) -> str:
     hr = await _ok(
         await api.post(
             "/connections",
@@ -135,7 +130,7 @@ async def _configure(api: httpx.AsyncClient, systems: DemoSystems, hr_url: str, 
                 "connector": "bamboohr",
                 "config": {
                     "company_domain": "acme",
-                    "base_url": f"{hr_url}/api/gateway.php/acme/",
+                    "base_url": f"{site.hr_url}/api/gateway.php/acme/",
                     "api_key": "demo-bamboohr-key",
                 },
             },
@@ -148,9 +143,9 @@ async def _configure(api: httpx.AsyncClient, systems: DemoSystems, hr_url: str, 
                 "name": "Moodle (demo)",
                 "connector": "moodle",
                 "config": {
-                    "base_url": f"{lms_url}/",
+                    "base_url": f"{site.lms_url}/",
                     "token": "demo-moodle-token",
-                    "role_ids": systems.role_ids,
+                    "role_ids": site.role_ids,
                     "role_mirror_field": "enrolsyncroles",
                     "job_title_field": "jobtitle",
                 },
@@ -167,65 +162,59 @@ async def _configure(api: httpx.AsyncClient, systems: DemoSystems, hr_url: str, 
                 "name": "Onboarding training",
                 "source_id": hr["id"],
                 "target_id": lms["id"],
-                "spec": _pipeline_spec(systems),
+                "spec": _pipeline_spec(site),
             },
         )
     )
     return str(pipeline["id"])
 
 
-def _change_hr(systems: DemoSystems) -> HrChanges:
-    bamboohr = systems.bamboohr
-    active = [i for i in sorted(bamboohr.hr_ids(), key=int) if bamboohr.row(i)["status"] == "Active"]
-    engineers = [i for i in active if bamboohr.row(i)["jobInformationDepartment"] == "Engineering"]
-
-    def name(hr_id: str) -> str:
-        row = bamboohr.row(hr_id)
-        return f"{row['firstName']} {row['lastName']} (#{hr_id}, {row['jobInformationDepartment']})"
-
-    hired = bamboohr.hire(first_name="Ada", last_name="Newhire", department="Engineering", manager=engineers[0])
-    moved_from = name(engineers[-1])
-    bamboohr.move(engineers[-1], department="Sales")
-    terminated = name(active[-1])
-    bamboohr.terminate(active[-1], on=bamboohr.today)
-    return HrChanges(hired=name(hired), moved=f"{moved_from} -> Sales", terminated=terminated)
-
-
 async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
-    systems = build_systems(people, seed=7)
-    async with serve(systems.bamboohr.asgi, fake=True) as hr_url, serve(systems.moodle.asgi, fake=True) as lms_url:
-        worker = await worker_module.start(settings)
+    async with systems_apart(people, seed=7) as systems:
+        site = systems.served
+        budgets = {site.hr_url: site.budget, site.lms_url: site.budget}
+        worker = await worker_module.start(settings, clients=FakeBudgets(budgets=budgets))
         try:
-            app = create_app(settings)
+            app = create_app(settings, clients=FakeBudgets(budgets=budgets))
             async with serve(app, port=settings.demo_port) as api_url:
                 token = await mint_token(app.state.services.sessions, name="demo admin", role=ApiRole.ADMIN)
                 print(f"enrolsync API at {api_url} (docs at {api_url}/docs, gauges at {api_url}/metrics)")
-                print(f"fake BambooHR at {hr_url}, fake Moodle at {lms_url}")
+                print(f"fake BambooHR at {site.hr_url}, fake Moodle at {site.lms_url} (a process of their own)")
+                print(
+                    f"   the fakes never throttle, so the demo's connections to them are {_budget(site.budget)}; "
+                    "to a real BambooHR or Moodle they keep the connector's default budget"
+                )
                 headers = {"Authorization": f"Bearer {token}"}
                 async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers) as api:
-                    pipeline_id = await _configure(api, systems, hr_url, lms_url)
-                    _report("dry run", await _run(api, pipeline_id, "plan"), len(systems.moodle.writes))
-                    _report("first sync", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
+                    pipeline_id = await _configure(api, site)
+                    _report("dry run", await _run(api, pipeline_id, "plan"), await systems.writes())
+                    _report("first sync", await _run(api, pipeline_id, "apply"), await systems.writes())
                     print(
                         "   -> fewer write requests than operations: Moodle's web services take a batch per call "
                         "(create users, enrol users, assign roles), so one request applies many operations"
                     )
-                    before = len(systems.moodle.writes)
-                    _report("same sync again", await _run(api, pipeline_id, "apply"), len(systems.moodle.writes))
-                    print(f"   -> the second applied sync made {len(systems.moodle.writes) - before} writes")
-                    changes = _change_hr(systems)
+                    before = await systems.writes()
+                    again = await _run(api, pipeline_id, "apply")
+                    after = await systems.writes()
+                    _report("same sync again", again, after)
+                    print(f"   -> the second applied sync made {after - before} writes")
+                    changes = await systems.change_hr()
                     print("\nHR changes in BambooHR:")
                     print(f"   hired:      {changes.hired}")
                     print(f"   moved:      {changes.moved}")
                     print(f"   terminated: {changes.terminated}")
                     incremental = await _run(api, pipeline_id, "apply", "incremental")
-                    _report("incremental sync", incremental, len(systems.moodle.writes))
+                    _report("incremental sync", incremental, await systems.writes())
                 _reach(settings, api_url, token, pipeline_id, keep_running)
                 if keep_running:
                     print(f"\nThe service keeps running at {api_url}; press Ctrl-C to stop.")
                     await asyncio.Event().wait()
         finally:
             await worker_module.stop(worker, timeout_seconds=5)
+
+
+def _budget(rate: Rate | None) -> str:
+    return "unthrottled" if rate is None else f"held to {rate.calls} calls per {rate.per_seconds:g} s"
 
 
 def _reach(settings: Settings, api_url: str, token: str, pipeline_id: str, keep_running: bool) -> None:
