@@ -16,6 +16,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from enrolsync.connectors.base import TargetConnector
@@ -140,11 +141,11 @@ class _States:
                 links[hr_id].applied = state.model_dump_json() if state is not None else "{}"
 
 
-def _record(item: Pending, link: AppliedLink | None, states: _States) -> bool:
+def _record(item: Pending, link: AppliedLink | None, states: _States, now: datetime) -> bool:
     """Record the op's outcome on its row and, when it succeeded, the state it applied; True for a success."""
     result = item.result or OpResult.failed("no result from the target")
     row = item.row
-    row.updated_at = utcnow()
+    row.updated_at = now
     if result.outcome in ("done", "already"):
         row.status = RunOpStatus.DONE if result.outcome == "done" else RunOpStatus.ALREADY
         row.ref = result.ref.id if result.ref else None
@@ -220,7 +221,7 @@ async def _send_wave(rt: Runtime, ctx: RunContext, target: TargetConnector, wave
     wave instead of one per batch. A crash repeats at most this wave, and the targets' idempotency turns the
     repeats into `already`. The first failure (e.g. `RunAborted`) stops the other batches and is raised as itself
     once the batches answered before it are recorded."""
-    batched = [[Pending(row=row, op=OP_ADAPTER.validate_python(row.op)) for row in batch] for batch in wave]
+    batched = [[Pending(row=row, op=OP_ADAPTER.validate_json(row.op)) for row in batch] for batch in wave]
     async with rt.sessions() as session:
         ops = [item.op for batch in batched for item in batch]
         wanted = {op.hr_id for op in ops} | {h for op in ops if (h := getattr(op, "scope_hr_id", None))}
@@ -230,11 +231,11 @@ async def _send_wave(rt: Runtime, ctx: RunContext, target: TargetConnector, wave
         answered, failure = await _send(rt, ctx, target, [batch for batch in ready if batch])
         sent = [item for batch in answered for item in batch]
         await _refuse_shared_accounts(session, ctx.pipeline_id, sent)
-        states = _States()
+        states, now = _States(), utcnow()
         applied = 0
         for item in sent:
             link = links.get(item.op.hr_id)
-            applied += _record(item, link, states)
+            applied += _record(item, link, states, now)
             if link is not None:
                 changed[link.hr_id] = link
         states.store(changed)
@@ -243,7 +244,7 @@ async def _send_wave(rt: Runtime, ctx: RunContext, target: TargetConnector, wave
         done = [item for batch in batched for item in batch if id(item) not in unsent]
         for item in done:
             if item.rewritten:
-                item.row.op = item.op.model_dump(mode="json")
+                item.row.op = item.op.model_dump_json()
         # One statement each for the ops' outcomes and the links: they commit together, as one transaction.
         rewritten = [item.row.id for item in done if item.rewritten]
         await ledger.save_outcomes(session, rows=[item.row for item in done], with_op=rewritten)

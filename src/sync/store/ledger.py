@@ -255,7 +255,9 @@ _SAVE_LINK = (
 _OUTCOME = ("status", "attempts", "last_error", "ref", "updated_at")
 _SAVE_OUTCOME = sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME))
 _SAVE_OUTCOME_AND_OP = (
-    sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME, "op"))
+    sa.update(_RUN_OP)
+    .where(_RUN_OP.c.id == sa.bindparam("b_id"))
+    .values(**_bound(_RUN_OP, *_OUTCOME), op=sa.bindparam("b_op", type_=_JsonText()))
 )
 
 
@@ -280,13 +282,14 @@ async def save_outcomes(session: AsyncSession, *, rows: Sequence[PlannedOp], wit
 @dataclass
 class PlannedOp:
     """One run op as the executor holds it: read with one SELECT per chunk, its outcome written back with
-    `save_outcomes` (a plain object: setting fields on an ORM instance costs more than the op's whole record)."""
+    `save_outcomes` (a plain object: setting fields on an ORM instance costs more than the op's whole record).
+    `op` is the op's stored JSON text, which pydantic parses straight into an `Op` (`OP_ADAPTER.validate_json`)."""
 
     id: int
     seq: int
     hr_id: str
     kind: str
-    op: dict[str, Any]
+    op: str
     status: str
     attempts: int
     last_error: str | None = None
@@ -296,8 +299,9 @@ class PlannedOp:
 
 _NEXT_PLANNED = (
     sa.select(
-        *(_RUN_OP.c[name] for name in ("id", "seq", "hr_id", "kind", "op", "status", "attempts", "last_error", "ref")),
-        _RUN_OP.c.updated_at,
+        *(_RUN_OP.c[name] for name in ("id", "seq", "hr_id", "kind")),
+        sa.cast(_RUN_OP.c.op, sa.Text).label("op"),  # the text as stored, on SQLite and PostgreSQL alike
+        *(_RUN_OP.c[name] for name in ("status", "attempts", "last_error", "ref", "updated_at")),
     )
     .where(
         _RUN_OP.c.run_id == sa.bindparam("b_run_id"),
