@@ -277,16 +277,24 @@ async def _refuse_shared_accounts(session: Any, pipeline_id: str, items: list[Pe
             )
 
 
+# How often within one lease the executor renews it between waves (every second of a 30-second lease): a cancel
+# or a takeover is noticed within that, and the run's row is not written before every wave of a fast target.
+RENEWALS_PER_LEASE = 30
+
+
 async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Awaitable[bool]]) -> bool:
     """Apply every planned op of the run, in plan order; returns False when interrupted between batches.
 
-    Before each batch `still_ours` renews the run's lease (a run cancelled or taken over stops there), and a
-    worker shutting down stops there too, its progress recorded. Raises `RunAborted` when the target refuses a
-    whole batch.
+    Before the first wave, and before any wave once `lease_seconds / RENEWALS_PER_LEASE` passed on the runtime's
+    clock since the last time, `still_ours` renews the run's lease (a run cancelled or taken over stops there). A
+    worker shutting down stops before the next wave, its progress recorded. Raises `RunAborted` when the target
+    refuses a whole batch.
     """
     info = ctx.target.cls.info
+    every = rt.lease_seconds / RENEWALS_PER_LEASE
     async with rt.clients.connector(ctx.target.cls, ctx.target.config, connection=ctx.target.connection_id) as target:
         after: int | None = None
+        renewed: float | None = None
         while True:
             async with rt.sessions() as session:
                 rows = await ledger.next_planned(session, run_id=ctx.run_id, limit=rt.chunk, after=after)
@@ -296,6 +304,11 @@ async def apply_run(rt: Runtime, ctx: RunContext, *, still_ours: Callable[[], Aw
             cut = batches(rows, info.batch_limits, kind=lambda row: OpKind(row.kind))
             width = min(info.max_concurrency, rt.batches_in_flight)
             for wave in waves(cut, width=width, kind=lambda row: OpKind(row.kind), person=lambda row: row.hr_id):
-                if rt.stopping.is_set() or not await still_ours():
+                if rt.stopping.is_set():
                     return False
+                now = rt.clock.monotonic()
+                if renewed is None or now - renewed >= every:
+                    if not await still_ours():
+                        return False
+                    renewed = now
                 await _send_wave(rt, ctx, target, wave)
