@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from enrolsync.connectors.testing.fakes import FakeClock
 from enrolsync.sync.jobs import control, maintenance
+from enrolsync.sync.run import apply as apply_module
 from enrolsync.sync.run import lease, steps
 from enrolsync.sync.run.context import load_context
 from enrolsync.sync.run.reading import read_source
@@ -250,3 +251,67 @@ async def test_a_worker_taking_over_mid_read_counts_each_person_once(engine: Eng
     await steps.plan(engine.rt, run_id)
 
     assert (await engine.get_run(run_id)).people_read == len(engine.data.hris.persons)
+
+
+async def _planned(engine: Engine) -> str:
+    run_id = await _queued(engine)
+    assert await steps.begin(engine.rt, run_id) is lease.Claim.GO
+    await steps.plan(engine.rt, run_id)
+    return run_id
+
+
+def _count_waves(monkeypatch: pytest.MonkeyPatch, after_each: Callable[[int], Awaitable[None]]) -> list[int]:
+    """Count the waves the executor sends, calling `after_each(n)` once the nth is recorded."""
+    sent = [0]
+    real = apply_module._send_wave
+
+    async def counted(*args: Any) -> None:
+        await real(*args)
+        sent[0] += 1
+        await after_each(sent[0])
+
+    monkeypatch.setattr(apply_module, "_send_wave", counted)
+    return sent
+
+
+async def test_the_lease_is_renewed_once_per_interval_not_before_every_wave(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = await _planned(engine)
+    renewals = 0
+
+    async def still_ours() -> bool:
+        nonlocal renewals
+        renewals += 1
+        return await lease.renew(engine.rt, run_id, 0)
+
+    async def nothing(_: int) -> None:
+        return None
+
+    sent = _count_waves(monkeypatch, nothing)  # the clock stands still: the first renewal covers every wave
+    assert await apply_module.apply_run(engine.rt, await load_context(engine.rt, run_id), still_ours=still_ours)
+
+    assert sent[0] > 1 and renewals == 1
+    assert {op.status for op in await engine.ops(run_id)} <= {RunOpStatus.DONE, RunOpStatus.ALREADY}
+
+
+async def test_a_run_cancelled_between_waves_stops_at_the_next_renewal(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = await _planned(engine)
+    every = engine.rt.lease_seconds / apply_module.RENEWALS_PER_LEASE
+    writes: list[int] = []
+
+    async def cancel_after_the_first(n: int) -> None:
+        writes.append(engine.data.lms.writes)
+        if n == 1:
+            async with engine.db.sessions() as session:
+                await control.cancel_run(session, run_id=run_id, actor="token:test", now=utcnow())
+        await engine.clock.sleep(every)  # each wave takes the renewal interval
+
+    sent = _count_waves(monkeypatch, cancel_after_the_first)
+    assert await steps.apply(engine.rt, run_id) is False
+
+    assert sent[0] == 1, "the renewal before the second wave saw the cancel"
+    assert engine.data.lms.writes == writes[0]
+    assert RunOpStatus.PLANNED in {op.status for op in await engine.ops(run_id)}

@@ -141,9 +141,9 @@ async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engin
 
     async def crash_after_first_batch(run_id: str) -> None:
         nonlocal calls
-        from enrolsync.sync.run.apply import _apply_batch
+        from enrolsync.sync.run.apply import _send_wave
 
-        real = _apply_batch
+        real = _send_wave
 
         async def once(*args: Any) -> None:
             nonlocal calls
@@ -154,11 +154,11 @@ async def test_a_crash_mid_apply_resumes_without_repeating_effects(engine: Engin
 
         import enrolsync.sync.run.apply as apply_module
 
-        apply_module._apply_batch = once  # type: ignore[assignment]
+        apply_module._send_wave = once  # type: ignore[assignment]
         try:
             await steps.apply(engine.rt, run_id)
         finally:
-            apply_module._apply_batch = real
+            apply_module._send_wave = real
 
     async with engine.db.sessions() as session:
         from enrolsync.sync.jobs import run_requests

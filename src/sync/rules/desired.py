@@ -7,7 +7,7 @@ serialise as sorted lists, which keeps the stored document stable from run to ru
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
@@ -18,8 +18,10 @@ def _sorted_strings(values: frozenset[str]) -> list[str]:
     return sorted(values)
 
 
-def _sorted_grants(grants: frozenset[RoleGrant]) -> list[dict[str, Any]]:
-    return [grant.model_dump(mode="json") for grant in sorted(grants, key=RoleGrant.sort_key)]
+def _sorted_grants(grants: frozenset[RoleGrant]) -> list[RoleGrant]:
+    # Only the order is chosen here: pydantic serialises the grants themselves, in its core rather than one
+    # `model_dump` call per grant (a manager's state holds a grant per report, and it is stored after every op).
+    return sorted(grants, key=RoleGrant.sort_key)
 
 
 StringSet = Annotated[frozenset[str], PlainSerializer(_sorted_strings, return_type=list[str])]
@@ -59,7 +61,7 @@ class RoleGrant(_Frozen):
         return (self.role, self.scope.value, self.scope_id or "", self.scope_hr_id or "")
 
 
-GrantSet = Annotated[frozenset[RoleGrant], PlainSerializer(_sorted_grants, return_type=list[dict[str, Any]])]
+GrantSet = Annotated[frozenset[RoleGrant], PlainSerializer(_sorted_grants, return_type=list[RoleGrant])]
 
 
 class SsoSpec(_Frozen):

@@ -121,6 +121,25 @@ async def store_persons(
     return managers
 
 
+def _owners_query(*, by_target: bool) -> Any:
+    link, pipeline = _LINK, Pipeline.__table__  # type: ignore[attr-defined]
+    scope = (
+        pipeline.c.target_id == sa.bindparam("b_target_id")
+        if by_target
+        else link.c.pipeline_id == sa.bindparam("b_pipeline_id")
+    )
+    return (
+        sa.select(link.c.account_id, link.c.hr_id, link.c.pipeline_id, pipeline.c.name)
+        .join(pipeline, pipeline.c.id == link.c.pipeline_id)
+        .where(link.c.account_id.in_(sa.bindparam("b_account_ids", expanding=True)), scope)
+    )
+
+
+# Built once: the executor asks for every batch of creates, and building a statement costs more than running it.
+_OWNERS_IN_PIPELINE = _owners_query(by_target=False)
+_OWNERS_ON_TARGET = _owners_query(by_target=True)
+
+
 async def account_owners(
     session: AsyncSession, *, pipeline_id: str, account_ids: Sequence[str], target_id: str | None = None
 ) -> dict[str, str]:
@@ -129,17 +148,11 @@ async def account_owners(
     pipeline (`A7 of pipeline 'emea'`) so the conflict says whose the account is."""
     owners: dict[str, str] = {}
     others: dict[str, str] = {}
+    stmt = _OWNERS_IN_PIPELINE if target_id is None else _OWNERS_ON_TARGET
     for start in range(0, len(account_ids), 900):
-        chunk = account_ids[start : start + 900]
-        stmt = (
-            sa.select(Link.account_id, Link.hr_id, Link.pipeline_id, Pipeline.name)  # type: ignore[call-overload]
-            .join(Pipeline, Pipeline.id == Link.pipeline_id)
-            .where(
-                col(Link.account_id).in_(chunk),
-                Link.pipeline_id == pipeline_id if target_id is None else Pipeline.target_id == target_id,
-            )
-        )
-        for account_id, hr_id, owner_pipeline, name in (await _execute(session, stmt)).all():
+        params = {"b_account_ids": list(account_ids[start : start + 900]), "b_pipeline_id": pipeline_id}
+        params |= {"b_target_id": target_id} if target_id is not None else {}
+        for account_id, hr_id, owner_pipeline, name in (await _execute(session, stmt, params)).all():
             if owner_pipeline == pipeline_id:
                 owners[account_id] = hr_id
             else:
@@ -171,42 +184,68 @@ async def add_ops(session: AsyncSession, *, run_id: str, ops: Sequence[tuple[int
         )
 
 
+_RUN = Run.__table__  # type: ignore[attr-defined]
+_COUNT_APPLIED = (
+    sa.update(_RUN)
+    .where(_RUN.c.id == sa.bindparam("b_run_id"))
+    .values(ops_applied=_RUN.c.ops_applied + sa.bindparam("b_applied", type_=sa.Integer))
+)
+
+
 async def count_applied(session: AsyncSession, *, run_id: str, applied: int) -> None:
     """Add `applied` to the run's `ops_applied` in one statement, so concurrent batches never lose a count."""
-    stmt = sa.update(Run).where(col(Run.id) == run_id).values(ops_applied=Run.ops_applied + applied)
-    await _execute(session, stmt)
+    await _execute(session, _COUNT_APPLIED, {"b_run_id": run_id, "b_applied": applied})
+
+
+class _JsonText(sa.types.TypeDecorator[str]):
+    """A JSON column written from text that is already JSON (pydantic's `model_dump_json`), not from a dict:
+    SQLAlchemy's JSON type would serialise it once more. The column type stays JSON, so PostgreSQL's driver
+    casts and stores the text as JSON."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
 
 
 @dataclass
 class AppliedLink:
     """The part of a link the executor reads and writes: no ORM object, so a batch costs one SELECT and one
-    executemany UPDATE instead of an object and a flush per row."""
+    executemany UPDATE instead of an object and a flush per row. `applied` is the stored JSON text: the executor
+    parses it with pydantic once per batch and writes pydantic's JSON back, never through a dict."""
 
     hr_id: str
     account_id: str | None
-    applied: dict[str, Any]
+    applied: str
     last_error: str | None
     last_error_at: datetime | None
     updated_at: datetime
 
 
+_APPLIED_LINKS = sa.select(
+    _LINK.c.hr_id,
+    _LINK.c.account_id,
+    sa.cast(_LINK.c.applied, sa.Text).label("applied"),  # the text as stored, on SQLite and PostgreSQL alike
+    _LINK.c.last_error,
+    _LINK.c.last_error_at,
+    _LINK.c.updated_at,
+).where(
+    _LINK.c.pipeline_id == sa.bindparam("b_pipeline_id"), _LINK.c.hr_id.in_(sa.bindparam("b_hr_ids", expanding=True))
+)
+
+
 async def applied_links(session: AsyncSession, *, pipeline_id: str, hr_ids: Iterable[str]) -> dict[str, AppliedLink]:
     """The links of `hr_ids` (unknown ids are absent), as the executor needs them."""
     wanted = sorted(set(hr_ids))
-    table = Link.__table__  # type: ignore[attr-defined]
-    columns = [
-        table.c[name] for name in ("hr_id", "account_id", "applied", "last_error", "last_error_at", "updated_at")
-    ]
     found: dict[str, AppliedLink] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
-        stmt = sa.select(*columns).where(
-            table.c.pipeline_id == pipeline_id, table.c.hr_id.in_(wanted[start : start + _IN_CHUNK])
-        )
-        for row in (await _execute(session, stmt)).all():
+        params = {"b_pipeline_id": pipeline_id, "b_hr_ids": wanted[start : start + _IN_CHUNK]}
+        for row in (await _execute(session, _APPLIED_LINKS, params)).all():
             found[row.hr_id] = AppliedLink(
                 hr_id=row.hr_id,
                 account_id=row.account_id,
-                applied=row.applied or {},
+                applied=row.applied or "{}",
                 last_error=row.last_error,
                 last_error_at=row.last_error_at,
                 updated_at=row.updated_at,
@@ -240,12 +279,17 @@ def _bound(table: Any, *names: str) -> dict[str, Any]:
 _SAVE_LINK = (
     sa.update(_LINK)
     .where(_LINK.c.pipeline_id == sa.bindparam("b_pipeline_id"), _LINK.c.hr_id == sa.bindparam("b_hr_id"))
-    .values(**_bound(_LINK, "account_id", "applied", "last_error", "last_error_at", "updated_at"))
+    .values(
+        **_bound(_LINK, "account_id", "last_error", "last_error_at", "updated_at"),
+        applied=sa.bindparam("b_applied", type_=_JsonText()),
+    )
 )
 _OUTCOME = ("status", "attempts", "last_error", "ref", "updated_at")
 _SAVE_OUTCOME = sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME))
 _SAVE_OUTCOME_AND_OP = (
-    sa.update(_RUN_OP).where(_RUN_OP.c.id == sa.bindparam("b_id")).values(**_bound(_RUN_OP, *_OUTCOME, "op"))
+    sa.update(_RUN_OP)
+    .where(_RUN_OP.c.id == sa.bindparam("b_id"))
+    .values(**_bound(_RUN_OP, *_OUTCOME), op=sa.bindparam("b_op", type_=_JsonText()))
 )
 
 
@@ -270,13 +314,14 @@ async def save_outcomes(session: AsyncSession, *, rows: Sequence[PlannedOp], wit
 @dataclass
 class PlannedOp:
     """One run op as the executor holds it: read with one SELECT per chunk, its outcome written back with
-    `save_outcomes` (a plain object: setting fields on an ORM instance costs more than the op's whole record)."""
+    `save_outcomes` (a plain object: setting fields on an ORM instance costs more than the op's whole record).
+    `op` is the op's stored JSON text, which pydantic parses straight into an `Op` (`OP_ADAPTER.validate_json`)."""
 
     id: int
     seq: int
     hr_id: str
     kind: str
-    op: dict[str, Any]
+    op: str
     status: str
     attempts: int
     last_error: str | None = None
@@ -284,20 +329,29 @@ class PlannedOp:
     updated_at: datetime | None = None
 
 
+_NEXT_PLANNED = (
+    sa.select(
+        *(_RUN_OP.c[name] for name in ("id", "seq", "hr_id", "kind")),
+        sa.cast(_RUN_OP.c.op, sa.Text).label("op"),  # the text as stored, on SQLite and PostgreSQL alike
+        *(_RUN_OP.c[name] for name in ("status", "attempts", "last_error", "ref", "updated_at")),
+    )
+    .where(
+        _RUN_OP.c.run_id == sa.bindparam("b_run_id"),
+        _RUN_OP.c.status == RunOpStatus.PLANNED,
+        _RUN_OP.c.seq > sa.bindparam("b_after", type_=sa.Integer),
+    )
+    .order_by(_RUN_OP.c.seq)
+    .limit(sa.bindparam("b_limit", type_=sa.Integer))
+)
+_BEFORE_ALL = -(2**31)  # below every op's number (a 32-bit column)
+
+
 async def next_planned(session: AsyncSession, *, run_id: str, limit: int, after: int | None = None) -> list[PlannedOp]:
     """The run's first `limit` ops still `planned`, in plan order (`seq`); with `after`, only those numbered
     after it. The executor passes the last number it took, so each call reads on from there through the
     (run_id, seq) index instead of passing over every op already applied (quadratic over a large run)."""
-    c = _RUN_OP.c
-    stmt = (
-        sa.select(c.id, c.seq, c.hr_id, c.kind, c.op, c.status, c.attempts, c.last_error, c.ref, c.updated_at)
-        .where(c.run_id == run_id, c.status == RunOpStatus.PLANNED)
-        .order_by(c.seq)
-        .limit(limit)
-    )
-    if after is not None:
-        stmt = stmt.where(c.seq > after)
-    return [PlannedOp(**row._mapping) for row in (await _execute(session, stmt)).all()]
+    params = {"b_run_id": run_id, "b_after": _BEFORE_ALL if after is None else after, "b_limit": limit}
+    return [PlannedOp(**row._mapping) for row in (await _execute(session, _NEXT_PLANNED, params)).all()]
 
 
 async def op_counts(session: AsyncSession, *, run_id: str) -> dict[str, dict[str, int]]:

@@ -133,7 +133,7 @@ async def test_planned_ops_are_stored_verbatim_and_read_back_in_plan_order_until
     async with db.sessions() as s:
         planned = await ledger.next_planned(s, run_id=run.id, limit=3)
         assert [(op.kind, op.hr_id) for op in planned] == [("create_user", "1"), ("create_user", "2"), ("enrol", "1")]
-        assert [OP_ADAPTER.validate_python(op.op) for op in planned] == [op for _, op in sorted(numbered)][:3]
+        assert [OP_ADAPTER.validate_json(op.op) for op in planned] == [op for _, op in sorted(numbered)][:3]
         assert all(op.status == RunOpStatus.PLANNED and op.attempts == 0 for op in planned)
         planned[0].status = RunOpStatus.DONE
         await ledger.save_outcomes(s, rows=[planned[0]])
