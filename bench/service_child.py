@@ -2,20 +2,26 @@
 
     python -m bench.service_child --db URL --secret-key KEY --data-dir DIR [--no-api] [--rates unlimited]
 
-Prints `READY <port> <admin token or ->` once both run, then serves until SIGTERM. With `--no-api` it is one more
-worker only (`READY - -`), for the two-worker measurement on PostgreSQL. `--rates unlimited` lifts the
-connectors' request budgets, as the engine runs of scenarios 1-3 do, so the figures compare.
+Prints `READY <port> <admin token or ->` once both run, then serves until SIGTERM. With `BENCH_SERVICE_PROFILE=DIR`
+in its environment it writes a pyinstrument session of the whole service (`service-<pid>.pyisession`) and the runs it
+executed with their times (`runs-<pid>.txt`: created, started, finished, people) there when it stops. With
+`--no-api` it is one more worker only (`READY - -`), for the two-worker measurement on PostgreSQL.
+`--rates unlimited` lifts the connectors' request budgets, as the engine runs of scenarios 1-3 do, so the
+figures compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.harness import UNLIMITED, BenchClientFactory
@@ -24,6 +30,9 @@ from enrolsync.demo_systems import serve
 from enrolsync.logs import configure_logging
 from enrolsync.settings import Settings
 from enrolsync.sync.jobs import worker as worker_module
+from enrolsync.sync.store.tables import Run
+
+PROFILE_ENV = "BENCH_SERVICE_PROFILE"
 
 
 async def admin_token(sessions: async_sessionmaker[AsyncSession]) -> str | None:
@@ -43,6 +52,8 @@ async def serve_until_stopped(settings: Settings, *, api: bool, rates: str) -> N
     clients = BenchClientFactory(rates=UNLIMITED) if rates == "unlimited" else None
     worker = await worker_module.start(settings, clients=clients)
     stopping = asyncio.Event()
+    profiled = os.environ.get(PROFILE_ENV)
+    written = _profile(Path(profiled)) if profiled else None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
@@ -56,7 +67,32 @@ async def serve_until_stopped(settings: Settings, *, api: bool, rates: str) -> N
             print(f"READY {url.rsplit(':', 1)[1]} {token or '-'}", flush=True)
             await stopping.wait()
     finally:
+        if profiled and written:
+            # At once: the bench kills a child that has not ended ten seconds after SIGTERM.
+            await dump_runs(worker.runtime.sessions, Path(profiled))
+            written()
         await worker_module.stop(worker, timeout_seconds=5)
+
+
+async def dump_runs(sessions: async_sessionmaker[AsyncSession], out: Path) -> None:
+    """The runs this service executed, one line each: how long each waited and took, how many people it had."""
+    async with sessions() as session:
+        runs = (await session.exec(select(Run).order_by(col(Run.created_at)))).all()
+    lines = []
+    for run in runs:
+        start, end = run.started_at, run.finished_at
+        waited = (start - run.created_at).total_seconds() if start else None
+        took = (end - start).total_seconds() if start and end else None
+        lines.append(
+            f"{run.created_at:%H:%M:%S.%f} {run.trigger:8} {run.scope:6} {run.status:10} people={len(run.hr_ids):4}"
+            f" waited={waited} took={took} ops={run.counters.get('ops')}"
+        )
+    await asyncio.to_thread(_write, out / f"runs-{os.getpid()}.txt", "\n".join(lines) + "\n")
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def main() -> None:
@@ -76,6 +112,21 @@ def main() -> None:
         allowed_private_hosts=["127.0.0.1"],  # the fakes listen on loopback
     )
     asyncio.run(serve_until_stopped(settings, api=not args.no_api, rates=args.rates))
+
+
+def _profile(out: Path) -> Callable[[], None]:
+    """Start profiling the service; what writes the report when called."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="disabled")
+    profiler.start()
+
+    def write() -> None:
+        session = profiler.stop()
+        out.mkdir(parents=True, exist_ok=True)
+        session.save(str(out / f"service-{os.getpid()}.pyisession"))  # `pyinstrument --load` renders it
+
+    return write
 
 
 if __name__ == "__main__":
