@@ -5,6 +5,8 @@
 Prints `READY <port> <admin token or ->` once both run, then serves until SIGTERM. With `BENCH_SERVICE_PROFILE=DIR`
 in its environment it writes a pyinstrument session of the whole service (`service-<pid>.pyisession`) and the runs it
 executed with their times (`runs-<pid>.txt`: created, started, finished, people) there when it stops. With
+`BENCH_SERVICE_PROCESSES=2` the worker runs in a child process of its own (`enrolsync serve` beside
+`enrolsync worker`, as deployed) instead of sharing the API's event loop. With
 `--no-api` it is one more worker only (`READY - -`), for the two-worker measurement on PostgreSQL.
 `--rates unlimited` lifts the connectors' request budgets, as the engine runs of scenarios 1-3 do, so the
 figures compare.
@@ -16,7 +18,10 @@ import argparse
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -33,6 +38,7 @@ from enrolsync.sync.jobs import worker as worker_module
 from enrolsync.sync.store.tables import Run
 
 PROFILE_ENV = "BENCH_SERVICE_PROFILE"
+PROCESSES_ENV = "BENCH_SERVICE_PROCESSES"  # "2": the API here and the worker in a child, as deployed
 
 
 async def admin_token(sessions: async_sessionmaker[AsyncSession]) -> str | None:
@@ -48,9 +54,10 @@ async def admin_token(sessions: async_sessionmaker[AsyncSession]) -> str | None:
     return issued.secret
 
 
-async def serve_until_stopped(settings: Settings, *, api: bool, rates: str) -> None:
+async def serve_until_stopped(settings: Settings, *, api: bool, rates: str, worker_here: bool = True) -> None:
     clients = BenchClientFactory(rates=UNLIMITED) if rates == "unlimited" else None
-    worker = await worker_module.start(settings, clients=clients)
+    worker = await worker_module.start(settings, clients=clients) if worker_here else None
+    sessions = worker.runtime.sessions if worker is not None else None
     stopping = asyncio.Event()
     profiled = os.environ.get(PROFILE_ENV)
     written = _profile(Path(profiled)) if profiled else None
@@ -62,16 +69,39 @@ async def serve_until_stopped(settings: Settings, *, api: bool, rates: str) -> N
             print("READY - -", flush=True)
             await stopping.wait()
             return
-        async with serve(create_app(settings, clients=clients)) as url:
-            token = await admin_token(worker.runtime.sessions)
+        app = create_app(settings, clients=clients)
+        async with serve(app) as url:
+            sessions = app.state.services.sessions
+            token = await admin_token(sessions)
             print(f"READY {url.rsplit(':', 1)[1]} {token or '-'}", flush=True)
             await stopping.wait()
     finally:
         if profiled and written:
             # At once: the bench kills a child that has not ended ten seconds after SIGTERM.
-            await dump_runs(worker.runtime.sessions, Path(profiled))
+            if sessions is not None and worker is not None:
+                await dump_runs(sessions, Path(profiled))
             written()
-        await worker_module.stop(worker, timeout_seconds=5)
+        if worker is not None:
+            await worker_module.stop(worker, timeout_seconds=5)
+
+
+@contextmanager
+def worker_process(argv: list[str]) -> Iterator[None]:
+    """`enrolsync worker` beside `enrolsync serve`, as deployed: this service's worker in a process of its own."""
+    command = [sys.executable, "-m", "bench.service_child", *argv, "--no-api"]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        if not child.stdout.readline().startswith("READY"):
+            raise RuntimeError(f"the worker did not start (exit code {child.poll()})")
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 async def dump_runs(sessions: async_sessionmaker[AsyncSession], out: Path) -> None:
@@ -111,7 +141,9 @@ def main() -> None:
         log_level="WARNING",
         allowed_private_hosts=["127.0.0.1"],  # the fakes listen on loopback
     )
-    asyncio.run(serve_until_stopped(settings, api=not args.no_api, rates=args.rates))
+    split = not args.no_api and os.environ.get(PROCESSES_ENV) == "2"
+    with worker_process(sys.argv[1:]) if split else nullcontext():
+        asyncio.run(serve_until_stopped(settings, api=not args.no_api, rates=args.rates, worker_here=not split))
 
 
 def _profile(out: Path) -> Callable[[], None]:
