@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSClient, DBOSConfig, run_dbos_database_migrations
-from dbos._error import DBOSNonExistentWorkflowError
+from dbos._error import DBOSNonExistentWorkflowError  # what `send` raises for no such workflow; not re-exported
 
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
