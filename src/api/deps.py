@@ -19,6 +19,7 @@ from enrolsync.api.oidc import OidcVerifier
 from enrolsync.api.queries import MAX_LIMIT
 from enrolsync.connectors.registry import Registry
 from enrolsync.settings import Settings
+from enrolsync.sync.jobs.events import Rounds
 from enrolsync.sync.jobs.run_requests import RunQueue
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.store.crypto import SecretBox
@@ -37,6 +38,7 @@ class Services:
     queue: RunQueue
     oidc: OidcVerifier | None = None
     now: Callable[[], datetime] = field(default=utcnow)
+    dispatches: Rounds = field(default_factory=Rounds)  # webhook calls share dispatch rounds (`events.Rounds`)
 
 
 def services(request: Request) -> Services:
@@ -71,6 +73,10 @@ def _queue(request: Request) -> RunQueue:
     return services(request).queue
 
 
+def _dispatches(request: Request) -> Rounds:
+    return services(request).dispatches
+
+
 def _now(request: Request) -> Callable[[], datetime]:
     return services(request).now
 
@@ -82,6 +88,7 @@ BoxDep = Annotated[SecretBox, Depends(_box)]
 ClientsDep = Annotated[ClientFactory, Depends(_clients)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 ClockDep = Annotated[Callable[[], datetime], Depends(_now)]
+DispatchesDep = Annotated[Rounds, Depends(_dispatches)]
 
 AfterQuery = Annotated[str | None, Query(max_length=64, description="The `next` cursor of the previous page.")]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]

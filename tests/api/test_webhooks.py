@@ -224,3 +224,32 @@ async def test_a_burst_with_duplicates_and_forgeries_loses_nothing(
     assert {
         ("C1" in {c for a, c in dataset(name).lms.enrolments if a == acc}) for acc in dataset(name).lms.accounts
     } == {True}
+
+
+async def test_calls_arriving_while_a_run_executes_land_in_one_waiting_run_each_answered_once_handed_to_it(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, app: FastAPI, queue: RecordingQueue
+) -> None:
+    source_id, pipeline_id, _ = await _setup(client)
+    services: Services = app.state.services
+    rt = Runtime(sessions=services.sessions, registry=services.registry, box=services.box)
+    body, headers = _call([{"id": "ev-first", "type": "updated", "hr_id": "P29"}])
+    assert (await anonymous.post(f"/webhooks/{source_id}", content=body, headers=headers)).status_code == 202
+    [executing] = queue.ids
+    assert await steps.begin(rt, executing) == "go"  # the first run executes while the burst arrives
+
+    async def send(n: int) -> None:
+        body, headers = _call([{"id": f"ev-{n}", "type": "updated", "hr_id": f"P{n}"}])
+        answer = await anonymous.post(f"/webhooks/{source_id}", content=body, headers=headers)
+        assert answer.status_code == 202, answer.text
+        async with services.sessions() as session:
+            event = (await session.exec(select(Event).where(Event.event_id == f"ev-{n}"))).one()
+        assert event.run_ids and event.dispatched_at is not None, "answered before its person was handed to a run"
+
+    await asyncio.gather(*(send(n) for n in range(20)))
+
+    async with services.sessions() as session:
+        runs = list((await session.exec(select(Run).where(Run.pipeline_id == pipeline_id))).all())
+    waiting = [run for run in runs if run.id != executing]
+    assert len(waiting) == 1, "every call in the burst joined the one waiting run"
+    assert sorted(waiting[0].hr_ids) == sorted(f"P{n}" for n in range(20))
+    assert queue.ids == [executing, waiting[0].id], "the waiting run was handed to the queue once"

@@ -3,6 +3,7 @@ pipeline on hold never delays or multiplies the others' runs, whichever order th
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -90,3 +91,63 @@ async def test_an_event_waits_for_a_queued_dry_run_but_a_queued_full_apply_run_c
     event = await _event(db, "ev-1")
     assert (event.run_ids, event.dispatched_at) == ([full.id], None), "a full run re-reads everyone; a dry run no one"
     assert (await _runs(db, one))[0].id == dry.id
+
+
+class Dispatches:
+    """A dispatch that counts its rounds; the first waits for `release` (or fails, when told to)."""
+
+    def __init__(self, *, first_fails: bool = False) -> None:
+        self.rounds = 0
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.first_fails = first_fails
+
+    async def __call__(self) -> None:
+        self.rounds += 1
+        if self.rounds == 1:
+            self.started.set()
+            await self.release.wait()
+            if self.first_fails:
+                raise RuntimeError("the database went away")
+
+
+async def test_calls_arriving_while_a_dispatch_round_runs_share_the_next_round() -> None:
+    rounds, dispatch = events.Rounds(), Dispatches()
+    first = asyncio.create_task(rounds.after_commit("hr", dispatch))
+    await dispatch.started.wait()
+    later = [asyncio.create_task(rounds.after_commit("hr", dispatch)) for _ in range(5)]
+    await asyncio.sleep(0)  # each later call has arrived and queues behind the round in flight
+
+    dispatch.release.set()
+    await asyncio.gather(first, *later)
+
+    assert dispatch.rounds == 2, "the first round may have missed the later calls' events; one more covers them all"
+    await rounds.after_commit("hr", dispatch)
+    assert dispatch.rounds == 3, "a call arriving with no round in flight gets a round of its own"
+
+
+async def test_a_failed_round_covers_nobody_waiting_for_it() -> None:
+    rounds, dispatch = events.Rounds(), Dispatches(first_fails=True)
+    first = asyncio.create_task(rounds.after_commit("hr", dispatch))
+    await dispatch.started.wait()
+    later = [asyncio.create_task(rounds.after_commit("hr", dispatch)) for _ in range(3)]
+    await asyncio.sleep(0)
+
+    dispatch.release.set()
+
+    with pytest.raises(RuntimeError):
+        await first
+    await asyncio.gather(*later)
+    assert dispatch.rounds == 2, "the calls behind the failed round had a round of their own, shared"
+
+
+async def test_rounds_of_different_connections_do_not_wait_for_each_other() -> None:
+    rounds, blocked, free = events.Rounds(), Dispatches(), Dispatches()
+    free.rounds = 1  # its calls never block
+    stuck = asyncio.create_task(rounds.after_commit("hr-a", blocked))
+    await blocked.started.wait()
+
+    await rounds.after_commit("hr-b", free)
+
+    assert free.rounds == 2 and not stuck.done()
+    blocked.release.set()
+    await stuck

@@ -315,3 +315,57 @@ async def test_a_run_cancelled_between_waves_stops_at_the_next_renewal(
     assert sent[0] == 1, "the renewal before the second wave saw the cancel"
     assert engine.data.lms.writes == writes[0]
     assert RunOpStatus.PLANNED in {op.status for op in await engine.ops(run_id)}
+
+
+class Doorbell:
+    """A `Pause` that ends only when rung, and the `Wake` that rings it: no timer anywhere, so a waiting run that
+    goes on did so because the run before it woke it."""
+
+    def __init__(self) -> None:
+        self.rung, self.waiting = asyncio.Event(), asyncio.Event()
+        self.pauses = 0
+        self.woken: list[tuple[str, int]] = []
+
+    async def pause(self, seconds: float) -> None:
+        self.pauses += 1
+        self.waiting.set()
+        await self.rung.wait()
+        self.rung.clear()
+
+    async def wake(self, run_id: str, generation: int) -> None:
+        self.woken.append((run_id, generation))
+        self.rung.set()
+
+
+async def test_a_waiting_run_starts_when_the_running_one_ends_woken_not_by_its_pause_running_out(
+    engine: Engine,
+) -> None:
+    first = await _queued(engine)
+    assert await steps.begin(engine.rt, first) is lease.Claim.GO  # executing
+    second = await _queued(engine)
+    bell = Doorbell()
+    waiting = asyncio.create_task(
+        steps.run_sequence(engine.rt, second, 0, step=steps.direct, pause=bell.pause, wake=bell.wake)
+    )
+    await bell.waiting.wait()  # the second found the first executing and waits
+
+    ended = await steps.run_sequence(engine.rt, first, 0, step=steps.direct, pause=bell.pause, wake=bell.wake)
+
+    assert ended == "succeeded"
+    assert await waiting == "succeeded"
+    assert bell.woken == [(second, 0)], "the run that ended woke the one waiting, and nothing else"
+    assert bell.pauses == 1
+    runs = [await engine.get_run(run_id) for run_id in (first, second)]
+    assert runs[0].finished_at is not None and runs[1].started_at is not None
+    assert runs[1].started_at >= runs[0].finished_at, "never two executing runs of one pipeline"
+
+
+async def test_a_run_with_nobody_waiting_wakes_no_one(engine: Engine) -> None:
+    run_id = await _queued(engine)
+    bell = Doorbell()
+
+    assert await steps.run_sequence(engine.rt, run_id, 0, step=steps.direct, pause=bell.pause, wake=bell.wake) == (
+        "succeeded"
+    )
+
+    assert bell.woken == [] and bell.pauses == 0

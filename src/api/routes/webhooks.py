@@ -6,7 +6,8 @@ connection, one that takes no events or has no webhook key, and a bad signature 
 reason is logged). A verified call that is not a valid event is 400; more events than `MAX_EVENTS_PER_CALL` is
 413; an event id reused for a different event is 409; in each case nothing of the call is stored. A valid call
 is stored (each event once, de-duplicated by event id) and answered 202 before any sync work; its people are
-then handed to runs (here at once, and by the worker's maintenance loop if that could not happen now).
+then handed to runs before the answer (in a dispatch round shared with the calls in flight beside it), and by
+the worker's maintenance loop if that could not happen then.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import structlog
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, QueueDep, RegistryDep, SessionDep
+from enrolsync.api.deps import BoxDep, ClientsDep, ClockDep, DispatchesDep, QueueDep, RegistryDep, SessionDep
 from enrolsync.api.inputs import storable
 from enrolsync.api.problems import BAD_REQUEST, Problem, conflict, problem_responses, unauthorized
 from enrolsync.connectors.base import Capability, SourceClass, SourceConnector
@@ -111,15 +112,21 @@ async def receive(
     clients: ClientsDep,
     queue: QueueDep,
     now: ClockDep,
+    dispatches: DispatchesDep,
 ) -> WebhookAccepted:
     """Receive HR events for a source connection (BambooHR: configure this URL as the webhook's URL)."""
     try:
-        answer = await _receive(connection_id, request, session, registry, box, clients, queue, now)
+        answer = await _receive(connection_id, request, session, registry, box, clients, now)
     except Problem:
         gauges.WEBHOOK_EVENTS.labels(outcome="refused").inc()
         raise
     gauges.WEBHOOK_EVENTS.labels(outcome="accepted").inc(answer.accepted)
     gauges.WEBHOOK_EVENTS.labels(outcome="duplicate").inc(answer.duplicates)
+    # Stored (committed) first: the call's people are then handed to runs in a round shared with the calls
+    # in flight beside it (`events.Rounds`), and by the worker's maintenance loop if that fails now.
+    await dispatches.after_commit(
+        connection_id, lambda: events.dispatch(session, connection_id=connection_id, queue=queue)
+    )
     return answer
 
 
@@ -130,7 +137,6 @@ async def _receive(
     registry: RegistryDep,
     box: BoxDep,
     clients: ClientsDep,
-    queue: QueueDep,
     now: ClockDep,
 ) -> WebhookAccepted:
     body = await _body(request)
@@ -147,5 +153,4 @@ async def _receive(
         raise conflict(f"{error}; send a new id for a new event") from None
     await session.commit()
     log.info("webhook.received", connection_id=connection_id, new=received.new, duplicates=received.duplicates)
-    await events.dispatch(session, connection_id=connection_id, queue=queue)
     return WebhookAccepted(accepted=received.new, duplicates=received.duplicates)

@@ -8,9 +8,10 @@ between, and a redelivered event (same event id) is stored once.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -176,6 +177,40 @@ async def _hand_over(
         log.info("events.deferred", connection_id=connection_id, pipeline_id=pipeline_id, waiting_run=run.id)
         return None
     return run.id
+
+
+@dataclass
+class _Turns:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: int = 0  # rounds started so far; a round's number is the count once it started
+    handed: int = 0  # the number of the last round that ended without an error
+
+
+@dataclass
+class Rounds:
+    """Dispatch rounds of one process, one at a time per connection, shared by the calls that wait for one.
+
+    Each accepted webhook call needs a dispatch that starts after its events were committed. Under a burst,
+    calls that arrive while a round runs all wait for it to end; then one of them runs the next round, which
+    sees all their events, and the others are answered at once. Twenty calls in flight cost two rounds, not
+    twenty (each a few writes, contending for the database with the run applying the last burst), and every
+    call is still answered only once its people are handed to a run.
+    """
+
+    _turns: dict[str, _Turns] = field(default_factory=dict)
+
+    async def after_commit(self, connection_id: str, dispatch: Callable[[], Awaitable[object]]) -> None:
+        """Run `dispatch` unless a round that started after this call (so after its commit) has ended meanwhile
+        without an error. A round that fails fails the call that ran it; those waiting run their own."""
+        turns = self._turns.setdefault(connection_id, _Turns())
+        arrived = turns.started
+        async with turns.lock:
+            if turns.handed > arrived:
+                return  # a round started after we arrived, and handed over what was pending: ours too
+            turns.started += 1
+            number = turns.started
+            await dispatch()
+            turns.handed = number
 
 
 def describe_body(event: Event) -> Any:

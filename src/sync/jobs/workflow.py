@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSClient, DBOSConfig, run_dbos_database_migrations
+from dbos._error import DBOSNonExistentWorkflowError  # what `send` raises for no such workflow; not re-exported
 
 from enrolsync.sync.run import steps
 from enrolsync.sync.run.context import Runtime
@@ -22,6 +23,10 @@ from enrolsync.sync.run.context import Runtime
 T = TypeVar("T")
 QUEUE = "enrolsync-runs"
 WORKFLOW = "run_workflow"
+FREE = "pipeline-free"  # the topic of the message a run that ends sends its pipeline's waiting run
+# How often DBOS looks for messages where it cannot be told (SQLite; PostgreSQL notifies): a waiting run starts
+# at most this long after the run before it ended. One indexed read per waiting run each time.
+MESSAGE_POLL_SECONDS = 0.05
 
 # DBOS workflows receive only the run id (job arguments carry ids, never credentials); the process's runtime is
 # installed here once by `launch`.
@@ -46,10 +51,26 @@ async def durable_step(name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T
     return await DBOS.run_step_async({"name": name}, body)
 
 
+async def wait_for_free(seconds: float) -> None:
+    """The production `Pause`: wait for the message the pipeline's running run sends when it ends, at most
+    `seconds`. Durable: a recovered workflow replays the waits it finished instead of waiting again."""
+    await DBOS.recv_async(FREE, timeout_seconds=seconds)
+
+
+async def wake(run_id: str, generation: int) -> None:
+    """The production `Wake`: message the run's workflow that its pipeline is free. A workflow not yet made (its
+    enqueue is still under way) needs none: it tries to start the moment it begins."""
+    try:
+        await DBOS.send_async(workflow_id(run_id, generation), True, FREE)
+    except DBOSNonExistentWorkflowError:
+        return
+
+
 @DBOS.workflow()
 async def run_workflow(run_id: str, generation: int = 0) -> str:
-    """One run's workflow: the step sequence every test drives, each step durable, each pause a durable sleep."""
-    return await steps.run_sequence(_rt(), run_id, generation, step=durable_step, pause=DBOS.sleep_async)
+    """One run's workflow: the step sequence every test drives, each step durable, each pause a durable wait."""
+    rt = _rt()
+    return await steps.run_sequence(rt, run_id, generation, step=durable_step, pause=wait_for_free, wake=wake)
 
 
 def workflow_id(run_id: str, generation: int = 0) -> str:
@@ -61,6 +82,7 @@ def _config(system_database_url: str, executor_id: str | None) -> DBOSConfig:
         "name": "enrolsync",
         "system_database_url": system_database_url,
         "log_level": "WARNING",
+        "notification_listener_polling_interval_sec": MESSAGE_POLL_SECONDS,
     }
     if executor_id:
         config["executor_id"] = executor_id

@@ -30,13 +30,15 @@ from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_contex
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.run.planning import plan_run, recorded_verdict
 from enrolsync.sync.run.reading import read_source, snapshot_source
-from enrolsync.sync.store import ledger, repo
+from enrolsync.sync.store import ledger, repo, repo_runs
 from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
 log = structlog.get_logger("enrolsync.run")
 T = TypeVar("T")
 
-WAIT_SECONDS = 2.0  # how often a run waiting for its pipeline's other run looks again
+# How long a run waiting for its pipeline's other run sleeps at most before it looks again. The run that ends
+# wakes it at once (`Wake`), so this only bounds the wait when that wake-up is lost (its worker died).
+WAIT_SECONDS = 2.0
 
 
 class StepRunner(Protocol):
@@ -48,7 +50,8 @@ class StepRunner(Protocol):
     async def __call__(self, name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T: ...
 
 
-Pause = Callable[[float], Awaitable[None]]
+Pause = Callable[[float], Awaitable[None]]  # sleep until woken or the seconds have passed
+Wake = Callable[[str, int], Awaitable[None]]  # wake the run (id, generation) sleeping in `Pause`, if it is
 
 
 async def _set(rt: Runtime, run_id: str, **changes: object) -> Run | None:
@@ -226,19 +229,42 @@ async def direct(name: str, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return await fn()
 
 
-async def run_sequence(rt: Runtime, run_id: str, generation: int, *, step: StepRunner, pause: Pause) -> str:
+async def run_sequence(
+    rt: Runtime, run_id: str, generation: int, *, step: StepRunner, pause: Pause, wake: Wake | None = None
+) -> str:
     """Take the run and run its steps in order: the one sequence tests and workers execute.
 
     Args:
         step: how each step runs: `direct` in-process, or as a durable step (`sync/jobs/workflow.py`).
-        pause: how a run waiting for its pipeline's other run sleeps: the runtime's clock in tests (no test waits
-            on wall time), the durable engine's sleep in production (a recovered workflow skips slept time).
+        pause: how a run waiting for its pipeline's other run sleeps, until `wake` or `WAIT_SECONDS`: the
+            runtime's clock in tests (no test waits on wall time), the durable engine's wait for a message in
+            production (a recovered workflow skips waits it finished).
+        wake: how a run that stops executing wakes the pipeline's waiting run, so it starts now rather than
+            when its pause ends (a burst of webhook events queues behind one run after another).
 
     Returns:
         The run's final status, `blocked`, `interrupted` (handed back between batches: shutdown, takeover or our
         database gone; another worker continues it), `superseded` (a newer generation owns it), `gone`, or
         `skipped` (nothing to do: finished, cancelled, blocked, or held by a live worker).
     """
+    ended = await _guarded(rt, run_id, generation, step, pause)
+    if wake is not None and ended != "skipped":
+        await step("wake_step", lambda: wake_waiting(rt, run_id, wake))
+    return ended
+
+
+async def wake_waiting(rt: Runtime, run_id: str, wake: Wake) -> None:
+    """Wake the queued run of this run's pipeline, if there is one: it may start now. A wake-up the waiting run
+    does not need (this run was taken over and still runs) costs it one more look."""
+    async with rt.sessions() as session:
+        run = await session.get(Run, run_id)
+        waiting = None if run is None else await repo_runs.queued_run(session, pipeline_id=run.pipeline_id)
+        target = None if waiting is None else (waiting.id, waiting.generation)
+    if target is not None:
+        await wake(*target)
+
+
+async def _guarded(rt: Runtime, run_id: str, generation: int, step: StepRunner, pause: Pause) -> str:
     try:
         return await _sequence(rt, run_id, generation, step, pause)
     except LeaseLost:
