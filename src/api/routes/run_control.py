@@ -46,8 +46,8 @@ def _audit(
 
 @router.post("/cancel", responses=problem_responses(404, 409))
 async def cancel_run(run_id: str, principal: Operator, session: SessionDep, now: ClockDep) -> RunPublic:
-    """Cancel a queued, running or blocked run. A running run stops before its next batch of operations;
-    operations already applied stay applied."""
+    """Cancel a queued, running or blocked run. A running run stops between two waves of batches, within
+    about a second; operations already applied stay applied."""
     with _refusals(run_id):
         run = await control.cancel_run(
             session,

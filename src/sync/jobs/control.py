@@ -3,7 +3,8 @@
 Each function changes the run rows in the caller's session, lets the caller add rows to the same transaction
 (`before_commit`: the API's audit entry), commits, and only then hands a run to the queue, so a worker never
 looks for a run that is not committed. The runner needs no special case for any of them:
-- a cancelled run is final: `runner.begin` skips it and the executor stops before its next batch;
+- a cancelled run is final: `runner.begin` skips it and the executor stops between two waves of
+  batches, at its next lease renewal (about a second);
 - an approved run goes back to `queued` as its next generation (its workflow for the last one has ended) with
   `approved_by`, which the guard step honours; it is `planned`, so the plan step is skipped;
 - a run applying a dry run starts with a copy of the dry run's ops and planning state (`plan_run_id` set,
@@ -58,7 +59,8 @@ async def _commit(session: AsyncSession, run: Run, before_commit: BeforeCommit) 
 async def cancel_run(
     session: AsyncSession, *, run_id: str, actor: str, now: datetime, before_commit: BeforeCommit = None
 ) -> Run:
-    """Cancel a queued, running or blocked run. A running run stops before its next batch of operations.
+    """Cancel a queued, running or blocked run. A running run stops between two waves of
+    batches, within about a second (the executor sees it when it renews its lease).
 
     Raises:
         RunNotFound: no such run.
