@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.support.systems import Systems as Scenario
-from tests.sync.scenarios.test_drift import unenrol_by_hand
+
+
+def unenrol_by_hand(scenario: Scenario, hr_id: str, course: str) -> None:
+    user_id, course_id = scenario.account(hr_id).id, int(scenario.courses[course])
+    scenario.lms.state.enrolments.pop((user_id, course_id))
+    scenario.lms.state.assignments = {
+        a for a in scenario.lms.state.assignments if a[1:] != (user_id, "course", course_id)
+    }
 
 
 def company(scenario: Scenario) -> list[str]:
