@@ -10,18 +10,96 @@ the pipeline manages (its rules' courses and those it has applied); roles only f
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Hashable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from enrolsync.connectors.base import AccountLookup, Capability, RoleScopesListed, RolesOfAccounts, TargetConnector
-from enrolsync.connectors.model import Account, RoleScope
+from enrolsync.connectors.model import Account, AccountFields, RoleScope
 from enrolsync.sync.plan.drift import ObservedAccount, grant_of
 from enrolsync.sync.rules.desired import RoleGrant, SsoSpec
 
+_FIELDS = tuple(AccountFields.model_fields)  # the order `_Held.fields` keeps an account's fields in
+H = TypeVar("H", bound=Hashable)
 
-async def snapshot(
-    target: TargetConnector, *, owners: Mapping[str, str], courses: Collection[str]
-) -> dict[str, ObservedAccount]:
+
+def _interned(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """One linked account as the target holds it, kept small: a snapshot holds one per person of the pipeline.
+
+    Strings are interned (a username is often the email and the SSO subject; departments, titles and courses
+    repeat) and equal enrolment maps and role sets are one shared object (`_Sharing`); the `ObservedAccount`
+    planning reads is made from this when asked for (`Snapshot`). Pydantic models per account took ~4 KB each.
+    """
+
+    account_id: str
+    active: bool
+    fields: tuple[str | None, ...]  # in `_FIELDS` order
+    sso: tuple[str, str] | None = None  # auth, subject
+    enrolments: tuple[tuple[str, bool], ...] | None = None  # (course id, started), sorted
+    groups: frozenset[str] | None = None
+    roles: frozenset[RoleGrant] | None = None
+    unsure_roles: frozenset[RoleGrant] = frozenset()
+
+    @classmethod
+    def of(cls, account: Account) -> _Held:
+        fields = tuple(_interned(getattr(account.fields, name)) for name in _FIELDS)
+        return cls(account_id=sys.intern(account.account_id), active=account.active, fields=fields)
+
+    def account(self) -> Account:
+        # Built from values an `Account` held a moment ago, so they need no second validation.
+        values: dict[str, Any] = dict(zip(_FIELDS, self.fields, strict=True))
+        fields = AccountFields.model_construct(**values)
+        return Account.model_construct(account_id=self.account_id, fields=fields, active=self.active)
+
+
+class _Sharing:
+    """One object for each distinct value: most people hold the same enrolments and no roles."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Hashable, Hashable] = {}
+
+    def __call__(self, value: H) -> H:
+        shared = self._seen.setdefault(value, value)
+        return shared  # type: ignore[return-value]  # equal to `value`, hence of its type
+
+
+class Snapshot(Mapping[str, ObservedAccount]):
+    """What the target holds for each linked account, by hr_id: a read-only map whose values are made on access
+    from the compact record kept per account (`_Held`), so memory stays ~0.5 KB per person at 100,000 people."""
+
+    def __init__(self, held: dict[str, _Held], *, sso_listed: bool, role_scopes: frozenset[RoleScope]) -> None:
+        self._held = held
+        self._sso_listed = sso_listed
+        self._role_scopes = role_scopes
+
+    def __getitem__(self, hr_id: str) -> ObservedAccount:
+        held = self._held[hr_id]
+        return ObservedAccount(
+            account=held.account(),
+            enrolments=None if held.enrolments is None else dict(held.enrolments),
+            groups=held.groups,
+            sso=None if held.sso is None else SsoSpec.model_construct(auth=held.sso[0], subject=held.sso[1]),
+            sso_listed=self._sso_listed,
+            roles=held.roles,
+            unsure_roles=held.unsure_roles,
+            role_scopes=self._role_scopes,
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+async def snapshot(target: TargetConnector, *, owners: Mapping[str, str], courses: Collection[str]) -> Snapshot:
     """The target's state for every linked account, by hr_id. A linked account the target no longer has is
     absent from the result.
 
@@ -34,46 +112,48 @@ async def snapshot(
         ConnectorError: a list call failed (after the connector's read retries).
     """
     capabilities = target.info.capabilities
-    accounts, identities = await _linked_accounts(target, owners)
-    enrolments: dict[str, dict[str, bool]] | None = None
+    held = await _linked_accounts(target, owners)
+    share = _Sharing()
     if Capability.ENROLMENTS in capabilities:
-        enrolments = defaultdict(dict)
+        enrolments: dict[str, dict[str, bool]] = defaultdict(dict)
         if courses:
             async for enrolment in target.list_enrolments(course_ids=sorted(courses)):
-                if enrolment.account_id in accounts:
-                    enrolments[enrolment.account_id][enrolment.course_id] = enrolment.started
-    groups: dict[str, set[str]] | None = None
+                if enrolment.account_id in held:
+                    enrolments[enrolment.account_id][sys.intern(enrolment.course_id)] = enrolment.started
+        for account_id, record in held.items():
+            found = enrolments.pop(account_id, {})
+            held[account_id] = replace(record, enrolments=share(tuple(sorted(found.items()))))
     if Capability.GROUPS in capabilities:
-        groups = defaultdict(set)
+        groups: dict[str, set[str]] = defaultdict(set)
         async for membership in target.list_group_memberships():
-            if membership.account_id in accounts:
-                groups[membership.account_id].add(membership.group_id)
-    roles = await _roles(target, owners, accounts, courses) if Capability.ROLES_LISTED in capabilities else None
-    scopes = _role_scopes(target) if roles is not None else frozenset()
-    return {
-        owners[account_id]: ObservedAccount(
-            account=account,
-            enrolments=None if enrolments is None else dict(enrolments.get(account_id, {})),
-            groups=None if groups is None else frozenset(groups.get(account_id, set())),
-            sso=identities.get(account_id),
-            sso_listed=Capability.SSO in capabilities,
-            roles=None if roles is None else frozenset(roles[account_id][True]),
-            unsure_roles=frozenset() if roles is None else frozenset(roles[account_id][False]),
-            role_scopes=scopes,
-        )
-        for account_id, account in accounts.items()
-    }
+            if membership.account_id in held:
+                groups[membership.account_id].add(sys.intern(membership.group_id))
+        for account_id, record in held.items():
+            held[account_id] = replace(record, groups=share(frozenset(groups.pop(account_id, ()))))
+    listed = Capability.ROLES_LISTED in capabilities
+    if listed:
+        roles = await _roles(target, owners, held, courses)
+        for account_id, record in held.items():
+            confirmed, unsure = roles.get(account_id, _NO_ROLES)
+            held[account_id] = replace(record, roles=share(frozenset(confirmed)), unsure_roles=share(frozenset(unsure)))
+    return Snapshot(
+        {owners[account_id]: record for account_id, record in held.items()},
+        sso_listed=Capability.SSO in capabilities,
+        role_scopes=_role_scopes(target) if listed else frozenset(),
+    )
 
 
-RolesHeld = dict[str, dict[bool, set[RoleGrant]]]  # account id -> confirmed? -> grants
+RolesHeld = dict[str, tuple[set[RoleGrant], set[RoleGrant]]]  # account id -> (grants held, grants maybe held)
+_NO_ROLES: tuple[set[RoleGrant], set[RoleGrant]] = (set(), set())
 
 
 async def _roles(
     target: TargetConnector, owners: Mapping[str, str], accounts: Collection[str], courses: Collection[str]
 ) -> RolesHeld:
     """The listed roles of linked accounts, split into those held and those only possibly held; read for those
-    accounts alone where the target can (`RolesOfAccounts`), else from its whole listing."""
-    held: RolesHeld = defaultdict(lambda: {True: set(), False: set()})
+    accounts alone where the target can (`RolesOfAccounts`), else from its whole listing. Only accounts holding
+    some role have an entry."""
+    held: RolesHeld = {}
     listing = (
         target.list_roles_of(sorted(accounts), course_ids=sorted(courses))
         if isinstance(target, RolesOfAccounts)
@@ -81,7 +161,8 @@ async def _roles(
     )
     async for assignment in listing:
         if assignment.account_id in accounts and (grant := grant_of(assignment, owners)) is not None:
-            held[assignment.account_id][assignment.confirmed].add(grant)
+            confirmed, unsure = held.setdefault(assignment.account_id, (set(), set()))
+            (confirmed if assignment.confirmed else unsure).add(grant)
     return held
 
 
@@ -89,26 +170,26 @@ def _role_scopes(target: TargetConnector) -> frozenset[RoleScope]:
     return target.listed_role_scopes() if isinstance(target, RoleScopesListed) else frozenset(RoleScope)
 
 
-async def _linked_accounts(
-    target: TargetConnector, owners: Mapping[str, str]
-) -> tuple[dict[str, Account], dict[str, SsoSpec]]:
-    """The linked accounts the target still holds, and the SSO identities among them, by account id."""
+async def _linked_accounts(target: TargetConnector, owners: Mapping[str, str]) -> dict[str, _Held]:
+    """The linked accounts the target still holds, with their SSO identities, by account id; each account is
+    made compact as it arrives, so the connector's models for the whole pipeline are never held at once."""
     sso = Capability.SSO in target.info.capabilities
-    accounts: dict[str, Account] = {}
-    identities: dict[str, SsoSpec] = {}
+    held: dict[str, _Held] = {}
     if isinstance(target, AccountLookup):
         async for record in target.read_accounts(sorted(owners)):
             if record.account.account_id in owners:
-                accounts[record.account.account_id] = record.account
+                found = _Held.of(record.account)
                 if sso and record.sso is not None and record.sso.auth and record.sso.subject:
-                    identities[record.account.account_id] = SsoSpec(auth=record.sso.auth, subject=record.sso.subject)
-        return accounts, identities
-    accounts = {a.account_id: a async for a in target.list_accounts() if a.account_id in owners}
+                    found = replace(found, sso=(sys.intern(record.sso.auth), sys.intern(record.sso.subject)))
+                held[found.account_id] = found
+        return held
+    held = {a.account_id: _Held.of(a) async for a in target.list_accounts() if a.account_id in owners}
     if sso:
         async for identity in target.list_sso_identities():
-            if identity.account_id in accounts and identity.auth and identity.subject:
-                identities[identity.account_id] = SsoSpec(auth=identity.auth, subject=identity.subject)
-    return accounts, identities
+            if identity.account_id in held and identity.auth and identity.subject:
+                pair = (sys.intern(identity.auth), sys.intern(identity.subject))
+                held[identity.account_id] = replace(held[identity.account_id], sso=pair)
+    return held
 
 
 async def started_enrolments(target: TargetConnector, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:

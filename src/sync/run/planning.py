@@ -369,7 +369,7 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 async def _snapshot(
     ctx: RunContext, target: TargetConnector, read: ReadResult, org: Org
-) -> dict[str, ObservedAccount] | None:
+) -> Mapping[str, ObservedAccount] | None:
     if not read.full or ctx.spec.policies.drift is DriftPolicy.IGNORE:
         return None
     courses = org.courses | {course for rule in ctx.spec.rules for course in rule.enrol}

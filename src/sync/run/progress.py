@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,9 +32,9 @@ from enrolsync.sync.rules import due
 from enrolsync.sync.rules.evaluate import Facts, manager_of
 from enrolsync.sync.rules.spec import DueDate, PipelineSpec
 from enrolsync.sync.run.context import RunContext, Runtime, Side
-from enrolsync.sync.run.org import stored_person
+from enrolsync.sync.run.org import known_person, link_pages
 from enrolsync.sync.store import repo_progress, repo_progress_reads
-from enrolsync.sync.store.tables import Link, Run, utcnow
+from enrolsync.sync.store.tables import Run, utcnow
 
 log = structlog.get_logger("enrolsync.progress")
 
@@ -62,20 +61,19 @@ class ReadFailed(Exception):
     """The target could not be read; the stored progress is as it was. The message is safe to show."""
 
 
-async def _managed(session: AsyncSession, pipeline_id: str, *, people: bool) -> _Managed:
-    """The pipeline's linked accounts and their courses; with `people`, every person too (only due dates need
-    them: validating every stored record is most of the read's cost when no rule sets a due date)."""
+async def _managed(rt: Runtime, scope: ReadScope) -> _Managed:
+    """Who and what the pipeline manages, from its links read a page at a time. People's records are kept only when
+    a rule sets due dates (`_due_dates` needs them): otherwise a read holds two ids per linked account, not every
+    person of the pipeline."""
     found = _Managed()
-    table = Link.__table__  # type: ignore[attr-defined]
-    columns = [table.c.hr_id, table.c.account_id, table.c.applied]
-    columns += [table.c.person, table.c.gone_at] if people else []
-    connection = await session.connection()
-    for row in await connection.execute(sa.select(*columns).where(table.c.pipeline_id == pipeline_id)):
-        if people and (person := stored_person(row.person, gone=row.gone_at is not None)) is not None:
-            found.people[row.hr_id] = person
-        if row.account_id:
-            found.owners[row.account_id] = row.hr_id
-            found.courses.update(str(c) for c in (row.applied or {}).get("enrolments") or ())
+    keep_people = any(rule.due for rule in scope.spec.rules)
+    async for page in link_pages(rt, scope.pipeline_id):
+        for link in page:
+            if keep_people and (person := known_person(link)) is not None:
+                found.people[link.hr_id] = person
+            if link.account_id:
+                found.owners[link.account_id] = link.hr_id
+                found.courses.update(str(c) for c in (link.applied or {}).get("enrolments") or ())
     return found
 
 
@@ -170,8 +168,7 @@ async def read_progress(
     Raises:
         ReadFailed: the target could not be read (recorded on the read as failed).
     """
-    async with rt.sessions() as session:
-        managed = await _managed(session, scope.pipeline_id, people=any(rule.due for rule in scope.spec.rules))
+    managed = await _managed(rt, scope)
     try:
         readings = await _list(rt, scope, managed, since)
         return await _store(rt, scope, managed, readings, read_id=read_id, started_at=started_at, merge=merge)

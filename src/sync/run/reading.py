@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,8 @@ async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:
             persons = [p for p in page.items if wanted is None or p.hr_id in wanted]
             if persons:
                 await _store_page(rt, ctx, persons, result)
-            result.seen.update(p.hr_id for p in persons)
+            # Interned: the same string objects as the org's (`Org.note`), so the two id sets share their strings.
+            result.seen.update(sys.intern(p.hr_id) for p in persons)
             result.removed.update(r for r in page.removed if wanted is None or r in wanted)
             result.reject(page.rejected)
             if not by_id:

@@ -23,7 +23,7 @@ from enrolsync.sync.store.tables import EnrolmentProgress, utcnow
 _IN_CHUNK = 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a full read holds one per enrolment of the pipeline
 class Reading:
     """One enrolment's progress as read, keyed to the person it belongs to."""
 
@@ -95,6 +95,7 @@ async def save_readings(
         for row in (await connection.execute(sa.select(*columns).where(_TABLE.c.pipeline_id == pipeline_id))).all()
     }
     newer = {key for key, row in stored.items() if row.read_at > at}
+    stamps = {"first_seen_at": at, "read_at": at}
     fresh: dict[tuple[str, str], dict[str, Any]] = {}
     changed_rows: list[dict[str, Any]] = []
     touched: list[dict[str, str]] = []
@@ -120,7 +121,7 @@ async def save_readings(
         if row is None:
             new += 1
             completed += reading.state == "completed"
-            fresh[key] = {"pipeline_id": pipeline_id, "hr_id": key[0], "course_id": key[1], **values}
+            fresh[key] = {"pipeline_id": pipeline_id, "hr_id": key[0], "course_id": key[1], **values} | stamps
             continue
         if row.state != reading.state:
             changed += 1
@@ -139,9 +140,8 @@ async def save_readings(
         await connection.execute(
             sa.update(_TABLE).where(_TABLE.c.pipeline_id == pipeline_id, _TABLE.c.read_at <= at).values(read_at=at)
         )
-    if fresh:
-        rows = [{**row, "first_seen_at": at, "read_at": at} for row in fresh.values()]
-        await connection.execute(sa.insert(_TABLE), rows)
+    if fresh:  # the rows as they are: a copy of each would double a first full read's memory
+        await connection.execute(sa.insert(_TABLE), list(fresh.values()))
     return Saved(seen=seen, new=new, changed=changed, dropped=len(dropped), completed=completed)
 
 
