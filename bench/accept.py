@@ -18,14 +18,15 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from bench.harness import COMPANY, HR_WEBHOOK_KEY, LOOPBACK, connection_configs, cpu_seconds, pipeline_spec
-from bench.serve_fake import COURSES
+from bench.harness import LOOPBACK, connection_configs, cpu_seconds, pipeline_spec
+from bench.serve_fake import COMPANY, HR_WEBHOOK_KEY
 from enrolsync.api.app import create_app
 from enrolsync.api.deps import Services
 from enrolsync.connectors.bamboohr.config import BambooHRConfig
 from enrolsync.connectors.bamboohr.fake import BambooHRFake
 from enrolsync.connectors.base import ConnectorConfig
 from enrolsync.connectors.moodle.config import MoodleConfig
+from enrolsync.demo_systems import COURSES
 from enrolsync.settings import Settings
 from enrolsync.sync.store import repo_config
 from enrolsync.sync.store.connections import split_config
