@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync.store.db import dialect_insert
+from enrolsync.sync.store.db import dialect_insert, row_values
 from enrolsync.sync.store.tables import Event
 
 DEFAULT_LIMIT = 100
@@ -32,7 +32,8 @@ async def store_event(
     Args:
         headers: the request headers worth keeping; the caller drops credentials and signatures' secrets.
     """
-    row = Event(
+    row = row_values(
+        Event,
         connection_id=connection_id,
         event_id=event_id,
         headers=dict(headers or {}),
@@ -41,7 +42,7 @@ async def store_event(
     )
     stmt = (
         dialect_insert(session, Event)
-        .values(row.model_dump())
+        .values(row)
         .on_conflict_do_nothing(index_elements=["connection_id", "event_id"])
         .returning(Event)
     )

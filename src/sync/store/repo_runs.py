@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolsync.sync.store.db import dialect_insert
+from enrolsync.sync.store.db import dialect_insert, row_values
 from enrolsync.sync.store.tables import (
     QUEUED_RUN_PREDICATE,
     Pipeline,
@@ -55,7 +55,8 @@ async def create_run(
     if pipeline is None:
         raise LookupError(f"no pipeline {pipeline_id}")
     for _ in range(_COALESCE_ATTEMPTS):
-        run = Run(
+        run = row_values(
+            Run,
             pipeline_id=pipeline_id,
             pipeline_version=pipeline.version,
             trigger=trigger,
@@ -67,7 +68,7 @@ async def create_run(
         )
         stmt = (
             dialect_insert(session, Run)
-            .values(run.model_dump())
+            .values(run)
             .on_conflict_do_nothing(index_elements=["pipeline_id"], index_where=sa.text(QUEUED_RUN_PREDICATE))
             .returning(Run)
         )
