@@ -36,6 +36,7 @@ from enrolsync.sync.rules.policy import DriftPolicy, LeaverPolicy, Policies
 from enrolsync.sync.run import actual, due_dates
 from enrolsync.sync.run.context import RunContext, Runtime
 from enrolsync.sync.run.org import Org, employment, known_person, read_org, waiting_to_start
+from enrolsync.sync.run.org_scope import read_scope_org
 from enrolsync.sync.run.reading import ReadResult
 from enrolsync.sync.store import ledger, repo
 from enrolsync.sync.store.tables import Link, Run, utcnow
@@ -400,7 +401,8 @@ async def plan_run(rt: Runtime, ctx: RunContext, read: ReadResult) -> PlanSummar
     A full run reads the target's actual state first unless the pipeline's drift policy is `ignore`. The caller
     records the summary on the run (`PlanSummary.record`) in the commit that marks the plan complete.
     """
-    org = await read_org(rt, ctx)
+    # An incremental run reads only the links around its people (`org_scope`); a full run plans everyone.
+    org = await read_org(rt, ctx) if read.full else await read_scope_org(rt, ctx, read)
     gone = set(read.removed) | ((org.everyone - read.seen - read.kept) if read.full else set())
     reports = org.reports(gone)
     summary = PlanSummary(rejected=read.rejected_count)
