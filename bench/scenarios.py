@@ -100,17 +100,21 @@ class Bench:
     def burst(
         self, stack: ExitStack, url: str, source_id: str, hr: procs.FakeProcess, lms: procs.FakeProcess
     ) -> dict[str, Any]:
-        api_url, _ = self.service(stack, url)
+        # As deployed (`enrolsync serve` beside `enrolsync worker`, docker-compose's api and worker): the burst's
+        # HTTP calls and the runs they cause do not share one event loop.
+        api_url, _ = self.service(stack, url, split=True)
         shape = latency.Burst(events=self.opts.events, concurrency=self.opts.concurrency)
         return latency.measure(api_url, source_id, hr, lms, shape)
 
-    def service(self, stack: ExitStack, url: str, *, api: bool = True) -> tuple[str, str | None]:
-        """Start `bench.service_child` (API + worker, or a worker only); its base URL and an admin token."""
+    def service(self, stack: ExitStack, url: str, *, api: bool = True, split: bool = False) -> tuple[str, str | None]:
+        """Start `bench.service_child` (API + worker, or a worker only; with `split`, the API and its worker in two
+        processes); its base URL and an admin token."""
         data_dir = self.workdir / f"service-{uuid.uuid4().hex[:8]}"  # the job engine's files, fresh each time
         data_dir.mkdir()
         command = [sys.executable, "-m", "bench.service_child", "--db", url, "--secret-key", self.key]
         command += ["--data-dir", str(data_dir), "--rates", self.opts.rates] + ([] if api else ["--no-api"])
-        process = subprocess.Popen(command, cwd=procs.ROOT, env=procs.child_env(), stdout=subprocess.PIPE, text=True)
+        env = {**procs.child_env(), **({"BENCH_SERVICE_PROCESSES": "2"} if split else {})}
+        process = subprocess.Popen(command, cwd=procs.ROOT, env=env, stdout=subprocess.PIPE, text=True)
         stack.callback(procs.stop, process)
         assert process.stdout is not None
         line = process.stdout.readline().split()
