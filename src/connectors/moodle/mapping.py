@@ -31,11 +31,8 @@ def normal_username(value: str) -> str | None:
 
 
 def to_account(user: MoodleUser, *, job_title_field: str | None = None) -> Account:
-    """The domain account for a Moodle user; a suspended user is an inactive account.
-
-    Built without validation (`model_construct`): every value comes from a validated `MoodleUser` with the type the
-    field wants, and a full snapshot builds one per linked account (issue 19)."""
-    fields = AccountFields.model_construct(
+    """The domain account for a Moodle user; a suspended user is an inactive account."""
+    fields = AccountFields(
         username=user.username,
         given_name=user.firstname,
         family_name=user.lastname,
@@ -46,7 +43,7 @@ def to_account(user: MoodleUser, *, job_title_field: str | None = None) -> Accou
         job_title=(user.custom(job_title_field) or None) if job_title_field else None,
         location=user.city or None,
     )
-    return Account.model_construct(account_id=str(user.id), fields=fields, active=not user.suspended)
+    return Account(account_id=str(user.id), fields=fields, active=not user.suspended)
 
 
 def _profile(fields: AccountFields, *, job_title_field: str | None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from enrolsync.connectors.model import Account, AccountFields, RoleScope
+from enrolsync.connectors.model import AccountFields, RoleScope
 from enrolsync.connectors.moodle import mapping
 from enrolsync.connectors.moodle.fake.server import PAYLOADS
 from enrolsync.connectors.moodle.models import MoodleUser
@@ -126,15 +126,6 @@ def test_mirror_tokens_round_trip() -> None:
 @pytest.mark.parametrize(("given", "expected"), [("12", 12), ("0", None), ("no-such-course", None), (None, None)])
 def test_numeric_ids(given: str | None, expected: int | None) -> None:
     assert mapping.numeric_id(given) == expected
-
-
-def test_accounts_built_without_validation_equal_validated_ones() -> None:
-    # `to_account` skips validation: what it builds must be exactly what validating the same values gives.
-    for user in sample_users():
-        account = mapping.to_account(user, job_title_field="jobtitle")
-        validated = Account.model_validate(account.model_dump())
-        assert account == validated and hash(account) == hash(validated)
-        assert account.model_dump_json() == validated.model_dump_json()
 
 
 def test_custom_reads_the_named_field_or_nothing() -> None:
