@@ -166,6 +166,16 @@ ROLE_CASES = [
         [("revoke_role", True, "manager:s1")],
         id="unsure-unwanted",
     ),
+    # Listed exactly as applied, but not all to be taken as such (the fast path in `_roles` must not apply).
+    pytest.param(
+        frozenset({OVER_R, INSTRUCTOR}),
+        {"unsure": frozenset({OVER_R})},
+        [("assign_role", True, "manager:r1")],
+        id="as-applied-but-one-unsure",
+    ),
+    pytest.param(
+        frozenset({OVER_R, INSTRUCTOR}), {"scopes": frozenset({RoleScope.SYSTEM})}, [], id="as-applied-scope-unlisted"
+    ),
 ]
 
 
@@ -185,3 +195,12 @@ def test_a_listed_role_over_an_account_the_pipeline_does_not_link_is_not_compare
     over = RoleAssignment(account_id="a1", role="manager", scope=RoleScope.USER, scope_id="acct-9")
     assert grant_of(over, {"acct-1": "r1"}) is None
     assert grant_of(over.model_copy(update={"scope_id": "acct-1"}), {"acct-1": "r1"}) == OVER_R
+
+
+def test_an_account_as_applied_rebases_to_the_applied_state_itself() -> None:
+    # Planning passes over such a person by identity (`real is state.applied`): no copy, no comparison.
+    applied = APPLIED.model_copy(update={"roles": frozenset({OVER_R, INSTRUCTOR})})
+    observed = seen(roles=frozenset({OVER_R, INSTRUCTOR}), role_scopes=EVERY_SCOPE)
+    assert rebase(applied, applied, observed, RULES_GIVE) is applied
+    edited = seen(roles=frozenset({OVER_R, INSTRUCTOR}), role_scopes=EVERY_SCOPE, fields={"family_name": "Roe"})
+    assert rebase(applied, applied, edited, RULES_GIVE).fields.family_name == "Roe"

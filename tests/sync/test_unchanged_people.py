@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from enrolsync.connectors.model import RoleScope
-from enrolsync.sync.store.tables import Pipeline, PipelineVersion, RunStatus
+from enrolsync.sync.plan.fingerprint import state_digest
+from enrolsync.sync.store.tables import Link, Pipeline, PipelineVersion, RunStatus
 from tests.support.database import Database
 from tests.support.factories import RULES, staff
 from tests.support.harness import Engine, make_engine
@@ -124,3 +125,32 @@ async def test_a_person_whose_stored_record_changed_is_planned_afresh_and_only_t
         h for h in after if (after[h].person_fp, after[h].source_fp) != (before[h].person_fp, before[h].source_fp)
     }
     assert changed == {"3"}, "only the changed record's digest and fingerprint move"
+
+
+async def test_the_executor_stores_each_applied_states_digest_with_it(engine: Engine) -> None:
+    await engine.run()
+
+    linked = [link for link in (await engine.links()).values() if link.account_id is not None]
+
+    assert linked and all(link.applied_fp == state_digest(link.applied) is not None for link in linked)
+
+
+async def test_an_applied_state_changed_without_its_digest_is_never_taken_as_settled(engine: Engine) -> None:
+    await engine.run()
+    account_id = (await engine.link("2")).account_id
+    async with engine.db.sessions() as session:
+        link = await session.get(Link, (engine.pipeline_id, "2"))
+        assert link is not None and link.applied_fp == link.desired_fp is not None
+        # A writer that knows nothing of digests records that C2 is no longer held (and it is not).
+        link.applied = {**link.applied, "enrolments": sorted(set(link.applied["enrolments"]) - {"C2"})}
+        session.add(link)
+        await session.commit()
+    engine.data.lms.enrolments.discard((account_id, "C2"))
+    assert (await engine.link("2")).applied_fp is None, "an ORM write of the state leaves its digest unknown"
+
+    run = await engine.run()
+
+    # Taken as settled on the stale digest, "2" would be planned against the changed state: nothing to do.
+    assert ops_of(await engine.ops(run.id)) == [("enrol", "2", "C2")]
+    after = await engine.link("2")
+    assert after.applied_fp == state_digest(after.applied) == after.desired_fp

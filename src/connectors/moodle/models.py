@@ -43,7 +43,13 @@ class MoodleUser(_Wire):
     customfields: tuple[CustomField, ...] = ()
 
     def custom(self, shortname: str) -> str:
-        return next((f.value for f in self.customfields if f.shortname == shortname), "")
+        """The value of the profile field `shortname` ("" when the user has none). A plain loop: a snapshot asks
+        twice per account (job title, role mirror), over a handful of fields, where a generator's set-up costs more
+        than the search (issue 19)."""
+        for field in self.customfields:
+            if field.shortname == shortname:
+                return field.value
+        return ""
 
 
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")

@@ -79,6 +79,8 @@ def _same(name: str, left: str | None, right: str | None) -> bool:
 
 def _fields(applied: AccountFields, seen: AccountFields) -> AccountFields:
     """The applied profile with each field someone changed on the target replaced by what it shows now."""
+    if applied == seen:
+        return applied  # the usual case, one comparison of the fields' values instead of a loop over them
     changed: dict[str, str] = {}
     for name in AccountFields.model_fields:
         mine, theirs = getattr(applied, name), getattr(seen, name)
@@ -101,6 +103,10 @@ def _sso(applied: SsoSpec | None, seen: ObservedAccount) -> SsoSpec | None:
 def _roles(
     applied: frozenset[RoleGrant], wanted: frozenset[RoleGrant], seen: ObservedAccount, manages: ManagedRoles
 ) -> frozenset[RoleGrant]:
+    if not seen.unsure_roles and seen.roles == applied and all(g.scope in seen.role_scopes for g in applied):
+        # The usual case: the target lists exactly the applied grants, all in scopes it lists, none unsure. The
+        # steps below would keep each of them (held and ours) and add none: skip their set building and hashing.
+        return applied
     listed = [g for g in applied if g.scope in seen.role_scopes]
     trusted = applied.difference(listed)  # in a scope the target does not list: as the link says
     unsure = frozenset(g for g in seen.unsure_roles if g.scope in seen.role_scopes)
@@ -134,7 +140,7 @@ def rebase(
     if seen.roles is not None:
         update["roles"] = _roles(applied.roles, wanted.roles, seen, manages or ManagedRoles())
     # Most accounts hold what their link says: `applied` itself then, which callers compare by identity first.
-    if all(getattr(applied, name) == value for name, value in update.items()):
+    if all(value is getattr(applied, name) or getattr(applied, name) == value for name, value in update.items()):
         return applied
     return applied.model_copy(update=update)
 

@@ -31,6 +31,10 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Which scope ids (scope_id, scope_hr_id) a grant in each scope has.
+_SCOPE_IDS = {RoleScope.SYSTEM: (False, False), RoleScope.COURSE: (True, False), RoleScope.USER: (False, True)}
+
+
 class RoleGrant(_Frozen):
     """A logical role in a scope: SYSTEM (no scope id), COURSE (`scope_id` = course id) or USER.
 
@@ -45,12 +49,8 @@ class RoleGrant(_Frozen):
 
     @model_validator(mode="after")
     def _scope_fits(self) -> RoleGrant:
-        wanted = {
-            RoleScope.SYSTEM: (False, False),
-            RoleScope.COURSE: (True, False),
-            RoleScope.USER: (False, True),
-        }[self.scope]
-        if (self.scope_id is not None, self.scope_hr_id is not None) != wanted:
+        # Runs for every grant of every settled person's state a full run reads back: the table is built once.
+        if (self.scope_id is not None, self.scope_hr_id is not None) != _SCOPE_IDS[self.scope]:
             raise ValueError(
                 "a system role has no scope ids, a course role only scope_id, a user role only scope_hr_id"
             )

@@ -24,6 +24,7 @@ from enrolsync.connectors.errors import ConnectorError, PermanentError, Transien
 from enrolsync.connectors.model import ExternalRef, RoleScope
 from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, DeleteUser, Op, OpKind, OpResult
 from enrolsync.sync.plan.diff import record
+from enrolsync.sync.plan.fingerprint import state_digest
 from enrolsync.sync.plan.order import batches, waves
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.run import gauges
@@ -139,6 +140,8 @@ class _States:
         for hr_id, state in self._states.items():
             if hr_id in links:
                 links[hr_id].applied = state.model_dump_json() if state is not None else "{}"
+                # Stored beside the state, so planning tells a settled person without digesting it (`_settled`).
+                links[hr_id].applied_fp = None if state is None else state_digest(state.model_dump(mode="json"))
 
 
 def _record(item: Pending, link: AppliedLink | None, states: _States, now: datetime) -> bool:

@@ -173,10 +173,13 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
 
 def _settled(link: Link, fp: str) -> bool:
     """Whether the person's inputs are those their last desired state was computed from, and their account holds
-    exactly that state (so `diff` would plan nothing). A person with an error on their link is planned afresh."""
+    exactly that state (so `diff` would plan nothing). A person with an error on their link is planned afresh.
+
+    The applied state's digest is the one stored with it (`Link.applied_fp`), when known."""
     if link.source_fp != fp or link.desired_fp is None or link.account_id is None or link.last_error is not None:
         return False
-    return state_digest(link.applied) == link.desired_fp
+    applied_fp = link.applied_fp if link.applied_fp is not None else state_digest(link.applied)
+    return applied_fp == link.desired_fp
 
 
 def _held(link: Link, person: Employment, policies: Policies, today: date) -> DesiredState | None:

@@ -221,6 +221,9 @@ class AppliedLink:
     last_error: str | None
     last_error_at: datetime | None
     updated_at: datetime
+    # The digest of `applied` (`Link.applied_fp`) when the executor wrote it, else None ("unknown"): `save_links`
+    # stores it with `applied`, so a link whose state this run did not record gets no digest it might not match.
+    applied_fp: str | None = None
 
 
 _APPLIED_LINKS = sa.select(
@@ -261,6 +264,7 @@ async def save_links(session: AsyncSession, *, pipeline_id: str, links: Iterable
             "b_hr_id": link.hr_id,
             "b_account_id": link.account_id,
             "b_applied": link.applied,
+            "b_applied_fp": link.applied_fp,
             "b_last_error": link.last_error,
             "b_last_error_at": link.last_error_at,
             "b_updated_at": link.updated_at,
@@ -282,6 +286,7 @@ _SAVE_LINK = (
     .values(
         **_bound(_LINK, "account_id", "last_error", "last_error_at", "updated_at"),
         applied=sa.bindparam("b_applied", type_=_JsonText()),
+        applied_fp=sa.bindparam("b_applied_fp", type_=sa.String()),
     )
 )
 _OUTCOME = ("status", "attempts", "last_error", "ref", "updated_at")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
@@ -246,10 +247,21 @@ class Link(SQLModel, table=True):
     # The digest of `person` (written with it, `ledger.upsert_persons`): reading an unchanged person compares it
     # instead of the record. None means "compare the record".
     person_fp: str | None = Field(default=None, max_length=64)
+    # The digest of `applied` (`fingerprint.state_digest`), written with it by the executor (`ledger.save_links`),
+    # so telling a settled person costs comparing it with `desired_fp` instead of digesting the state. None means
+    # "digest `applied`": every ORM write of `applied` clears it (`_applied_written`), so it is never stale.
+    applied_fp: str | None = Field(default=None, max_length=64)
     # The run day matching last looked for this never-linked leaver and found no account (`run/planning._match`):
     # full runs look again on a later day or once the person changes (cleared when their record changes).
     sought_on: date | None = None
     updated_at: datetime = _ts()
+
+
+@event.listens_for(Link.applied, "set")
+def _applied_written(link: Link, value: Any, old: Any, initiator: Any) -> None:
+    # Whatever writes `applied` through the ORM (planning's matching and drift repair, an API, a test) leaves
+    # its digest unknown rather than stale; the executor, writing with Core, stores the digest with the state.
+    link.applied_fp = None
 
 
 class Checkpoint(SQLModel, table=True):

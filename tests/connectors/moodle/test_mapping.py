@@ -126,3 +126,10 @@ def test_mirror_tokens_round_trip() -> None:
 @pytest.mark.parametrize(("given", "expected"), [("12", 12), ("0", None), ("no-such-course", None), (None, None)])
 def test_numeric_ids(given: str | None, expected: int | None) -> None:
     assert mapping.numeric_id(given) == expected
+
+
+def test_custom_reads_the_named_field_or_nothing() -> None:
+    user = MoodleUser.model_validate(
+        {"id": 7, "customfields": [{"shortname": "a", "value": "1"}, {"shortname": "b", "value": "2"}]}
+    )
+    assert (user.custom("a"), user.custom("b"), user.custom("c")) == ("1", "2", "")
