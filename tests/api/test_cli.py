@@ -73,7 +73,11 @@ def test_migrate_then_unknown_connection(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_bad_secret_key_before_listening(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/s.sqlite", "ENROLSYNC_SECRET_KEYS": '["not-a-key"]'}
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/s.sqlite",
+        "ENROLSYNC_DATA_DIR": str(tmp_path),  # the job engine's file too: never data/ in the checkout
+        "ENROLSYNC_SECRET_KEYS": '["not-a-key"]',
+    }
 
     result = CliRunner().invoke(app, ["serve", "--port", "1"], env=env)
 
