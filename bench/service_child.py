@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bench import procs
 from bench.harness import UNLIMITED, BenchClientFactory
 from enrolsync.api.app import create_app
 from enrolsync.demo_systems import serve
@@ -96,12 +97,7 @@ def worker_process(argv: list[str]) -> Iterator[None]:
             raise RuntimeError(f"the worker did not start (exit code {child.poll()})")
         yield
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=8)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        procs.stop(child)
 
 
 async def dump_runs(sessions: async_sessionmaker[AsyncSession], out: Path) -> None:
