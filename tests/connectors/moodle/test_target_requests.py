@@ -150,6 +150,7 @@ PAYLOAD = {
     ],
     "values": ("1", 2, 3.5),
     "empty": "",
+    "a key/with [brackets]": ["tab\there\nnew line", "\x7f", True, [0, "ß"]],
 }
 
 
