@@ -27,7 +27,17 @@ _TENURE_OP = "hired_within_days"
 
 def digest(document: Any) -> str:
     """A stable digest of a JSON document: equal documents (whatever their key order) give equal digests."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text_digest(canonical(document))
+
+
+def canonical(document: Any) -> str:
+    """The JSON text `digest` hashes: sorted keys, no spaces. Valid JSON of the document, so a writer that stores
+    a document and its digest (the executor's applied states) serialises it once for both."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def text_digest(text: str) -> str:
+    """`digest` of the document whose `canonical` text this is."""
     return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 

@@ -22,9 +22,9 @@ from typing import Any
 from enrolsync.connectors.base import TargetConnector
 from enrolsync.connectors.errors import ConnectorError, PermanentError, TransientError
 from enrolsync.connectors.model import ExternalRef, RoleScope
-from enrolsync.connectors.ops import OP_ADAPTER, CreateUser, DeleteUser, Op, OpKind, OpResult
+from enrolsync.connectors.ops import OP_ADAPTER, AssignRole, CreateUser, DeleteUser, Op, OpKind, OpResult, RevokeRole
 from enrolsync.sync.plan.diff import record
-from enrolsync.sync.plan.fingerprint import state_digest
+from enrolsync.sync.plan.fingerprint import canonical, text_digest
 from enrolsync.sync.plan.order import batches, waves
 from enrolsync.sync.rules.desired import DesiredState
 from enrolsync.sync.run import gauges
@@ -51,14 +51,20 @@ def _resolve(item: Pending, links: dict[str, AppliedLink]) -> str | None:
     op = item.op
     update: dict[str, Any] = {}
     if op.account_id is None and not isinstance(op, CreateUser):
-        update["account_id"] = links[op.hr_id].account_id if op.hr_id in links else None
-        if update["account_id"] is None:
+        link = links.get(op.hr_id)
+        if link is None or link.account_id is None:
             return "the person's account was not created"
-    scope_hr_id = getattr(op, "scope_hr_id", None)
-    if getattr(op, "scope", None) is RoleScope.USER and scope_hr_id and getattr(op, "scope_id", None) is None:
-        update["scope_id"] = links[scope_hr_id].account_id if scope_hr_id in links else None
-        if update["scope_id"] is None:
+        update["account_id"] = link.account_id
+    if (
+        isinstance(op, AssignRole | RevokeRole)
+        and op.scope is RoleScope.USER
+        and op.scope_hr_id
+        and op.scope_id is None
+    ):
+        report = links.get(op.scope_hr_id)
+        if report is None or report.account_id is None:
             return "the report's account was not created"
+        update["scope_id"] = report.account_id
     if update:
         item.op = op.model_copy(update=update)
     return None
@@ -136,12 +142,17 @@ class _States:
         self._states[link.hr_id] = state
 
     def store(self, links: dict[str, AppliedLink]) -> None:
-        """Write each state recorded here back into its link, as the JSON text the link stores."""
+        """Write each state recorded here back into its link, as the JSON text the link stores, with its digest
+        (`Link.applied_fp`, so planning tells a settled person without digesting it, `_settled`). The text stored
+        is the one the digest hashes (`fingerprint.canonical`): the state is serialised once for both."""
         for hr_id, state in self._states.items():
-            if hr_id in links:
-                links[hr_id].applied = state.model_dump_json() if state is not None else "{}"
-                # Stored beside the state, so planning tells a settled person without digesting it (`_settled`).
-                links[hr_id].applied_fp = None if state is None else state_digest(state.model_dump(mode="json"))
+            if (link := links.get(hr_id)) is None:
+                continue
+            if state is None:
+                link.applied, link.applied_fp = "{}", None
+            else:
+                text = canonical(state.model_dump(mode="json"))
+                link.applied, link.applied_fp = text, text_digest(text)
 
 
 def _record(item: Pending, link: AppliedLink | None, states: _States, now: datetime) -> bool:
