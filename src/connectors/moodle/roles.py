@@ -65,9 +65,23 @@ def _parties(grant: _Grant) -> tuple[int, int]:
     return grant.user_id, grant.instance if grant.scope is RoleScope.USER else 0
 
 
-def _on_roster(grant: _Grant, rosters: dict[int, Roster]) -> bool:
-    roster = rosters[grant.instance]
-    return not isinstance(roster, ConnectorError) and any(p.id == grant.user_id for p in roster)
+# A course's participants by id, each with the ids of the course roles they hold, or the error reading it: one
+# look-up per grant (scanning the roster per grant cost the square of a course's size).
+Seats = dict[int, frozenset[int]] | ConnectorError
+
+
+def _seats(rosters: dict[int, Roster]) -> dict[int, Seats]:
+    return {
+        course_id: roster
+        if isinstance(roster, ConnectorError)
+        else {p.id: frozenset(r.roleid for r in p.roles) for p in roster}
+        for course_id, roster in rosters.items()
+    }
+
+
+def _on_roster(grant: _Grant, seats: dict[int, Seats]) -> bool:
+    course = seats[grant.instance]
+    return not isinstance(course, ConnectorError) and grant.user_id in course
 
 
 class RoleWriter:
@@ -90,7 +104,7 @@ class RoleWriter:
         users = await self._read_users(grants)
         grants = self._alive(grants, users, out)
         courses = [g.instance for g in grants if g.scope is RoleScope.COURSE]
-        rosters = await read_rosters(self._client, self._book, courses)
+        rosters = _seats(await read_rosters(self._client, self._book, courses))
         mirrors = self._mirrors(users)
         entries: dict[str, list[tuple[_Grant, dict[str, Any]]]] = {"assign": [], "unassign": [], "enrol": []}
         for grant in grants:
@@ -156,7 +170,7 @@ class RoleWriter:
         return {u.id: set() if is_deleted(u) else mapping.parse_mirror(u.custom(self._field)) for u in users.values()}
 
     def _held(
-        self, grant: _Grant, rosters: dict[int, Roster], mirrors: dict[int, set[str]], out: Outcomes
+        self, grant: _Grant, rosters: dict[int, Seats], mirrors: dict[int, set[str]], out: Outcomes
     ) -> bool | None:
         """Whether the role is held now; None when it may be (a pending record: written either way). Unknown (no
         mirror) counts as the opposite of what the op wants."""
@@ -166,7 +180,7 @@ class RoleWriter:
                 out[grant.index] = op_failure(roster)
                 return False
             role_id = self._book.role_id(grant.shortname)
-            return any(p.id == grant.user_id and any(r.roleid == role_id for r in p.roles) for p in roster)
+            return role_id in roster.get(grant.user_id, ())
         if self._field is None:
             return not grant.assign
         if grant.mirror_user not in mirrors:
