@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
+import httpx
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -31,7 +32,6 @@ from enrolsync.settings import Settings
 from enrolsync.sync.run.clients import ClientFactory
 from enrolsync.sync.run.context import Runtime
 from enrolsync.sync.run.mail import SmtpMailer
-from enrolsync.sync.run.scim_state import StoredScimTransport
 from enrolsync.sync.run.uploads import StoredUploadTransport
 from enrolsync.sync.store.crypto import KEY_FILE_NAME, SecretBox, load_or_create_keys
 from enrolsync.sync.store.db import (
@@ -122,10 +122,18 @@ async def open_root(
         batches_in_flight=1 if is_memory_sqlite(url) else 4,
         mailer=SmtpMailer.from_settings(settings),
     )
-    clients.stored.setdefault("scim-inbound", partial(StoredScimTransport, runtime.sessions))
+    clients.stored.setdefault("scim-inbound", partial(_scim_transport, runtime.sessions))
     clients.stored.setdefault("csv", partial(StoredUploadTransport, runtime.sessions))  # files uploaded to the API
     await _report_unreadable_secrets(runtime.sessions, box, settings)
     return Root(engine=engine, runtime=runtime)
+
+
+def _scim_transport(sessions: async_sessionmaker[AsyncSession], connection_id: str) -> httpx.AsyncBaseTransport:
+    """The stored SCIM state of `connection_id`. Imported when a pipeline first reads one: scim2_models (~6 MB of a
+    worker's memory) is needed only by pipelines whose source is an inbound SCIM connection."""
+    from enrolsync.sync.run.scim_state import StoredScimTransport  # noqa: PLC0415 - lazy: see above
+
+    return StoredScimTransport(sessions, connection_id)
 
 
 async def _report_unreadable_secrets(

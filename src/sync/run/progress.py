@@ -15,6 +15,7 @@ without failing: the enrolments were applied regardless.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -136,12 +137,14 @@ async def _list(
                 hr_id = managed.owners.get(item.account_id)
                 if hr_id is None:
                     continue
+                # Held until stored, one per enrolment: interned, the ids and states repeat across readings
+                # (each would otherwise be a string of its own, ~150 bytes a reading).
                 readings.append(
                     repo_progress.Reading(
                         hr_id=hr_id,
-                        course_id=item.course_id,
-                        account_id=item.account_id,
-                        state=str(item.state),
+                        course_id=sys.intern(item.course_id),
+                        account_id=sys.intern(item.account_id),
+                        state=sys.intern(str(item.state)),
                         percent=item.percent,
                         completed_at=item.completed_at,
                         last_activity_at=item.last_activity_at,

@@ -15,12 +15,14 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolsync.sync.store.tables import EnrolmentProgress, utcnow
 
 _IN_CHUNK = 500
+_PEOPLE_PAGE = 2000  # stored people walked at once for those a full read no longer lists
 
 
 @dataclass(frozen=True, slots=True)  # a full read holds one per enrolment of the pipeline
@@ -84,65 +86,129 @@ async def save_readings(
     (`merge=False`) replaces the pipeline's stored progress; a merge (an incremental read) drops nothing. Rows a
     newer read stored are left as they are. The caller commits.
 
-    Set-based: one SELECT of the stored rows, then an executemany each for new, changed and dropped rows, and one
-    statement for `read_at`; an unchanged enrolment costs a comparison, not a write.
+    Set-based and paged by person: for each `_IN_CHUNK` people read, one SELECT of their stored rows, then an
+    executemany each for their new, changed and dropped rows; then (a full read) the rows of people the read did
+    not list are deleted a page of people at a time, and one statement moves `read_at`. An unchanged enrolment
+    costs a comparison, not a write, and memory holds one page of stored rows, not the pipeline's (at 100,000
+    people every stored row at once was ~100 MB, and the peak of the run).
     """
     at = now or utcnow()
     connection = await session.connection()
-    columns = [_TABLE.c[name] for name in ("hr_id", "course_id", "first_seen_at", "read_at", *_VALUES)]
-    stored = {
-        (row.hr_id, row.course_id): row
-        for row in (await connection.execute(sa.select(*columns).where(_TABLE.c.pipeline_id == pipeline_id))).all()
-    }
-    newer = {key for key, row in stored.items() if row.read_at > at}
-    stamps = {"first_seen_at": at, "read_at": at}
-    fresh: dict[tuple[str, str], dict[str, Any]] = {}
-    changed_rows: list[dict[str, Any]] = []
-    touched: list[dict[str, str]] = []
-    new = changed = completed = seen = 0
-    for reading in readings:
-        key = (reading.hr_id, reading.course_id)
-        if key in newer:
-            continue  # a read that started after this one stored it: its news is newer
-        seen += 1
-        row = stored.pop(key, None)
-        first_seen = at if row is None else row.first_seen_at
-        due_on, due_recurs = due_for(reading, first_seen.date()) if due_for else (None, False)
-        values: dict[str, Any] = {
-            "account_id": reading.account_id,
-            "state": reading.state,
-            "percent": reading.percent,
-            "completed_at": reading.completed_at,
-            "last_activity_at": reading.last_activity_at,
-            "due_on": due_on,
-            "due_recurs": due_recurs,
-            "changed_at": at if row is None or row.state != reading.state else row.changed_at,
-        }
-        if row is None:
-            new += 1
-            completed += reading.state == "completed"
-            fresh[key] = {"pipeline_id": pipeline_id, "hr_id": key[0], "course_id": key[1], **values} | stamps
-            continue
-        if row.state != reading.state:
-            changed += 1
-            completed += reading.state == "completed"
-        touched.append(_key(pipeline_id, key))
-        if any(getattr(row, name) != value for name, value in values.items()):
-            changed_rows.append({f"b_{name}": value for name, value in values.items()} | _key(pipeline_id, key))
-    dropped = [] if merge else [key for key in stored if key not in newer]
-    if dropped:
-        await connection.execute(_DELETE, [_key(pipeline_id, key) for key in dropped])
-    if changed_rows:
-        await connection.execute(_UPDATE, changed_rows)
-    if merge and touched:
-        await connection.execute(_READ_AT, [{**key, "b_read_at": at} for key in touched])
-    elif not merge:  # every row left is one this read saw, or one a newer read stored
+    page = _Page(connection, pipeline_id, at, due_for, merge)
+    ordered = sorted(readings, key=_person)  # a person's readings side by side: they are compared in one page
+    start = 0
+    while start < len(ordered):
+        people: set[str] = set()
+        end = start
+        while end < len(ordered) and (len(people) < _IN_CHUNK or ordered[end].hr_id in people):
+            people.add(ordered[end].hr_id)
+            end += 1
+        await page.save(people, ordered[start:end])
+        start = end
+    if not merge:
+        await page.drop_unlisted({reading.hr_id for reading in ordered})
+        # Every row left is one this read saw, or one a newer read stored.
         await connection.execute(
             sa.update(_TABLE).where(_TABLE.c.pipeline_id == pipeline_id, _TABLE.c.read_at <= at).values(read_at=at)
         )
-    if fresh:  # the rows as they are: a copy of each would double a first full read's memory
-        await connection.execute(sa.insert(_TABLE), list(fresh.values()))
-    return Saved(seen=seen, new=new, changed=changed, dropped=len(dropped), completed=completed)
+    return page.saved()
+
+
+def _person(reading: Reading) -> str:
+    return reading.hr_id
+
+
+_COLUMNS = [_TABLE.c[name] for name in ("hr_id", "course_id", "first_seen_at", "read_at", *_VALUES)]
+
+
+@dataclass
+class _Page:
+    """One `save_readings` call's writes, a page of people at a time, and its counts so far."""
+
+    connection: AsyncConnection
+    pipeline_id: str
+    at: datetime
+    due_for: DueFor | None
+    merge: bool
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    dropped: int = 0
+    completed: int = 0
+
+    def saved(self) -> Saved:
+        return Saved(seen=self.seen, new=self.new, changed=self.changed, dropped=self.dropped, completed=self.completed)
+
+    async def save(self, people: Collection[str], readings: Sequence[Reading]) -> None:
+        """Compare `readings` (every reading of `people`) with those people's stored rows and write the difference."""
+        at, pipeline_id = self.at, self.pipeline_id
+        query = sa.select(*_COLUMNS).where(_TABLE.c.pipeline_id == pipeline_id, _TABLE.c.hr_id.in_(sorted(people)))
+        stored = {(row.hr_id, row.course_id): row for row in (await self.connection.execute(query)).all()}
+        newer = {key for key, row in stored.items() if row.read_at > at}
+        stamps = {"first_seen_at": at, "read_at": at}
+        fresh: dict[tuple[str, str], dict[str, Any]] = {}
+        changed_rows: list[dict[str, Any]] = []
+        touched: list[dict[str, str]] = []
+        for reading in readings:
+            key = (reading.hr_id, reading.course_id)
+            if key in newer:
+                continue  # a read that started after this one stored it: its news is newer
+            self.seen += 1
+            row = stored.pop(key, None)
+            first_seen = at if row is None else row.first_seen_at
+            due_on, due_recurs = self.due_for(reading, first_seen.date()) if self.due_for else (None, False)
+            values: dict[str, Any] = {
+                "account_id": reading.account_id,
+                "state": reading.state,
+                "percent": reading.percent,
+                "completed_at": reading.completed_at,
+                "last_activity_at": reading.last_activity_at,
+                "due_on": due_on,
+                "due_recurs": due_recurs,
+                "changed_at": at if row is None or row.state != reading.state else row.changed_at,
+            }
+            if row is None:
+                self.new += 1
+                self.completed += reading.state == "completed"
+                fresh[key] = {"pipeline_id": pipeline_id, "hr_id": key[0], "course_id": key[1], **values} | stamps
+                continue
+            if row.state != reading.state:
+                self.changed += 1
+                self.completed += reading.state == "completed"
+            touched.append(_key(pipeline_id, key))
+            if any(getattr(row, name) != value for name, value in values.items()):
+                changed_rows.append({f"b_{name}": value for name, value in values.items()} | _key(pipeline_id, key))
+        dropped = [] if self.merge else [key for key in stored if key not in newer]
+        self.dropped += len(dropped)
+        if dropped:
+            await self.connection.execute(_DELETE, [_key(pipeline_id, key) for key in dropped])
+        if changed_rows:
+            await self.connection.execute(_UPDATE, changed_rows)
+        if self.merge and touched:
+            await self.connection.execute(_READ_AT, [{**key, "b_read_at": at} for key in touched])
+        if fresh:  # the rows as they are: a copy of each would double the page's memory
+            await self.connection.execute(sa.insert(_TABLE), list(fresh.values()))
+
+    async def drop_unlisted(self, listed: Collection[str]) -> None:
+        """A full read: delete the rows of people it listed no reading for (but rows a newer read stored), walking
+        the stored people a page at a time in the database's own order."""
+        people = sa.select(_TABLE.c.hr_id).where(_TABLE.c.pipeline_id == self.pipeline_id).distinct()
+        after: str | None = None
+        while True:
+            query = people if after is None else people.where(_TABLE.c.hr_id > after)
+            found = (await self.connection.execute(query.order_by(_TABLE.c.hr_id).limit(_PEOPLE_PAGE))).scalars().all()
+            if not found:
+                return
+            after = found[-1]
+            if gone := [hr_id for hr_id in found if hr_id not in listed]:
+                done = await self.connection.execute(
+                    sa.delete(_TABLE).where(
+                        _TABLE.c.pipeline_id == self.pipeline_id,
+                        _TABLE.c.hr_id.in_(gone),
+                        _TABLE.c.read_at <= self.at,
+                    )
+                )
+                self.dropped += done.rowcount
 
 
 def _key(pipeline_id: str, key: tuple[str, str]) -> dict[str, str]:

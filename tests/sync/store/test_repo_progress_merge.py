@@ -83,3 +83,22 @@ async def test_the_resume_point_and_a_full_read_that_overtook_a_merge(db: Databa
         await repo_progress_reads.finish(session, scheduled.id, now=T0 + timedelta(minutes=3), status="superseded")
         await session.commit()
         assert await repo_progress_reads.resume_point(session, pipeline_id=engine.pipeline_id) == full.started_at
+
+
+async def test_a_read_saved_a_page_of_people_at_a_time_gives_what_one_page_gives(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 2 people (and of 3 stored people for those no longer listed) store and count as one page would."""
+    monkeypatch.setattr(repo_progress, "_IN_CHUNK", 2)
+    monkeypatch.setattr(repo_progress, "_PEOPLE_PAGE", 3)
+    engine = await make_engine(db)
+    people = [f"P{n:02d}" for n in range(9)]
+    first = await save(engine, [reading(p, c) for p in people for c in ("C1", "C2")], at=T0, merge=False)
+    assert (first.seen, first.new, first.dropped) == (18, 18, 0)
+
+    # P00-P03 left, everyone kept C1 only, P05 completed it (its readings arrive out of person order).
+    kept = [reading(p, "C1", "completed" if p == "P05" else "not_started") for p in reversed(people[4:])]
+    again = await save(engine, kept, at=T0 + timedelta(hours=1), merge=False)
+    assert (again.seen, again.new, again.changed, again.completed, again.dropped) == (5, 0, 1, 1, 13)
+    expected = {(p, "C1"): "completed" if p == "P05" else "not_started" for p in people[4:]}
+    assert await states(engine) == expected
