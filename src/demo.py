@@ -65,11 +65,23 @@ async def _ok(response: httpx.Response) -> dict[str, Any]:
 
 
 async def _run(api: httpx.AsyncClient, pipeline_id: str, mode: str, scope: str = "full") -> dict[str, Any]:
-    """Request a run and wait for it to settle, showing people read and operations applied as it goes.
+    """Request a run and wait for it to settle (`_follow`)."""
+    return await _follow(
+        api, await _ok(await api.post(f"/pipelines/{pipeline_id}/runs", json={"mode": mode, "scope": scope}))
+    )
+
+
+async def _apply_reviewed(api: httpx.AsyncClient, plan_run_id: str) -> dict[str, Any]:
+    """Apply exactly the operations a dry run planned, as a new run, and wait for it to settle (`_follow`)."""
+    return await _follow(api, await _ok(await api.post(f"/runs/{plan_run_id}/apply")))
+
+
+async def _follow(api: httpx.AsyncClient, run: dict[str, Any]) -> dict[str, Any]:
+    """Wait for a run to settle, showing people read and operations applied as it goes.
 
     No time limit: a big company takes minutes on a small machine, and planning shows no counter until the plan
     is complete, so only the run's own state ends the wait (the bar's clock shows it is alive; Ctrl-C stops)."""
-    run = await _ok(await api.post(f"/pipelines/{pipeline_id}/runs", json={"mode": mode, "scope": scope}))
+    mode = run["mode"]
     columns = (TextColumn("   {task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         people = bar.add_task("people read", total=None)
@@ -170,13 +182,17 @@ async def _configure(api: httpx.AsyncClient, site: Served) -> str:
 
 
 async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
-    async with systems_apart(people, seed=7) as systems:
-        site = systems.served
-        budgets = {site.hr_url: site.budget, site.lms_url: site.budget}
+    # The fakes' process starts first and builds the company on the other core while the worker and the API start;
+    # their connections learn the fakes' budget (`budgets`, shared) once the fakes say where they listen, before
+    # any connection reaches them.
+    budgets: dict[str, Rate | None] = {}
+    async with systems_apart(people, seed=7, ready=False) as systems:
         worker = await worker_module.start(settings, clients=FakeBudgets(budgets=budgets))
         try:
             app = create_app(settings, clients=FakeBudgets(budgets=budgets))
             async with serve(app, port=settings.demo_port) as api_url:
+                site = await systems.ready()
+                budgets.update({site.hr_url: site.budget, site.lms_url: site.budget})
                 token = await mint_token(app.state.services.sessions, name="demo admin", role=ApiRole.ADMIN)
                 print(f"enrolsync API at {api_url} (docs at {api_url}/docs, gauges at {api_url}/metrics)")
                 print(f"fake BambooHR at {site.hr_url}, fake Moodle at {site.lms_url} (a process of their own)")
@@ -187,8 +203,13 @@ async def _demo(settings: Settings, people: int, keep_running: bool) -> None:
                 headers = {"Authorization": f"Bearer {token}"}
                 async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers) as api:
                     pipeline_id = await _configure(api, site)
-                    _report("dry run", await _run(api, pipeline_id, "plan"), await systems.writes())
-                    _report("first sync", await _run(api, pipeline_id, "apply"), await systems.writes())
+                    dry_run = await _run(api, pipeline_id, "plan")
+                    _report("dry run", dry_run, await systems.writes())
+                    _report("first sync", await _apply_reviewed(api, dry_run["id"]), await systems.writes())
+                    print(
+                        f"   -> exactly the operations the dry run planned (POST /runs/{dry_run['id']}/apply): "
+                        "applying a reviewed plan reads HR and plans nothing again"
+                    )
                     print(
                         "   -> fewer write requests than operations: Moodle's web services take a batch per call "
                         "(create users, enrol users, assign roles), so one request applies many operations"

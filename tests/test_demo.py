@@ -22,7 +22,7 @@ from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.demo_systems import COURSES, FAKE_BUDGET, FakeBudgets, WriteTally, systems_apart
 from enrolsync.settings import Settings
 from tests.support.connectors import MOODLE_TOKEN as TOKEN
-from tests.support.moodle import call, new_user
+from tests.support.moodle import URL, call, new_user
 
 DEMO_PEOPLE = 20  # enough for the demo's HR changes (an engineer to move, someone to terminate)
 
@@ -60,6 +60,17 @@ def test_the_write_tally_counts_each_write_request_once_as_the_log_grows() -> No
     assert tally() == len(moodle.writes) == 1
     call(moodle, "core_user_create_users", {"users": [new_user("fresh.two", "fresh.two@example.com")]})
     assert tally() == tally() == len(moodle.writes) == 2
+    # The function named in the URL's query instead of the form, as the fake accepts it too.
+    fields = [("wstoken", TOKEN), ("moodlewsrestformat", "json"), *encode({"users": [{"id": 2, "auth": "saml2"}]})]
+    moodle.handler(
+        httpx.Request(
+            "POST",
+            f"{URL}?wsfunction=core_user_update_users",
+            content=urlencode(fields).encode(),
+        )
+    )
+    call(moodle, "core_course_get_courses", {})
+    assert tally() == len(moodle.writes) == 3
 
 
 async def test_the_systems_serve_from_a_process_of_their_own_and_answer_the_demo_over_its_pipe() -> None:
