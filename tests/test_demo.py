@@ -4,6 +4,8 @@ connections to the fakes paced by the budget the fakes declare (none), not by th
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -110,6 +112,17 @@ def test_the_demo_syncs_everything_through_the_service_paced_by_the_fakes_budget
     for title in ("dry run", "first sync", "same sync again", "incremental sync"):
         assert re.search(rf"^== {title}: succeeded", out, re.MULTILINE), out
     assert "the second applied sync made 0 writes" in out
+    # The first sync applied the dry run's plan as reviewed: a run of its own, planned by the dry run alone.
+    with closing(sqlite3.connect(tmp_path / "demo" / "enrolsync.sqlite")) as db:
+        runs = db.execute("SELECT id, mode, scope, plan_run_id FROM run ORDER BY created_at").fetchall()
+    dry_run, first = runs[0], runs[1]
+    assert [run[1:] for run in runs] == [
+        ("plan", "full", None),
+        ("apply", "full", dry_run[0]),
+        ("apply", "full", None),
+        ("apply", "incremental", None),
+    ]
+    assert f"POST /runs/{dry_run[0]}/apply" in out and first[0] != dry_run[0]
     assert "connections to them are unthrottled" in out
     # The worker's connections to both fakes were paced by the fakes' budget, and the runs went through them.
     limiters = [limiter for clients in made for limiter in clients._limiters.values()]
