@@ -2,9 +2,11 @@
 
 Starts fake BambooHR and Moodle servers on loopback in a process of their own, the service (API and worker) in
 this one on an embedded SQLite database under `data_dir/demo`, then, over the REST API as an admin would: creates
-both connections and a pipeline, runs a dry run, an applied sync, the same sync again (which writes nothing), and
-an incremental run after a hire, a move and a termination in the HR system. Prints what each run did, with a
-progress bar while it runs: a run is waited for until it settles, never for a fixed time. The connections to the
+both connections and a pipeline, runs a dry run, applies exactly the plan it reviewed (`POST /runs/{id}/apply`:
+no second read or plan), runs the same sync again (which writes nothing), and an incremental run after a hire, a
+move and a termination in the HR system. The fakes' process builds the company while the worker and the API
+start. Prints what each run did, with a progress bar while it runs: a run is waited for until it settles, never
+for a fixed time. The connections to the
 fakes are paced by the budget the fakes declare (none: they never throttle), not by the vendors' default budgets
 (see `demo_systems`); the output says so.
 
@@ -96,18 +98,29 @@ async def _follow(api: httpx.AsyncClient, run: dict[str, Any]) -> dict[str, Any]
                 bar.update(ops, completed=progress["ops_applied"], total=progress["ops_planned"] or None)
             else:
                 bar.update(ops, completed=progress["ops_planned"])
-    return await _ok(await api.get(f"/runs/{run['id']}"))
+    return await _read(api, f"/runs/{run['id']}")
+
+
+async def _read(api: httpx.AsyncClient, path: str, **params: str | int) -> dict[str, Any]:
+    """GET, once more on a connection that broke: the API runs on the engine's event loop, which a busy machine
+    can hold for longer than the server keeps an idle connection (5 s), and a request sent as the server closes
+    that connection fails without having been read. A read is safe to send again."""
+    try:
+        response = await api.get(path, params=params)
+    except httpx.TransportError:
+        response = await api.get(path, params=params)
+    return await _ok(response)
 
 
 async def _progress(api: httpx.AsyncClient, run: dict[str, Any]) -> dict[str, Any]:
     """The run's status and progress, as the pipeline's newest run. The run's own resource also counts its
     operations by kind and outcome, a grouped count over all of them (some 25 ms at 20,000 operations, taken
     from the core the engine runs on) that the bar does not show; the report reads it once the run settles."""
-    newest = await _ok(await api.get(f"/pipelines/{run['pipeline_id']}/runs", params={"limit": 1}))
+    newest = await _read(api, f"/pipelines/{run['pipeline_id']}/runs", limit=1)
     if newest["items"] and newest["items"][0]["id"] == run["id"]:
         found: dict[str, Any] = newest["items"][0]
         return found
-    return await _ok(await api.get(f"/runs/{run['id']}"))  # another run of the pipeline came since
+    return await _read(api, f"/runs/{run['id']}")  # another run of the pipeline came since
 
 
 def _report(title: str, run: dict[str, Any], moodle_writes: int) -> None:
