@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import sys
 from asyncio.subprocess import PIPE
@@ -26,13 +27,16 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
+import httpx
 import uvicorn
 
 from enrolsync.connectors.bamboohr.fake import BambooHRFake
 from enrolsync.connectors.base import ConnectorConfig, ConnectorInfo, Rate
 from enrolsync.connectors.kit.ratelimit import RateLimiter
 from enrolsync.connectors.moodle.fake import FakeMoodle
+from enrolsync.connectors.moodle.fake.server import WRITE_FUNCTIONS
 from enrolsync.sync.run.clients import ClientFactory
 
 COURSES = {
@@ -56,11 +60,19 @@ class DemoSystems:
     budget: Rate | None = FAKE_BUDGET  # the request budget both fakes declare (None: unthrottled)
 
 
+# A form field naming the web service function: Moodle's clients send it in the body (or the URL's query).
+_FUNCTION_FIELD = re.compile(rb"(?:^|&)wsfunction=([^&]*)")
+# The one write function whose request may change nothing: updating only user id 0 is a probe (`is_write`).
+_MAY_PROBE = "core_user_update_users"
+
+
 class WriteTally:
     """The write requests the fake Moodle served so far, each request judged once, when first counted.
 
     `FakeServer.writes` judges the whole request log again at every call (a form body parsed per request): at
-    5,000 people the demo's six reports spent a tenth of its CPU re-reading the log."""
+    5,000 people the demo's six reports spent a tenth of its CPU re-reading the log. Judging a request here reads
+    only the function's name off the form (a batch's form holds thousands of fields); only a call that may be a
+    probe is parsed whole and judged by the fake itself."""
 
     def __init__(self, moodle: FakeMoodle) -> None:
         self._moodle = moodle
@@ -69,9 +81,25 @@ class WriteTally:
 
     def __call__(self) -> int:
         log = self._moodle.requests
-        self._writes += sum(1 for request in log[self._judged :] if self._moodle.is_write(request))
+        self._writes += sum(1 for request in log[self._judged :] if self._is_write(request))
         self._judged = len(log)
         return self._writes
+
+    def _is_write(self, request: httpx.Request) -> bool:
+        function = _function(request)
+        if function is None or function == _MAY_PROBE:
+            return self._moodle.is_write(request)
+        return function in WRITE_FUNCTIONS
+
+
+def _function(request: httpx.Request) -> str | None:
+    """The function a request calls, as the fake reads it (the last `wsfunction` field, the body's after the
+    URL's), without parsing the rest of the form: form values are encoded, so `&wsfunction=` only starts a field."""
+    named = _FUNCTION_FIELD.findall(request.content) if request.method == "POST" else []
+    if named:
+        return unquote_plus(named[-1].decode())
+    in_url = request.url.params.get_list("wsfunction")
+    return in_url[-1] if in_url else None
 
 
 def build_systems(people: int, seed: int) -> DemoSystems:
@@ -207,14 +235,30 @@ Command = Literal["writes", "change_hr", "stop"]
 class SystemsApart:
     """The demo's handle on the fakes' process: one question at a time, a JSON line each way over the process's
     stdin and stdout, answered by its event loop between the HTTP requests it serves (so the fakes' state is only
-    ever touched by one thread)."""
+    ever touched by one thread). Its first line says where the systems listen (`ready`)."""
 
-    def __init__(self, served: Served, process: asyncio.subprocess.Process) -> None:
-        self.served = served
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
+        self._served: Served | None = None
+
+    async def ready(self) -> Served:
+        """Where the systems listen, once they do (the process's first line, read once)."""
+        if self._served is None:
+            assert self._process.stdout is not None  # noqa: S101 - `systems_apart` pipes it
+            hello = _answer(await self._process.stdout.readline())
+            declared = hello.pop("budget")
+            self._served = Served(**hello, budget=Rate(**declared) if declared is not None else None)
+        return self._served
+
+    @property
+    def served(self) -> Served:
+        if self._served is None:
+            raise RuntimeError("the demo's systems are not known to be up yet: await `ready()` first")
+        return self._served
 
     async def _ask(self, command: Command) -> Any:
         assert self._process.stdin is not None and self._process.stdout is not None  # noqa: S101 - `systems_apart` pipes both
+        await self.ready()  # the answer to come is the line after the first
         self._process.stdin.write(json.dumps(command).encode() + b"\n")
         await self._process.stdin.drain()
         return _answer(await self._process.stdout.readline())
@@ -242,19 +286,22 @@ def _answer(line: bytes) -> Any:
 
 
 @asynccontextmanager
-async def systems_apart(people: int, seed: int) -> AsyncIterator[SystemsApart]:
+async def systems_apart(people: int, seed: int, *, ready: bool = True) -> AsyncIterator[SystemsApart]:
     """The demo's fake BambooHR and Moodle, built and served on loopback by a process of their own for the block
     (this module run by the same interpreter). It ends when told to stop, or when its stdin closes, so a demo that
-    dies leaves no fakes behind."""
+    dies leaves no fakes behind.
+
+    With `ready=False` the block starts as soon as the process is started, and `await systems.ready()` waits for
+    the systems to listen: the process imports, builds the company and starts serving on the other core while
+    the caller sets itself up."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", __name__, str(people), str(seed), stdin=PIPE, stdout=PIPE
     )
     try:
-        assert process.stdout is not None  # noqa: S101 - piped above
-        hello = _answer(await process.stdout.readline())
-        declared = hello.pop("budget")
-        budget = Rate(**declared) if declared is not None else None
-        yield SystemsApart(Served(**hello, budget=budget), process)
+        systems = SystemsApart(process)
+        if ready:
+            await systems.ready()
+        yield systems
     finally:
         if process.returncode is None:
             assert process.stdin is not None  # noqa: S101 - piped above

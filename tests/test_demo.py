@@ -4,6 +4,8 @@ connections to the fakes paced by the budget the fakes declare (none), not by th
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +24,7 @@ from enrolsync.connectors.moodle.fake.server import FakeMoodle
 from enrolsync.demo_systems import COURSES, FAKE_BUDGET, FakeBudgets, WriteTally, systems_apart
 from enrolsync.settings import Settings
 from tests.support.connectors import MOODLE_TOKEN as TOKEN
-from tests.support.moodle import call, new_user
+from tests.support.moodle import URL, call, new_user
 
 DEMO_PEOPLE = 20  # enough for the demo's HR changes (an engineer to move, someone to terminate)
 
@@ -60,6 +62,17 @@ def test_the_write_tally_counts_each_write_request_once_as_the_log_grows() -> No
     assert tally() == len(moodle.writes) == 1
     call(moodle, "core_user_create_users", {"users": [new_user("fresh.two", "fresh.two@example.com")]})
     assert tally() == tally() == len(moodle.writes) == 2
+    # The function named in the URL's query instead of the form, as the fake accepts it too.
+    fields = [("wstoken", TOKEN), ("moodlewsrestformat", "json"), *encode({"users": [{"id": 2, "auth": "saml2"}]})]
+    moodle.handler(
+        httpx.Request(
+            "POST",
+            f"{URL}?wsfunction=core_user_update_users",
+            content=urlencode(fields).encode(),
+        )
+    )
+    call(moodle, "core_course_get_courses", {})
+    assert tally() == len(moodle.writes) == 3
 
 
 async def test_the_systems_serve_from_a_process_of_their_own_and_answer_the_demo_over_its_pipe() -> None:
@@ -99,6 +112,17 @@ def test_the_demo_syncs_everything_through_the_service_paced_by_the_fakes_budget
     for title in ("dry run", "first sync", "same sync again", "incremental sync"):
         assert re.search(rf"^== {title}: succeeded", out, re.MULTILINE), out
     assert "the second applied sync made 0 writes" in out
+    # The first sync applied the dry run's plan as reviewed: a run of its own, planned by the dry run alone.
+    with closing(sqlite3.connect(tmp_path / "demo" / "enrolsync.sqlite")) as db:
+        runs = db.execute("SELECT id, mode, scope, plan_run_id FROM run ORDER BY created_at").fetchall()
+    dry_run, first = runs[0], runs[1]
+    assert [run[1:] for run in runs] == [
+        ("plan", "full", None),
+        ("apply", "full", dry_run[0]),
+        ("apply", "full", None),
+        ("apply", "incremental", None),
+    ]
+    assert f"POST /runs/{dry_run[0]}/apply" in out and first[0] != dry_run[0]
     assert "connections to them are unthrottled" in out
     # The worker's connections to both fakes were paced by the fakes' budget, and the runs went through them.
     limiters = [limiter for clients in made for limiter in clients._limiters.values()]
