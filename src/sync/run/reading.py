@@ -10,7 +10,7 @@ from enrolsync.connectors.base import Capability, Cursor
 from enrolsync.connectors.model import Person, Rejected
 from enrolsync.sync.plan.fingerprint import digest
 from enrolsync.sync.run.context import RunContext, Runtime
-from enrolsync.sync.store import ledger, repo
+from enrolsync.sync.store import ledger, repo, stats
 from enrolsync.sync.store.tables import Run
 
 LISTED = 200  # rejected records a run lists at most (the count beside them is exact)
@@ -67,6 +67,9 @@ async def _store_page(rt: Runtime, ctx: RunContext, persons: list[Person], resul
             run.people_read += len(persons)
             session.add(run)
         await session.commit()
+        # An initial sync grows the links from nothing: without fresh statistics PostgreSQL would read every link
+        # of the pipeline for each page's lookup (and the executor's), a cost that grows with the square of the size.
+        await stats.refresh(session, ("link",))
 
 
 async def read_source(rt: Runtime, ctx: RunContext) -> ReadResult:

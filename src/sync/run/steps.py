@@ -30,7 +30,7 @@ from enrolsync.sync.run.context import RunContext, RunGone, Runtime, load_contex
 from enrolsync.sync.run.lease import Claim, LeaseLost, claim, holding, release, renew
 from enrolsync.sync.run.planning import plan_run, recorded_verdict
 from enrolsync.sync.run.reading import read_source, snapshot_source
-from enrolsync.sync.store import ledger, repo, repo_runs
+from enrolsync.sync.store import ledger, repo, repo_runs, stats
 from enrolsync.sync.store.tables import FINISHED_RUN_STATUSES, Run, RunOp, RunOpStatus, RunStatus, utcnow
 
 log = structlog.get_logger("enrolsync.run")
@@ -115,6 +115,8 @@ async def plan(rt: Runtime, run_id: str) -> None:
         run.rejected = read.rejected
         session.add(run)
         await session.commit()
+        # The executor reads the plan's ops a chunk at a time: the run's ops must be in the planner's statistics.
+        await stats.refresh(session)
     log.info("planned", run_id=run_id, ops=summary.ops, invalid=summary.invalid, conflicts=len(summary.conflicted))
 
 
