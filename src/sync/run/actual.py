@@ -14,6 +14,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from enrolsync.connectors.base import AccountLookup, Capability, RoleScopesListed, RolesOfAccounts, TargetConnector
@@ -22,6 +23,7 @@ from enrolsync.sync.plan.drift import ObservedAccount, grant_of
 from enrolsync.sync.rules.desired import RoleGrant, SsoSpec
 
 _FIELDS = tuple(AccountFields.model_fields)  # the order `_Held.fields` keeps an account's fields in
+_FIELD_VALUES = itemgetter(*_FIELDS)  # a stored state's fields (JSON) in that order
 H = TypeVar("H", bound=Hashable)
 
 
@@ -105,11 +107,16 @@ class Snapshot(Mapping[str, ObservedAccount]):
         if held is None or applied.get("active", True) is not held.active or applied.get("due_dates"):
             return False
         mine = applied.get("fields") or {}
-        for name, theirs in zip(_FIELDS, held.fields, strict=True):
-            value = mine.get(name)
-            # None on either side is a field one side does not manage or store: `drift._fields` keeps it too.
-            if value is not None and theirs is not None and value != theirs:
-                return False
+        try:
+            same = _FIELD_VALUES(mine) == held.fields  # the usual case, compared in one step
+        except KeyError:
+            same = False
+        if not same:
+            for name, theirs in zip(_FIELDS, held.fields, strict=True):
+                value = mine.get(name)
+                # None on either side is a field one side does not manage or store: `drift._fields` keeps it too.
+                if value is not None and theirs is not None and value != theirs:
+                    return False
         if self._sso_listed and not _same_sso(applied.get("sso"), held.sso):
             return False
         if held.enrolments is not None and not _within(applied.get("enrolments", ()), held.enrolments):
@@ -165,28 +172,32 @@ async def snapshot(target: TargetConnector, *, owners: Mapping[str, str], course
     capabilities = target.info.capabilities
     held = await _linked_accounts(target, owners)
     share = _Sharing()
+    enrolments: dict[str, dict[str, bool]] | None = None
     if Capability.ENROLMENTS in capabilities:
-        enrolments: dict[str, dict[str, bool]] = defaultdict(dict)
+        enrolments = defaultdict(dict)
         if courses:
             async for enrolment in target.list_enrolments(course_ids=sorted(courses)):
                 if enrolment.account_id in held:
                     enrolments[enrolment.account_id][sys.intern(enrolment.course_id)] = enrolment.started
-        for account_id, record in held.items():
-            found = enrolments.pop(account_id, {})
-            held[account_id] = replace(record, enrolments=share(tuple(sorted(found.items()))))
+    groups: dict[str, set[str]] | None = None
     if Capability.GROUPS in capabilities:
-        groups: dict[str, set[str]] = defaultdict(set)
+        groups = defaultdict(set)
         async for membership in target.list_group_memberships():
             if membership.account_id in held:
                 groups[membership.account_id].add(sys.intern(membership.group_id))
-        for account_id, record in held.items():
-            held[account_id] = replace(record, groups=share(frozenset(groups.pop(account_id, ()))))
     listed = Capability.ROLES_LISTED in capabilities
-    if listed:
-        roles = await _roles(target, owners, held, courses)
-        for account_id, record in held.items():
+    roles = await _roles(target, owners, held, courses) if listed else None
+    # Each record made whole in one `replace`, not one per part: every pass of copies cost a noticeable share.
+    for account_id, record in held.items():
+        parts: dict[str, Any] = {}
+        if enrolments is not None:
+            parts["enrolments"] = share(tuple(sorted(enrolments.pop(account_id, {}).items())))
+        if groups is not None:
+            parts["groups"] = share(frozenset(groups.pop(account_id, ())))
+        if roles is not None:
             confirmed, unsure = roles.get(account_id, _NO_ROLES)
-            held[account_id] = replace(record, roles=share(frozenset(confirmed)), unsure_roles=share(frozenset(unsure)))
+            parts["roles"], parts["unsure_roles"] = share(frozenset(confirmed)), share(frozenset(unsure))
+        held[account_id] = replace(record, **parts)
     return Snapshot(
         {owners[account_id]: record for account_id, record in held.items()},
         sso_listed=Capability.SSO in capabilities,
