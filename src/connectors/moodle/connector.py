@@ -197,14 +197,15 @@ class MoodleTarget:
                     seen.records[user.id] = record
                 if user.username != mapping.GUEST_USERNAME:
                     account = mapping.to_account(user, job_title_field=self.config.job_title_field)
-                    yield AccountRecord(account=account, sso=self._sso(user))
+                    yield AccountRecord.model_construct(account=account, sso=self._sso(user))
         self._seen = seen
 
     def _sso(self, user: MoodleUser) -> SsoIdentity | None:
         """The account's SSO identity: its auth plugin when not an internal one, with the subject field's value."""
         if user.auth in mapping.INTERNAL_AUTHS:
             return None
-        return SsoIdentity(
+        # Unvalidated, like `mapping.to_account`: strings of a `MoodleUser` validated as read.
+        return SsoIdentity.model_construct(
             account_id=str(user.id), auth=user.auth, subject=str(getattr(user, self.config.sso_subject_field))
         )
 
