@@ -125,6 +125,9 @@ class MoodleTarget:
         enrolments = EnrolmentWriter(self._client, self._book, users.created)
         roles = RoleWriter(self._client, config, self._book)
         self._seen: _Mirrors | None = None  # the mirror records `read_accounts` saw, for `list_roles_of`
+        # The course roles the rosters `list_enrolments` just read showed, by the courses asked: `list_roles_of`
+        # the same courses (a full run's snapshot asks both in turn) takes them instead of reading every roster again.
+        self._roster_roles: tuple[frozenset[int], list[RoleAssignment]] | None = None
         self._handlers: dict[OpKind, Handler] = {
             OpKind.CREATE_USER: users.create,
             OpKind.UPDATE_USER: users.change,
@@ -194,14 +197,15 @@ class MoodleTarget:
                     seen.records[user.id] = record
                 if user.username != mapping.GUEST_USERNAME:
                     account = mapping.to_account(user, job_title_field=self.config.job_title_field)
-                    yield AccountRecord(account=account, sso=self._sso(user))
+                    yield AccountRecord.model_construct(account=account, sso=self._sso(user))
         self._seen = seen
 
     def _sso(self, user: MoodleUser) -> SsoIdentity | None:
         """The account's SSO identity: its auth plugin when not an internal one, with the subject field's value."""
         if user.auth in mapping.INTERNAL_AUTHS:
             return None
-        return SsoIdentity(
+        # Unvalidated, like `mapping.to_account`: strings of a `MoodleUser` validated as read.
+        return SsoIdentity.model_construct(
             account_id=str(user.id), auth=user.auth, subject=str(getattr(user, self.config.sso_subject_field))
         )
 
@@ -220,10 +224,15 @@ class MoodleTarget:
         """Course participants holding the learner role, by any enrolment method, of every course or only
         `course_ids` (one roster read each); `started` = the learner opened the course at least once
         (`lastcourseaccess`). Participants there only for another course role are listed as role assignments."""
+        self._roster_roles = None  # a read cut short leaves nothing half-known behind
+        roles: list[RoleAssignment] = []
         async for course_id, roster in self._rosters(course_ids):
             for p in roster:
                 if is_learner(p, self._book):  # a teacher's place in the course is their role, not an enrolment
                     yield Enrolment(account_id=str(p.id), course_id=str(course_id), started=p.lastcourseaccess > 0)
+            roles.extend(self._roster_assignments(course_id, roster))
+        if course_ids is not None:
+            self._roster_roles = (self._course_numbers(course_ids), roles)
 
     def listed_role_scopes(self) -> frozenset[RoleScope]:
         """Course roles always (rosters); system and user-context roles only from the role mirror field."""
@@ -248,8 +257,13 @@ class MoodleTarget:
         `course_ids` only, and the mirror field of these accounts only (`core_user_get_users_by_field`, by id). A
         user-context record lives on the account it is held over, so it is listed when that account is asked for."""
         seen, self._seen = self._seen, None  # read once: what follows may be written meanwhile
-        async for assignment in self._course_roles(course_ids):
-            yield assignment
+        read, self._roster_roles = self._roster_roles, None
+        if read is not None and read[0] == self._course_numbers(course_ids):
+            for assignment in read[1]:  # the rosters `list_enrolments` just read
+                yield assignment
+        else:
+            async for assignment in self._course_roles(course_ids):
+                yield assignment
         if self.config.role_mirror_field is None:
             return
         ids = sorted({n for a in account_ids if (n := mapping.numeric_id(a)) is not None})
@@ -264,14 +278,26 @@ class MoodleTarget:
 
     async def _course_roles(self, course_ids: Collection[str] | None) -> AsyncIterator[RoleAssignment]:
         async for course_id, roster in self._rosters(course_ids):
-            for participant in roster:
-                for role in participant.roles:
-                    if role.shortname == self._book.learner:
-                        continue
-                    logical = self._book.logical(role.shortname, RoleScope.COURSE)
-                    yield RoleAssignment(
-                        account_id=str(participant.id), role=logical, scope=RoleScope.COURSE, scope_id=str(course_id)
-                    )
+            for assignment in self._roster_assignments(course_id, roster):
+                yield assignment
+
+    def _roster_assignments(self, course_id: int, roster: Iterable[EnrolledUser]) -> list[RoleAssignment]:
+        """The course roles a roster shows, but the learner role (listed as the enrolment it comes with)."""
+        return [
+            RoleAssignment(
+                account_id=str(participant.id),
+                role=self._book.logical(role.shortname, RoleScope.COURSE),
+                scope=RoleScope.COURSE,
+                scope_id=str(course_id),
+            )
+            for participant in roster
+            for role in participant.roles
+            if role.shortname != self._book.learner
+        ]
+
+    @staticmethod
+    def _course_numbers(course_ids: Collection[str]) -> frozenset[int]:
+        return frozenset(n for c in course_ids if (n := mapping.numeric_id(c)) is not None)
 
     def _records(self, users: Iterable[MoodleUser]) -> Iterator[tuple[int, str]]:
         """(user id, mirror record) of each user."""
@@ -376,7 +402,7 @@ class MoodleTarget:
         A transient failure raises `TransientError` unless some op already took effect, in which case the ops not
         yet applied come back `retry`. Auth errors raise. Writes are never retried here.
         """
-        self._seen = None  # writes follow: a mirror record read before them is no answer after
+        self._seen = self._roster_roles = None  # writes follow: what was read before them is no answer after
         out: dict[int, OpResult] = {}
         groups: dict[Handler, list[tuple[int, Any]]] = {}
         for index, op in enumerate(ops):

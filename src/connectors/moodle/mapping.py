@@ -31,8 +31,11 @@ def normal_username(value: str) -> str | None:
 
 
 def to_account(user: MoodleUser, *, job_title_field: str | None = None) -> Account:
-    """The domain account for a Moodle user; a suspended user is an inactive account."""
-    fields = AccountFields(
+    """The domain account for a Moodle user; a suspended user is an inactive account.
+
+    Built without validation: every value is a string (or None) of a `MoodleUser` validated as it was read, and
+    a full run's snapshot makes one per linked account (issue 19)."""
+    fields = AccountFields.model_construct(
         username=user.username,
         given_name=user.firstname,
         family_name=user.lastname,
@@ -43,7 +46,7 @@ def to_account(user: MoodleUser, *, job_title_field: str | None = None) -> Accou
         job_title=(user.custom(job_title_field) or None) if job_title_field else None,
         location=user.city or None,
     )
-    return Account(account_id=str(user.id), fields=fields, active=not user.suspended)
+    return Account.model_construct(account_id=str(user.id), fields=fields, active=not user.suspended)
 
 
 def _profile(fields: AccountFields, *, job_title_field: str | None) -> dict[str, Any]:

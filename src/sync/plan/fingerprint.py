@@ -75,4 +75,10 @@ class SpecPrint:
             today: the run's day; it counts only when the rules test tenure.
         """
         day = today.isoformat() if self.dated else None
-        return digest([self.digest, person, gone, sorted(reports), leaver, day])
+        if not isinstance(person, str):
+            return digest([self.digest, person, gone, sorted(reports), leaver, day])
+        # The usual case, a stored record's digest: the parts joined as text, no JSON document built per person (a
+        # full run fingerprints everyone). Unambiguous: digests are hex, and JSON escapes the separator.
+        listed = json.dumps(sorted(reports), ensure_ascii=True) if reports else "[]"
+        text = "\x1f".join((self.digest, person, "1" if gone else "0", listed, "1" if leaver else "0", day or "-"))
+        return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from enrolsync.connectors.base import AccountLookup, Capability, RoleScopesListed, RolesOfAccounts, TargetConnector
@@ -22,6 +23,7 @@ from enrolsync.sync.plan.drift import ObservedAccount, grant_of
 from enrolsync.sync.rules.desired import RoleGrant, SsoSpec
 
 _FIELDS = tuple(AccountFields.model_fields)  # the order `_Held.fields` keeps an account's fields in
+_FIELD_VALUES = itemgetter(*_FIELDS)  # a stored state's fields (JSON) in that order
 H = TypeVar("H", bound=Hashable)
 
 
@@ -92,11 +94,67 @@ class Snapshot(Mapping[str, ObservedAccount]):
             role_scopes=self._role_scopes,
         )
 
+    def holds(self, hr_id: str, applied: Mapping[str, Any], replaced: Collection[str]) -> bool:
+        """Whether the target holds exactly `applied` (a link's stored state, JSON) for the person: what planning
+        against this snapshot finds of a settled person (`drift.rebase` of their applied state onto what the target
+        holds gives that state back), told from the stored JSON and the compact record alone, with no model built.
+
+        True only when every compared part is equal as stored; False whenever `rebase` might find a difference (a
+        field equal only after case-folding, a role held over a replaced account, an account gone): the caller then
+        plans the person the long way, which decides. A no-op full run so costs a few comparisons per person.
+        """
+        held = self._held.get(hr_id)
+        if held is None or applied.get("active", True) is not held.active or applied.get("due_dates"):
+            return False
+        mine = applied.get("fields") or {}
+        try:
+            same = _FIELD_VALUES(mine) == held.fields  # the usual case, compared in one step
+        except KeyError:
+            same = False
+        if not same:
+            for name, theirs in zip(_FIELDS, held.fields, strict=True):
+                value = mine.get(name)
+                # None on either side is a field one side does not manage or store: `drift._fields` keeps it too.
+                if value is not None and theirs is not None and value != theirs:
+                    return False
+        if self._sso_listed and not _same_sso(applied.get("sso"), held.sso):
+            return False
+        if held.enrolments is not None and not _within(applied.get("enrolments", ()), held.enrolments):
+            return False
+        if held.groups is not None and not held.groups.issuperset(applied.get("groups", ())):
+            return False
+        grants = applied.get("roles") or ()
+        if held.roles is not None and (held.unsure_roles or not self._same_roles(grants, held.roles)):
+            return False
+        return not grants or not any(grant.get("scope_hr_id") in replaced for grant in grants)
+
+    def _same_roles(self, grants: Iterable[Mapping[str, Any]], roles: frozenset[RoleGrant]) -> bool:
+        """Whether the stored grants are exactly the listed ones, all in scopes the target lists."""
+        if not roles:
+            return not grants
+        keys = {(g["role"], g.get("scope", "system"), g.get("scope_id"), g.get("scope_hr_id")) for g in grants}
+        listed = {(g.role, g.scope.value, g.scope_id, g.scope_hr_id) for g in roles}
+        return keys == listed and all(RoleScope(scope) in self._role_scopes for _, scope, _, _ in keys)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._held)
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+def _same_sso(mine: Mapping[str, Any] | None, theirs: tuple[str, str] | None) -> bool:
+    if mine is None or theirs is None:
+        return mine is None and theirs is None
+    return bool(mine.get("auth") == theirs[0] and str(mine.get("subject", "")).casefold() == theirs[1].casefold())
+
+
+def _within(courses: Iterable[str], enrolments: tuple[tuple[str, bool], ...]) -> bool:
+    """Whether every course is among the (course id, started) enrolments."""
+    if not courses:
+        return True
+    held = {course for course, _ in enrolments}
+    return all(course in held for course in courses)
 
 
 async def snapshot(target: TargetConnector, *, owners: Mapping[str, str], courses: Collection[str]) -> Snapshot:
@@ -114,28 +172,32 @@ async def snapshot(target: TargetConnector, *, owners: Mapping[str, str], course
     capabilities = target.info.capabilities
     held = await _linked_accounts(target, owners)
     share = _Sharing()
+    enrolments: dict[str, dict[str, bool]] | None = None
     if Capability.ENROLMENTS in capabilities:
-        enrolments: dict[str, dict[str, bool]] = defaultdict(dict)
+        enrolments = defaultdict(dict)
         if courses:
             async for enrolment in target.list_enrolments(course_ids=sorted(courses)):
                 if enrolment.account_id in held:
                     enrolments[enrolment.account_id][sys.intern(enrolment.course_id)] = enrolment.started
-        for account_id, record in held.items():
-            found = enrolments.pop(account_id, {})
-            held[account_id] = replace(record, enrolments=share(tuple(sorted(found.items()))))
+    groups: dict[str, set[str]] | None = None
     if Capability.GROUPS in capabilities:
-        groups: dict[str, set[str]] = defaultdict(set)
+        groups = defaultdict(set)
         async for membership in target.list_group_memberships():
             if membership.account_id in held:
                 groups[membership.account_id].add(sys.intern(membership.group_id))
-        for account_id, record in held.items():
-            held[account_id] = replace(record, groups=share(frozenset(groups.pop(account_id, ()))))
     listed = Capability.ROLES_LISTED in capabilities
-    if listed:
-        roles = await _roles(target, owners, held, courses)
-        for account_id, record in held.items():
+    roles = await _roles(target, owners, held, courses) if listed else None
+    # Each record made whole in one `replace`, not one per part: every pass of copies cost a noticeable share.
+    for account_id, record in held.items():
+        parts: dict[str, Any] = {}
+        if enrolments is not None:
+            parts["enrolments"] = share(tuple(sorted(enrolments.pop(account_id, {}).items())))
+        if groups is not None:
+            parts["groups"] = share(frozenset(groups.pop(account_id, ())))
+        if roles is not None:
             confirmed, unsure = roles.get(account_id, _NO_ROLES)
-            held[account_id] = replace(record, roles=share(frozenset(confirmed)), unsure_roles=share(frozenset(unsure)))
+            parts["roles"], parts["unsure_roles"] = share(frozenset(confirmed)), share(frozenset(unsure))
+        held[account_id] = replace(record, **parts)
     return Snapshot(
         {owners[account_id]: record for account_id, record in held.items()},
         sso_listed=Capability.SSO in capabilities,

@@ -149,7 +149,7 @@ def _wanted(chunk: _Chunk, hr_ids: Iterable[str], gone: set[str], reports: Mappi
         if not due_dates.pushes_due_dates(chunk.ctx) and _settled(link, fp):
             # Nothing changed since the desired state was last computed, and it is what the account holds: no
             # op is due. Only a full reconcile looks further, at what the target really holds (drift).
-            if chunk.seen is not None:
+            if chunk.seen is not None and not _holds(chunk, link):
                 wanted[hr_id] = DesiredState.model_validate(link.applied)
                 chunk.settled.add(hr_id)
             continue
@@ -180,6 +180,14 @@ def _settled(link: Link, fp: str) -> bool:
         return False
     applied_fp = link.applied_fp if link.applied_fp is not None else state_digest(link.applied)
     return applied_fp == link.desired_fp
+
+
+def _holds(chunk: _Chunk, link: Link) -> bool:
+    """Whether the target's snapshot shows a settled person's account holding exactly their applied state: then
+    planning against it finds no drift and plans nothing, told without building their states (`Snapshot.holds`).
+    Anything else is planned the long way (`_reconciled`), which repairs or reports what it finds."""
+    seen = chunk.seen
+    return isinstance(seen, actual.Snapshot) and seen.holds(link.hr_id, link.applied, chunk.replaced)
 
 
 def _held(link: Link, person: Employment, policies: Policies, today: date) -> DesiredState | None:
