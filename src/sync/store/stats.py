@@ -14,8 +14,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-# The tables a run writes by the thousand and then reads a chunk at a time.
-RUN_TABLES = ("link", "runop")
+# The tables a run writes by the thousand and then reads a chunk at a time, each with its statement written out
+# (ANALYZE takes an identifier, not a bound parameter, and no SQL here is built from strings).
+_ANALYZE = {"link": sa.text("ANALYZE link"), "runop": sa.text("ANALYZE runop")}
+RUN_TABLES = tuple(_ANALYZE)
 # Analyze a table once this many of its rows changed since its last ANALYZE, and as many as it held then (it
 # doubled), but always after `ANALYZE_CAP`: a run id or pipeline new to the statistics is analyzed before its
 # chunked reads cost much, and a large table is not sampled again for every page of a read.
@@ -42,9 +44,12 @@ async def refresh(session: AsyncSession, tables: tuple[str, ...] = RUN_TABLES) -
         return []
     connection = await session.connection()
     found = (await connection.execute(_CHANGED, {"tables": list(tables)})).all()
-    names = sorted(name for name, changed, rows in found if name in tables and stale(int(changed), float(rows)))
+    names = sorted(
+        name
+        for name, changed, rows in found
+        if name in tables and name in _ANALYZE and stale(int(changed), float(rows))
+    )
     for name in names:
-        # Not a bound parameter: ANALYZE takes an identifier, and `names` only holds this module's table names.
-        await connection.execute(sa.text(f"ANALYZE {name}"))
+        await connection.execute(_ANALYZE[name])
     await session.commit()
     return names
